@@ -1,0 +1,193 @@
+"""Settings: one frozen, validated object, built from the environment or app settings.
+
+Nothing reads the environment at import time: callers pass a mapping to
+:func:`load_settings`, which reports every invalid or missing setting at once, by
+name, with what was expected. Every setting here is also listed in
+``local.settings.sample.json`` and in the infra; a test keeps the three in agreement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from ops.errors import ConfigError
+
+#: Settings the Functions host owns; they live in local.settings but not in Settings.
+HOST_SETTINGS = frozenset({"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags"})
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _split_list(value: Any) -> Any:
+    """App settings are strings: accept ``a,b c`` as well as a real list."""
+    if isinstance(value, str):
+        return [part for part in re.split(r"[,\s]+", value.strip()) if part]
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_list)]
+OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+
+class CoreSettings(_Group):
+    """Safety switches and scope: the settings an operator changes most."""
+
+    dry_run: bool = Field(True, alias="OPS_DRY_RUN")
+    kill_switch: bool = Field(False, alias="OPS_KILL_SWITCH")
+    subscriptions: CommaList = Field((), alias="OPS_SUBSCRIPTIONS")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="OPS_LOG_LEVEL")
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _check_guids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not _GUID.match(v)]
+        if bad:
+            raise ValueError(f"expected comma-separated subscription GUIDs, not {', '.join(bad)}")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class CapSettings(_Group):
+    """Upper bounds on what one run may change; a plan over its cap is refused whole."""
+
+    max_actions_per_run: int = Field(200, ge=1, le=100_000, alias="OPS_MAX_ACTIONS_PER_RUN")
+    max_concurrency: int = Field(16, ge=1, le=32, alias="OPS_MAX_CONCURRENCY")
+
+
+class EndpointSettings(_Group):
+    """Where Azure is: public cloud by default, the sandbox or a sovereign cloud by override."""
+
+    arm_endpoint: str = Field("https://management.azure.com", alias="OPS_ARM_ENDPOINT")
+    arm_audience: str = Field("https://management.azure.com", alias="OPS_ARM_AUDIENCE")
+    logs_endpoint: str = Field("https://api.loganalytics.io", alias="OPS_LOGS_ENDPOINT")
+    managed_identity_client_id: OptionalStr = Field(None, alias="AZURE_CLIENT_ID")
+
+    @field_validator("arm_endpoint", "arm_audience", "logs_endpoint")
+    @classmethod
+    def _check_https(cls, value: str) -> str:
+        if not re.match(r"^https://[^\s/]+", value):
+            raise ValueError("expected an https:// URL")
+        return value.rstrip("/")
+
+
+class StorageSettings(_Group):
+    """The app's own storage, in the forms the Functions runtime accepts.
+
+    Either a connection string (``AzureWebJobsStorage``) or the identity-based
+    form (``AzureWebJobsStorage__accountName`` or explicit service URIs, with an
+    optional user-assigned ``__clientId``). With neither, the CLI and demo use an
+    embedded SQLite file at ``OPS_STATE_PATH``.
+    """
+
+    connection_string: OptionalStr = Field(None, alias="AzureWebJobsStorage")
+    account_name: OptionalStr = Field(None, alias="AzureWebJobsStorage__accountName")
+    blob_service_uri: OptionalStr = Field(None, alias="AzureWebJobsStorage__blobServiceUri")
+    queue_service_uri: OptionalStr = Field(None, alias="AzureWebJobsStorage__queueServiceUri")
+    table_service_uri: OptionalStr = Field(None, alias="AzureWebJobsStorage__tableServiceUri")
+    credential: OptionalStr = Field(None, alias="AzureWebJobsStorage__credential")
+    client_id: OptionalStr = Field(None, alias="AzureWebJobsStorage__clientId")
+    state_path: str = Field(".ops/state.db", alias="OPS_STATE_PATH")
+
+    @field_validator("credential")
+    @classmethod
+    def _check_credential(cls, value: str | None) -> str | None:
+        if value is not None and value.lower() != "managedidentity":
+            raise ValueError("expected 'managedidentity', the only credential the Functions runtime accepts")
+        return value
+
+    @property
+    def mode(self) -> Literal["connection_string", "identity", "sqlite"]:
+        if self.connection_string:
+            return "connection_string"
+        if self.account_name or self.table_service_uri:
+            return "identity"
+        return "sqlite"
+
+    def service_uri(self, service: Literal["blob", "queue", "table"]) -> str | None:
+        """The identity-based endpoint of one storage service, explicit or derived."""
+        explicit = {
+            "blob": self.blob_service_uri,
+            "queue": self.queue_service_uri,
+            "table": self.table_service_uri,
+        }[service]
+        if explicit:
+            return explicit
+        if self.account_name:
+            return f"https://{self.account_name}.{service}.core.windows.net"
+        return None
+
+
+class Settings(_Group):
+    """Everything the app is configured with, grouped by concern."""
+
+    core: CoreSettings
+    caps: CapSettings
+    endpoints: EndpointSettings
+    storage: StorageSettings
+
+    @classmethod
+    def env_names(cls) -> frozenset[str]:
+        """Every app-setting name the product reads."""
+        names: set[str] = set()
+        for group in cls.model_fields.values():
+            model = group.annotation
+            assert isinstance(model, type) and issubclass(model, BaseModel)
+            names.update(f.alias or n for n, f in model.model_fields.items())
+        return frozenset(names)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build Settings from ``env``; raise ConfigError naming every bad setting at once."""
+    groups: dict[str, BaseModel] = {}
+    problems: list[str] = []
+    for name, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, _Group)
+        try:
+            groups[name] = model.model_validate(dict(env))
+        except ValidationError as exc:
+            problems.extend(_describe(exc))
+    storage = groups.get("storage")
+    if isinstance(storage, StorageSettings) and storage.connection_string and storage.account_name:
+        problems.append(
+            "AzureWebJobsStorage: set either the connection string or AzureWebJobsStorage__accountName, not both"
+        )
+    if problems:
+        raise ConfigError(problems)
+    return Settings.model_validate(groups)
+
+
+def check_settings(env: Mapping[str, str]) -> list[str]:
+    """The problems :func:`load_settings` would report, as a list (empty when valid)."""
+    try:
+        load_settings(env)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "<settings>"
+        message = err["msg"].removeprefix("Value error, ")
+        shown = err.get("input")
+        got = "" if shown is None or isinstance(shown, dict) else f" (got {shown!r})"
+        out.append(f"{name}: {message}{got}")
+    return out

@@ -1,0 +1,80 @@
+"""The project's own error tree: what an error means for retrying.
+
+Adapters translate SDK and HTTP exceptions into these, so that services and triggers
+decide what to do from the type alone, never by matching messages::
+
+    OpsError                      anything the product raises on purpose
+    ├── ConfigError               settings or policy are wrong; fix config, do not retry
+    ├── InvalidInput              an event, alert or request is malformed; record and ack
+    ├── TransientError            worth retrying, after ``retry_after`` seconds if known
+    └── PermanentError            retrying is useless
+        ├── NotFound              the target is gone (a delete that 404s is done)
+        ├── Conflict              an ETag or lease is held by someone else
+        ├── Forbidden             the identity lacks a role for this action
+        └── CapExceeded           a plan is larger than its cap; nothing was applied
+
+A trigger raises ``TransientError`` so that its host redelivers, and records and
+acknowledges everything else.
+"""
+
+from __future__ import annotations
+
+
+class OpsError(Exception):
+    """Base of every error the product raises deliberately."""
+
+
+class ConfigError(OpsError):
+    """Settings or a policy are invalid. ``problems`` lists every one, by name."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class InvalidInput(OpsError):
+    """Input from outside (event, alert, request) failed validation.
+
+    ``path`` is the dotted field path, such as ``data.target.digest``; ``expected`` says
+    what would have been valid.
+    """
+
+    def __init__(self, path: str, expected: str, got: object = None) -> None:
+        self.path = path or "<root>"
+        self.expected = expected
+        self.got = got
+        shown = "" if got is None else f" (got {_short(got)})"
+        super().__init__(f"{self.path}: expected {expected}{shown}")
+
+
+class TransientError(OpsError):
+    """A failure that should succeed later: throttling, 5xx, timeouts, resets."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class PermanentError(OpsError):
+    """A failure that retrying cannot fix."""
+
+
+class NotFound(PermanentError):
+    """The target does not exist. For a delete, this means the work is already done."""
+
+
+class Conflict(PermanentError):
+    """Someone else changed the record (ETag) or holds the lease."""
+
+
+class Forbidden(PermanentError):
+    """The identity is not authorized for the action (Azure's 403)."""
+
+
+class CapExceeded(PermanentError):
+    """A plan has more actions than its cap allows; nothing was applied."""
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,10 @@
+"""Function triggers: thin blueprints that decode input, call a service and map errors.
+
+Each module holds one ``bp`` blueprint; ``function_app.py`` registers them all.
+"""
+
+from ops.triggers import http
+
+BLUEPRINTS = (http.bp,)
+
+__all__ = ["BLUEPRINTS"]

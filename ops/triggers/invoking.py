@@ -1,0 +1,144 @@
+"""The local invoker: call a function of function_app exactly as the Functions host would.
+
+Host-shaped payloads are turned into trigger arguments by azure.functions' own
+converters (the registry the Python worker uses), so that ``ops invoke`` and the
+tests exercise the same objects the host would pass: an ``HttpRequest``, an
+``EventGridEvent``/``CloudEvent``, a ``TimerRequest`` or a ``QueueMessage``.
+An Event Grid array is delivered one event per invocation, as the host does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import azure.functions as func
+from azure.functions import meta
+
+_FUNCTIONS: dict[int, dict[str, Any]] = {}
+
+
+@dataclass
+class Invocation:
+    """What one ``ops invoke`` did: per-delivery results, and whether all were handled."""
+
+    function: str
+    trigger: str
+    results: list[Any] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        single = self.results[0] if len(self.results) == 1 else self.results
+        return {"function": self.function, "trigger": self.trigger, "result": single}
+
+
+def list_functions(app: func.FunctionApp) -> dict[str, Any]:
+    """The app's functions by name. Cached: ``get_functions()`` raises on a second call."""
+    key = id(app)
+    if key not in _FUNCTIONS:
+        _FUNCTIONS[key] = {f.get_function_name(): f for f in app.get_functions()}
+    return _FUNCTIONS[key]
+
+
+def invoke_function(app: func.FunctionApp, name: str, payload: Any) -> Invocation:
+    """Invoke ``name`` with a host-shaped ``payload`` (parsed JSON, text or None).
+
+    Exceptions from the function propagate, as they would make the host fail the
+    invocation (and redeliver, for Event Grid and queues).
+    """
+    functions = list_functions(app)
+    if name not in functions:
+        raise KeyError(f"no function named {name!r}; known: {', '.join(sorted(functions))}")
+    fn = functions[name]
+    trigger = fn.get_trigger()
+    user = fn.get_user_function()
+    invocation = Invocation(name, trigger.type)
+    for argument in _decode(trigger, payload):
+        invocation.results.append(_render(user(**{trigger.name: argument})))
+    return invocation
+
+
+def _decode(trigger: Any, payload: Any) -> list[Any]:
+    converter = meta.get_binding_registry().get(trigger.type)
+    if converter is None:
+        raise ValueError(f"no converter for trigger type {trigger.type}")
+    kind = trigger.type
+    if kind == "httpTrigger":
+        return [converter.decode(_http_datum(trigger, payload), trigger_metadata={})]
+    if kind == "eventGridTrigger":
+        events = payload if isinstance(payload, list) else [payload]
+        return [
+            converter.decode(meta.Datum(json.dumps(event), "json"), trigger_metadata={})
+            for event in events
+        ]
+    if kind == "timerTrigger":
+        status = payload or {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
+        return [converter.decode(meta.Datum(json.dumps(status), "json"), trigger_metadata={})]
+    if kind == "queueTrigger":
+        body = payload if isinstance(payload, str | bytes) else json.dumps(payload)
+        datum = meta.Datum(body, "bytes" if isinstance(body, bytes) else "string")
+        return [converter.decode(datum, trigger_metadata=_queue_metadata())]
+    raise ValueError(f"trigger type {kind} is not supported by the local invoker")
+
+
+def _http_datum(trigger: Any, payload: Any) -> meta.Datum:
+    shaped = isinstance(payload, dict) and {"method", "url"} <= payload.keys()
+    request = payload if shaped else {"method": "POST" if payload is not None else "GET", "body": payload}
+    route = trigger.route or ""
+    url = request.get("url") or f"http://localhost:7071/api/{route}"
+    parts = urlsplit(url)
+    params = dict(parse_qsl(parts.query)) | dict(request.get("params") or {})
+    body = request.get("body")
+    if body is not None and not isinstance(body, str | bytes):
+        body = json.dumps(body)
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    return meta.Datum(
+        {
+            "method": meta.Datum(str(request.get("method", "GET")).upper(), "string"),
+            "url": meta.Datum(url, "string"),
+            "headers": {k.lower(): meta.Datum(str(v), "string") for k, v in (request.get("headers") or {}).items()},
+            "query": {k: meta.Datum(v, "string") for k, v in params.items()},
+            "params": {k: meta.Datum(v, "string") for k, v in _route_params(route, parts.path).items()},
+            "body": meta.Datum(raw, "bytes"),
+        },
+        "http",
+    )
+
+
+def _route_params(route: str, path: str) -> dict[str, str]:
+    """Match ``runbooks/{name}`` against ``/api/runbooks/purge`` → ``{"name": "purge"}``."""
+    pattern = re.sub(r"\\\{(\w+)(?::[^}]*)?\\\}", r"(?P<\1>[^/]+)", re.escape(route.strip("/")))
+    match = re.search(f"(?:^|/){pattern}/?$", path)
+    return match.groupdict() if match else {}
+
+
+def _queue_metadata() -> dict[str, meta.Datum]:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return {
+        "Id": meta.Datum(str(uuid.uuid4()), "string"),
+        "DequeueCount": meta.Datum(1, "int"),
+        "InsertionTime": meta.Datum(now, "string"),
+        "ExpirationTime": meta.Datum(now, "string"),
+        "NextVisibleTime": meta.Datum(now, "string"),
+        "PopReceipt": meta.Datum("local", "string"),
+    }
+
+
+def _render(result: Any) -> Any:
+    if isinstance(result, func.HttpResponse):
+        text = result.get_body().decode("utf-8", "replace")
+        try:
+            body: Any = json.loads(text) if text else None
+        except ValueError:
+            body = text
+        return {
+            "status": result.status_code,
+            "mimetype": result.mimetype,
+            "headers": dict(result.headers),
+            "body": body,
+        }
+    return result

@@ -1,0 +1,96 @@
+"""Settings loading.
+
+Cases: defaults are safe (dry-run on, kill switch off, SQLite storage); every bad
+setting is reported at once by name; lists and booleans parse from app-setting
+strings; the identity-based storage forms; the sample settings file and Settings
+name the same set of settings.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ops.config import HOST_SETTINGS, Settings, check_settings, load_settings
+from ops.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SUB = "00000000-0000-0000-0000-000000000001"
+
+
+def test_defaults_are_safe() -> None:
+    settings = load_settings({})
+    assert settings.core.dry_run is True
+    assert settings.core.kill_switch is False
+    assert settings.storage.mode == "sqlite"
+    assert settings.caps.max_actions_per_run == 200
+
+
+def test_every_problem_is_reported_at_once_by_name() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(
+            {
+                "OPS_DRY_RUN": "perhaps",
+                "OPS_MAX_ACTIONS_PER_RUN": "0",
+                "OPS_SUBSCRIPTIONS": f"{SUB},not-a-guid",
+                "OPS_ARM_ENDPOINT": "http://insecure",
+                "AzureWebJobsStorage__credential": "accountkey",
+            }
+        )
+    names = [p.split(":")[0] for p in info.value.problems]
+    assert sorted(names) == sorted(
+        [
+            "OPS_DRY_RUN",
+            "OPS_MAX_ACTIONS_PER_RUN",
+            "OPS_SUBSCRIPTIONS",
+            "OPS_ARM_ENDPOINT",
+            "AzureWebJobsStorage__credential",
+        ]
+    )
+    assert any("not-a-guid" in p for p in info.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("true", True), ("FALSE", False), ("1", True), ("no", False)],
+)
+def test_booleans_parse_from_strings(raw: str, expected: bool) -> None:
+    assert load_settings({"OPS_KILL_SWITCH": raw}).core.kill_switch is expected
+
+
+def test_subscriptions_split_on_commas_and_spaces() -> None:
+    other = "00000000-0000-0000-0000-000000000002"
+    settings = load_settings({"OPS_SUBSCRIPTIONS": f" {SUB}, {other} "})
+    assert settings.core.subscriptions == (SUB, other)
+
+
+def test_identity_based_storage_derives_service_uris() -> None:
+    settings = load_settings(
+        {
+            "AzureWebJobsStorage__accountName": "opsstate",
+            "AzureWebJobsStorage__credential": "managedidentity",
+            "AzureWebJobsStorage__clientId": "abc",
+        }
+    )
+    assert settings.storage.mode == "identity"
+    assert settings.storage.service_uri("table") == "https://opsstate.table.core.windows.net"
+    assert settings.storage.client_id == "abc"
+
+
+def test_connection_string_and_account_name_together_is_an_error() -> None:
+    problems = check_settings(
+        {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "AzureWebJobsStorage__accountName": "x"}
+    )
+    assert problems and problems[0].startswith("AzureWebJobsStorage:")
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings({})
+    with pytest.raises(ValueError):
+        settings.core.dry_run = False  # type: ignore[misc]
+
+
+def test_sample_settings_name_exactly_the_settings() -> None:
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    assert set(sample) - HOST_SETTINGS == Settings.env_names()
+    assert check_settings({k: v for k, v in sample.items() if k not in HOST_SETTINGS}) == []

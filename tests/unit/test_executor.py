@@ -1,0 +1,214 @@
+"""The executor.
+
+Cases: a plan over its cap is refused whole (in dry runs too); the kill switch
+applies nothing; dry-run applies nothing and reports every action; a transient
+error is retried after its ``retry_after``; retries give up after max attempts;
+a NotFound on a missing_ok action counts as done, on another action as failed;
+the same idempotency key applied twice (sequentially and concurrently) gives one
+effect and one audit record; concurrency is bounded; the token bucket paces a
+service; one failing action does not stop the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ops.errors import CapExceeded, NotFound, TransientError
+from ops.executor import ExecutionPolicy, RateLimit, TokenBucket, apply_plan
+from ops.plan import Action, Plan, Status
+from ops.state.sqlite import SqliteStateStore
+
+APPLY = ExecutionPolicy(dry_run=False, max_concurrency=4, backoff_s=0.0)
+
+
+def delete(target: str) -> Action:
+    return Action("delete", target, reason="expired", service="acr:reg", missing_ok=True)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStateStore:
+    return SqliteStateStore(str(tmp_path / "state.db"))
+
+
+class Recorder:
+    """A handler that records calls and can fail on demand."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, action: Action) -> None:
+        with self.lock:
+            self.calls[action.target] += 1
+
+
+def test_over_cap_is_refused_whole(store: SqliteStateStore) -> None:
+    rec = Recorder()
+    plan = Plan("purge", [delete(f"m{i}") for i in range(3)], cap=2)
+    for policy in (APPLY, ExecutionPolicy(dry_run=True)):
+        with pytest.raises(CapExceeded, match="3 actions, over its cap of 2; nothing was applied"):
+            apply_plan(plan, handlers={"delete": rec}, store=store, policy=policy)
+    assert rec.calls == Counter()
+    assert store.query_audit() == []
+
+
+def test_kill_switch_applies_nothing(store: SqliteStateStore) -> None:
+    rec = Recorder()
+    plan = Plan("purge", [delete("a"), delete("b")])
+    policy = ExecutionPolicy(dry_run=False, kill_switch=True)
+    outcomes = apply_plan(plan, handlers={"delete": rec}, store=store, policy=policy)
+    assert [o.status for o in outcomes] == [Status.HALTED, Status.HALTED]
+    assert rec.calls == Counter()
+    assert store.query_audit() == []
+
+
+def test_dry_run_reports_every_action_and_applies_none(store: SqliteStateStore) -> None:
+    rec = Recorder()
+    plan = Plan("purge", [delete("a"), delete("b")])
+    outcomes = apply_plan(plan, handlers={"delete": rec}, store=store, policy=ExecutionPolicy())
+    assert [(o.action.target, o.status) for o in outcomes] == [("a", Status.DRY_RUN), ("b", Status.DRY_RUN)]
+    assert rec.calls == Counter()
+
+
+def test_transient_error_is_retried_after_retry_after(store: SqliteStateStore) -> None:
+    slept: list[float] = []
+    attempts: list[int] = []
+
+    def flaky(action: Action) -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise TransientError("429 Too Many Requests", retry_after=7.5)
+
+    plan = Plan("purge", [delete("a")])
+    (outcome,) = apply_plan(plan, handlers={"delete": flaky}, store=store, policy=APPLY, sleep=slept.append)
+    assert outcome.status is Status.APPLIED
+    assert outcome.attempts == 3
+    assert slept == [7.5, 7.5]
+
+
+def test_retries_give_up_after_max_attempts(store: SqliteStateStore) -> None:
+    def always(action: Action) -> None:
+        raise TransientError("503")
+
+    policy = ExecutionPolicy(dry_run=False, max_attempts=3, backoff_s=0.0)
+    (outcome,) = apply_plan(Plan("purge", [delete("a")]), handlers={"delete": always}, store=store, policy=policy)
+    assert outcome.status is Status.FAILED
+    assert outcome.attempts == 3
+    assert "gave up after 3 attempts" in outcome.detail
+    # a failed action releases its claim, so a later run may try again
+    (again,) = apply_plan(
+        Plan("purge", [delete("a")]), handlers={"delete": lambda a: None}, store=store, policy=policy
+    )
+    assert again.status is Status.APPLIED
+
+
+def test_not_found_counts_as_done_only_when_missing_ok(store: SqliteStateStore) -> None:
+    def gone(action: Action) -> None:
+        raise NotFound("manifest unknown")
+
+    plan = Plan(
+        "purge",
+        [delete("a"), Action("unlock", "b", reason="r", service="acr:reg", missing_ok=False)],
+    )
+    outcomes = apply_plan(plan, handlers={"delete": gone, "unlock": gone}, store=store, policy=APPLY)
+    assert [o.status for o in outcomes] == [Status.ALREADY_DONE, Status.FAILED]
+    assert [r.target for r in store.query_audit()] == ["a"]
+
+
+def test_same_key_twice_gives_one_effect_and_one_audit_record(store: SqliteStateStore) -> None:
+    rec = Recorder()
+    plan = Plan("purge", [delete("a"), delete("a")])
+    first = apply_plan(plan, handlers={"delete": rec}, store=store, policy=APPLY)
+    second = apply_plan(plan, handlers={"delete": rec}, store=store, policy=APPLY)
+    assert rec.calls == Counter({"a": 1})
+    assert sorted(o.status for o in first) == sorted([Status.APPLIED, Status.ALREADY_DONE])
+    assert [o.status for o in second] == [Status.ALREADY_DONE, Status.ALREADY_DONE]
+    assert len(store.query_audit()) == 1
+
+
+def test_concurrent_runs_of_one_plan_apply_each_key_once(store: SqliteStateStore) -> None:
+    rec = Recorder()
+
+    def slow(action: Action) -> None:
+        time.sleep(0.01)
+        rec(action)
+
+    plan = Plan("purge", [delete(f"m{i}") for i in range(20)])
+    threads = [
+        threading.Thread(target=apply_plan, kwargs={"plan": plan, "handlers": {"delete": slow}, "store": store,
+                                                   "policy": APPLY})
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert rec.calls == Counter({f"m{i}": 1 for i in range(20)})
+    assert len(store.query_audit(limit=1000)) == 20
+
+
+def test_concurrency_is_bounded(store: SqliteStateStore) -> None:
+    live = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def busy(action: Action) -> None:
+        nonlocal live, peak
+        with lock:
+            live += 1
+            peak = max(peak, live)
+        time.sleep(0.02)
+        with lock:
+            live -= 1
+
+    plan = Plan("purge", [delete(f"m{i}") for i in range(16)])
+    apply_plan(plan, handlers={"delete": busy}, store=store, policy=APPLY)
+    assert 1 < peak <= APPLY.max_concurrency
+
+
+def test_one_failure_does_not_stop_the_others(store: SqliteStateStore) -> None:
+    def picky(action: Action) -> None:
+        if action.target == "bad":
+            raise RuntimeError("boom")
+
+    plan = Plan("purge", [delete("ok1"), delete("bad"), delete("ok2")])
+    outcomes = apply_plan(plan, handlers={"delete": picky}, store=store, policy=APPLY)
+    assert [o.status for o in outcomes] == [Status.APPLIED, Status.FAILED, Status.APPLIED]
+    assert "RuntimeError: boom" in outcomes[1].detail
+
+
+def test_token_bucket_paces_to_its_rate() -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    bucket = TokenBucket(RateLimit(per_second=10, burst=5), clock=lambda: now[0], sleep=sleep)
+    for _ in range(25):
+        bucket.acquire()
+    # 5 from the burst, then 20 more at 10/s
+    assert now[0] == pytest.approx(2.0, abs=1e-6)
+
+
+def test_rate_limit_is_applied_per_service(store: SqliteStateStore) -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    plan = Plan("purge", [delete(f"m{i}") for i in range(11)])
+    apply_plan(
+        plan,
+        handlers={"delete": lambda a: None},
+        store=store,
+        policy=ExecutionPolicy(dry_run=False, max_concurrency=1),
+        limits={"acr:reg": RateLimit(per_second=10, burst=1)},
+        clock=lambda: now[0],
+        sleep=sleep,
+    )
+    assert now[0] == pytest.approx(1.0, abs=1e-6)
