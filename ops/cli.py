@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -157,7 +157,6 @@ def sandbox_state(
 ) -> None:
     """Print the running sandbox's state, in the estate file format."""
     import yaml
-
     from sandbox.cli import state
 
     current = state(os.environ)
@@ -165,6 +164,157 @@ def sandbox_state(
         print_json(current)
     else:
         print(yaml.safe_dump(current, sort_keys=False))
+
+
+schedule_app = typer.Typer(help="Non-prod AKS shutdown and startup on schedules (docs/schedule.md).")
+app.add_typer(schedule_app, name="schedule")
+
+_SCHEDULE_COLUMNS = ["cluster", "schedule", "timezone", "mode", "desired", "current", "action", "reason",
+                     "next change", "node-h saved/wk"]  # fmt: skip
+
+
+@schedule_app.callback(invoke_without_command=True)
+def schedule(
+    ctx: typer.Context,
+    at: Annotated[
+        datetime | None, typer.Option("--at", help="plan as of this time (ISO 8601; without an offset, UTC)")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="run a tick: stop, start and scale for real")
+    ] = False,
+    output: OutputOpt = None,
+) -> None:
+    """Every cluster in scope: its schedule, desired and current state, the planned action and why."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ops.errors import OpsError
+    from ops.services import get_services
+
+    now = None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
+    try:
+        service = get_services().schedule_service(apply=apply)
+        if apply:
+            result = service.tick(now=now)
+            report, body = result.report, result.to_dict()
+        else:
+            report = service.plan(now=now)
+            body = report.to_dict()
+    except OpsError as exc:
+        _fail(exc, output)
+    if _output(output) is Output.json:
+        print_json(body)
+        return
+    if report is None:  # another tick held the lease
+        print(body.get("skipped"))
+        return
+    rows = [
+        {**r.to_dict(), "next change": r.next_change, "node-h saved/wk": r.node_hours_saved_per_week,
+         "reason": r.error or r.reason}
+        for r in report.rows
+    ]  # fmt: skip
+    print_table(f"schedule at {report.now.isoformat()}", _SCHEDULE_COLUMNS, rows)
+    total = sum(r.node_hours_saved_per_week or 0 for r in report.rows)
+    mode = "" if apply else "; dry run (--apply to act)"
+    print(
+        f"{len(report.plan.actions)} action(s); {report.not_in_scope} cluster(s) not in scope; "
+        f"about {total:,.0f} node-hours saved per week{mode}"
+    )
+
+
+@schedule_app.command("snooze")
+def schedule_snooze(
+    cluster: Annotated[str, typer.Argument(help="cluster name (unique in scope) or ARM id")],
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="ISO 8601 time (cluster's zone if no offset) or duration like 3h"),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="remove the snooze")] = False,
+    output: OutputOpt = None,
+) -> None:
+    """Keep CLUSTER running until a time (sets its ops-snooze-until tag)."""
+    from ops.errors import OpsError
+    from ops.services import get_services
+
+    if (until is None) == (not clear):
+        raise typer.BadParameter("give --until TIME, or --clear", param_hint="--until")
+    try:
+        result = get_services().schedule_service().snooze(cluster, until=None if clear else until)
+    except OpsError as exc:
+        _fail(exc, output)
+    if _output(output) is Output.json:
+        print_json(result)
+    else:
+        print(f"{result['cluster']}: ops-snooze-until={result['ops-snooze-until'] or '(cleared)'}")
+
+
+@app.command()
+def purge(
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="policy YAML file (default: the OPS_PURGE_POLICY setting)")
+    ] = None,
+    registry: Annotated[str | None, typer.Option("--registry", help="only this registry")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="delete for real (default: plan only)")] = False,
+    output: OutputOpt = None,
+) -> None:
+    """ACR purge in this process: plan every repository in scope; --apply deletes (docs/purge.md)."""
+    from ops.errors import OpsError
+
+    if policy is not None and not policy.is_file():
+        raise typer.BadParameter(f"{policy} does not exist", param_hint="--policy")
+    try:
+        document, rows = _run_purge(policy, registry, apply)
+    except OpsError as exc:
+        _fail(exc, output)
+    if _output(output) is Output.json:
+        print_json(document)
+        return
+    summary = document["summary"]
+    print_table(f"purge {document['run']}", _PURGE_COLUMNS, rows)
+    for note in document["notes"]:
+        print(f"note: {note}")
+    verb = "deleted" if apply else "would delete"
+    reasons = ", ".join(f"{k} {v}" for k, v in summary["protected_by_reason"].items()) or "none"
+    print(
+        f"{verb} {summary['manifests_deleted']} manifest(s) and {summary['tags_deleted']} tag(s), "
+        f"about {summary['bytes_reclaimed'] / 2**20:,.1f} MiB; protected {summary['protected']} ({reasons})"
+        + ("" if apply else "; dry run (--apply to delete)")
+    )
+
+
+_PURGE_COLUMNS = ["registry", "repository", "delete", "tags", "protected", "failed"]
+
+
+def _run_purge(policy: Path | None, registry: str | None, apply: bool) -> tuple[dict[str, Any], list[Any]]:
+    """Run the purge in-process under a progress bar (on stderr, so JSON stays clean)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from ops.purge.policy import load_policy
+    from ops.purge.summary import plan_document, repository_rows
+    from ops.services import get_services
+
+    loaded = None if policy is None else load_policy(policy.read_text(), origin=str(policy))
+    service = get_services().purge_service(apply=apply)
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = service.run_inline(policy=loaded, registry=registry, progress=report)
+    assert result.plan is not None
+    document = plan_document(result.plan, result.outcomes, result.summary, result.run)
+    return document, repository_rows(result.plan, result.outcomes)
+
+
+def _fail(exc: Exception, output: Output | None) -> NoReturn:
+    if _output(output) is Output.json:
+        print_json({"error": f"{type(exc).__name__}: {exc}"})
+    else:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    raise typer.Exit(1)
 
 
 def main() -> None:

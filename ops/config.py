@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -133,6 +134,68 @@ class StorageSettings(_Group):
         return None
 
 
+def check_ncrontab(value: str) -> str:
+    """A timer trigger schedule: six-field NCRONTAB, or a TimeSpan ``hh:mm:ss``."""
+    if len(value.split()) != 6 and not re.match(r"^\d{1,2}:\d{2}:\d{2}$", value.strip()):
+        raise ValueError("expected a six-field NCRONTAB expression like '0 */5 * * * *', or hh:mm:ss")
+    return value
+
+
+class ScheduleSettings(_Group):
+    """The schedule capability: its timer, its policy, protected environments, and a test clock.
+
+    ``OPS_SCHEDULE_NOW`` pins the schedule's "now" to an instant, for tests and demos
+    only; leave it empty in Azure, where the tick uses the real time.
+    """
+
+    tick: str = Field("0 */5 * * * *", alias="SCHEDULE_TICK")
+    policy: OptionalStr = Field(None, alias="OPS_SCHEDULE_POLICY")
+    protected_environments: CommaList = Field(
+        ("prod", "production"), alias="OPS_SCHEDULE_PROTECTED_ENVIRONMENTS"
+    )
+    now: Annotated[datetime | None, BeforeValidator(_blank_to_none)] = Field(None, alias="OPS_SCHEDULE_NOW")
+
+    @field_validator("tick")
+    @classmethod
+    def _check_ncrontab(cls, value: str) -> str:
+        return check_ncrontab(value)
+
+    @field_validator("now")
+    @classmethod
+    def _check_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expected an ISO 8601 time with an offset, like 2026-11-26T19:05:00+01:00")
+        return value
+
+
+class PurgeSettings(_Group):
+    """The purge capability: its timer, its policy (a file path or inline YAML), its work queue.
+
+    Repositories are enqueued ``OPS_PURGE_BATCH_SIZE`` to a message. Bytes reclaimed are
+    estimated from the blobs of the manifests in repositories that lose something,
+    which costs one registry read per such manifest; ``OPS_PURGE_ESTIMATE_BYTES=false``
+    skips that (the summary then reports 0).
+    """
+
+    schedule: str = Field("0 0 3 * * *", alias="PURGE_SCHEDULE")
+    policy: OptionalStr = Field(None, alias="OPS_PURGE_POLICY")
+    queue: str = Field("purge-work", alias="OPS_PURGE_QUEUE")
+    batch_size: int = Field(20, ge=1, le=500, alias="OPS_PURGE_BATCH_SIZE")
+    estimate_bytes: bool = Field(True, alias="OPS_PURGE_ESTIMATE_BYTES")
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        return check_ncrontab(value)
+
+    @field_validator("queue")
+    @classmethod
+    def _check_queue(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", value) or "--" in value:
+            raise ValueError("expected a queue name: 3-63 lower-case letters, digits and single hyphens")
+        return value
+
+
 class Settings(_Group):
     """Everything the app is configured with, grouped by concern."""
 
@@ -140,6 +203,8 @@ class Settings(_Group):
     caps: CapSettings
     endpoints: EndpointSettings
     storage: StorageSettings
+    schedule: ScheduleSettings
+    purge: PurgeSettings
 
     @classmethod
     def env_names(cls) -> frozenset[str]:
@@ -166,7 +231,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     storage = groups.get("storage")
     if isinstance(storage, StorageSettings) and storage.connection_string and storage.account_name:
         problems.append(
-            "AzureWebJobsStorage: set either the connection string or AzureWebJobsStorage__accountName, not both"
+            "AzureWebJobsStorage: set either the connection string "
+            "or AzureWebJobsStorage__accountName, not both"
         )
     if problems:
         raise ConfigError(problems)

@@ -72,7 +72,92 @@ def step_estate(ctx: DemoContext) -> None:
     )
 
 
-STEPS: list[Step] = [step_health, step_estate]
+#: A purge a naive tool would get wrong: everything older than two weeks, untagged too.
+DEMO_PURGE_POLICY = """
+purge:
+  minAge: 1d
+  rules:
+    - name: older-than-two-weeks
+      registry: contosoprod
+      tags: '.*'
+      olderThan: 14d
+      untagged: true
+      allowSuspicious: true
+"""
+
+
+def step_purge(ctx: DemoContext) -> None:
+    """Purge contosoprod through purge_schedule and purge_repository, then check the survivors."""
+    from ops.purge.localqueue import StoreQueue
+    from ops.services import get_services, reset_services
+
+    saved = {k: os.environ.get(k) for k in ("OPS_PURGE_POLICY", "OPS_DRY_RUN")}
+    os.environ.update({"OPS_PURGE_POLICY": DEMO_PURGE_POLICY, "OPS_DRY_RUN": "false"})
+    reset_services()
+    try:
+        ctx.invoke("purge_schedule")
+        services = get_services()
+        # Without a storage account the work queue lives in the SQLite state: deliver it here.
+        queue = StoreQueue(services.store(), services.settings.purge.queue)
+        batches = 0
+        while messages := queue.receive():
+            for message in messages:
+                ctx.invoke("purge_repository", message.body)
+                queue.delete(message)
+                batches += 1
+        runs = [
+            r for r in services.store().query_audit(capability="purge", limit=50) if r.kind == "run_summary"
+        ]
+        if not runs:
+            raise RuntimeError("purge recorded no run summary")
+        summary = runs[0].detail
+        ctx.say(
+            "purge",
+            f"policy: delete contosoprod tags and untagged manifests older than 14d ({batches} batch(es))",
+        )
+        ctx.say(
+            "purge",
+            f"deleted {summary['manifests_deleted']} manifests, {summary['tags_deleted']} tags, "
+            f"~{summary['bytes_reclaimed'] / 2**20:,.0f} MiB; protected {summary['protected_by_reason']}",
+        )
+        survivors = _check_purge_survivors(ctx.sandbox.world)
+        ctx.say("purge", f"survived: {survivors}")
+        CAPABILITIES["purge"] = f"{summary['manifests_deleted']} deleted; running, multi-arch and signed kept"
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_services()
+
+
+def _check_purge_survivors(world: Any) -> str:
+    """The running image, the multi-arch image (with its children) and the signed image
+    (with its signature and SBOM) must all still be there."""
+    registry = world.registries["contosoprod"]
+
+    def tagged(repository: str, tag: str) -> Any:
+        repo = registry.repositories[repository]
+        found = repo.tags.get(tag)
+        if found is None or found.digest not in repo.manifests:
+            raise RuntimeError(f"purge deleted {repository}:{tag}, which it must protect")
+        return repo.manifests[found.digest], repo
+
+    tagged("payments/api", "v1.2.0")
+    index, base = tagged("platform/base", "3.19")
+    missing = [c for c in index.children if c not in base.manifests]
+    signed, web = tagged("web/frontend", "v2.0.0")
+    referrers = [m for m in web.manifests.values() if m.subject == signed.digest]
+    if missing or len(referrers) < 2:
+        raise RuntimeError("purge deleted a child of a kept index, or a kept image's signature or SBOM")
+    return (
+        f"payments/api:v1.2.0 (running, pinned by digest), platform/base:3.19 with its "
+        f"{len(index.children)} platform images, web/frontend:v2.0.0 with its signature and SBOM"
+    )
+
+
+STEPS: list[Step] = [step_health, step_estate, step_purge]
 
 
 def run_demo(estate: Path | None = None) -> int:

@@ -10,6 +10,7 @@ runs apply the same plan at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -79,8 +80,8 @@ class TokenBucket:
                 now = self._clock()
                 self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
                 self._stamp = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if self._tokens >= 1.0 - 1e-9:  # tolerate float drift from refills
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return
                 wait = (1.0 - self._tokens) / self._rate
             self._sleep(wait)
@@ -116,7 +117,9 @@ def apply_plan(
     if missing and not (policy.dry_run or policy.kill_switch):
         raise OpsError(f"no handler for action kind(s): {', '.join(missing)}")
     if policy.kill_switch:
-        log.warning("kill switch is on: %d %s action(s) planned, none applied", len(plan.actions), plan.capability)
+        log.warning(
+            "kill switch is on: %d %s action(s) planned, none applied", len(plan.actions), plan.capability
+        )
         return [Outcome(a, Status.HALTED, detail="kill switch is on") for a in plan.actions]
     if policy.dry_run:
         return [Outcome(a, Status.DRY_RUN, detail="dry run") for a in plan.actions]
@@ -222,10 +225,8 @@ class _Runner:
 
     def _fail(self, action: Action, attempts: int, detail: str) -> Outcome:
         log.error("%s %s failed: %s", action.kind, action.target, detail)
-        try:
+        with contextlib.suppress(NotFound):
             self.store.delete_record(_CLAIMS, action.key)
-        except NotFound:
-            pass
         return Outcome(action, Status.FAILED, attempts, detail)
 
 

@@ -10,11 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ops.config import Settings, load_settings
 from ops.executor import ExecutionPolicy
 from ops.state.store import StateStore
+
+if TYPE_CHECKING:
+    from ops.purge.protocols import WorkQueue
+    from ops.purge.service import PurgeService
+    from ops.schedule.service import ScheduleService
 
 
 @dataclass
@@ -38,6 +45,62 @@ class Services:
             max_concurrency=self.settings.caps.max_concurrency,
         )
 
+    def schedule_service(self, *, apply: bool | None = None) -> ScheduleService:
+        """The schedule capability: Resource Graph finds clusters, ARM changes them."""
+        from ops.adapters.aks import AksClusters
+        from ops.adapters.graph import GraphClusters
+        from ops.schedule.policy import load_policy
+        from ops.schedule.service import ScheduleService
+
+        schedule = self.settings.schedule
+        pinned = schedule.now  # OPS_SCHEDULE_NOW: a fixed "now" for tests and demos
+        return ScheduleService(
+            inventory=GraphClusters(self.settings),
+            control=AksClusters(self.settings),
+            store=self.store(),
+            policy=load_policy(schedule.policy, protected_environments=schedule.protected_environments),
+            execution=self.execution_policy(apply=apply),
+            cap=self.settings.caps.max_actions_per_run,
+            clock=(lambda: pinned) if pinned is not None else (lambda: datetime.now(UTC)),
+        )
+
+    def purge_service(self, *, apply: bool | None = None, queue: bool = False) -> PurgeService:
+        """The purge capability: ARM finds registries and clusters; ACR and Kubernetes are read.
+
+        ``queue`` opens the work queue in the app's storage (``purge_schedule`` needs it).
+        """
+        from ops.adapters.arm import ArmDirectory
+        from ops.adapters.kube import kube_reader
+        from ops.adapters.registry import registry_client
+        from ops.purge.service import PurgeConfig, PurgeService
+
+        purge = self.settings.purge
+        directory = ArmDirectory(self.settings)
+        return PurgeService(
+            directory=directory,
+            clusters=kube_reader(self.settings, directory),
+            registries=lambda ref: registry_client(self.settings, ref),
+            store=self.store(),
+            execution=self.execution_policy(apply=apply),
+            config=PurgeConfig(
+                policy=purge.policy,
+                batch_size=purge.batch_size,
+                default_max_deletes=self.settings.caps.max_actions_per_run,
+                estimate_bytes=purge.estimate_bytes,
+            ),
+            queue=self.purge_queue() if queue else None,
+        )
+
+    def purge_queue(self) -> WorkQueue:
+        """The purge work queue: a Storage queue, or pending items in SQLite without storage."""
+        if self.settings.storage.mode == "sqlite":
+            from ops.purge.localqueue import StoreQueue
+
+            return StoreQueue(self.store(), self.settings.purge.queue)
+        from ops.adapters.queues import open_queue
+
+        return open_queue(self.settings, self.settings.purge.queue)
+
 
 def open_state_store(settings: Settings) -> StateStore:
     """Azure Tables when storage is configured, else the embedded SQLite file."""
@@ -50,7 +113,9 @@ def open_state_store(settings: Settings) -> StateStore:
     from ops.adapters.identity import build_credential
     from ops.adapters.storage import open_table_store
 
-    credential = None if storage.mode == "connection_string" else build_credential(settings, storage.client_id)
+    credential = (
+        None if storage.mode == "connection_string" else build_credential(settings, storage.client_id)
+    )
     return open_table_store(
         connection_string=storage.connection_string,
         table_endpoint=storage.service_uri("table"),

@@ -47,6 +47,7 @@ class Manifest:
     os: str | None = None
     quarantine_state: str | None = None  # None, "Quarantined", "Passed", "Failed"
     quarantine_details: str | None = None
+    config_media_type: str | None = None  # the config descriptor's mediaType, when known
 
     @property
     def size(self) -> int:
@@ -70,6 +71,8 @@ class Repository:
     manifests: dict[str, Manifest] = field(default_factory=dict)
     tags: dict[str, Tag] = field(default_factory=dict)
     attrs: Attributes = field(default_factory=Attributes)
+    # sandbox.acr.listing's cache of sorted orders and JSON; not state (never dumped)
+    listing: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -96,6 +99,8 @@ class Registry:
     blobs: dict[str, bytes] = field(default_factory=dict)  # layer/config bytes pushed for real
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     port: int = 0  # assigned by the server; login server is 127.0.0.1:<port>
+    # sandbox.acr.listing's cache of the sorted catalog; not state (never dumped)
+    listing: Any = field(default=None, repr=False, compare=False)
 
     @property
     def login_server(self) -> str:
@@ -209,6 +214,8 @@ class Identity:
     principal_id: str = "0b5e3c1d-0000-4000-8000-00000000a11c"
     tenant_id: str = "72f988bf-0000-4000-8000-000000000001"
     roles: list[RoleAssignment] = field(default_factory=list)
+    # custom role name → the actions and data actions it grants (wildcards allowed)
+    custom_roles: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -242,6 +249,7 @@ class World:
     published: list[dict[str, Any]] = field(default_factory=list)  # CloudEvents the app published
     requests: list[RequestRecord] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)  # e.g. lro_seconds, throttling on/off
+    faults: list[Any] = field(default_factory=list)  # sandbox.faults.Fault, injected faults in order
     clock_offset: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
 

@@ -40,7 +40,7 @@ def list_functions(app: func.FunctionApp) -> dict[str, Any]:
     """The app's functions by name. Cached: ``get_functions()`` raises on a second call."""
     key = id(app)
     if key not in _FUNCTIONS:
-        _FUNCTIONS[key] = {f.get_function_name(): f for f in app.get_functions()}
+        _FUNCTIONS[key] = {str(f.get_function_name()): f for f in app.get_functions()}
     return _FUNCTIONS[key]
 
 
@@ -72,8 +72,7 @@ def _decode(trigger: Any, payload: Any) -> list[Any]:
     if kind == "eventGridTrigger":
         events = payload if isinstance(payload, list) else [payload]
         return [
-            converter.decode(meta.Datum(json.dumps(event), "json"), trigger_metadata={})
-            for event in events
+            converter.decode(meta.Datum(json.dumps(event), "json"), trigger_metadata={}) for event in events
         ]
     if kind == "timerTrigger":
         status = payload or {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
@@ -100,7 +99,9 @@ def _http_datum(trigger: Any, payload: Any) -> meta.Datum:
         {
             "method": meta.Datum(str(request.get("method", "GET")).upper(), "string"),
             "url": meta.Datum(url, "string"),
-            "headers": {k.lower(): meta.Datum(str(v), "string") for k, v in (request.get("headers") or {}).items()},
+            "headers": {
+                k.lower(): meta.Datum(str(v), "string") for k, v in (request.get("headers") or {}).items()
+            },
             "query": {k: meta.Datum(v, "string") for k, v in params.items()},
             "params": {k: meta.Datum(v, "string") for k, v in _route_params(route, parts.path).items()},
             "body": meta.Datum(raw, "bytes"),

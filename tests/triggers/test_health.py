@@ -30,7 +30,9 @@ def test_health_reports_ok_with_safety_switches(monkeypatch: pytest.MonkeyPatch)
 def test_health_names_invalid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPS_MAX_ACTIONS_PER_RUN", "lots")
     monkeypatch.setenv("OPS_KILL_SWITCH", "maybe")
-    result = invoke_function(function_app.app, "health", {"method": "GET", "url": "http://h/api/health"}).results[0]
+    result = invoke_function(
+        function_app.app, "health", {"method": "GET", "url": "http://h/api/health"}
+    ).results[0]
     assert result["status"] == 503
     problems = result["body"]["problems"]
     assert {p.split(":")[0] for p in problems} == {"OPS_MAX_ACTIONS_PER_RUN", "OPS_KILL_SWITCH"}

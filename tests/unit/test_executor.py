@@ -96,7 +96,9 @@ def test_retries_give_up_after_max_attempts(store: SqliteStateStore) -> None:
         raise TransientError("503")
 
     policy = ExecutionPolicy(dry_run=False, max_attempts=3, backoff_s=0.0)
-    (outcome,) = apply_plan(Plan("purge", [delete("a")]), handlers={"delete": always}, store=store, policy=policy)
+    (outcome,) = apply_plan(
+        Plan("purge", [delete("a")]), handlers={"delete": always}, store=store, policy=policy
+    )
     assert outcome.status is Status.FAILED
     assert outcome.attempts == 3
     assert "gave up after 3 attempts" in outcome.detail
@@ -140,8 +142,10 @@ def test_concurrent_runs_of_one_plan_apply_each_key_once(store: SqliteStateStore
 
     plan = Plan("purge", [delete(f"m{i}") for i in range(20)])
     threads = [
-        threading.Thread(target=apply_plan, kwargs={"plan": plan, "handlers": {"delete": slow}, "store": store,
-                                                   "policy": APPLY})
+        threading.Thread(
+            target=apply_plan,
+            kwargs={"plan": plan, "handlers": {"delete": slow}, "store": store, "policy": APPLY},
+        )
         for _ in range(3)
     ]
     for t in threads:

@@ -1,0 +1,27 @@
+// The app's own Event Grid topic, for the CloudEvents it publishes (plans, outcomes, gate
+// verdicts) so that other systems can subscribe without polling. Publishing needs an Entra
+// token with EventGrid Data Sender (granted in rbac.bicep); access keys are disabled.
+
+param name string
+param location string
+param tags object
+
+resource topic 'Microsoft.EventGrid/topics@2025-02-15' = {
+  // checkov:skip=CKV_AZURE_193: the app has no virtual network and publishes on the public endpoint; local auth is off, so only Entra-authorized senders get in
+  name: name
+  location: location
+  tags: tags
+  // For subscribers that deliver or dead-letter with the topic's identity.
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    inputSchema: 'CloudEventSchemaV1_0'
+    disableLocalAuth: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+output id string = topic.id
+output name string = topic.name
+output endpoint string = topic.properties.endpoint

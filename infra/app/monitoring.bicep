@@ -1,0 +1,46 @@
+// Log Analytics and a workspace-based Application Insights. Local (key) authentication is
+// off on both, so telemetry is accepted only with an Entra token: the instrumentation key
+// inside the connection string is an address, not a credential.
+
+param location string
+param tags object
+param workspaceName string
+param applicationInsightsName string
+
+@description('Days Log Analytics keeps data.')
+param retentionInDays int
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: workspaceName
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: retentionInDays
+    features: {
+      disableLocalAuth: true
+    }
+    publicNetworkAccessForIngestion: 'Enabled'
+    publicNetworkAccessForQuery: 'Enabled'
+  }
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: applicationInsightsName
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    IngestionMode: 'LogAnalytics'
+    DisableLocalAuth: true
+    publicNetworkAccessForIngestion: 'Enabled'
+    publicNetworkAccessForQuery: 'Enabled'
+  }
+}
+
+output workspaceId string = workspace.id
+output applicationInsightsName string = applicationInsights.name

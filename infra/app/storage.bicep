@@ -1,0 +1,83 @@
+// The app's own storage: host state (AzureWebJobsStorage), the app's tables, queues and
+// blob leases, the Flex Consumption deployment package, and the gate's dead letters.
+// It is reached with Entra identities only: shared keys, SAS and local users are off.
+
+param name string
+param location string
+param tags object
+
+@description('Replication; the audit trail lives here.')
+param skuName string = 'Standard_ZRS'
+
+@description('Blob container that Flex Consumption deploys the app package from.')
+param deploymentContainerName string
+
+@description('Blob container where Event Grid writes gate events it could not deliver.')
+param deadLetterContainerName string
+
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: the app has no virtual network and reaches storage on its public endpoint; every request needs an Entra token (shared keys are off)
+  // checkov:skip=CKV_AZURE_59: as CKV_AZURE_35: public endpoint, Entra-only access, no anonymous blob access
+  // checkov:skip=CKV_AZURE_206: zone-redundant by default; geo-redundant SKUs are a storageSku choice for those who need the audit trail to outlive a region
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: skuName
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    dnsEndpointType: 'Standard'
+    isLocalUserEnabled: false
+    isSftpEnabled: false
+    minimumTlsVersion: 'TLS1_2'
+    publicNetworkAccess: 'Enabled'
+    supportsHttpsTrafficOnly: true
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deadLetterContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+output id string = account.id
+output name string = account.name
+output blobEndpoint string = account.properties.primaryEndpoints.blob
+output queueEndpoint string = account.properties.primaryEndpoints.queue
+output tableEndpoint string = account.properties.primaryEndpoints.table

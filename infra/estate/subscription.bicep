@@ -1,0 +1,58 @@
+// Grants at subscription scope, for one subscription in scope: read access for discovery and
+// the definition of the custom scheduler role. Nothing that writes is granted at this scope.
+targetScope = 'subscription'
+
+@description('Principal ID of the app\'s identity.')
+param principalId string
+
+param environmentName string
+
+@description('Seed of the scheduler role\'s name; infra/estate/cluster.bicep derives the same name.')
+param scheduleRoleSeed string
+
+var roles = loadJsonContent('../roles.json')
+
+resource discovery 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, roles.Reader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.Reader)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'discovery: Resource Graph and ARM reads of registries, clusters and Defender findings; read only'
+  }
+}
+
+// "Azure Kubernetes Service Contributor Role" can do far more and still cannot start or stop a
+// cluster, so schedules get a role with exactly these five actions. Polling the start and stop
+// operations reads Microsoft.ContainerService/locations/operations, which Reader above covers.
+resource scheduler 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, scheduleRoleSeed)
+  properties: {
+    roleName: 'ACR AKS Ops cluster scheduler (${environmentName}, ${subscription().subscriptionId})'
+    description: 'schedules: read, start and stop AKS clusters, and read and scale their node pools. Nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.ContainerService/managedClusters/read'
+          'Microsoft.ContainerService/managedClusters/start/action'
+          'Microsoft.ContainerService/managedClusters/stop/action'
+          'Microsoft.ContainerService/managedClusters/agentPools/read'
+          'Microsoft.ContainerService/managedClusters/agentPools/write'
+        ]
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      subscription().id
+    ]
+  }
+}
+
+output scheduleRoleDefinitionId string = scheduler.id
+output removableResourceIds array = [
+  discovery.id
+  scheduler.id
+]

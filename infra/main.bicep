@@ -1,0 +1,301 @@
+// The azd layer: everything `azd up` creates and `azd down` deletes, all of it inside the
+// app's own resource group.
+//
+// Role assignments on registries and clusters, the registries' Event Grid system topics
+// and the gate's subscriptions live in infra/estate instead. azd down deletes every
+// resource group that a deployment's resources sit in, so anything this template put
+// in a registry's or cluster's resource group would take that whole group with it. The
+// azd hooks in azure.yaml deploy and remove the estate layer (see infra/hooks).
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment. It seeds every resource name and tags everything this deployment creates.')
+param environmentName string
+
+@minLength(1)
+@description('Region for the app. Flex Consumption must be offered there.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group for the app. Empty means rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Registries in scope: [{ name, resourceGroup, subscriptionId?, abac?, systemTopicName? }]. abac=true for registries in "RBAC Registry + ABAC Repository Permissions" mode.')
+param registries array = []
+
+@description('AKS clusters in scope: [{ name, resourceGroup, subscriptionId?, scheduleScope?, alerts? }]. scheduleScope is cluster (default) or resourceGroup.')
+param clusters array = []
+
+@description('Extra subscriptions to discover in, read only. The subscriptions of the registries and clusters are always in scope.')
+param subscriptions array = []
+
+@description('OPS_DRY_RUN: destructive actions are planned, never applied, until this is false.')
+param dryRun bool = true
+
+@description('OPS_KILL_SWITCH: refuse every action at once without a deploy of code.')
+param killSwitch bool = false
+
+@allowed([
+  'DEBUG'
+  'INFO'
+  'WARNING'
+  'ERROR'
+])
+@description('OPS_LOG_LEVEL.')
+param logLevel string = 'INFO'
+
+@minValue(1)
+@maxValue(100000)
+@description('OPS_MAX_ACTIONS_PER_RUN: a plan over this cap is refused whole.')
+param maxActionsPerRun int = 200
+
+@minValue(1)
+@maxValue(32)
+@description('OPS_MAX_CONCURRENCY: parallel requests per run; ACR advises at most 32.')
+param maxConcurrency int = 16
+
+@description('OPS_LOGS_ENDPOINT: the Log Analytics query endpoint of this cloud.')
+param logsEndpoint string = 'https://api.loganalytics.io'
+
+@description('SCHEDULE_TICK: NCRONTAB (six fields, UTC) of schedule_tick.')
+param scheduleTick string = '0 */5 * * * *'
+
+@description('OPS_SCHEDULE_POLICY: the schedule policy, inline YAML or a path inside the deployed app. Empty: no cluster is scheduled.')
+param schedulePolicy string = ''
+
+@description('OPS_SCHEDULE_PROTECTED_ENVIRONMENTS: comma-separated environment names schedules never stop.')
+param scheduleProtectedEnvironments string = 'prod,production'
+
+@description('PURGE_SCHEDULE: NCRONTAB (six fields, UTC) of purge_schedule.')
+param purgeSchedule string = '0 0 3 * * *'
+
+@description('OPS_PURGE_POLICY: the purge policy, inline YAML or a path inside the deployed app. Empty: purge plans nothing.')
+param purgePolicy string = ''
+
+@minValue(1)
+@maxValue(500)
+@description('OPS_PURGE_BATCH_SIZE: repositories per purge_repository message.')
+param purgeBatchSize int = 20
+
+@description('OPS_PURGE_ESTIMATE_BYTES: estimate the bytes a purge reclaims (one registry read per affected manifest).')
+param purgeEstimateBytes bool = true
+
+@description('Object ID of the Entra application that secure webhooks from the action group are issued for. Empty: no action group and no alert rules.')
+param alertWebhookAppObjectId string = ''
+
+@description('Application ID URI of that application, the audience of the webhook tokens.')
+param alertWebhookAppIdentifierUri string = ''
+
+@description('Alert on failed SNAT connections and high SNAT port use on the clusters\' outbound load balancers.')
+param enableSnatAlerts bool = true
+
+@description('Alert when the cluster autoscaler reports unschedulable pods.')
+param enableAutoscalerAlerts bool = true
+
+@minValue(1)
+@description('Average SNAT ports in use per backend instance that raises the SNAT alert: about 80% of the allocated ports (1024 by default).')
+param snatUsedPortsThreshold int = 820
+
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+@description('Replication of the app storage, which holds the audit trail. Use Standard_LRS in a region without availability zones.')
+param storageSku string = 'Standard_ZRS'
+
+@minValue(1)
+@maxValue(1000)
+@description('Flex Consumption instance cap.')
+param maximumInstanceCount int = 40
+
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Flex Consumption instance memory.')
+param instanceMemoryMB int = 2048
+
+@minValue(30)
+@maxValue(730)
+@description('Log Analytics retention in days.')
+param logRetentionDays int = 30
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+var deadLetterContainerName = 'gate-deadletter'
+
+// Discovery reads every subscription that holds something in scope, and nothing else.
+var registrySubscriptions = [for r in registries: r.?subscriptionId ?? subscription().subscriptionId]
+var clusterSubscriptions = [for c in clusters: c.?subscriptionId ?? subscription().subscriptionId]
+var scopeSubscriptions = union(subscriptions, registrySubscriptions, clusterSubscriptions)
+
+// Every app setting of the product, one entry per name in local.settings.sample.json: the one
+// place to add a setting when ops/config.py gains one. tests/infra proves that these names equal
+// the sample's keys and Settings.env_names(), less the host-owned settings (HOST_SETTINGS) and the
+// connection-string form of AzureWebJobsStorage, which this deployment replaces with the
+// identity-based keys below. No value here is a secret: storage is reached with the managed
+// identity, and shared-key access is disabled on the account. Each capability brings its
+// settings (the gate will bring GATE_SWEEP_SCHEDULE): a param above, a line here.
+var appSettings = {
+  OPS_DRY_RUN: dryRun ? 'true' : 'false'
+  OPS_KILL_SWITCH: killSwitch ? 'true' : 'false'
+  OPS_SUBSCRIPTIONS: join(scopeSubscriptions, ',')
+  OPS_LOG_LEVEL: logLevel
+  OPS_MAX_ACTIONS_PER_RUN: string(maxActionsPerRun)
+  OPS_MAX_CONCURRENCY: string(maxConcurrency)
+  // ARM of the cloud this is deployed to; it is also the token audience.
+  OPS_ARM_ENDPOINT: environment().resourceManager
+  OPS_ARM_AUDIENCE: environment().resourceManager
+  OPS_LOGS_ENDPOINT: logsEndpoint
+  // Unused while storage is configured, but must be writable: wwwroot is a read-only package.
+  OPS_STATE_PATH: '/tmp/ops/state.db'
+  AZURE_CLIENT_ID: identity.outputs.appClientId
+  AzureWebJobsStorage__accountName: storage.outputs.name
+  AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.outputs.appClientId
+  SCHEDULE_TICK: scheduleTick
+  OPS_SCHEDULE_POLICY: schedulePolicy
+  OPS_SCHEDULE_PROTECTED_ENVIRONMENTS: scheduleProtectedEnvironments
+  // A test clock for demos; in Azure the tick must use the real time.
+  OPS_SCHEDULE_NOW: ''
+  PURGE_SCHEDULE: purgeSchedule
+  OPS_PURGE_POLICY: purgePolicy
+  // The app's own fan-out queue in its storage; the host creates it.
+  OPS_PURGE_QUEUE: 'purge-work'
+  OPS_PURGE_BATCH_SIZE: string(purgeBatchSize)
+  OPS_PURGE_ESTIMATE_BYTES: purgeEstimateBytes ? 'true' : 'false'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    appIdentityName: '${abbrs.managedIdentityUserAssignedIdentities}api-${resourceToken}'
+    eventGridIdentityName: '${abbrs.managedIdentityUserAssignedIdentities}eventgrid-${resourceToken}'
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    skuName: storageSku
+    deploymentContainerName: deploymentContainerName
+    deadLetterContainerName: deadLetterContainerName
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    workspaceName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    retentionInDays: logRetentionDays
+  }
+}
+
+module events 'app/events.bicep' = {
+  name: 'events'
+  scope: rg
+  params: {
+    name: '${abbrs.eventGridDomainsTopics}ops-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    identityId: identity.outputs.appIdentityId
+    identityClientId: identity.outputs.appClientId
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    appSettings: appSettings
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    deadLetterContainerName: deadLetterContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    topicName: events.outputs.name
+    appPrincipalId: identity.outputs.appPrincipalId
+    eventGridPrincipalId: identity.outputs.eventGridPrincipalId
+  }
+}
+
+module alerts 'app/alerts.bicep' = if (!empty(alertWebhookAppObjectId)) {
+  name: 'alerts'
+  scope: rg
+  params: {
+    tags: tags
+    actionGroupName: '${abbrs.insightsActionGroups}ops-${resourceToken}'
+    appHostName: api.outputs.defaultHostName
+    webhookAppObjectId: alertWebhookAppObjectId
+    webhookAppIdentifierUri: alertWebhookAppIdentifierUri
+    clusters: clusters
+    enableSnatAlerts: enableSnatAlerts
+    enableAutoscalerAlerts: enableAutoscalerAlerts
+    snatUsedPortsThreshold: snatUsedPortsThreshold
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output OPS_APP_URL string = 'https://${api.outputs.defaultHostName}'
+output OPS_EVENTS_TOPIC_ENDPOINT string = events.outputs.endpoint
+
+// What infra/hooks/estate-up.sh hands to infra/estate/main.bicep.
+output OPS_ESTATE_REGISTRIES array = registries
+output OPS_ESTATE_CLUSTERS array = clusters
+output OPS_ESTATE_SUBSCRIPTIONS array = scopeSubscriptions
+output OPS_APP_PRINCIPAL_ID string = identity.outputs.appPrincipalId
+output OPS_FUNCTION_APP_ID string = api.outputs.id
+output OPS_EVENTGRID_IDENTITY_ID string = identity.outputs.eventGridIdentityId
+output OPS_DEADLETTER_STORAGE_ID string = storage.outputs.id
+output OPS_DEADLETTER_CONTAINER string = deadLetterContainerName

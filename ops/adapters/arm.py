@@ -1,0 +1,118 @@
+"""ARM discovery for purge: registries (azure-mgmt-containerregistry) and AKS clusters.
+
+Registries are listed per subscription, with their login server and SKU (the SKU
+sets the write limit deletes are paced under). Clusters come from the AKS
+client in ``ops.adapters.aks`` (one client per subscription per process), and so
+does each cluster's user kubeconfig (``listClusterUserCredential``), which is how
+``ops.adapters.kube`` finds the API server and its CA.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ops.adapters.aks import container_service_client
+from ops.adapters.errors import translated_errors
+from ops.adapters.identity import build_credential
+from ops.config import Settings
+from ops.errors import ConfigError
+from ops.purge.inventory import ClusterRef, RegistryRef
+
+_CLIENTS: dict[tuple[str, str], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def registry_management_client(settings: Settings, subscription: str) -> Any:
+    """The process-wide ContainerRegistryManagementClient for ``subscription``."""
+    key = (settings.endpoints.arm_endpoint, subscription.lower())
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+            _CLIENTS[key] = ContainerRegistryManagementClient(
+                build_credential(settings),
+                subscription,
+                base_url=settings.endpoints.arm_endpoint,
+                credential_scopes=[settings.endpoints.arm_audience + "/.default"],
+            )
+        return _CLIENTS[key]
+
+
+def enum_text(value: Any) -> str:
+    """An SDK enum member's wire value (``SkuName.PREMIUM`` → ``Premium``), or the string itself."""
+    return str(getattr(value, "value", value))
+
+
+def resource_group_of(resource_id: str) -> str:
+    parts = resource_id.strip("/").split("/")
+    for index, part in enumerate(parts[:-1]):
+        if part.lower() == "resourcegroups":
+            return parts[index + 1]
+    return ""
+
+
+class ArmDirectory:
+    """Purge's Directory: the registries and clusters of the subscriptions in scope."""
+
+    def __init__(self, settings: Settings, subscriptions: Sequence[str] | None = None) -> None:
+        self.settings = settings
+        self.subscriptions = tuple(
+            subscriptions if subscriptions is not None else settings.core.subscriptions
+        )
+        if not self.subscriptions:
+            raise ConfigError(
+                "OPS_SUBSCRIPTIONS: purge needs the subscriptions whose registries and clusters it scans"
+            )
+
+    def list_registries(self) -> list[RegistryRef]:
+        found = []
+        for subscription in self.subscriptions:
+            client = registry_management_client(self.settings, subscription)
+            with translated_errors(f"list registries of subscription {subscription}"):
+                for registry in client.registries.list():
+                    found.append(
+                        RegistryRef(
+                            name=registry.name,
+                            login_server=registry.login_server,
+                            sku=enum_text(registry.sku.name) if registry.sku else "Basic",
+                            id=registry.id,
+                        )
+                    )
+        return found
+
+    def list_clusters(self) -> list[ClusterRef]:
+        found = []
+        for subscription in self.subscriptions:
+            client = container_service_client(self.settings, subscription)
+            with translated_errors(f"list managed clusters of subscription {subscription}"):
+                for cluster in client.managed_clusters.list():
+                    power = cluster.power_state.code if cluster.power_state else "Running"
+                    found.append(
+                        ClusterRef(
+                            name=cluster.name,
+                            resource_group=resource_group_of(cluster.id),
+                            subscription=subscription,
+                            id=cluster.id,
+                            power_state=enum_text(power or "Running"),
+                        )
+                    )
+        return found
+
+    def get_kubeconfig(self, cluster: ClusterRef) -> bytes:
+        """The cluster user kubeconfig, as AKS returns it (server, CA, an exec user we ignore)."""
+        client = container_service_client(self.settings, cluster.subscription)
+        with translated_errors(f"list cluster user credentials of {cluster.name}"):
+            result = client.managed_clusters.list_cluster_user_credentials(
+                cluster.resource_group, cluster.name
+            )
+        configs = result.kubeconfigs or []
+        if not configs:
+            raise ConfigError(f"cluster {cluster.name}: listClusterUserCredential returned no kubeconfig")
+        value = configs[0].value
+        # The SDK's model declares ``value`` as base64 bytes (bytearray); decode either form.
+        if isinstance(value, str):
+            return base64.b64decode(value)
+        return bytes(value)

@@ -1,0 +1,76 @@
+"""Azure SDK exceptions → the project's error tree, in one place for every adapter.
+
+Services and triggers decide from the error's type alone (see ops.errors): throttling,
+5xx and network failures are TransientError (with ``retry_after`` from the response
+headers when Azure gave one), 404 is NotFound, 409/412 Conflict, 401/403 Forbidden,
+and any other 4xx is PermanentError. The message keeps ARM's error code, so that
+``OperationNotAllowed`` or ``AllocationFailed`` shows up in plans and audit records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import time
+from collections.abc import Iterator, Mapping
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from ops.errors import Conflict, Forbidden, NotFound, OpsError, PermanentError, TransientError
+
+
+@contextlib.contextmanager
+def translated_errors(action: str) -> Iterator[None]:
+    """Raise the project's error for any Azure SDK error escaping ``action``."""
+    try:
+        yield
+    except AzureError as error:
+        raise to_ops_error(action, error) from error
+
+
+def to_ops_error(action: str, error: AzureError) -> OpsError:
+    """The ops.errors equivalent of an Azure SDK error, judged by type and status."""
+    message = f"{action}: {error.message or error}".splitlines()[0]
+    if isinstance(error, ServiceRequestError | ServiceResponseError):
+        return TransientError(message)
+    status = getattr(error, "status_code", None)
+    if status in (408, 429) or (status is not None and status >= 500):
+        return TransientError(message, retry_after=read_retry_after(error))
+    if isinstance(error, ResourceExistsError | ResourceModifiedError) or status in (409, 412):
+        return Conflict(message)
+    if isinstance(error, ResourceNotFoundError) or status == 404:
+        return NotFound(message)
+    if isinstance(error, ClientAuthenticationError) or status in (401, 403):
+        return Forbidden(message)
+    return PermanentError(message)
+
+
+def read_retry_after(error: AzureError) -> float | None:
+    """Seconds from the response's ``retry-after-ms``/``Retry-After`` header, if any."""
+    response = getattr(error, "response", None)
+    headers: Mapping[str, str] = getattr(response, "headers", None) or {}
+    return retry_after_seconds(headers)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, ``x-ms-retry-after-ms`` or ``Retry-After``
+    (seconds or an HTTP date), or None when none is usable."""
+    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("Retry-After", 1.0)):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            return max(float(value) * scale, 0.0)
+        except ValueError:
+            pass
+        with contextlib.suppress(TypeError, ValueError):
+            return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    return None

@@ -1,0 +1,251 @@
+"""Kubernetes reads for purge: every image that pods and pod templates name, per cluster.
+
+The API server and its CA come from the cluster user kubeconfig that ARM returns
+(``listClusterUserCredential``). Its user is a ``kubelogin`` exec plugin, which a
+Function cannot run; the app instead presents its own managed-identity token for
+the AKS AAD server application (``6dae42f8-4368-4678-94ff-3960e28e3630``), as
+Azure RBAC for Kubernetes expects, and refreshes it before it expires.
+
+Lists are paged with ``limit``/``continue``. A continue token expires after a few
+minutes (``410 Gone``); the list then restarts from the beginning, which is safe
+because the in-use set only grows. Responses are parsed as plain JSON rather than
+into the client's models: 100k pods as models would take minutes and gigabytes.
+Workload templates count whatever their replicas: a deployment scaled to zero, a
+suspended cronjob, still name images that will run again.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ops.adapters.arm import ArmDirectory
+from ops.adapters.errors import retry_after_seconds
+from ops.config import Settings
+from ops.errors import ConfigError, Forbidden, NotFound, OpsError, PermanentError, TransientError
+from ops.purge.images import ImageUse
+from ops.purge.inventory import ClusterRef
+
+#: The AKS AAD server application: the audience of tokens the API server accepts.
+AKS_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
+PAGE_SIZE = 500
+_RESTARTS = 3
+_ATTEMPTS = 4
+_MAX_WAIT_S = 10.0
+_TOKEN_MARGIN_S = 300
+
+
+_READERS: dict[str, KubeReader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def kube_reader(settings: Settings, directory: ArmDirectory) -> KubeReader:
+    """The process-wide KubeReader (its API clients and tokens are reused across invocations)."""
+    with _READERS_LOCK:
+        key = settings.endpoints.arm_endpoint
+        if key not in _READERS:
+            from ops.adapters.identity import build_credential
+
+            _READERS[key] = KubeReader(directory, build_credential(settings))
+        return _READERS[key]
+
+
+class KubeReader:
+    """Purge's ClusterReader: images of pods and workload templates in one cluster."""
+
+    def __init__(
+        self,
+        directory: ArmDirectory,
+        credential: Any,
+        *,
+        page_size: int = PAGE_SIZE,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.directory = directory
+        self.credential = credential
+        self.page_size = page_size
+        self.sleep = sleep
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._ca_dir = Path(tempfile.mkdtemp(prefix="ops-kube-ca-"))
+
+    def list_image_uses(self, cluster: ClusterRef) -> Iterator[ImageUse]:
+        from kubernetes import client as k8s
+
+        api = self._api_client(cluster)
+        core, apps, batch = k8s.CoreV1Api(api), k8s.AppsV1Api(api), k8s.BatchV1Api(api)
+        listings: list[tuple[str, Callable[..., Any], Callable[[Mapping[str, Any]], Iterator[str]]]] = [
+            ("pod", core.list_pod_for_all_namespaces, pod_images),
+            ("deployment", apps.list_deployment_for_all_namespaces, template_images),
+            ("statefulset", apps.list_stateful_set_for_all_namespaces, template_images),
+            ("daemonset", apps.list_daemon_set_for_all_namespaces, template_images),
+            ("cronjob", batch.list_cron_job_for_all_namespaces, cronjob_images),
+        ]
+        for kind, lister, images in listings:
+            for item in self._list_all(cluster, kind, lister):
+                meta = item.get("metadata") or {}
+                user = f"{cluster.name}/{meta.get('namespace', '')}/{kind}/{meta.get('name', '')}"
+                for image in images(item):
+                    yield ImageUse(image=image, user=user)
+
+    # -- paging ---------------------------------------------------------------------------------
+
+    def _list_all(
+        self, cluster: ClusterRef, kind: str, lister: Callable[..., Any]
+    ) -> Iterator[Mapping[str, Any]]:
+        """Every item of a list, page by page; a 410 (expired continue token) restarts it."""
+        for _ in range(_RESTARTS):
+            token: str | None = None
+            try:
+                while True:
+                    page = self._page(cluster, kind, lister, token)
+                    yield from page.get("items") or ()
+                    token = (page.get("metadata") or {}).get("continue") or None
+                    if not token:
+                        return
+            except _Expired:
+                continue
+        raise TransientError(f"{cluster.name}: listing {kind}s kept expiring ({_RESTARTS} restarts)")
+
+    def _page(
+        self, cluster: ClusterRef, kind: str, lister: Callable[..., Any], token: str | None
+    ) -> dict[str, Any]:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                kwargs: dict[str, Any] = {
+                    "limit": self.page_size,
+                    "_preload_content": False,
+                    "_request_timeout": 60,
+                }
+                if token:
+                    kwargs["_continue"] = token
+                response = lister(**kwargs)
+                body = json.loads(response.data)
+                return body if isinstance(body, dict) else {}
+            except ApiException as exc:
+                if exc.status == 410:
+                    raise _Expired from None
+                error = _api_error(cluster, kind, exc)
+            except (HTTPError, OSError) as exc:
+                error = TransientError(f"{cluster.name}: listing {kind}s failed: {exc}")
+            if not isinstance(error, TransientError) or attempt == _ATTEMPTS:
+                raise error
+            self.sleep(min(_MAX_WAIT_S, error.retry_after if error.retry_after is not None else 2.0**attempt))
+        raise AssertionError("unreachable")
+
+    # -- client -------------------------------------------------------------------------------------
+
+    def _api_client(self, cluster: ClusterRef) -> Any:
+        with self._lock:
+            cached = self._clients.get(cluster.id or cluster.name)
+        if cached is not None:
+            return cached
+        from kubernetes import client as k8s
+
+        server, ca_path = self._server_of(cluster)
+        configuration = k8s.Configuration()
+        configuration.host = server
+        configuration.ssl_ca_cert = str(ca_path)
+        configuration.verify_ssl = True
+        configuration.refresh_api_key_hook = self._refresh_token  # type: ignore[assignment]
+        self._refresh_token(configuration)
+        api = k8s.ApiClient(configuration)
+        with self._lock:
+            self._clients[cluster.id or cluster.name] = api
+        return api
+
+    def _server_of(self, cluster: ClusterRef) -> tuple[str, Path]:
+        raw = self.directory.get_kubeconfig(cluster)
+        try:
+            config = yaml.safe_load(raw)
+            entry = config["clusters"][0]["cluster"]
+            server = str(entry["server"])
+            ca = base64.b64decode(entry["certificate-authority-data"])
+        except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"cluster {cluster.name}: the kubeconfig from ARM is not usable ({exc})"
+            ) from None
+        path = self._ca_dir / f"{cluster.name}.crt"
+        path.write_bytes(ca)
+        return server, path
+
+    def _refresh_token(self, configuration: Any) -> None:
+        """Runs before every request: a fresh managed-identity token for the AKS server app."""
+        expires = getattr(configuration, "_ops_token_expires", 0.0)
+        if expires - time.time() > _TOKEN_MARGIN_S:
+            return
+        try:
+            token = self.credential.get_token(AKS_SCOPE)
+        except Exception as exc:  # azure-identity raises its own error types
+            raise Forbidden(f"no token for the AKS API ({AKS_SCOPE}): {exc}") from exc
+        configuration.api_key = {"authorization": token.token}
+        configuration.api_key_prefix = {"authorization": "Bearer"}
+        configuration._ops_token_expires = float(token.expires_on)
+
+
+class _Expired(Exception):
+    """The continue token expired (410 Gone): restart the list."""
+
+
+def _api_error(cluster: ClusterRef, kind: str, exc: Any) -> OpsError:
+    status = int(exc.status or 0)
+    reason = _status_message(exc)
+    message = f"{cluster.name}: listing {kind}s: {status} {reason}"
+    if status in (408, 429) or status >= 500 or status == 0:
+        headers = {str(k): str(v) for k, v in (exc.headers or {}).items()}
+        return TransientError(message, retry_after=retry_after_seconds(headers))
+    if status in (401, 403):
+        return Forbidden(message)
+    if status == 404:
+        return NotFound(message)
+    return PermanentError(message)
+
+
+def _status_message(exc: Any) -> str:
+    try:
+        body = json.loads(exc.body or "{}")
+        return str(body.get("message") or exc.reason)
+    except (TypeError, ValueError):
+        return str(exc.reason)
+
+
+def pod_images(pod: Mapping[str, Any]) -> Iterator[str]:
+    """A pod's images as specified, and as resolved by the runtime (status ``imageID``)."""
+    yield from spec_images(pod.get("spec") or {})
+    status = pod.get("status") or {}
+    for key in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
+        for container in status.get(key) or ():
+            for field in ("image", "imageID"):
+                value = container.get(field)
+                if value:
+                    yield str(value)
+
+
+def spec_images(spec: Mapping[str, Any]) -> Iterator[str]:
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for container in spec.get(key) or ():
+            image = container.get("image")
+            if image:
+                yield str(image)
+
+
+def template_images(workload: Mapping[str, Any]) -> Iterator[str]:
+    """Images of a deployment's, statefulset's or daemonset's pod template (any replicas)."""
+    template = (workload.get("spec") or {}).get("template") or {}
+    yield from spec_images(template.get("spec") or {})
+
+
+def cronjob_images(cronjob: Mapping[str, Any]) -> Iterator[str]:
+    job = ((cronjob.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
+    yield from spec_images((job.get("template") or {}).get("spec") or {})

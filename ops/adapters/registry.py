@@ -1,0 +1,355 @@
+"""The ACR data plane for purge, through azure-containerregistry's ContainerRegistryClient.
+
+One client per login server per process, with the ACR audience
+(``https://containerregistry.azure.net``). Lists use ACR's largest page (``n=1000``)
+and follow ``Link`` headers. The manifest and tag lists go through the client's own
+pipeline (``send_request``) because the SDK's models drop ``mediaType`` and
+``configMediaType``, which tell an image from a signature or an SBOM.
+
+Tokens. The SDK's challenge policy sends every request without a token, takes the
+401, exchanges tokens and sends again: each call costs two registry requests, and
+the 401 half counts against ACR's throttling like the real one. Before touching a
+set of repositories, :meth:`AcrRegistry.prepare` asks ACR once for an access token
+covering all of them (several scopes in one ``/oauth2/token`` exchange, as the token
+protocol allows), and a request hook attaches it; the SDK's challenge flow remains
+the fallback.
+
+Writes (delete, unlock) pass ``retry_total=0``: the executor owns their retries, so
+that it paces them under the registry's write limit and honours Retry-After itself.
+Reads keep the SDK's retry policy, which also honours Retry-After.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from ops.adapters.errors import translated_errors
+from ops.adapters.identity import build_credential
+from ops.config import Settings
+from ops.purge.inventory import SUBJECT_MEDIA_TYPES, Manifest, RegistryRef, RepositoryState, Tag
+
+ACR_AUDIENCE = "https://containerregistry.azure.net"
+#: ACR caps every list's ``n`` at 1000 (larger values are ignored): Azure/acr#749.
+PAGE_SIZE = 1000
+#: Repositories per access token: each adds a scope to the token and to every request header.
+SCOPES_PER_TOKEN = 20
+#: Config media types of runnable images; any other config marks an artifact (a possible referrer).
+IMAGE_CONFIG_TYPES = frozenset(
+    {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
+)
+MANIFEST_ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.artifact.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
+_ACTIONS = "pull,delete,metadata_read,metadata_write"
+_REFRESH_MARGIN_S = 300
+
+_CLIENTS: dict[tuple[str, str], AcrRegistry] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def registry_client(settings: Settings, registry: RegistryRef) -> AcrRegistry:
+    """The process-wide AcrRegistry of ``registry`` (created on first use)."""
+    key = (registry.login_server.lower(), registry.name)
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = AcrRegistry(settings, registry)
+        return _CLIENTS[key]
+
+
+class AcrRegistry:
+    """Purge's RegistryClient for one registry."""
+
+    def __init__(self, settings: Settings, registry: RegistryRef, *, pool_size: int = 32) -> None:
+        import requests
+        from azure.containerregistry import ContainerRegistryClient
+        from azure.core.pipeline.transport import RequestsTransport
+
+        self.registry = registry
+        session = requests.Session()
+        # The executor runs up to 32 deletes at once; a pool that small would reconnect.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+        session.mount("https://", adapter)
+        self.client = ContainerRegistryClient(
+            f"https://{registry.login_server}",
+            build_credential(settings),
+            audience=ACR_AUDIENCE,
+            transport=RequestsTransport(session=session, session_owner=False),
+        )
+        self.tokens = _ScopedTokens(self.client, registry.login_server)
+
+    # -- listing ----------------------------------------------------------------------------
+
+    def list_repositories(self) -> Iterator[str]:
+        self.tokens.authorize_catalog()
+        with translated_errors(f"list repositories of {self.registry.name}"):
+            yield from self.client.list_repository_names(results_per_page=PAGE_SIZE)
+
+    def prepare(self, repositories: Sequence[str]) -> None:
+        """Get access tokens covering ``repositories`` now, a few requests for all of them."""
+        self.tokens.authorize(repositories)
+
+    def read_repository(self, repository: str) -> RepositoryState:
+        self.tokens.authorize([repository])
+        name = quote(repository, safe="")
+        action = f"read repository {self.registry.name}/{repository}"
+        with translated_errors(action):
+            attributes = self._get_json(f"/acr/v1/{name}")
+            raw_manifests = [
+                m for page in self._pages(f"/acr/v1/{name}/_manifests", "manifests") for m in page
+            ]
+            raw_tags = [t for page in self._pages(f"/acr/v1/{name}/_tags", "tags") for t in page]
+        manifests = [_manifest_from(item) for item in raw_manifests]
+        manifests = [self._with_content(repository, m) for m in manifests]
+        tags = tuple(_tag_from(item) for item in raw_tags)
+        repo_attrs = attributes.get("changeableAttributes") or {}
+        return RepositoryState(
+            registry=self.registry.name,
+            login_server=self.registry.login_server,
+            repository=repository,
+            manifests=tuple(manifests),
+            tags=tags,
+            delete_enabled=bool(repo_attrs.get("deleteEnabled", True)),
+            write_enabled=bool(repo_attrs.get("writeEnabled", True)),
+        )
+
+    def read_layers(self, repository: str, digest: str) -> Sequence[tuple[str, int]]:
+        with translated_errors(f"get manifest {self.registry.name}/{repository}@{digest}"):
+            content = self._get_manifest(repository, digest)
+        blobs = []
+        config = content.get("config")
+        if isinstance(config, dict) and config.get("digest"):
+            blobs.append((str(config["digest"]), int(config.get("size") or 0)))
+        for layer in content.get("layers") or content.get("blobs") or ():
+            if isinstance(layer, dict) and layer.get("digest"):
+                blobs.append((str(layer["digest"]), int(layer.get("size") or 0)))
+        return blobs
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        with translated_errors(f"delete manifest {self.registry.name}/{repository}@{digest}"):
+            self.client.delete_manifest(repository, digest, retry_total=0)
+
+    def unlock_manifest(self, repository: str, digest: str) -> None:
+        with translated_errors(f"unlock manifest {self.registry.name}/{repository}@{digest}"):
+            self.client.update_manifest_properties(
+                repository, digest, can_delete=True, can_write=True, retry_total=0
+            )
+
+    def unlock_tag(self, repository: str, tag: str) -> None:
+        with translated_errors(f"unlock tag {self.registry.name}/{repository}:{tag}"):
+            self.client.update_tag_properties(repository, tag, can_delete=True, can_write=True, retry_total=0)
+
+    # -- HTTP through the client's pipeline --------------------------------------------------
+
+    def _send(self, path: str, *, accept: str = "application/json") -> Any:
+        from azure.core.rest import HttpRequest
+
+        response = self.client._client.send_request(HttpRequest("GET", path, headers={"Accept": accept}))
+        response.raise_for_status()
+        return response
+
+    def _get_json(self, path: str) -> dict[str, Any]:
+        body = self._send(path).json()
+        return body if isinstance(body, dict) else {}
+
+    def _pages(self, path: str, key: str) -> Iterator[list[dict[str, Any]]]:
+        """Every page of an ACR list, following ``Link: <...>; rel="next"``."""
+        url: str | None = f"{path}?n={PAGE_SIZE}"
+        while url:
+            response = self._send(url)
+            body = response.json()
+            yield list(body.get(key) or []) if isinstance(body, dict) else []
+            url = _next_link(response.headers.get("Link"))
+
+    def _get_manifest(self, repository: str, digest: str) -> dict[str, Any]:
+        response = self._send(f"/v2/{quote(repository, safe='/')}/manifests/{digest}", accept=MANIFEST_ACCEPT)
+        body = json.loads(response.content)
+        return body if isinstance(body, dict) else {}
+
+    def _with_content(self, repository: str, manifest: Manifest) -> Manifest:
+        """Read the content where the list cannot say: a possible referrer's ``subject``,
+        and an index's children when the list gave no ``references``."""
+        needs_subject = (
+            not manifest.tags
+            and manifest.media_type in SUBJECT_MEDIA_TYPES
+            and manifest.artifact_type not in IMAGE_CONFIG_TYPES
+        )
+        needs_children = manifest.is_index and not manifest.children
+        if not (needs_subject or needs_children):
+            return manifest
+        with translated_errors(f"get manifest {self.registry.name}/{repository}@{manifest.digest}"):
+            content = self._get_manifest(repository, manifest.digest)
+        subject = content.get("subject")
+        children = tuple(
+            str(m["digest"])
+            for m in content.get("manifests") or ()
+            if isinstance(m, dict) and m.get("digest")
+        )
+        config = content.get("config")
+        config = config if isinstance(config, dict) else {}
+        return Manifest(
+            digest=manifest.digest,
+            media_type=manifest.media_type,
+            created=manifest.created,
+            updated=manifest.updated,
+            size=manifest.size,
+            tags=manifest.tags,
+            delete_enabled=manifest.delete_enabled,
+            write_enabled=manifest.write_enabled,
+            children=manifest.children or children,
+            subject=str(subject["digest"]) if isinstance(subject, dict) and subject.get("digest") else None,
+            artifact_type=content.get("artifactType") or config.get("mediaType") or manifest.artifact_type,
+        )
+
+
+class _ScopedTokens:
+    """ACR access tokens for many repositories at once, attached to requests before they go.
+
+    Wraps the SDK's challenge policy of one client: its ``on_request`` hook (a no-op
+    in the SDK) now sets ``Authorization`` when a cached token covers the request's
+    repository (or the catalog), so the request succeeds without a 401 round trip.
+    """
+
+    def __init__(self, client: Any, service: str) -> None:
+        self.service = service
+        self.exchange = client._auth_policy._exchange_client
+        self._lock = threading.Lock()
+        self._refresh: tuple[str, float] | None = None
+        self._tokens: dict[str, tuple[str, float]] = {}
+        client._auth_policy.on_request = self._attach
+
+    def authorize_catalog(self) -> None:
+        if not self._fresh("registry:catalog"):
+            self._fetch(["registry:catalog"], "registry:catalog:*")
+
+    def authorize(self, repositories: Sequence[str]) -> None:
+        missing = [r for r in dict.fromkeys(repositories) if not self._fresh(r)]
+        for start in range(0, len(missing), SCOPES_PER_TOKEN):
+            chunk = missing[start : start + SCOPES_PER_TOKEN]
+            self._fetch(chunk, " ".join(f"repository:{r}:{_ACTIONS}" for r in chunk))
+
+    def _fresh(self, key: str) -> bool:
+        with self._lock:
+            entry = self._tokens.get(key)
+        return entry is not None and entry[1] - time.time() > _REFRESH_MARGIN_S
+
+    def _fetch(self, keys: Sequence[str], scope: str) -> None:
+        with translated_errors(f"get an ACR access token from {self.service}"):
+            token = self.exchange.exchange_refresh_token_for_access_token(
+                self._refresh_token(), service=self.service, scope=scope
+            )
+        expires = _expiry(token)
+        with self._lock:
+            for key in keys:
+                self._tokens[key] = (token, expires)
+
+    def _refresh_token(self) -> str:
+        with self._lock:
+            cached = self._refresh
+        if cached is not None and cached[1] - time.time() > _REFRESH_MARGIN_S:
+            return cached[0]
+        token = str(self.exchange.exchange_aad_token_for_refresh_token(self.service))
+        with self._lock:
+            self._refresh = (token, _expiry(token))
+        return token
+
+    def _attach(self, request: Any) -> None:
+        key = _scope_key(urlsplit(request.http_request.url).path)
+        if key is None:
+            return
+        with self._lock:
+            entry = self._tokens.get(key)
+        if entry is not None and entry[1] > time.time():
+            request.http_request.headers["Authorization"] = f"Bearer {entry[0]}"
+
+
+def _scope_key(path: str) -> str | None:
+    """The repository (or ``registry:catalog``) a data-plane path is about."""
+    path = unquote(path)
+    if path in ("/acr/v1/_catalog", "/v2/_catalog"):
+        return "registry:catalog"
+    if path.startswith("/acr/v1/"):
+        rest = path[len("/acr/v1/") :]
+        for marker in ("/_manifests", "/_tags"):
+            if marker in rest:
+                return rest[: rest.index(marker)]
+        return rest or None
+    if path.startswith("/v2/"):
+        rest = path[len("/v2/") :]
+        for marker in ("/manifests/", "/tags/", "/blobs/", "/referrers/"):
+            if marker in rest:
+                return rest[: rest.rindex(marker)]
+    return None
+
+
+def _next_link(header: str | None) -> str | None:
+    if not header:
+        return None
+    start, end = header.find("<"), header.find(">")
+    if start < 0 or end <= start or 'rel="next"' not in header:
+        return None
+    return header[start + 1 : end]
+
+
+def _expiry(token: str) -> float:
+    """The ``exp`` claim of a JWT, or a minute from now when it cannot be read."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return time.time() + 60
+
+
+def _time(value: Any) -> datetime:
+    if not isinstance(value, str) or not value:
+        return datetime.fromtimestamp(0, UTC)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _flags(item: Mapping[str, Any]) -> tuple[bool, bool]:
+    attrs = item.get("changeableAttributes") or {}
+    return bool(attrs.get("deleteEnabled", True)), bool(attrs.get("writeEnabled", True))
+
+
+def _manifest_from(item: Mapping[str, Any]) -> Manifest:
+    delete_enabled, write_enabled = _flags(item)
+    references = item.get("references") or ()
+    return Manifest(
+        digest=str(item["digest"]),
+        media_type=str(item.get("mediaType") or ""),
+        created=_time(item.get("createdTime")),
+        updated=_time(item.get("lastUpdateTime")),
+        size=int(item.get("imageSize") or 0),
+        tags=tuple(item.get("tags") or ()),
+        delete_enabled=delete_enabled,
+        write_enabled=write_enabled,
+        children=tuple(str(r["digest"]) for r in references if isinstance(r, dict) and r.get("digest")),
+        artifact_type=item.get("configMediaType"),
+    )
+
+
+def _tag_from(item: Mapping[str, Any]) -> Tag:
+    delete_enabled, write_enabled = _flags(item)
+    return Tag(
+        name=str(item["name"]),
+        digest=str(item.get("digest") or ""),
+        updated=_time(item.get("lastUpdateTime")),
+        delete_enabled=delete_enabled,
+        write_enabled=write_enabled,
+    )

@@ -1,0 +1,572 @@
+"""Purge orchestration: observe through injected adapters → plan → apply → record.
+
+Three entry points share one path:
+
+- :meth:`PurgeService.schedule` (the ``purge_schedule`` timer) takes a lease,
+  enumerates registries (ARM) and repositories (ACR catalog), computes the in-use
+  set *once* for the run and stores it, records the run (policy, delete budget),
+  and enqueues batches of repositories;
+- :meth:`PurgeService.process_batch` (the ``purge_repository`` queue trigger)
+  plans and applies one batch against the run's stored in-use set and policy. A
+  replayed message finds its batch record and does nothing; a message replayed
+  after a crash re-plans, and the executor's idempotency keys stop any delete
+  from being applied or audited twice;
+- :meth:`PurgeService.run_inline` (``ops purge``) does all of it in-process.
+
+Deletes go through :func:`ops.executor.apply_plan` in stages (unlocks, then
+top-level manifests, then their children and referrers), so that a failed parent
+delete never leaves a dangling child or signature. Each registry's deletes are
+paced under its SKU's write limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ops.errors import Conflict, InvalidInput, NotFound, OpsError, TransientError
+from ops.executor import ExecutionPolicy, Handler, RateLimit, apply_plan, check_cap, failed_transiently
+from ops.plan import Action, Outcome, Plan, Status
+from ops.purge.images import InUseIndex, build_in_use, join_parts, merge_in_use, split_parts
+from ops.purge.inventory import INDEX_MEDIA_TYPES, ClusterRef, RegistryRef, RepositoryState
+from ops.purge.messages import BatchMessage
+from ops.purge.planner import CAPABILITY, DELETE, UNLOCK_MANIFEST, UNLOCK_TAG, plan_purge
+from ops.purge.policy import PurgePolicy, load_policy, read_policy_setting
+from ops.purge.protocols import ClusterReader, Directory, RegistryClient, RegistryClients, WorkQueue
+from ops.purge.summary import deleted_digests, merge_summaries, reclaimed_bytes, summarize_batch
+from ops.state.store import AuditRecord, StateStore
+
+log = logging.getLogger(__name__)
+
+RUNS = "purge-runs"
+IN_USE = "purge-inuse"
+GRANTS = "purge-grants"
+BATCHES = "purge-batches"
+LEASE = "purge-schedule"
+
+#: ACR writes per minute by SKU (a delete and an attribute update are writes).
+WRITE_LIMITS = {"Basic": 100, "Standard": 500, "Premium": 2000}
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeConfig:
+    """Settings the service needs (see ``ops.config.PurgeSettings``)."""
+
+    policy: str | None = None
+    batch_size: int = 20
+    default_max_deletes: int = 200
+    lease: timedelta = timedelta(minutes=30)
+    estimate_bytes: bool = True
+    read_concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleResult:
+    status: str
+    run: str = ""
+    registries: int = 0
+    repositories: int = 0
+    batches: int = 0
+    unreadable: Mapping[str, str] = field(default_factory=dict)
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "run": self.run,
+            "registries": self.registries,
+            "repositories": self.repositories,
+            "batches": self.batches,
+            "unreadable": dict(self.unreadable),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """One batch's or one inline run's plan, outcomes and summary."""
+
+    status: str
+    run: str
+    summary: Mapping[str, Any]
+    plan: Plan | None = None
+    outcomes: Sequence[Outcome] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "run": self.run,
+            "summary": dict(self.summary),
+            "timings": dict(self.timings),
+        }
+
+
+class PurgeService:
+    """Purge over injected adapters; build it with ``ops.services.Services.purge``."""
+
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        clusters: ClusterReader,
+        registries: RegistryClients,
+        store: StateStore,
+        execution: ExecutionPolicy,
+        config: PurgeConfig,
+        queue: WorkQueue | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.directory = directory
+        self.clusters = clusters
+        self.registries = registries
+        self.store = store
+        self.execution = execution
+        self.config = config
+        self.queue = queue
+        self.now = now
+
+    # -- policy ------------------------------------------------------------------------
+
+    def load_policy(self) -> PurgePolicy:
+        """The configured policy; ConfigError (naming the rule) before anything is read."""
+        return read_policy_setting(self.config.policy or "")
+
+    def budget(self, policy: PurgePolicy) -> int:
+        return policy.max_deletes_per_run or self.config.default_max_deletes
+
+    # -- the timer ------------------------------------------------------------------------
+
+    def schedule(self) -> ScheduleResult:
+        """Enumerate, compute in-use once, record the run and enqueue its batches."""
+        if self.queue is None:
+            raise OpsError("purge_schedule needs a work queue (OPS_PURGE_QUEUE on the app's storage)")
+        policy = self.load_policy()
+        started = self.now()
+        run = new_run_id(started)
+        lease = self.store.acquire_lease(LEASE, holder=run, duration=self.config.lease, now=started)
+        if lease is None:
+            return ScheduleResult(status="skipped", detail="another purge_schedule run holds the lease")
+        try:
+            registries = self.list_registries(policy)
+            in_use = self.observe_in_use(registries)
+            messages: list[BatchMessage] = []
+            repositories = 0
+            for registry in registries:
+                names = self.list_repositories(registry, policy)
+                repositories += len(names)
+                for start in range(0, len(names), self.config.batch_size):
+                    chunk = names[start : start + self.config.batch_size]
+                    messages.append(batch_message(run, len(messages), registry, chunk))
+            self._store_in_use(run, registries, in_use)
+            budget = self.budget(policy)
+            record = {
+                "created": started.isoformat(),
+                "batches": len(messages),
+                "budget": budget,
+                "remaining": budget,
+                "policy": dict(policy.document),
+                "unreadable": dict(in_use.unreadable),
+                "clusters": list(in_use.clusters),
+                "registries": [r.name for r in registries],
+            }
+            self.store.put_record(RUNS, run, record, etag=None)
+            for message in messages:
+                self.queue.send(message.to_json())
+            if not messages:
+                self._record_run(run, [], dry_run=self.execution.dry_run)
+        finally:
+            self.store.release_lease(lease)
+        log.info("purge run %s: %d batch(es) of %d repositories enqueued", run, len(messages), repositories)
+        return ScheduleResult(
+            status="scheduled",
+            run=run,
+            registries=len(registries),
+            repositories=repositories,
+            batches=len(messages),
+            unreadable=in_use.unreadable,
+        )
+
+    # -- the queue ------------------------------------------------------------------------
+
+    def process_batch(self, message: BatchMessage) -> PurgeResult:
+        """Plan and apply one batch; a replay of a finished batch does nothing."""
+        finished = self.store.get_record(BATCHES, message.key)
+        if finished is not None:
+            return PurgeResult("already_done", message.run, finished.value)
+        run = self.store.get_record(RUNS, message.run)
+        if run is None:
+            raise InvalidInput("run", "a run recorded by purge_schedule", message.run)
+        policy = load_policy(run.value["policy"], origin=f"run {message.run} policy")
+        registry = message.registry_ref
+        records = self.store.list_records(IN_USE, prefix=f"{message.run}/{registry.name}/")
+        in_use = InUseIndex(
+            registries={registry.login_server.lower(): join_parts(r.value for r in records)},
+            unreadable=dict(run.value.get("unreadable") or {}),
+            clusters=tuple(run.value.get("clusters") or ()),
+        )
+        client = self.registries(registry)
+        states = list(self._read_repositories(client, message.repositories))
+        now = self.now()
+
+        def plan_with(limit: int | None) -> Plan:
+            return plan_purge(
+                states, policy=policy, in_use=in_use, now=now, run_id=message.run, max_deletes=limit
+            )
+
+        granted = self._grant_budget(message, sum(1 for a in plan_with(None).actions if a.kind == DELETE))
+        plan = plan_with(granted)
+        outcomes, summary = self._execute(plan, states, {registry.name: (registry, client)})
+        if failed_transiently(outcomes):
+            raise TransientError(
+                f"purge batch {message.key}: some deletes gave up on transient errors; the batch is retried"
+            )
+        try:
+            self.store.put_record(BATCHES, message.key, summary, etag=None)
+        except Conflict:
+            return PurgeResult("already_done", message.run, summary, plan, outcomes)
+        self._finish_run(message.run, int(run.value.get("batches", 0)))
+        return PurgeResult("done", message.run, summary, plan, outcomes)
+
+    # -- the CLI ------------------------------------------------------------------------
+
+    def run_inline(
+        self,
+        *,
+        policy: PurgePolicy | None = None,
+        registry: str | None = None,
+        progress: Progress | None = None,
+    ) -> PurgeResult:
+        """The whole purge in this process: one plan over every repository in scope."""
+        policy = policy or self.load_policy()
+        report = progress or (lambda _stage, _done, _total: None)
+        clock = time.monotonic()
+        started = self.now()
+        run = new_run_id(started)
+        registries = self.list_registries(policy)
+        if registry is not None:
+            registries = [r for r in registries if r.name == registry]
+            if not registries:
+                raise InvalidInput("--registry", "a registry in scope that a rule covers", registry)
+        report("clusters", 0, None)
+        in_use = self.observe_in_use(registries)
+        clients = {r.name: (r, self.registries(r)) for r in registries}
+        names = {r.name: self.list_repositories(r, policy) for r in registries}
+        total = sum(len(n) for n in names.values())
+        states: list[RepositoryState] = []
+        for ref, client in clients.values():
+            for state in self._read_repositories(client, names[ref.name]):
+                states.append(state)
+                report("repositories", len(states), total)
+        plan = plan_purge(
+            states, policy=policy, in_use=in_use, now=self.now(), run_id=run, max_deletes=self.budget(policy)
+        )
+        planned = time.monotonic()
+        outcomes, summary = self._execute(plan, states, clients, progress=report)
+        self._record_run(run, [summary], dry_run=self.execution.dry_run)
+        timings = {"plan_s": planned - clock, "apply_s": time.monotonic() - planned}
+        return PurgeResult("done", run, summary, plan, outcomes, timings)
+
+    # -- observing ------------------------------------------------------------------------
+
+    def list_registries(self, policy: PurgePolicy) -> list[RegistryRef]:
+        return sorted(
+            (r for r in self.directory.list_registries() if policy.covers_registry(r.name)),
+            key=lambda r: r.name,
+        )
+
+    def list_repositories(self, registry: RegistryRef, policy: PurgePolicy) -> list[str]:
+        client = self.registries(registry)
+        return sorted(n for n in client.list_repositories() if policy.rules_for(registry.name, n))
+
+    def observe_in_use(self, registries: Sequence[RegistryRef]) -> InUseIndex:
+        """Every image any pod or pod template in any cluster names, for these registries.
+
+        A cluster that cannot be read in full (stopped, unreachable, forbidden) is
+        listed in ``unreadable`` with the reason, and the planner then deletes
+        nothing unless the policy allows that cluster to be unreadable.
+        """
+        clusters = sorted(self.directory.list_clusters(), key=lambda c: c.name)
+        hosts = [r.login_server for r in registries]
+
+        def read(cluster: ClusterRef) -> InUseIndex:
+            # Each cluster is indexed as it is read, so 100k pods never sit in memory at once.
+            if cluster.power_state.lower() == "stopped":
+                why = "the cluster is stopped, so its API server does not answer"
+                return InUseIndex(unreadable={cluster.name: why})
+            try:
+                return build_in_use(self.clusters.list_image_uses(cluster), hosts=hosts)
+            except OpsError as exc:
+                log.warning("cluster %s could not be read: %s", cluster.name, exc)
+                return InUseIndex(unreadable={cluster.name: f"{type(exc).__name__}: {exc}"})
+
+        index = build_in_use((), hosts=hosts, clusters=[c.name for c in clusters])
+        with ThreadPoolExecutor(max_workers=max(1, min(self.config.read_concurrency, 4))) as pool:
+            for found in pool.map(read, clusters):
+                merge_in_use(index, found)
+        return index
+
+    def _read_repositories(self, client: RegistryClient, names: Sequence[str]) -> Iterator[RepositoryState]:
+        """Every repository of ``names`` that still exists, in order, read a few at a time."""
+
+        def read(name: str) -> RepositoryState | None:
+            try:
+                return client.read_repository(name)
+            except NotFound:
+                log.info("repository %s is gone; nothing to purge there", name)
+                return None
+
+        client.prepare(names)
+        with ThreadPoolExecutor(max_workers=max(1, self.config.read_concurrency)) as pool:
+            for state in pool.map(read, names):
+                if state is not None:
+                    yield state
+
+    def _store_in_use(self, run: str, registries: Sequence[RegistryRef], in_use: InUseIndex) -> None:
+        for registry in registries:
+            for index, part in enumerate(split_parts(in_use.for_host(registry.login_server))):
+                self.store.put_record(IN_USE, f"{run}/{registry.name}/{index:04d}", part, etag="*")
+
+    # -- applying ---------------------------------------------------------------------------
+
+    def _execute(
+        self,
+        plan: Plan,
+        states: Sequence[RepositoryState],
+        clients: Mapping[str, tuple[RegistryRef, RegistryClient]],
+        *,
+        progress: Progress | None = None,
+    ) -> tuple[list[Outcome], dict[str, Any]]:
+        check_cap(plan)
+        layers = self._read_layers(plan, states, clients) if self.config.estimate_bytes else {}
+        outcomes = self._apply_in_stages(plan, clients, progress)
+        gone = deleted_digests(outcomes)
+        freed = 0
+        for state in states:
+            deleted = [
+                m.digest for m in state.manifests if (state.registry, state.repository, m.digest) in gone
+            ]
+            if deleted:
+                kept = [
+                    m.digest
+                    for m in state.manifests
+                    if (state.registry, state.repository, m.digest) not in gone
+                ]
+                freed += reclaimed_bytes(layers, deleted=deleted, kept=kept)
+        summary = summarize_batch(
+            plan, outcomes, repositories=len(states), bytes_reclaimed=freed, dry_run=self.execution.dry_run
+        )
+        return outcomes, summary
+
+    def _read_layers(
+        self,
+        plan: Plan,
+        states: Sequence[RepositoryState],
+        clients: Mapping[str, tuple[RegistryRef, RegistryClient]],
+    ) -> dict[str, Sequence[tuple[str, int]]]:
+        """Blob lists of every image manifest in repositories that lose something.
+
+        Read before deleting (afterwards they are gone); a manifest that cannot be
+        read only makes the estimate less exact.
+        """
+        touched = {(a.params["registry"], a.params["repository"]) for a in plan.actions if a.kind == DELETE}
+        wanted = [
+            (state.registry, state.repository, m.digest)
+            for state in states
+            if (state.registry, state.repository) in touched
+            for m in state.manifests
+            if m.media_type not in INDEX_MEDIA_TYPES and not m.children
+        ]
+
+        def read(item: tuple[str, str, str]) -> tuple[str, Sequence[tuple[str, int]]]:
+            registry, repository, digest = item
+            try:
+                return digest, clients[registry][1].read_layers(repository, digest)
+            except OpsError as exc:
+                log.info("layers of %s/%s@%s unknown: %s", registry, repository, digest, exc)
+                return digest, ()
+
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=max(1, self.config.read_concurrency)) as pool:
+            return dict(pool.map(read, wanted))
+
+    def _apply_in_stages(
+        self,
+        plan: Plan,
+        clients: Mapping[str, tuple[RegistryRef, RegistryClient]],
+        progress: Progress | None,
+    ) -> list[Outcome]:
+        """Apply stage by stage; skip what depends on a delete or unlock that did not happen."""
+        handlers = _handlers(clients)
+        limits = {
+            f"acr:{name}": RateLimit.per_minute(WRITE_LIMITS.get(ref.sku, WRITE_LIMITS["Basic"]))
+            for name, (ref, _) in clients.items()
+        }
+        results: dict[str, Outcome] = {}
+        blocked: set[tuple[str, str, str]] = set()
+        stages = sorted({int(a.params["stage"]) for a in plan.actions})
+        done = 0
+        for stage in stages:
+            ready: list[Action] = []
+            for action in plan.actions:
+                if int(action.params["stage"]) != stage:
+                    continue
+                reason = _blocked_by(action, blocked)
+                if reason is None:
+                    ready.append(action)
+                else:
+                    results[action.key] = Outcome(action, Status.FAILED, detail=f"not attempted: {reason}")
+                    blocked.add(_subject(action))
+            outcomes = apply_plan(
+                Plan(capability=CAPABILITY, actions=tuple(ready)),
+                handlers=handlers,
+                store=self.store,
+                policy=self.execution,
+                limits=limits,
+            )
+            for outcome in outcomes:
+                results[outcome.action.key] = outcome
+                if not outcome.ok:
+                    blocked.add(_subject(outcome.action))
+            done += len(ready)
+            if progress is not None:
+                progress("deletes", done, len(plan.actions))
+        return [results[a.key] for a in plan.actions]
+
+    # -- budget and records -------------------------------------------------------------------
+
+    def _grant_budget(self, message: BatchMessage, wanted: int) -> int:
+        """This batch's share of the run's delete budget, granted once per batch.
+
+        The grant is recorded, so a replayed batch plans with the same cap; the run's
+        remaining budget is decremented under its ETag, so concurrent batches never
+        grant more than the run allows.
+        """
+        existing = self.store.get_record(GRANTS, message.key)
+        if existing is not None:
+            return int(existing.value["granted"])
+        granted = self._take_budget(message.run, wanted)
+        try:
+            self.store.put_record(GRANTS, message.key, {"granted": granted}, etag=None)
+        except Conflict:  # a duplicate delivery of this message was granted first
+            self._take_budget(message.run, -granted)
+            again = self.store.get_record(GRANTS, message.key)
+            return int(again.value["granted"]) if again is not None else 0
+        return granted
+
+    def _take_budget(self, run: str, amount: int) -> int:
+        while True:
+            record = self.store.get_record(RUNS, run)
+            if record is None:
+                return 0
+            remaining = int(record.value.get("remaining", 0))
+            take = min(amount, remaining) if amount >= 0 else amount
+            if take == 0:
+                return 0
+            try:
+                self.store.put_record(
+                    RUNS, run, {**record.value, "remaining": remaining - take}, etag=record.etag
+                )
+                return take
+            except Conflict:
+                continue
+
+    def _finish_run(self, run: str, batches: int) -> None:
+        records = self.store.list_records(BATCHES, prefix=f"{run}/")
+        if len(records) >= batches:
+            self._record_run(run, [r.value for r in records], dry_run=self.execution.dry_run)
+
+    def _record_run(self, run: str, parts: Sequence[Mapping[str, Any]], *, dry_run: bool) -> None:
+        """One audit record per run with the summary; its key makes a second one impossible."""
+        summary = merge_summaries(parts)
+        summary["batches"] = len(parts)
+        text = (
+            f"{summary['manifests_deleted']} manifest(s) and {summary['tags_deleted']} tag(s) "
+            f"{'would be ' if dry_run else ''}deleted, {summary['bytes_reclaimed']} bytes reclaimed, "
+            f"{summary['protected']} protected"
+        )
+        self.store.append_audit(
+            AuditRecord(
+                key=f"purge-run:{run}",
+                capability=CAPABILITY,
+                kind="run_summary",
+                target=run,
+                reason=text,
+                status="dry_run" if dry_run else "applied",
+                at=self.now(),
+                detail=summary,
+            )
+        )
+        log.info("purge run %s: %s", run, text)
+
+
+def record_rejection(store: StateStore, source: str, error: OpsError, body: object) -> None:
+    """Record input that can never succeed (a bad message, policy or setting), once per input."""
+    digest = hashlib.sha256(f"{source}|{type(error).__name__}|{error}|{body!r}".encode()).hexdigest()[:32]
+    store.append_audit(
+        AuditRecord(
+            key=f"purge-rejected:{digest}",
+            capability=CAPABILITY,
+            kind="rejected",
+            target=source,
+            reason=f"{type(error).__name__}: {error}",
+            status="rejected",
+            at=datetime.now(UTC),
+            detail={"error": type(error).__name__, "body": repr(body)[:2000]},
+        )
+    )
+
+
+def batch_message(run: str, batch: int, registry: RegistryRef, repositories: Sequence[str]) -> BatchMessage:
+    return BatchMessage.model_validate(
+        {
+            "run": run,
+            "batch": batch,
+            "registry": {"name": registry.name, "loginServer": registry.login_server, "sku": registry.sku},
+            "repositories": list(repositories),
+        }
+    )
+
+
+def new_run_id(now: datetime) -> str:
+    """Sortable by start time, unique across overlapping runs."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def _handlers(clients: Mapping[str, tuple[RegistryRef, RegistryClient]]) -> dict[str, Handler]:
+    def client(action: Action) -> RegistryClient:
+        return clients[action.params["registry"]][1]
+
+    return {
+        DELETE: lambda a: client(a).delete_manifest(a.params["repository"], a.params["digest"]),
+        UNLOCK_MANIFEST: lambda a: client(a).unlock_manifest(a.params["repository"], a.params["digest"]),
+        UNLOCK_TAG: lambda a: client(a).unlock_tag(a.params["repository"], a.params["tag"]),
+    }
+
+
+def _subject(action: Action) -> tuple[str, str, str]:
+    """The manifest an action is about: the one deleted, or the one an unlock is for."""
+    params = action.params
+    return (params["registry"], params["repository"], params.get("for") or params["digest"])
+
+
+def _blocked_by(action: Action, blocked: set[tuple[str, str, str]]) -> str | None:
+    if action.kind != DELETE:
+        return None
+    registry, repository, digest = _subject(action)
+    if (registry, repository, digest) in blocked:
+        return "its unlock did not succeed"
+    parent = action.params.get("parent")
+    if parent and (registry, repository, parent) in blocked:
+        return f"its parent {parent} was not deleted"
+    return None

@@ -1,0 +1,157 @@
+"""Run summaries: what a purge deleted, what it reclaimed, and what it protected, by reason.
+
+Bytes reclaimed are an estimate: the sizes of the config and layer blobs that the
+deleted manifests referenced and that no remaining manifest of the same repository
+still references. Blobs shared with other repositories are counted as reclaimed
+(ACR deduplicates storage registry-wide, so the true figure can only be lower).
+
+A dry run produces the same summary, counting what *would* be deleted, with
+``dry_run: true``, so that a plan can be compared with the run that applies it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ops.plan import Outcome, Plan, Status
+from ops.purge.planner import DELETE
+
+_DONE = frozenset({Status.APPLIED, Status.ALREADY_DONE, Status.DRY_RUN})
+_COUNTS = (
+    "repositories",
+    "actions",
+    "manifests_deleted",
+    "tags_deleted",
+    "bytes_reclaimed",
+    "unlocked",
+    "failed",
+)
+
+
+def deleted_digests(outcomes: Iterable[Outcome]) -> dict[tuple[str, str, str], Outcome]:
+    """(registry, repository, digest) → outcome, for delete actions that succeeded (or would)."""
+    return {
+        (o.action.params["registry"], o.action.params["repository"], o.action.params["digest"]): o
+        for o in outcomes
+        if o.action.kind == DELETE and o.status in _DONE
+    }
+
+
+def reclaimed_bytes(
+    layers: Mapping[str, Sequence[tuple[str, int]]], *, deleted: Iterable[str], kept: Iterable[str]
+) -> int:
+    """Bytes of blobs referenced by ``deleted`` manifests and by none of ``kept``."""
+    still_used = {blob for digest in kept for blob, _ in layers.get(digest, ())}
+    freed: dict[str, int] = {}
+    for digest in deleted:
+        for blob, size in layers.get(digest, ()):
+            if blob not in still_used:
+                freed[blob] = size
+    return sum(freed.values())
+
+
+def summarize_batch(
+    plan: Plan, outcomes: Sequence[Outcome], *, repositories: int, bytes_reclaimed: int, dry_run: bool
+) -> dict[str, Any]:
+    done = [o for o in outcomes if o.status in _DONE]
+    deletes = [o for o in done if o.action.kind == DELETE]
+    return {
+        "repositories": repositories,
+        "actions": len(plan.actions),
+        "manifests_deleted": len(deletes),
+        "tags_deleted": sum(len(o.action.params.get("tags") or ()) for o in deletes),
+        "bytes_reclaimed": bytes_reclaimed,
+        "unlocked": sum(1 for o in done if o.action.kind != DELETE),
+        "failed": sum(1 for o in outcomes if o.status is Status.FAILED),
+        "protected": len(plan.protected),
+        "protected_by_reason": dict(
+            Counter(str(g.detail.get("protection", "other")) for g in plan.protected)
+        ),
+        "dry_run": dry_run,
+    }
+
+
+def merge_summaries(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One summary from batch summaries (counts add up; protected counts by reason too)."""
+    total: dict[str, Any] = dict.fromkeys(_COUNTS, 0)
+    reasons: Counter[str] = Counter()
+    dry = False
+    for part in parts:
+        for key in _COUNTS:
+            total[key] += int(part.get(key, 0))
+        reasons.update({str(k): int(v) for k, v in (part.get("protected_by_reason") or {}).items()})
+        dry = dry or bool(part.get("dry_run"))
+    total["protected"] = sum(reasons.values())
+    total["protected_by_reason"] = dict(sorted(reasons.items()))
+    total["dry_run"] = dry
+    return total
+
+
+def plan_document(
+    plan: Plan, outcomes: Sequence[Outcome], summary: Mapping[str, Any], run: str
+) -> dict[str, Any]:
+    """The plan as ``ops purge --output json`` prints it: actions and protected items."""
+    status = {o.action.key: str(o.status) for o in outcomes}
+    actions = []
+    for action in plan.actions:
+        params = action.params
+        entry = {
+            "kind": action.kind,
+            "registry": params["registry"],
+            "repository": params["repository"],
+            "digest": params.get("for") or params["digest"],
+            "tags": list(params.get("tags") or ([params["tag"]] if "tag" in params else [])),
+            "reason": action.reason,
+            "status": status.get(action.key, "planned"),
+        }
+        actions.append(entry)
+    protected = [
+        {
+            "registry": g.detail.get("registry"),
+            "repository": g.detail.get("repository"),
+            "digest": g.detail.get("digest"),
+            "tags": list(g.detail.get("tags") or ()),
+            "reason": g.reason,
+            "protection": g.detail.get("protection"),
+        }
+        for g in plan.protected
+    ]
+    return {
+        "run": run,
+        "summary": dict(summary),
+        "actions": actions,
+        "protected": protected,
+        "notes": list(plan.notes),
+    }
+
+
+def repository_rows(plan: Plan, outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """One row per repository with something to delete or protect: the CLI's summary table."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def row(registry: str, repository: str) -> dict[str, Any]:
+        key = (registry, repository)
+        if key not in rows:
+            rows[key] = {"registry": registry, "repository": repository, "delete": 0, "tags": 0,
+                         "protected": Counter(), "failed": 0}  # fmt: skip
+        return rows[key]
+
+    for outcome in outcomes:
+        params = outcome.action.params
+        entry = row(params["registry"], params["repository"])
+        if outcome.status is Status.FAILED:
+            entry["failed"] += 1
+        elif outcome.action.kind == DELETE:
+            entry["delete"] += 1
+            entry["tags"] += len(params.get("tags") or ())
+    for guard in plan.protected:
+        entry = row(str(guard.detail.get("registry")), str(guard.detail.get("repository")))
+        entry["protected"][str(guard.detail.get("protection", "other"))] += 1
+    out = []
+    for key in sorted(rows):
+        entry = rows[key]
+        entry["protected"] = ", ".join(f"{k} {v}" for k, v in sorted(entry["protected"].items()))
+        out.append(entry)
+    return out

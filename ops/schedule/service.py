@@ -1,0 +1,577 @@
+"""One schedule tick, and the ``ops schedule`` commands: orchestration around the pure engine.
+
+A tick takes the ``schedule-tick`` lease (timer runs can overlap; one actor acts),
+lists the clusters with one paged Resource Graph query, confirms the operations that
+earlier ticks started, plans, re-reads the clusters it is about to change (Resource
+Graph can lag ARM, and the design re-reads state before applying), plans again, and
+applies through the executor. Stop, start and pool updates are started and recorded,
+never waited for: the next tick confirms them.
+
+Two clocks: ``clock`` is the schedule's "now" (the real time, or a pinned instant for
+tests and demos, ``OPS_SCHEDULE_NOW``), used for every schedule decision, backoff and
+timeout; ``wall_clock`` is always real and serves leases and executor claims, which
+protect against concurrent processes in real time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentError, TransientError
+from ops.executor import ExecutionPolicy, RateLimit, apply_plan, failed_transiently
+from ops.plan import Action, Outcome, Status, summarize_outcomes
+from ops.schedule.clusters import ZERO, ObservedCluster, PoolScale
+from ops.schedule.planner import CAPABILITY, ScheduleReport, ScheduleState, plan_schedule
+from ops.schedule.policy import (
+    TAG_SNOOZE,
+    SchedulePolicy,
+    ScheduleTagError,
+    lower_tags,
+    parse_snooze_until,
+    resolve_schedule,
+)
+from ops.schedule.protocols import (
+    ClusterControl,
+    ClusterInventory,
+    OperationRef,
+    OperationResult,
+    OperationState,
+)
+from ops.schedule.records import (
+    LEASE_NAME,
+    OPERATIONS_TABLE,
+    POOLS_TABLE,
+    SNOOZES_TABLE,
+    Kind,
+    Operation,
+    OpStatus,
+    Purpose,
+    SavedPool,
+    fail_operation,
+    saved_pool_key,
+    settle_operation,
+)
+from ops.state.store import AuditRecord, StateStore
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+LEASE_DURATION = timedelta(minutes=10)
+#: Above this many clusters to re-read in one subscription, one paged ARM list is cheaper than GETs.
+LIST_THRESHOLD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """ARM write pacing per subscription: stay under its bucket (200, refilled 10/s) so
+    that no write is throttled and retried; reads run ``concurrency`` at a time."""
+
+    writes_per_second: float = 10.0
+    write_burst: int = 50
+    concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """An operation an earlier tick started, as this tick found it."""
+
+    operation: Operation
+    previous: OpStatus
+
+    def to_dict(self) -> dict[str, Any]:
+        op = self.operation
+        return {
+            "kind": str(op.kind),
+            "target": op.target,
+            "attempt": op.attempt,
+            "status": str(op.status),
+            "error": op.error,
+            "retryAt": op.retry_at.isoformat() if op.retry_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    """What one tick did. ``skipped`` is set when another tick held the lease."""
+
+    now: datetime
+    report: ScheduleReport | None = None
+    outcomes: Sequence[Outcome] = ()
+    confirmations: Sequence[Confirmation] = ()
+    skipped: str | None = None
+    dry_run: bool = True
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status is Status.FAILED]
+
+    @property
+    def gave_up_transiently(self) -> bool:
+        return failed_transiently(self.outcomes)
+
+    def log_line(self) -> str:
+        """One line for the Functions log: what was planned, done and confirmed."""
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        assert self.report is not None
+        summary = self.report.plan.summary()
+        confirmed = summarize_confirmations(self.confirmations)
+        return (
+            f"now={self.now.isoformat()} clusters={len(self.report.rows)} actions={summary['by_kind']} "
+            f"outcomes={summarize_outcomes(self.outcomes)} confirmed={confirmed} "
+            f"protected={summary['protected']} skipped={summary['skipped']}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"capability": CAPABILITY, "now": self.now.isoformat(), "dryRun": self.dry_run}
+        if self.skipped:
+            out["skipped"] = self.skipped
+            return out
+        assert self.report is not None
+        out["summary"] = self.report.plan.summary()
+        out["outcomes"] = summarize_outcomes(self.outcomes)
+        out["actions"] = [o.to_dict() for o in self.outcomes]
+        out["confirmed"] = [c.to_dict() for c in self.confirmations if c.operation.status is not c.previous]
+        out["clusters"] = [r.to_dict() for r in self.report.rows]
+        return out
+
+
+def summarize_confirmations(confirmations: Sequence[Confirmation]) -> dict[str, int]:
+    """Counts of operations that settled this tick, by ``kind:status``."""
+    counts: dict[str, int] = {}
+    for confirmation in confirmations:
+        op = confirmation.operation
+        if op.status is not confirmation.previous:
+            name = f"{op.kind}:{op.status}"
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def record_rejected_tick(store: StateStore, error: Exception, *, at: datetime | None = None) -> None:
+    """A tick that cannot run (bad policy, missing role) leaves an audit record saying why."""
+    moment = at or datetime.now(UTC)
+    store.append_audit(
+        AuditRecord(
+            key=f"schedule-tick-rejected|{moment.isoformat()}|{uuid.uuid4().hex[:8]}",
+            capability=CAPABILITY,
+            kind="tick",
+            target="schedule_tick",
+            reason=f"rejected: {type(error).__name__}: {error}",
+            status="rejected",
+            at=moment,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    report: ScheduleReport
+    state: ScheduleState
+    confirmations: list[Confirmation] = field(default_factory=list)
+
+
+class ScheduleService:
+    """Runs ticks and the CLI's plan and snooze. Collaborators are injected (see ops.services)."""
+
+    def __init__(
+        self,
+        *,
+        inventory: ClusterInventory,
+        control: ClusterControl,
+        store: StateStore,
+        policy: SchedulePolicy,
+        execution: ExecutionPolicy,
+        cap: int | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+        pacing: Pacing | None = None,
+        holder: str | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.control = control
+        self.store = store
+        self.policy = policy
+        self.execution = execution
+        self.cap = cap
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.sleep = sleep
+        self.pacing = pacing or Pacing()
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    # -- the CLI's dry view ---------------------------------------------------------
+
+    def plan(self, *, now: datetime | None = None) -> ScheduleReport:
+        """What a tick would do at ``now``, from Resource Graph's view; changes nothing.
+
+        Unlike a tick it does not re-read the clusters it would change (one ARM GET
+        each), so that an operator sees a thousand clusters in a second or two; the
+        tick re-reads them before acting.
+        """
+        return self._prepare(now or self.clock(), persist=False, reread=False).report
+
+    # -- the tick ---------------------------------------------------------------------
+
+    def tick(self, *, now: datetime | None = None) -> TickResult:
+        """One tick under the lease; returns what it did (``skipped`` without the lease)."""
+        moment = now or self.clock()
+        dry = self.execution.dry_run or self.execution.kill_switch
+        lease = self.store.acquire_lease(
+            LEASE_NAME, holder=self.holder, duration=LEASE_DURATION, now=self.wall_clock()
+        )
+        if lease is None:
+            return TickResult(moment, skipped="another schedule tick holds the lease", dry_run=dry)
+        try:
+            prepared = self._prepare(moment, persist=not dry)
+            plan = prepared.report.plan
+            outcomes = apply_plan(
+                plan,
+                handlers=self._handlers(moment),
+                store=self.store,
+                policy=self.execution,
+                limits=self._limits(plan.actions),
+                sleep=self.sleep,
+                now=self.wall_clock,
+            )
+        finally:
+            self.store.release_lease(lease)
+        return TickResult(moment, prepared.report, outcomes, prepared.confirmations, dry_run=dry)
+
+    def _prepare(self, now: datetime, *, persist: bool, reread: bool = True) -> _Prepared:
+        clusters = list(self.inventory.list_clusters())
+        state = self._load_state()
+        if persist:  # snoozes kept in the store end like tags do: they simply lapse
+            for key in [k for k, until in state.snoozes.items() if until <= now]:
+                self.store.delete_record(SNOOZES_TABLE, key)
+        confirmations = self._confirm(state, clusters, now, persist=persist)
+        settled = {c.operation.key: c.operation for c in confirmations}
+        state = replace(
+            state,
+            operations={**state.operations, **settled},
+            saved_pools=self._forget_restored(state, confirmations, persist),
+        )
+        first = plan_schedule(clusters, policy=self.policy, state=state, now=now, cap=self.cap)
+        to_reread = {a.params["cluster"].lower() for a in first.plan.actions}
+        if not to_reread or not reread:
+            return _Prepared(first, state, confirmations)
+        fresh = self._reread(c for c in clusters if c.key in to_reread)
+        updated: list[ObservedCluster] = []
+        for cluster in clusters:
+            current = fresh.get(cluster.key, cluster)
+            if current is not None:  # None: deleted since Resource Graph listed it
+                updated.append(current)
+        report = plan_schedule(updated, policy=self.policy, state=state, now=now, cap=self.cap)
+        return _Prepared(report, state, confirmations)
+
+    def _load_state(self) -> ScheduleState:
+        operations: dict[str, Operation] = {}
+        for record in self.store.list_records(OPERATIONS_TABLE):
+            try:
+                operations[record.key] = Operation.from_value(record.value)
+            except (KeyError, ValueError) as exc:  # a record from a future version: leave it alone
+                log.warning("ignoring unreadable schedule operation record %s: %s", record.key, exc)
+        pools: dict[str, SavedPool] = {}
+        for record in self.store.list_records(POOLS_TABLE):
+            try:
+                pools[record.key] = SavedPool.from_value(record.value)
+            except (KeyError, ValueError) as exc:
+                log.warning("ignoring unreadable saved pool record %s: %s", record.key, exc)
+        snoozes: dict[str, datetime] = {}
+        for record in self.store.list_records(SNOOZES_TABLE):
+            try:
+                snoozes[record.key] = datetime.fromisoformat(str(record.value["until"]))
+            except (KeyError, ValueError) as exc:
+                log.warning("ignoring unreadable snooze record %s: %s", record.key, exc)
+        return ScheduleState(operations, pools, snoozes)
+
+    # -- confirming earlier operations ------------------------------------------------
+
+    def _confirm(
+        self, state: ScheduleState, clusters: Sequence[ObservedCluster], now: datetime, *, persist: bool
+    ) -> list[Confirmation]:
+        pending = [op for op in state.operations.values() if op.status is OpStatus.PENDING]
+        if not pending:
+            return []
+        results = self._parallel(pending, self._ask)
+        confirmations = []
+        for operation, result in zip(pending, results, strict=True):
+            if result is None:
+                confirmations.append(Confirmation(operation, operation.status))
+                continue
+            settled = settle_operation(operation, result, now=now, retry=self.policy.retry)
+            confirmations.append(Confirmation(settled, operation.status))
+            if persist and settled != operation:
+                self._save_operation(settled)
+                if settled.status is OpStatus.FAILED:
+                    self._report_failure(settled)
+        return confirmations
+
+    def _ask(self, operation: Operation) -> OperationResult | None:
+        """How the operation ended; None when ARM cannot say right now (asked again next tick)."""
+        try:
+            if operation.url:
+                return self.control.get_operation(OperationRef(operation.url))
+        except NotFound:
+            pass  # ARM forgets finished operations after a while: judge by the resource
+        except TransientError as exc:
+            log.warning("cannot confirm %s of %s yet: %s", operation.kind, operation.target, exc)
+            return None
+        try:
+            cluster = self.control.get_cluster(operation.cluster)
+        except TransientError:
+            return None
+        except NotFound:
+            return OperationResult(OperationState.FAILED, "the cluster no longer exists")
+        return _judge_by_state(operation, cluster)
+
+    def _forget_restored(
+        self, state: ScheduleState, confirmations: Sequence[Confirmation], persist: bool
+    ) -> dict[str, SavedPool]:
+        """A pool restored from its saved scale no longer needs the record."""
+        pools = dict(state.saved_pools)
+        for confirmation in confirmations:
+            op = confirmation.operation
+            if op.kind is Kind.RESTORE and op.status is OpStatus.SUCCEEDED:
+                key = saved_pool_key(Purpose.RESTORE, op.target)
+                if key in pools:
+                    pools.pop(key)
+                    if persist:
+                        self.store.delete_record(POOLS_TABLE, key)
+        return pools
+
+    def _report_failure(self, operation: Operation) -> None:
+        self.store.append_audit(
+            AuditRecord(
+                key=f"{operation.key}|{operation.window}|{operation.attempt}|failed",
+                capability=CAPABILITY,
+                kind=str(operation.kind),
+                target=operation.target,
+                reason=f"failed: {operation.error}",
+                status="failed",
+                at=self.wall_clock(),
+                detail={
+                    "window": operation.window,
+                    "attempt": operation.attempt,
+                    "retryAt": operation.retry_at.isoformat() if operation.retry_at else None,
+                },
+            )
+        )
+
+    # -- re-reading before acting ------------------------------------------------------
+
+    def _reread(self, clusters: Iterable[ObservedCluster]) -> dict[str, ObservedCluster | None]:
+        """Fresh ARM state of ``clusters``: one GET each, or, where a subscription has more
+        than ``LIST_THRESHOLD`` of them, its paged managedClusters list (far fewer requests)."""
+        targets = list(clusters)
+        by_subscription: dict[str, list[ObservedCluster]] = {}
+        for cluster in targets:
+            by_subscription.setdefault(cluster.subscription.lower(), []).append(cluster)
+        listed = [sub for sub, members in by_subscription.items() if len(members) > LIST_THRESHOLD]
+        single = [c for c in targets if c.subscription.lower() not in listed]
+        fresh: dict[str, ObservedCluster | None] = {}
+        for subscription, found in zip(listed, self._parallel(listed, self._list_fresh), strict=True):
+            members = by_subscription[subscription]
+            if found is None:  # could not list: fall back to single reads
+                single.extend(members)
+                continue
+            current = {c.key: c for c in found}
+            fresh.update({c.key: current.get(c.key) for c in members})
+        fresh.update({c.key: f for c, f in zip(single, self._parallel(single, self._get_fresh), strict=True)})
+        return fresh
+
+    def _list_fresh(self, subscription: str) -> Sequence[ObservedCluster] | None:
+        try:
+            return self.control.list_subscription_clusters(subscription)
+        except TransientError as exc:
+            log.warning("could not list the clusters of %s (%s); reading them one by one", subscription, exc)
+            return None
+
+    def _get_fresh(self, cluster: ObservedCluster) -> ObservedCluster | None:
+        try:
+            return self.control.get_cluster(cluster.id)
+        except NotFound:
+            return None  # deleted since Resource Graph saw it
+        except TransientError as exc:
+            log.warning("could not re-read %s (%s); planning from Resource Graph's view", cluster.id, exc)
+            return cluster
+
+    def _parallel(self, items: Sequence[T], work: Callable[[T], R]) -> list[R]:
+        if len(items) <= 1:
+            return [work(i) for i in items]
+        with ThreadPoolExecutor(max_workers=min(self.pacing.concurrency, len(items))) as pool:
+            return list(pool.map(work, items))
+
+    # -- applying ------------------------------------------------------------------------
+
+    def _limits(self, actions: Iterable[Action]) -> dict[str, RateLimit]:
+        limit = RateLimit(per_second=self.pacing.writes_per_second, burst=self.pacing.write_burst)
+        return {a.service: limit for a in actions}
+
+    def _handlers(self, now: datetime) -> dict[str, Callable[[Action], None]]:
+        def stop(action: Action) -> None:
+            for item in action.params.get("pools", ()):
+                self._save_pool(action, item, Purpose.LAST_KNOWN, now)
+            self._start(action, now, lambda: self.control.begin_stop(action.target))
+
+        def start(action: Action) -> None:
+            self._start(action, now, lambda: self.control.begin_start(action.target))
+
+        def scale_down(action: Action) -> None:
+            self._save_pool(action, action.params["save"], Purpose.RESTORE, now)
+            self._start(
+                action,
+                now,
+                lambda: self.control.begin_scale_pool(action.params["cluster"], action.params["pool"], ZERO),
+            )
+
+        def restore(action: Action) -> None:
+            scale = PoolScale.from_dict(action.params["scale"])
+            started = bool(action.params.get("start"))
+            self._start(
+                action,
+                now,
+                lambda: self.control.begin_scale_pool(
+                    action.params["cluster"], action.params["pool"], scale, start=started
+                ),
+            )
+
+        return {Kind.STOP: stop, Kind.START: start, Kind.SCALE_DOWN: scale_down, Kind.RESTORE: restore}
+
+    def _start(self, action: Action, now: datetime, begin: Callable[[], OperationRef]) -> None:
+        """Start the operation and record it as pending; a refusal is recorded as a failed
+        attempt (so the next tick backs off) and re-raised for the executor to report."""
+        operation = Operation(
+            target=action.target,
+            cluster=str(action.params["cluster"]),
+            kind=Kind(action.kind),
+            window=str(action.params["window"]),
+            attempt=int(action.params["attempt"]),
+            status=OpStatus.PENDING,
+            started=now,
+        )
+        try:
+            ref = begin()
+        except TransientError:
+            raise  # the executor retries; if it gives up, the next tick plans the same attempt
+        except OpsError as exc:
+            failed = fail_operation(
+                operation, f"{type(exc).__name__}: {exc}", now=now, retry=self.policy.retry
+            )
+            self._save_operation(failed)
+            self._report_failure(failed)
+            raise
+        if ref.url is None:  # ARM finished it synchronously
+            operation = replace(operation, status=OpStatus.SUCCEEDED, finished=now)
+        self._save_operation(replace(operation, url=ref.url))
+
+    def _save_operation(self, operation: Operation) -> None:
+        self.store.put_record(OPERATIONS_TABLE, operation.key, operation.to_value(), etag="*")
+
+    def _save_pool(self, action: Action, item: Mapping[str, Any], purpose: Purpose, now: datetime) -> None:
+        cluster = str(action.params["cluster"])
+        saved = SavedPool(
+            pool_id=f"{cluster}/agentPools/{item['name']}",
+            cluster=cluster,
+            name=str(item["name"]),
+            mode=str(item.get("mode") or "User"),
+            purpose=purpose,
+            scale=PoolScale.from_dict(item["scale"]),
+            saved_at=now,
+        )
+        self.store.put_record(POOLS_TABLE, saved.key, saved.to_value(), etag="*")
+
+    # -- snooze ----------------------------------------------------------------------------
+
+    def snooze(self, cluster: str, *, until: str | None, now: datetime | None = None) -> dict[str, Any]:
+        """Set (or with ``until=None`` clear) the cluster's ``ops-snooze-until`` tag.
+
+        ``until`` is an ISO time (without an offset: the cluster's time zone) or a
+        duration from now such as ``3h``. The tag is written as an ISO time with offset.
+        """
+        target = self.find_cluster(cluster)
+        moment = now or self.clock()
+        value: str | None = None
+        if until is not None:
+            try:
+                schedule = resolve_schedule(lower_tags(target.tags), self.policy)
+            except ScheduleTagError:
+                schedule = None
+            zone = schedule.zone if schedule is not None else UTC
+            try:
+                instant = parse_snooze_until(until, now=moment, zone=zone)
+            except ValueError as exc:
+                raise InvalidInput("--until", "an ISO 8601 time or a duration like 3h", until) from exc
+            if instant <= moment:
+                raise InvalidInput("--until", f"a time after now ({moment.isoformat()})", until)
+            value = instant.isoformat()
+        result: dict[str, Any] = {"cluster": target.name, "id": target.id, TAG_SNOOZE: value}
+        try:
+            self.control.update_tags(target.id, {TAG_SNOOZE: value})
+        except Conflict:
+            if not self.control.get_cluster(target.id).is_stopped:
+                raise  # busy with another operation: worth trying again in a minute
+            # AKS lets a stopped cluster only start or be deleted, so its tags cannot
+            # change: keep the snooze in the app's state, where the tick reads it too.
+            if value is None:
+                self.store.delete_record(SNOOZES_TABLE, target.key)
+            else:
+                self.store.put_record(
+                    SNOOZES_TABLE, target.key, {"cluster": target.id, "until": value}, etag="*"
+                )
+            result["storedInState"] = True
+            result["note"] = (
+                "the cluster is stopped and AKS refuses tag changes on a stopped cluster; "
+                "the snooze is kept in the app's state instead"
+            )
+            return result
+        self.store.delete_record(SNOOZES_TABLE, target.key)  # the tag now says it all
+        return result
+
+    def find_cluster(self, name_or_id: str) -> ObservedCluster:
+        """A cluster by ARM id or by name (which must then be unique across subscriptions)."""
+        wanted = name_or_id.strip().lower()
+        clusters = list(self.inventory.list_clusters())
+        matches = [c for c in clusters if wanted in (c.key, c.name.lower())]
+        if not matches:
+            raise NotFound(f"no managed cluster named {name_or_id!r} in scope")
+        if len(matches) > 1:
+            raise PermanentError(
+                f"{len(matches)} clusters are named {name_or_id!r}; give the ARM id: "
+                + ", ".join(c.id for c in matches)
+            )
+        return matches[0]
+
+
+def _judge_by_state(operation: Operation, cluster: ObservedCluster) -> OperationResult:
+    """An operation's outcome read from the resource, for operations without a status URL."""
+    if operation.kind in (Kind.STOP, Kind.START):
+        provisioning = cluster.provisioning_state.lower()
+        wanted = "stopped" if operation.kind is Kind.STOP else "running"
+        if provisioning == "failed":
+            return OperationResult(
+                OperationState.FAILED, f"cluster provisioningState=Failed after {operation.kind}"
+            )
+        if provisioning == "succeeded" and cluster.power_state.lower() == wanted:
+            return OperationResult(OperationState.SUCCEEDED)
+        return OperationResult(OperationState.IN_PROGRESS)
+    name = operation.target.rsplit("/", 1)[-1].lower()
+    pool = next((p for p in cluster.pools if p.name.lower() == name), None)
+    if pool is None:
+        return OperationResult(OperationState.FAILED, "the pool no longer exists")
+    if pool.provisioning_state.lower() == "failed":
+        return OperationResult(OperationState.FAILED, f"pool provisioningState=Failed after {operation.kind}")
+    if pool.provisioning_state.lower() == "succeeded":
+        return OperationResult(OperationState.SUCCEEDED)
+    return OperationResult(OperationState.IN_PROGRESS)

@@ -1,0 +1,207 @@
+"""``/acr/v1``: ACR's own metadata API (catalog, repository, tags, manifests and their attributes).
+
+Paths, bodies and status codes are those of the data-plane REST spec
+(``specification/containerregistry/data-plane/Azure.ContainerRegistry/stable/2021-07-01``)
+and of the azure-containerregistry 1.2 client that calls it: lists page with ``n``,
+``last`` and ``orderby`` and answer ``Link: </acr/v1/...?last=..&n=..&orderby=>;
+rel="next"``; PATCH takes the changeable attributes (and, for manifests,
+``quarantineState``/``quarantineDetails``) and answers the updated properties;
+DELETE answers 202 (a repository delete lists what it removed).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sandbox.acr import artifacts, listing
+from sandbox.acr.context import RegistryContext, json_response, read_json
+from sandbox.acr.errors import tag_unknown
+from sandbox.acr.tokens import QUARANTINE_WRITE, catalog_access, check_rbac, repository_access
+from sandbox.world import Repository
+
+
+def metadata_routes(ctx: RegistryContext) -> list[Route]:
+    async def list_catalog(request: Request) -> Response:
+        ctx.tokens.authorize(request, catalog_access())
+        query = request.query_params
+        n = listing.parse_n(query.get("n"))
+        with ctx.world.lock:
+            names = listing.catalog(ctx.registry)
+        page, more = listing.page_names(names, n=n, last=query.get("last") or None)
+        headers = (
+            {"Link": listing.next_link("/acr/v1/_catalog", last=page[-1], n=n)} if more and page else None
+        )
+        return json_response(listing.dump({"repositories": page}), headers=headers)
+
+    async def get_repository(request: Request) -> Response:
+        name = request.path_params["name"]
+        ctx.tokens.authorize(request, repository_access(name, "metadata_read"))
+        repo = artifacts.get_repository(ctx.registry, name)
+        return json_response(listing.dump(_repository_properties(ctx, request, repo)))
+
+    async def update_repository(request: Request) -> Response:
+        name = request.path_params["name"]
+        ctx.tokens.authorize(request, repository_access(name, "metadata_write"))
+        changes = await read_json(request)
+        repo = artifacts.get_repository(ctx.registry, name)
+        artifacts.update_attributes(ctx.world, None, repo.attrs, changes)
+        listing.invalidate_catalog(ctx.registry)  # listEnabled hides it from the catalog
+        return json_response(listing.dump(_repository_properties(ctx, request, repo)))
+
+    async def delete_repository(request: Request) -> Response:
+        name = request.path_params["name"]
+        claims = ctx.tokens.authorize(request, repository_access(name, "delete"))
+        manifests, tags = artifacts.delete_repository(
+            ctx.world, ctx.registry, name, caller=ctx.caller(request, claims)
+        )
+        return json_response(listing.dump({"manifestsDeleted": manifests, "tagsDeleted": tags}), 202)
+
+    async def list_tags(request: Request) -> Response:
+        name = request.path_params["name"]
+        ctx.tokens.authorize(request, repository_access(name, "metadata_read"))
+        query = request.query_params
+        n = listing.parse_n(query.get("n"))
+        orderby = listing.parse_orderby(query.get("orderby"))
+        digest = query.get("digest") or None
+        with ctx.world.lock:
+            repo = artifacts.get_repository(ctx.registry, name)
+            page, more = listing.page_tags(
+                repo, n=n, last=query.get("last") or None, orderby=orderby, digest=digest
+            )
+            fragments = [listing.tag_json(repo, repo.tags[tag]) for tag in page]
+        headers = None
+        if more and page:
+            extra = orderby if query.get("orderby") else ""
+            path = f"/acr/v1/{listing.quote_name(name)}/_tags"
+            headers = {"Link": listing.next_link(path, last=page[-1], n=n, extra=extra)}
+            if digest:
+                headers["Link"] = headers["Link"].replace(">;", f"&digest={digest}>;", 1)
+        return json_response(_page_body(ctx, request, name, "tags", fragments), headers=headers)
+
+    async def get_tag(request: Request) -> Response:
+        name, tag_name = request.path_params["name"], request.path_params["tag"]
+        ctx.tokens.authorize(request, repository_access(name, "metadata_read"))
+        with ctx.world.lock:
+            repo = artifacts.get_repository(ctx.registry, name)
+            tag = repo.tags.get(tag_name)
+            if tag is None:
+                raise tag_unknown(tag_name)
+            fragment = listing.tag_json(repo, tag)
+        return json_response(_item_body(ctx, request, name, "tag", fragment))
+
+    async def update_tag(request: Request) -> Response:
+        name, tag_name = request.path_params["name"], request.path_params["tag"]
+        ctx.tokens.authorize(request, repository_access(name, "metadata_write"))
+        changes = await read_json(request)
+        with ctx.world.lock:
+            repo = artifacts.get_repository(ctx.registry, name)
+            tag = repo.tags.get(tag_name)
+            if tag is None:
+                raise tag_unknown(tag_name)
+            artifacts.update_attributes(ctx.world, repo, tag.attrs, changes)
+            fragment = listing.tag_json(repo, tag)
+        return json_response(_item_body(ctx, request, name, "tag", fragment))
+
+    async def delete_tag(request: Request) -> Response:
+        name, tag_name = request.path_params["name"], request.path_params["tag"]
+        ctx.tokens.authorize(request, repository_access(name, "delete"))
+        artifacts.untag(ctx.world, ctx.registry, name, tag_name)
+        return Response(status_code=202, headers={"Docker-Distribution-Api-Version": "registry/2.0"})
+
+    async def list_manifests(request: Request) -> Response:
+        name = request.path_params["name"]
+        ctx.tokens.authorize(request, repository_access(name, "metadata_read"))
+        query = request.query_params
+        n = listing.parse_n(query.get("n"))
+        orderby = listing.parse_orderby(query.get("orderby"))
+        with ctx.world.lock:
+            repo = artifacts.get_repository(ctx.registry, name)
+            page, more = listing.page_manifests(repo, n=n, last=query.get("last") or None, orderby=orderby)
+            fragments = listing.manifests_json(repo, page)
+        headers = None
+        if more and page:
+            extra = orderby if query.get("orderby") else ""
+            path = f"/acr/v1/{listing.quote_name(name)}/_manifests"
+            headers = {"Link": listing.next_link(path, last=page[-1], n=n, extra=extra)}
+        return json_response(_page_body(ctx, request, name, "manifests", fragments), headers=headers)
+
+    async def get_manifest(request: Request) -> Response:
+        name, reference = request.path_params["name"], request.path_params["reference"]
+        ctx.tokens.authorize(request, repository_access(name, "metadata_read"))
+        with ctx.world.lock:
+            repo = artifacts.get_repository(ctx.registry, name)
+            manifest, _ = artifacts.resolve(repo, reference)
+            fragment = listing.manifest_json(repo, manifest)
+        return json_response(_item_body(ctx, request, name, "manifest", fragment))
+
+    async def update_manifest(request: Request) -> Response:
+        name, reference = request.path_params["name"], request.path_params["reference"]
+        ctx.tokens.authorize(request, repository_access(name, "metadata_write"))
+        changes = await read_json(request)
+        if artifacts.QUARANTINE_FIELDS & set(changes):
+            # Only AcrQuarantineWriter may clear or set quarantine.
+            check_rbac(ctx.world, ctx.registry, QUARANTINE_WRITE)
+        with ctx.world.lock:
+            repo = artifacts.get_repository(ctx.registry, name)
+            manifest, _ = artifacts.resolve(repo, reference)
+            artifacts.update_manifest(ctx.world, repo, manifest, changes)
+            fragment = listing.manifest_json(repo, manifest)
+        return json_response(_item_body(ctx, request, name, "manifest", fragment))
+
+    # Order matters: "/acr/v1/{name:path}" would match every other path.
+    return [
+        Route("/acr/v1/_catalog", list_catalog, methods=["GET"], name="acr.catalog.list"),
+        Route("/acr/v1/{name:path}/_tags/{tag}", get_tag, methods=["GET"], name="acr.tags.get"),
+        Route("/acr/v1/{name:path}/_tags/{tag}", update_tag, methods=["PATCH"], name="acr.tags.update"),
+        Route("/acr/v1/{name:path}/_tags/{tag}", delete_tag, methods=["DELETE"], name="acr.tags.delete"),
+        Route("/acr/v1/{name:path}/_tags", list_tags, methods=["GET"], name="acr.tags.list"),
+        Route(
+            "/acr/v1/{name:path}/_manifests/{reference}",
+            get_manifest,
+            methods=["GET"],
+            name="acr.manifests.get",
+        ),
+        Route(
+            "/acr/v1/{name:path}/_manifests/{reference}",
+            update_manifest,
+            methods=["PATCH"],
+            name="acr.manifests.update",
+        ),
+        Route("/acr/v1/{name:path}/_manifests", list_manifests, methods=["GET"], name="acr.manifests.list"),
+        Route("/acr/v1/{name:path}", get_repository, methods=["GET"], name="acr.repositories.get"),
+        Route("/acr/v1/{name:path}", update_repository, methods=["PATCH"], name="acr.repositories.update"),
+        Route("/acr/v1/{name:path}", delete_repository, methods=["DELETE"], name="acr.repositories.delete"),
+    ]
+
+
+def _repository_properties(ctx: RegistryContext, request: Request, repo: Repository) -> dict[str, object]:
+    attrs = repo.attrs
+    return {
+        "registry": ctx.login_server(request),
+        "imageName": repo.name,
+        "createdTime": listing.format_time(repo.created),
+        "lastUpdateTime": listing.format_time(repo.updated),
+        "manifestCount": len(repo.manifests),
+        "tagCount": len(repo.tags),
+        "changeableAttributes": {
+            "deleteEnabled": attrs.delete_enabled,
+            "writeEnabled": attrs.write_enabled,
+            "readEnabled": attrs.read_enabled,
+            "listEnabled": attrs.list_enabled,
+        },
+    }
+
+
+def _head(ctx: RegistryContext, request: Request, name: str) -> bytes:
+    """``{"registry":...,"imageName":...`` without its closing brace."""
+    return listing.dump({"registry": ctx.login_server(request), "imageName": name})[:-1]
+
+
+def _page_body(ctx: RegistryContext, request: Request, name: str, key: str, fragments: list[bytes]) -> bytes:
+    return b"".join((_head(ctx, request, name), b',"', key.encode(), b'":[', b",".join(fragments), b"]}"))
+
+
+def _item_body(ctx: RegistryContext, request: Request, name: str, key: str, fragment: bytes) -> bytes:
+    return b"".join((_head(ctx, request, name), b',"', key.encode(), b'":', fragment, b"}"))

@@ -1,0 +1,405 @@
+"""Kubernetes JSON objects for the in-cluster state an estate describes in a few fields.
+
+The sandbox's Kubernetes API serves ``KubeObjects`` dicts as they are, so they must
+look like what a real AKS API server returns: metadata with uid, resourceVersion and
+owner references, pod status with phase, conditions and containerStatuses
+(``imageID`` is the digest that actually runs, which is what an in-use check must
+compare), Azure node labels and providerIDs, and a FailedScheduling event for each
+pod that is Pending as Unschedulable. Both the estate loader and the generators call
+these builders; uids are derived from names, so loading the same estate twice gives
+the same objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sandbox.world import AgentPool, Cluster
+
+_KIND_API = {
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "CronJob": "batch/v1",
+    "Job": "batch/v1",
+}
+
+
+@lru_cache(maxsize=4096)
+def kube_time(moment: datetime) -> str:
+    """Kubernetes timestamps: RFC 3339, UTC, whole seconds (cached: generated objects share times)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_uid(cluster: str, kind: str, namespace: str, name: str) -> str:
+    """A UUID-shaped uid derived from the object's identity (stable across loads)."""
+    h = hashlib.md5(f"{cluster}/{kind}/{namespace}/{name}".encode(), usedforsecurity=False).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+
+
+def short_hash(text: str, length: int) -> str:
+    """Kubernetes-style name suffixes (bcdfghjklmnpqrstvwxz2456789), stable per input."""
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    raw = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+    out = []
+    for _ in range(length):
+        raw, rest = divmod(raw, len(alphabet))
+        out.append(alphabet[rest])
+    return "".join(out)
+
+
+class ObjectFactory:
+    """Builds the objects of one cluster, numbering resourceVersions as it goes."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self._version = cluster.kube.resource_version
+        self._owner_uids: dict[tuple[str, str, str], str] = {}
+
+    def next_version(self) -> str:
+        self._version += 1
+        self.cluster.kube.resource_version = self._version
+        return str(self._version)
+
+    def _metadata(
+        self, kind: str, namespace: str | None, name: str, created: datetime, labels: dict[str, str]
+    ) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "name": name,
+            "uid": make_uid(self.cluster.name, kind, namespace or "", name),
+            "resourceVersion": self.next_version(),
+            "creationTimestamp": kube_time(created),
+        }
+        if namespace is not None:
+            meta["namespace"] = namespace
+        if labels:
+            meta["labels"] = dict(labels)
+        return meta
+
+    def namespace(self, name: str, *, labels: dict[str, str], created: datetime) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": self._metadata(
+                "Namespace", None, name, created, {"kubernetes.io/metadata.name": name, **labels}
+            ),
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }
+
+    def node(
+        self,
+        name: str,
+        *,
+        pool: AgentPool,
+        index: int,
+        ready: bool,
+        unschedulable: bool,
+        labels: dict[str, str],
+        created: datetime,
+    ) -> dict[str, Any]:
+        cluster = self.cluster
+        node_rg = f"MC_{cluster.resource_group}_{cluster.name}_{cluster.location}"
+        vmss = name.rsplit("-vmss", 1)[0] + "-vmss" if "-vmss" in name else f"aks-{pool.name}-vmss"
+        all_labels = {
+            "agentpool": pool.name,
+            "kubernetes.azure.com/agentpool": pool.name,
+            "kubernetes.azure.com/mode": pool.mode.lower(),
+            "kubernetes.azure.com/cluster": node_rg,
+            "kubernetes.io/os": pool.os_type.lower(),
+            "kubernetes.io/arch": "amd64",
+            "kubernetes.io/hostname": name,
+            "node.kubernetes.io/instance-type": pool.vm_size,
+            "topology.kubernetes.io/region": cluster.location,
+            "topology.kubernetes.io/zone": "0",
+            **labels,
+        }
+        spec: dict[str, Any] = {
+            "providerID": f"azure:///subscriptions/{cluster.subscription}/resourceGroups/{node_rg.lower()}"
+            f"/providers/Microsoft.Compute/virtualMachineScaleSets/{vmss}/virtualMachines/{index}",
+            "podCIDR": f"10.244.{index % 256}.0/24",
+        }
+        if unschedulable:
+            spec["unschedulable"] = True
+            spec["taints"] = [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]
+        stamp = kube_time(created)
+        resources = {
+            "cpu": "3860m",
+            "memory": "12880644Ki",
+            "pods": str(pool.max_pods),
+            "ephemeral-storage": "119703055367",
+        }
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": self._metadata("Node", None, name, created, all_labels),
+            "spec": spec,
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True" if ready else "False",
+                        "reason": "KubeletReady" if ready else "KubeletNotReady",
+                        "message": "kubelet is posting ready status"
+                        if ready
+                        else "container runtime is down",
+                        "lastHeartbeatTime": stamp,
+                        "lastTransitionTime": stamp,
+                    }
+                ],
+                "addresses": [
+                    {"type": "InternalIP", "address": f"10.224.{index // 256}.{index % 256 + 4}"},
+                    {"type": "Hostname", "address": name},
+                ],
+                "allocatable": dict(resources),
+                "capacity": dict(resources),
+                "nodeInfo": {
+                    "kubeletVersion": f"v{pool.orchestrator_version}",
+                    "kubeProxyVersion": f"v{pool.orchestrator_version}",
+                    "osImage": "Ubuntu 22.04.5 LTS",
+                    "operatingSystem": pool.os_type.lower(),
+                    "architecture": "amd64",
+                    "containerRuntimeVersion": "containerd://1.7.25-1",
+                    "kernelVersion": "5.15.0-1079-azure",
+                },
+            },
+        }
+
+    def pod(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        containers: list[tuple[str, str, str | None]],  # (name, image, imageID)
+        phase: str,
+        reason: str | None,
+        message: str | None,
+        node: str | None,
+        node_ip: str | None,
+        labels: dict[str, str],
+        owner: tuple[str, str] | None,
+        created: datetime,
+        index: int,
+    ) -> dict[str, Any]:
+        metadata = self._metadata("Pod", namespace, name, created, labels)
+        if owner is not None:
+            kind, owner_name = owner
+            owner_key = (kind, namespace, owner_name)
+            owner_uid = self._owner_uids.get(owner_key)
+            if owner_uid is None:
+                owner_uid = self._owner_uids[owner_key] = make_uid(
+                    self.cluster.name, kind, namespace, owner_name
+                )
+            metadata["ownerReferences"] = [
+                {
+                    "apiVersion": _KIND_API.get(kind, "v1"),
+                    "kind": kind,
+                    "name": owner_name,
+                    "uid": owner_uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
+        stamp = kube_time(created)
+        spec: dict[str, Any] = {
+            "containers": [
+                {"name": c_name, "image": image, "imagePullPolicy": "IfNotPresent", "resources": {}}
+                for c_name, image, _ in containers
+            ],
+            "restartPolicy": "Always",
+            "schedulerName": "default-scheduler",
+            "serviceAccountName": "default",
+            "terminationGracePeriodSeconds": 30,
+        }
+        status: dict[str, Any] = {"phase": phase, "qosClass": "BestEffort"}
+        scheduled = node is not None
+        if scheduled:
+            spec["nodeName"] = node
+            status["hostIP"] = node_ip
+            status["podIP"] = f"10.244.{(index // 250) % 256}.{index % 250 + 2}"
+            status["startTime"] = stamp
+        running = phase == "Running"
+        conditions = [
+            {
+                "type": "PodScheduled",
+                "status": "True" if scheduled else "False",
+                "lastTransitionTime": stamp,
+            }
+        ]
+        if not scheduled:
+            conditions[0]["reason"] = reason or "Unschedulable"
+            conditions[0]["message"] = message or "0/3 nodes are available: 3 Insufficient cpu."
+        else:
+            for kind in ("Initialized", "Ready", "ContainersReady"):
+                conditions.append(
+                    {
+                        "type": kind,
+                        "status": "True" if running or kind == "Initialized" else "False",
+                        "lastTransitionTime": stamp,
+                    }
+                )
+        if reason and scheduled:
+            status["reason"] = reason
+        if message and scheduled:
+            status["message"] = message
+        status["conditions"] = conditions
+        if scheduled:
+            statuses = []
+            for c_name, image, image_id in containers:
+                entry: dict[str, Any] = {
+                    "name": c_name,
+                    "image": image,
+                    "imageID": image_id or "",
+                    "ready": running,
+                    "started": running,
+                    "restartCount": 0,
+                }
+                if running:
+                    entry["containerID"] = (
+                        f"containerd://{metadata['uid'].replace('-', '')}{len(statuses):032x}"
+                    )
+                    entry["state"] = {"running": {"startedAt": stamp}}
+                elif phase in ("Succeeded", "Failed"):
+                    entry["state"] = {
+                        "terminated": {
+                            "exitCode": 0 if phase == "Succeeded" else 1,
+                            "reason": "Completed" if phase == "Succeeded" else "Error",
+                            "startedAt": stamp,
+                            "finishedAt": stamp,
+                        }
+                    }
+                else:
+                    entry["state"] = {"waiting": {"reason": reason or "ContainerCreating"}}
+                statuses.append(entry)
+            status["containerStatuses"] = statuses
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
+
+    def workload(
+        self,
+        kind: str,
+        name: str,
+        *,
+        namespace: str,
+        replicas: int,
+        containers: list[tuple[str, str]],
+        labels: dict[str, str],
+        created: datetime,
+        ready: int,
+        nodes: int,
+    ) -> dict[str, Any]:
+        """A Deployment, StatefulSet or DaemonSet with its pod template and status."""
+        selector = {"app": name}
+        template = {
+            "metadata": {"labels": {**selector, **labels}},
+            "spec": {
+                "containers": [
+                    {"name": c_name, "image": image, "imagePullPolicy": "IfNotPresent", "resources": {}}
+                    for c_name, image in containers
+                ],
+                "restartPolicy": "Always",
+                "schedulerName": "default-scheduler",
+                "terminationGracePeriodSeconds": 30,
+            },
+        }
+        spec: dict[str, Any] = {"selector": {"matchLabels": selector}, "template": template}
+        if kind == "DaemonSet":
+            status: dict[str, Any] = {
+                "currentNumberScheduled": nodes,
+                "desiredNumberScheduled": nodes,
+                "numberReady": ready,
+                "numberAvailable": ready,
+                "updatedNumberScheduled": nodes,
+                "numberMisscheduled": 0,
+                "observedGeneration": 1,
+            }
+            spec["updateStrategy"] = {"type": "RollingUpdate"}
+        else:
+            spec["replicas"] = replicas
+            status = {"observedGeneration": 1, "replicas": replicas}
+            if ready:
+                status.update(readyReplicas=ready, availableReplicas=ready, updatedReplicas=replicas)
+            if kind == "StatefulSet":
+                spec["serviceName"] = name
+                spec["podManagementPolicy"] = "OrderedReady"
+                status.update(currentReplicas=replicas, updatedReplicas=replicas)
+            else:
+                spec["strategy"] = {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+                }
+                spec["revisionHistoryLimit"] = 10
+        metadata = self._metadata(kind, namespace, name, created, {**selector, **labels})
+        metadata["generation"] = 1
+        return {"apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": spec, "status": status}
+
+    def cronjob(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        schedule: str,
+        suspend: bool,
+        containers: list[tuple[str, str]],
+        labels: dict[str, str],
+        created: datetime,
+    ) -> dict[str, Any]:
+        metadata = self._metadata("CronJob", namespace, name, created, labels)
+        metadata["generation"] = 1
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": metadata,
+            "spec": {
+                "schedule": schedule,
+                "suspend": suspend,
+                "concurrencyPolicy": "Allow",
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 1,
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "metadata": {"labels": dict(labels)} if labels else {},
+                            "spec": {
+                                "containers": [
+                                    {"name": c_name, "image": image, "imagePullPolicy": "IfNotPresent"}
+                                    for c_name, image in containers
+                                ],
+                                "restartPolicy": "OnFailure",
+                            },
+                        }
+                    }
+                },
+            },
+            "status": {},
+        }
+
+    def scheduling_event(self, pod: dict[str, Any], *, created: datetime) -> dict[str, Any]:
+        """The FailedScheduling warning the scheduler records for an Unschedulable pod."""
+        meta = pod["metadata"]
+        condition = pod["status"]["conditions"][0]
+        name = f"{meta['name']}.{short_hash(meta['uid'], 16)}"
+        stamp = kube_time(created)
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": self._metadata("Event", meta["namespace"], name, created, {}),
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+            },
+            "reason": "FailedScheduling",
+            "message": condition.get("message", ""),
+            "type": "Warning",
+            "count": 1,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "source": {"component": "default-scheduler"},
+            "reportingComponent": "default-scheduler",
+        }

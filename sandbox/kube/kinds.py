@@ -1,0 +1,141 @@
+"""The object kinds the sandbox API server knows, and where each lives in the World.
+
+One table drives routing, discovery documents, list ``kind`` names and the field
+selectors each kind accepts, so that adding a kind is one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.world import KubeObjects
+
+# Field labels every kind accepts (the apiserver's DefaultMetaV1FieldSelectorConversion).
+_META_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+
+
+@dataclass(frozen=True, slots=True)
+class KubeKind:
+    plural: str  # URL segment, e.g. "deployments"
+    kind: str  # e.g. "Deployment"
+    group: str  # "" for the core group
+    version: str
+    namespaced: bool
+    store: str  # attribute of KubeObjects holding the objects
+    field_labels: frozenset[str]
+    verbs: tuple[str, ...]
+    short_names: tuple[str, ...] = ()
+    scalable: bool = False  # has a /scale subresource
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def qualified(self) -> str:
+        """The resource name the apiserver puts in messages: ``deployments.apps``."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def objects(self, kube: KubeObjects) -> dict[Any, dict[str, Any]]:
+        store: dict[Any, dict[str, Any]] = getattr(kube, self.store)
+        return store
+
+
+_READ = ("get", "list")
+_WRITE = ("get", "list", "patch", "update")
+
+NAMESPACES = KubeKind(
+    "namespaces",
+    "Namespace",
+    "",
+    "v1",
+    False,
+    "namespaces",
+    frozenset({"metadata.name", "status.phase"}),
+    _READ,
+    ("ns",),
+)
+NODES = KubeKind(
+    "nodes",
+    "Node",
+    "",
+    "v1",
+    False,
+    "nodes",
+    frozenset({"metadata.name", "spec.unschedulable"}),
+    _READ,
+    ("no",),
+)
+PODS = KubeKind(
+    "pods",
+    "Pod",
+    "",
+    "v1",
+    True,
+    "pods",
+    _META_FIELDS
+    | {
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    },
+    _READ,
+    ("po",),
+)
+EVENTS = KubeKind(
+    "events",
+    "Event",
+    "",
+    "v1",
+    True,
+    "events",
+    _META_FIELDS
+    | {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    },
+    _READ,
+    ("ev",),
+)
+DEPLOYMENTS = KubeKind(
+    "deployments", "Deployment", "apps", "v1", True, "deployments", _META_FIELDS, _WRITE, ("deploy",), True
+)
+STATEFULSETS = KubeKind(
+    "statefulsets", "StatefulSet", "apps", "v1", True, "statefulsets", _META_FIELDS, _WRITE, ("sts",), True
+)
+DAEMONSETS = KubeKind(
+    "daemonsets", "DaemonSet", "apps", "v1", True, "daemonsets", _META_FIELDS, _WRITE, ("ds",)
+)
+CRONJOBS = KubeKind("cronjobs", "CronJob", "batch", "v1", True, "cronjobs", _META_FIELDS, _WRITE, ("cj",))
+
+ALL_KINDS: tuple[KubeKind, ...] = (
+    NAMESPACES,
+    NODES,
+    PODS,
+    EVENTS,
+    DEPLOYMENTS,
+    STATEFULSETS,
+    DAEMONSETS,
+    CRONJOBS,
+)
+WORKLOADS: tuple[KubeKind, ...] = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS, CRONJOBS)
+
+
+def kinds_in(api_version: str) -> list[KubeKind]:
+    """Kinds served under one group version, e.g. ``apps/v1``."""
+    return [k for k in ALL_KINDS if k.api_version == api_version]

@@ -1,0 +1,298 @@
+"""schedule_tick end to end: the real function, adapters and SDKs against the sandbox.
+
+The schedule's clock is pinned per tick with ``OPS_SCHEDULE_NOW`` (the setting meant
+for tests and demos); the sandbox's own clock is advanced to finish its long-running
+operations (``lroSeconds`` is long, so nothing finishes until a test says so).
+
+Cases: an evening of ticks stops the dev cluster, scales the staging cluster's user
+pools to zero one at a time and leaves prod alone, and a morning of ticks brings both
+back with the same counts and autoscaler bounds, each stop and start confirmed on a
+later tick; two ticks at once produce one set of actions; injected LRO failures of a
+start are retried with backoff, reported in the audit trail, and the start completes;
+the CLI runs a tick in a subprocess (``ops invoke schedule_tick``), shows the plan as
+JSON, and snoozes a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ops.triggers.invoking import invoke_function
+from sandbox.server import SandboxServer
+from sandbox.world import World
+from tests.support.sandbox import SUBSCRIPTION, control, sandbox_env, start_sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+BERLIN = ZoneInfo("Europe/Berlin")
+SCHEDULE = {"ops-schedule": "Mon-Fri 07:30-19:00", "ops-timezone": "Europe/Berlin"}
+TIMER = {
+    "Schedule": {"AdjustForDST": True},
+    "ScheduleStatus": {"Last": "2026-11-26T18:00:00+00:00", "Next": "2026-11-26T18:05:00+00:00"},
+    "IsPastDue": False,
+}
+EVENING = datetime(2026, 11, 26, 19, 5, tzinfo=BERLIN)  # a Thursday
+MORNING = datetime(2026, 11, 27, 8, 0, tzinfo=BERLIN)
+LRO_SECONDS = 600
+
+ESTATE: dict[str, Any] = {
+    "settings": {"lroSeconds": LRO_SECONDS},
+    "subscriptions": [
+        {"id": SUBSCRIPTION, "name": "test", "resourceGroups": [{"name": "rg-aks", "location": "westeurope"}]}
+    ],
+    "clusters": [
+        {
+            "name": "aks-dev",
+            "resourceGroup": "rg-aks",
+            "tags": {"environment": "dev", **SCHEDULE},
+            "agentPools": [
+                {"name": "system", "mode": "System", "count": 1},
+                {"name": "user", "count": 2, "enableAutoScaling": True, "minCount": 1, "maxCount": 5},
+            ],
+        },
+        {
+            "name": "aks-staging",
+            "resourceGroup": "rg-aks",
+            "tags": {"environment": "staging", "ops-schedule-mode": "nodepools", **SCHEDULE},
+            "agentPools": [
+                {"name": "system", "mode": "System", "count": 1},
+                {"name": "apps", "count": 3, "enableAutoScaling": True, "minCount": 2, "maxCount": 6},
+                {"name": "batch", "count": 2},
+            ],
+        },
+        {
+            "name": "aks-prod",
+            "resourceGroup": "rg-aks",
+            "tags": {"environment": "prod", **SCHEDULE},
+            "agentPools": [{"name": "system", "mode": "System", "count": 3}],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    server = start_sandbox(ESTATE, state_dir=tmp_path / "sandbox")
+    try:
+        sandbox_env(server, monkeypatch)
+        monkeypatch.delenv("AzureWebJobsStorage", raising=False)
+        monkeypatch.setenv("OPS_DRY_RUN", "false")
+        monkeypatch.setenv("OPS_STATE_PATH", str(tmp_path / "state.db"))
+        # Each test has its own sandbox (own ports and CA): start from fresh clients.
+        from ops.adapters import aks, graph, identity
+
+        monkeypatch.setattr(identity, "_CREDENTIALS", {})
+        monkeypatch.setattr(aks, "_CLIENTS", {})
+        monkeypatch.setattr(graph, "_CLIENTS", {})
+        yield server
+    finally:
+        server.stop()
+        from ops.services import reset_services
+
+        reset_services()
+
+
+def tick(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
+    """One schedule_tick at schedule time ``at``, through the host-shaped timer payload."""
+    import function_app
+    from ops.services import reset_services
+
+    monkeypatch.setenv("OPS_SCHEDULE_NOW", at.isoformat())
+    reset_services()
+    invoke_function(function_app.app, "schedule_tick", TIMER)
+
+
+def finish_operations(server: SandboxServer) -> None:
+    control(server, "POST", "clock", {"advance": LRO_SECONDS + 1})
+
+
+def writes(world: World) -> list[tuple[str, str]]:
+    """ARM writes in the request log, as (method, last path segment)."""
+    with world.lock:
+        return [
+            (r.method, r.path.rsplit("/", 1)[-1])
+            for r in world.requests
+            if r.service == "arm" and r.method in ("POST", "PUT", "PATCH", "DELETE")
+        ]
+
+
+def pool_state(world: World, cluster: str) -> dict[str, tuple[int, bool, int | None, int | None]]:
+    pools = world.clusters[cluster].agent_pools.values()
+    return {p.name: (p.count, p.enable_auto_scaling, p.min_count, p.max_count) for p in pools}
+
+
+STAGING_BEFORE = {"system": (1, False, None, None), "apps": (3, True, 2, 6), "batch": (2, False, None, None)}
+
+
+def test_evening_and_morning_ticks_stop_and_start_exactly(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = sandbox.world
+    tick(monkeypatch, EVENING)
+    assert world.clusters["aks-dev"].provisioning_state == "Stopping"
+    assert writes(world) == [("POST", "stop"), ("PUT", "apps")]  # one pool operation at a time
+
+    tick(monkeypatch, EVENING + timedelta(minutes=5))  # still running: nothing new
+    assert len(writes(world)) == 2
+
+    finish_operations(sandbox)
+    tick(monkeypatch, EVENING + timedelta(minutes=10))  # confirms both, then the next pool
+    assert writes(world)[2:] == [("PUT", "batch")]
+    finish_operations(sandbox)
+    tick(monkeypatch, EVENING + timedelta(minutes=15))
+    assert len(writes(world)) == 3
+
+    assert world.clusters["aks-dev"].power_state == "Stopped"
+    assert pool_state(world, "aks-staging") == {
+        "system": (1, False, None, None),
+        "apps": (0, False, None, None),
+        "batch": (0, False, None, None),
+    }
+    assert world.clusters["aks-prod"].power_state == "Running"
+
+    tick(monkeypatch, MORNING)
+    assert writes(world)[3:] == [("POST", "start"), ("PUT", "apps")]
+    finish_operations(sandbox)
+    tick(monkeypatch, MORNING + timedelta(minutes=5))
+    assert writes(world)[5:] == [("PUT", "batch")]
+    finish_operations(sandbox)
+    tick(monkeypatch, MORNING + timedelta(minutes=10))
+    assert len(writes(world)) == 6
+
+    assert world.clusters["aks-dev"].power_state == "Running"
+    assert world.clusters["aks-dev"].provisioning_state == "Succeeded"
+    assert pool_state(world, "aks-dev") == {"system": (1, False, None, None), "user": (2, True, 1, 5)}
+    assert pool_state(world, "aks-staging") == STAGING_BEFORE
+
+    from ops.services import get_services
+
+    audit = get_services().store().query_audit(capability="schedule", limit=50)
+    assert sorted((a.kind, a.target.rsplit("/", 1)[-1]) for a in audit) == [
+        ("restore_pool", "apps"),
+        ("restore_pool", "batch"),
+        ("scale_pool_to_zero", "apps"),
+        ("scale_pool_to_zero", "batch"),
+        ("start_cluster", "aks-dev"),
+        ("stop_cluster", "aks-dev"),
+    ]
+
+
+def test_two_ticks_at_once_make_one_set_of_actions(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import function_app
+    from ops.services import reset_services
+
+    monkeypatch.setenv("OPS_SCHEDULE_NOW", EVENING.isoformat())
+    reset_services()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            invoke_function(function_app.app, "schedule_tick", TIMER)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(writes(sandbox.world)) == [("POST", "stop"), ("PUT", "apps")]
+
+
+def test_injected_start_failures_are_retried_with_backoff(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = sandbox.world
+    world.clusters["aks-dev"].power_state = "Stopped"
+    for pool in world.clusters["aks-dev"].agent_pools.values():
+        pool.power_state = "Stopped"
+    control(
+        sandbox,
+        "POST",
+        "faults",
+        {"kind": "lro_failure", "service": "arm", "method": "POST", "path": "/aks-dev/start$", "count": 2,
+         "code": "OverconstrainedAllocationRequest", "message": "Allocation failed: no capacity."},
+    )  # fmt: skip
+
+    tick(monkeypatch, MORNING)
+    finish_operations(sandbox)
+    tick(monkeypatch, MORNING + timedelta(minutes=1))  # confirms the failure, backs off 5 minutes
+    starts = [w for w in writes(world) if w == ("POST", "start")]
+    assert len(starts) == 1
+    assert world.clusters["aks-dev"].provisioning_state == "Failed"
+
+    tick(monkeypatch, MORNING + timedelta(minutes=6))  # attempt 2
+    finish_operations(sandbox)
+    tick(monkeypatch, MORNING + timedelta(minutes=7))  # fails again: backs off 10 minutes
+    tick(monkeypatch, MORNING + timedelta(minutes=12))
+    assert len([w for w in writes(world) if w == ("POST", "start")]) == 2
+    tick(monkeypatch, MORNING + timedelta(minutes=17))  # attempt 3
+    finish_operations(sandbox)
+    tick(monkeypatch, MORNING + timedelta(minutes=18))
+
+    assert len([w for w in writes(world) if w == ("POST", "start")]) == 3
+    assert world.clusters["aks-dev"].power_state == "Running"
+    assert world.clusters["aks-dev"].provisioning_state == "Succeeded"
+    from ops.services import get_services
+
+    failures = [a for a in get_services().store().query_audit(capability="schedule") if a.status == "failed"]
+    assert len(failures) == 2
+    assert all("OverconstrainedAllocationRequest" in a.reason for a in failures)
+
+
+def _cli(env_file: Path, *args: str, stdin: str | None = None, extra: dict[str, str] | None = None) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPS_", "AzureWebJobs"))}
+    env.update(extra or {})
+    done = subprocess.run(
+        [sys.executable, "-m", "ops", "--env-file", str(env_file), *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+def test_the_cli_runs_a_tick_plans_and_snoozes(sandbox: SandboxServer, tmp_path: Path) -> None:
+    env_file = sandbox.write_env_file(tmp_path / "sandbox.env")
+    with env_file.open("a") as handle:
+        handle.write(f"OPS_DRY_RUN=false\nOPS_STATE_PATH={tmp_path / 'cli-state.db'}\n")
+        handle.write(f"OPS_SCHEDULE_NOW={EVENING.isoformat()}\n")
+
+    plan = json.loads(_cli(env_file, "schedule", "--output", "json"))
+    rows = {r["cluster"]: r for r in plan["clusters"]}
+    assert rows["aks-dev"]["action"] == "stop_cluster"
+    assert rows["aks-prod"]["reason"].startswith("protected: environment=prod")
+    assert rows["aks-dev"]["nodeHoursSavedPerWeek"] == 3 * (168 - 57.5)
+    assert writes(sandbox.world) == []  # the plan is a dry run
+
+    snoozed = json.loads(
+        _cli(env_file, "schedule", "snooze", "aks-dev", "--until", "2026-11-26T23:00", "-o", "json")
+    )
+    assert snoozed["ops-snooze-until"] == "2026-11-26T23:00:00+01:00"
+    assert sandbox.world.clusters["aks-dev"].tags["ops-snooze-until"] == "2026-11-26T23:00:00+01:00"
+    finish_operations(sandbox)  # the tag update is itself an ARM operation
+
+    out = json.loads(_cli(env_file, "invoke", "schedule_tick", "--payload", "-", stdin=json.dumps(TIMER)))
+    assert out["function"] == "schedule_tick"
+    assert sandbox.world.clusters["aks-dev"].power_state == "Running"  # snoozed
+    assert sandbox.world.clusters["aks-dev"].provisioning_state == "Succeeded"
+    assert writes(sandbox.world) == [("PATCH", "aks-dev"), ("PUT", "apps")]

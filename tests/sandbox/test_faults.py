@@ -1,0 +1,256 @@
+"""Fault injection, throttling emulation, the request log and the control endpoints.
+
+Cases:
+- a 429 with Retry-After is honoured by azure-core's retry (the call succeeds, after
+  the advertised wait); a 503 and a connection reset are retried too;
+- an lro_failure fault makes begin_stop() end Failed, and the cluster shows Failed;
+- latency is added; a fault with a rate hits some calls, not all; faults from the
+  estate file apply like those posted to the control endpoint; count=N stops after N;
+- ARM throttling: a per-subscription read bucket gives 429 + Retry-After once empty,
+  with x-ms-ratelimit-remaining-subscription-reads counting down; switched off, none;
+- ACR throttling per SKU: reads and writes have separate per-minute budgets, and a
+  throttled call gets the registry's TOOMANYREQUESTS error;
+- Resource Graph calls are logged as the "graph" service and carry the user-quota headers;
+- the control endpoints: faults (list, add, reject invalid, clear), requests (read,
+  filter, clear), events, settings, state (loads back as an estate).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+from typing import Any
+
+import pytest
+import requests
+from azure.core.exceptions import HttpResponseError
+from azure.identity import ManagedIdentityCredential
+
+from sandbox.estate import load_estate
+from sandbox.server import SandboxServer
+from tests.support.sandbox import ARM_SCOPE, SUBSCRIPTION, control, minimal_estate
+
+RG = "rg-aks"
+NAME = "aks-test"
+CLUSTER_PATH = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RG}"
+    f"/providers/Microsoft.ContainerService/managedClusters/{NAME}"
+)
+
+
+def statuses(server: SandboxServer, path: str) -> list[int]:
+    return [r.status for r in server.world.requests if r.path == path]
+
+
+def add_fault(server: SandboxServer, **fault: Any) -> None:
+    control(server, "POST", "faults", fault)
+
+
+def test_throttle_fault_is_retried_after_retry_after(sandbox: SandboxServer, aks_mgmt: Any) -> None:
+    add_fault(
+        sandbox,
+        kind="throttle",
+        service="arm",
+        method="GET",
+        path="/managedClusters/aks-test$",
+        count=1,
+        retryAfter=1,
+    )
+
+    started = time.monotonic()
+    cluster = aks_mgmt.managed_clusters.get(RG, NAME)
+
+    assert cluster.name == NAME
+    assert time.monotonic() - started >= 1.0
+    assert statuses(sandbox, CLUSTER_PATH) == [429, 200]
+
+
+def test_503_and_connection_reset_are_retried(sandbox: SandboxServer, aks_mgmt: Any) -> None:
+    add_fault(
+        sandbox,
+        kind="error",
+        status=503,
+        service="arm",
+        method="GET",
+        path="/managedClusters/aks-test$",
+        count=1,
+        retryAfter=0,
+    )
+    add_fault(sandbox, kind="reset", service="arm", method="GET", path="/managedClusters/aks-test$", count=1)
+
+    cluster = aks_mgmt.managed_clusters.get(RG, NAME)
+
+    assert cluster.name == NAME
+    assert statuses(sandbox, CLUSTER_PATH) == [503, 0, 200]  # 0: the connection was reset
+    assert control(sandbox, "GET", "faults") == {"faults": []}  # both used up
+
+
+def test_lro_failure_fails_the_poller(sandbox: SandboxServer, aks_mgmt: Any) -> None:
+    add_fault(
+        sandbox,
+        kind="lro_failure",
+        service="arm",
+        path="/stop$",
+        count=1,
+        code="AllocationFailed",
+        message="no capacity",
+    )
+
+    with pytest.raises(HttpResponseError) as failed:
+        aks_mgmt.managed_clusters.begin_stop(RG, NAME).result()
+
+    assert "AllocationFailed" in str(failed.value) or "Failed" in str(failed.value)
+    cluster = aks_mgmt.managed_clusters.get(RG, NAME)
+    assert (cluster.provisioning_state, cluster.power_state.code) == ("Failed", "Running")
+    aks_mgmt.managed_clusters.begin_stop(RG, NAME).result()  # the fault was for one operation only
+    assert aks_mgmt.managed_clusters.get(RG, NAME).power_state.code == "Stopped"
+
+
+def test_latency_and_rates(sandbox: SandboxServer, sandbox_env: dict) -> None:
+    token = ManagedIdentityCredential().get_token(ARM_SCOPE).token
+    session = requests.Session()
+    session.trust_env = False  # the machine's REQUESTS_CA_BUNDLE would override verify
+    session.verify = str(sandbox.tls.ca_cert)
+    session.headers["Authorization"] = f"Bearer {token}"
+    url = f"{sandbox.arm_endpoint}{CLUSTER_PATH}?api-version=2026-08-01"
+    add_fault(sandbox, kind="latency", service="arm", path="aks-test$", latencyMs=300, count=1)
+
+    slow = session.get(url, timeout=10)
+    assert slow.status_code == 200 and slow.elapsed.total_seconds() >= 0.3
+
+    control(sandbox, "DELETE", "faults")
+    add_fault(sandbox, kind="error", status=500, service="arm", path="aks-test$", rate=0.5)
+    codes = [session.get(url, timeout=10).status_code for _ in range(30)]
+    assert 5 <= codes.count(500) <= 25
+    assert set(codes) == {200, 500}
+    body = session.get(url, timeout=10)
+    if body.status_code == 500:
+        assert body.json()["error"]["code"] == "InternalServerError"
+
+
+@pytest.mark.parametrize(
+    "sandbox_estate",
+    [
+        minimal_estate(
+            faults=[
+                {
+                    "kind": "error",
+                    "status": 503,
+                    "service": "arm",
+                    "method": "GET",
+                    "path": "/agentPools$",
+                    "count": 2,
+                    "retryAfter": 0,
+                }
+            ]
+        )
+    ],
+    indirect=True,
+)
+def test_faults_from_the_estate_file(sandbox: SandboxServer, aks_mgmt: Any) -> None:
+    pools = list(aks_mgmt.agent_pools.list(RG, NAME))
+
+    assert len(pools) == 2
+    assert [r.status for r in sandbox.world.requests if r.path.endswith("/agentPools")] == [503, 503, 200]
+
+
+def test_arm_read_bucket_throttles_per_subscription(sandbox: SandboxServer, sandbox_env: dict) -> None:
+    control(
+        sandbox, "PATCH", "settings", {"limits": {"arm": {"reads": {"bucket": 5, "refillPerSecond": 0.5}}}}
+    )
+    token = ManagedIdentityCredential().get_token(ARM_SCOPE).token
+    session = requests.Session()
+    session.trust_env = False  # the machine's REQUESTS_CA_BUNDLE would override verify
+    session.verify = str(sandbox.tls.ca_cert)
+    session.headers["Authorization"] = f"Bearer {token}"
+    url = f"{sandbox.arm_endpoint}{CLUSTER_PATH}?api-version=2026-08-01"
+
+    responses = [session.get(url, timeout=10) for _ in range(6)]
+
+    assert [r.status_code for r in responses] == [200] * 5 + [429]
+    remaining = [int(r.headers["x-ms-ratelimit-remaining-subscription-reads"]) for r in responses]
+    assert remaining == [4, 3, 2, 1, 0, 0]
+    throttled = responses[-1]
+    assert int(throttled.headers["Retry-After"]) >= 1
+    assert throttled.json()["error"]["code"] == "SubscriptionRequestsThrottled"
+
+    control(sandbox, "PATCH", "settings", {"throttling": False})
+    assert session.get(url, timeout=10).status_code == 200
+
+
+def test_sdk_waits_out_arm_throttling(sandbox: SandboxServer, aks_mgmt: Any) -> None:
+    control(sandbox, "PATCH", "settings", {"limits": {"arm": {"reads": {"bucket": 1, "refillPerSecond": 1}}}})
+
+    first = aks_mgmt.managed_clusters.get(RG, NAME)
+    second = aks_mgmt.managed_clusters.get(RG, NAME)
+
+    assert first.name == second.name == NAME
+    assert 429 in [r.status for r in sandbox.world.requests if r.service == "arm"]
+
+
+def test_acr_throttling_by_sku(sandbox: SandboxServer) -> None:
+    control(
+        sandbox,
+        "PATCH",
+        "settings",
+        {"limits": {"acr": {"Premium": {"readsPerMinute": 3, "writesPerMinute": 1}}}},
+    )
+    registry = sandbox.world.registries["contosotest"]
+    base = f"https://{registry.login_server}"
+    session = requests.Session()
+    session.trust_env = False  # the machine's REQUESTS_CA_BUNDLE would override verify
+    session.verify = str(sandbox.tls.ca_cert)
+
+    reads = [session.get(f"{base}/v2/", timeout=10) for _ in range(4)]
+    writes = [session.delete(f"{base}/v2/payments/api/manifests/v1", timeout=10) for _ in range(2)]
+
+    assert [r.status_code == 429 for r in reads] == [False, False, False, True]
+    assert [r.status_code == 429 for r in writes] == [False, True]
+    assert reads[-1].json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+    assert int(reads[-1].headers["Retry-After"]) >= 1
+    assert {r.service for r in sandbox.world.requests} == {"acr:contosotest"}
+
+
+def test_resource_graph_calls_are_the_graph_service(sandbox: SandboxServer, sandbox_env: dict) -> None:
+    control(sandbox, "PATCH", "settings", {"limits": {"graph": {"queries": 2, "windowSeconds": 60}}})
+    token = ManagedIdentityCredential().get_token(ARM_SCOPE).token
+    url = f"{sandbox.arm_endpoint}/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01"
+    body = {"subscriptions": [SUBSCRIPTION], "query": "resources | project name"}
+
+    answers = [
+        requests.post(
+            url,
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            verify=str(sandbox.tls.ca_cert),
+            timeout=10,
+        )
+        for _ in range(3)
+    ]
+
+    assert [a.headers["x-ms-user-quota-remaining"] for a in answers] == ["1", "0", "0"]
+    assert answers[-1].status_code == 429
+    assert {r.service for r in sandbox.world.requests if r.path.startswith("/providers")} == {"graph"}
+
+
+def test_control_endpoints(sandbox: SandboxServer, aks_mgmt: Any) -> None:
+    added = control(sandbox, "POST", "faults", [{"kind": "latency", "latencyMs": 1, "service": "kube:*"}])
+    with pytest.raises(urllib.error.HTTPError) as invalid:
+        control(sandbox, "POST", "faults", {"kind": "meteor"})
+    aks_mgmt.managed_clusters.get(RG, NAME)
+    logged = control(sandbox, "GET", "requests?service=arm")
+    events = control(sandbox, "GET", "events")
+    state = control(sandbox, "GET", "state")
+    settings = control(sandbox, "PATCH", "settings", {"lroSeconds": 0.5})
+    control(sandbox, "DELETE", "requests")
+    control(sandbox, "DELETE", "faults")
+
+    assert added["faults"] == [{"kind": "latency", "service": "kube:*", "latencyMs": 1}]
+    assert invalid.value.code == 400
+    assert [(r["method"], r["status"], r["operation"]) for r in logged["requests"]] == [
+        ("GET", 200, "managed_clusters.get")
+    ]
+    assert events == {"events": []}
+    assert load_estate(state).clusters[NAME].tags == {"environment": "dev"}
+    assert settings["lroSeconds"] == 0.5
+    assert sandbox.world.requests == [] and sandbox.world.faults == []
