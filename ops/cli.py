@@ -317,5 +317,38 @@ def _fail(exc: Exception, output: Output | None) -> NoReturn:
     raise typer.Exit(1)
 
 
+@sandbox_app.command("events")
+def sandbox_events() -> None:
+    """Print the Event Grid events the running sandbox recorded, ready for ``ops invoke``."""
+    from sandbox.cli import events
+
+    print_json(events(os.environ))
+
+
+@sandbox_app.command("push")
+def sandbox_push(
+    registry: Annotated[str, typer.Argument(help="registry name, e.g. contosoprod")],
+    reference: Annotated[str, typer.Argument(help="REPOSITORY:TAG, or REPOSITORY for an untagged artifact")],
+    subject: Annotated[
+        str | None, typer.Option(help="digest this artifact refers to (signature, SBOM)")
+    ] = None,
+    artifact_type: Annotated[str | None, typer.Option(help="OCI artifactType of the pushed manifest")] = None,
+) -> None:
+    """Push an image or artifact to the running sandbox; it records ACR's ImagePushed event."""
+    from sandbox.pushcli import push_to_sandbox
+
+    repository, _, tag = reference.partition(":")
+    print_json(
+        push_to_sandbox(
+            os.environ,
+            registry=registry,
+            repository=repository,
+            tag=tag or None,
+            subject=subject,
+            artifact_type=artifact_type,
+        )
+    )
+
+
 def main() -> None:
     app()

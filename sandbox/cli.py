@@ -14,7 +14,7 @@ import signal
 import ssl
 import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,20 +62,20 @@ def serve(
     return 0
 
 
-def state(source: str | Path) -> dict[str, Any]:
+def state(source: str | Path | Mapping[str, str]) -> dict[str, Any]:
     """The running sandbox's state in the estate-file format."""
     result: dict[str, Any] = call_control(source, "GET", "state")
     return result
 
 
-def events(source: str | Path) -> list[dict[str, Any]]:
+def events(source: str | Path | Mapping[str, str]) -> list[dict[str, Any]]:
     """The Event Grid events the running sandbox recorded (ImagePushed, ImageDeleted)."""
     result: list[dict[str, Any]] = call_control(source, "GET", "events")["events"]
     return result
 
 
-def call_control(source: str | Path, method: str, path: str, body: Any = None) -> Any:
-    """Call ``/_sandbox/<path>`` of the sandbox an env file (or an ARM URL) points at."""
+def call_control(source: str | Path | Mapping[str, str], method: str, path: str, body: Any = None) -> Any:
+    """Call ``/_sandbox/<path>`` of the sandbox an env file, an environment or an ARM URL points at."""
     arm, ca_file = _locate(source)
     request = urllib.request.Request(
         f"{arm}/_sandbox/{path.lstrip('/')}",
@@ -89,8 +89,13 @@ def call_control(source: str | Path, method: str, path: str, body: Any = None) -
     return json.loads(payload) if payload else None
 
 
-def _locate(source: str | Path) -> tuple[str, str | None]:
-    """(ARM endpoint, CA file) from an env file path or an https:// URL."""
+def _locate(source: str | Path | Mapping[str, str]) -> tuple[str, str | None]:
+    """(ARM endpoint, CA file) from an env file path, an environment mapping or an https:// URL."""
+    if isinstance(source, Mapping):
+        arm_endpoint = source.get("OPS_ARM_ENDPOINT")
+        if not arm_endpoint:
+            raise ValueError("OPS_ARM_ENDPOINT is not set; load the sandbox env file (--env-file) first")
+        return arm_endpoint.rstrip("/"), source.get("SSL_CERT_FILE")
     text = str(source)
     if text.startswith("https://"):
         return text.rstrip("/"), None

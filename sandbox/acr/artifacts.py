@@ -98,8 +98,8 @@ def put_manifest(
     else:
         tag = reference
     with world.lock:
-        _check_references(registry, registry.repositories.get(repository), parsed)
         repo = registry.repositories.get(repository)
+        _check_references(registry, repo, parsed)
         if repo is not None:
             _refuse_unless(repo.attrs.write_enabled)
             existing_tag = repo.tags.get(tag) if tag else None

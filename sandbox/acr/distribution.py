@@ -22,7 +22,14 @@ from starlette.routing import Route
 
 from sandbox.acr import artifacts, listing, media
 from sandbox.acr.context import API_VERSION_HEADER, RegistryContext, json_response
-from sandbox.acr.errors import digest_invalid, disallowed, manifest_unknown, quarantined, unsupported
+from sandbox.acr.errors import (
+    RegistryError,
+    digest_invalid,
+    disallowed,
+    manifest_unknown,
+    quarantined,
+    unsupported,
+)
 from sandbox.acr.tokens import QUARANTINE_READ, allows, catalog_access, repository_access
 from sandbox.world import Manifest
 
@@ -72,7 +79,7 @@ def distribution_routes(ctx: RegistryContext) -> list[Route]:
                 # ACR's quarantine: the tag is not found, the digest is refused.
                 raise manifest_unknown(reference) if tag is not None else quarantined()
             if not media.accepts(request.headers.get("accept"), manifest.media_type):
-                raise manifest_unknown(reference)
+                raise _not_acceptable(reference, manifest.media_type)
             content = manifest.content
         headers = {
             **API_VERSION_HEADER,
@@ -157,6 +164,15 @@ def distribution_routes(ctx: RegistryContext) -> list[Route]:
             "/v2/{name:path}/referrers/{digest}", list_referrers, methods=["GET"], name="v2.referrers.list"
         ),
     ]
+
+
+def _not_acceptable(reference: str, media_type: str) -> RegistryError:
+    """What ACR (like distribution) says when the client's Accept excludes the stored type."""
+    error = manifest_unknown(reference)
+    kind = {media.OCI_INDEX: "OCI index", media.OCI_MANIFEST: "OCI manifest"}.get(media_type)
+    if kind:
+        error.message = f"{kind} found, but accept header does not support {kind}s"
+    return error
 
 
 def _descriptor(manifest: Manifest) -> dict[str, Any]:

@@ -63,9 +63,10 @@ def parse_orderby(raw: str | None) -> str:
     return order
 
 
-def next_link(path: str, *, last: str, n: int, extra: str = "") -> str:
+def next_link(path: str, *, last: str, n: int, orderby: str = "", digest: str | None = None) -> str:
     """ACR's Link header: ``</acr/v1/repo%2Fname/_manifests?last=x&n=y&orderby=>; rel="next"``."""
-    return f'<{path}?last={quote(last, safe="")}&n={n}&orderby={extra}>; rel="next"'
+    tail = f"&digest={quote(digest, safe='')}" if digest else ""
+    return f'<{path}?last={quote(last, safe="")}&n={n}&orderby={orderby}{tail}>; rel="next"'
 
 
 def quote_name(name: str) -> str:

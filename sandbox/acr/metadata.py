@@ -73,11 +73,10 @@ def metadata_routes(ctx: RegistryContext) -> list[Route]:
             fragments = [listing.tag_json(repo, repo.tags[tag]) for tag in page]
         headers = None
         if more and page:
-            extra = orderby if query.get("orderby") else ""
+            # ACR echoes the order it was asked for, and an empty one when none was.
+            echoed = orderby if query.get("orderby") else ""
             path = f"/acr/v1/{listing.quote_name(name)}/_tags"
-            headers = {"Link": listing.next_link(path, last=page[-1], n=n, extra=extra)}
-            if digest:
-                headers["Link"] = headers["Link"].replace(">;", f"&digest={digest}>;", 1)
+            headers = {"Link": listing.next_link(path, last=page[-1], n=n, orderby=echoed, digest=digest)}
         return json_response(_page_body(ctx, request, name, "tags", fragments), headers=headers)
 
     async def get_tag(request: Request) -> Response:
@@ -122,9 +121,10 @@ def metadata_routes(ctx: RegistryContext) -> list[Route]:
             fragments = listing.manifests_json(repo, page)
         headers = None
         if more and page:
-            extra = orderby if query.get("orderby") else ""
+            # ACR echoes the order it was asked for, and an empty one when none was.
+            echoed = orderby if query.get("orderby") else ""
             path = f"/acr/v1/{listing.quote_name(name)}/_manifests"
-            headers = {"Link": listing.next_link(path, last=page[-1], n=n, extra=extra)}
+            headers = {"Link": listing.next_link(path, last=page[-1], n=n, orderby=echoed)}
         return json_response(_page_body(ctx, request, name, "manifests", fragments), headers=headers)
 
     async def get_manifest(request: Request) -> Response:

@@ -27,8 +27,8 @@ from sandbox.arm.lro import Operation
 from sandbox.arm.resources import render_agent_pool, render_cluster
 from sandbox.arm.routing import ArmCall, arm_route, lro_headers, not_found, ok, page
 from sandbox.authz import check_action
-from sandbox.estate.building import DEFAULT_NAMESPACES, snat_problem, sync_pool_nodes
 from sandbox.estate.kubeobjects import ObjectFactory
+from sandbox.estate.nodes import DEFAULT_NAMESPACES, snat_problem, sync_pool_nodes
 from sandbox.http import AKS_AUDIENCE, SandboxHTTPError
 from sandbox.world import AgentPool, Cluster, NetworkProfile
 

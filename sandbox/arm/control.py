@@ -125,11 +125,18 @@ def build_control_routes(world: World, *, faults: Faults, engine: LroEngine) -> 
                 raise SandboxHTTPError(
                     400, "InvalidSettings", f"unknown settings {unknown}; known: {sorted(_SETTING_KEYS)}"
                 )
+            from pydantic import ValidationError
+
             from sandbox.estate.building import settings_to_world
+            from sandbox.estate.models import LimitsModel
 
             converted = {_SETTING_KEYS[key]: value for key, value in data.items()}
             if "limits" in converted:
-                converted["limits"] = settings_to_world({"limits": converted["limits"]})["limits"]
+                try:
+                    limits = LimitsModel.model_validate(converted["limits"]).model_dump()
+                except ValidationError as exc:
+                    raise SandboxHTTPError(400, "InvalidSettings", f"limits: {exc}") from None
+                converted["limits"] = settings_to_world({"limits": limits})["limits"]
             with world.lock:
                 world.settings.update(converted)
         return JSONResponse({key: world.settings.get(name) for key, name in _SETTING_KEYS.items()})

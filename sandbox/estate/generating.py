@@ -14,14 +14,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sandbox.estate import manifests as oci
-from sandbox.estate.building import (
+from sandbox.estate.kubeobjects import ObjectFactory
+from sandbox.estate.models import ClusterGenerator, PodGenerator, RepositoryGenerator, parse_duration
+from sandbox.estate.nodes import (
     DEFAULT_NAMESPACES,
     NodePlacer,
     add_pool_nodes,
     add_workload_pods,
 )
-from sandbox.estate.kubeobjects import ObjectFactory
-from sandbox.estate.models import ClusterGenerator, PodGenerator, RepositoryGenerator, parse_duration
 from sandbox.world import AgentPool, Attributes, Cluster, Manifest, Registry, Repository, Tag
 
 if TYPE_CHECKING:

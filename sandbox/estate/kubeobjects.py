@@ -127,6 +127,7 @@ class ObjectFactory:
             spec["unschedulable"] = True
             spec["taints"] = [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]
         stamp = kube_time(created)
+        machine_id = make_uid(cluster.name, "machine", "", name).replace("-", "")
         resources = {
             "cpu": "3860m",
             "memory": "12880644Ki",
@@ -158,6 +159,9 @@ class ObjectFactory:
                 "allocatable": dict(resources),
                 "capacity": dict(resources),
                 "nodeInfo": {
+                    "machineID": machine_id,
+                    "systemUUID": make_uid(cluster.name, "system", "", name),
+                    "bootID": make_uid(cluster.name, "boot", "", name),
                     "kubeletVersion": f"v{pool.orchestrator_version}",
                     "kubeProxyVersion": f"v{pool.orchestrator_version}",
                     "osImage": "Ubuntu 22.04.5 LTS",

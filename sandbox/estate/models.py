@@ -415,13 +415,42 @@ class EstateGenerators(Model):
     clusters: ClusterGenerator | None = None
 
 
+class AcrLimitModel(Model):
+    reads_per_minute: int = Field(ge=1)
+    writes_per_minute: int = Field(ge=1)
+
+
+class BucketModel(Model):
+    bucket: int = Field(ge=1)
+    refill_per_second: float = Field(gt=0)
+
+
+class ArmLimitsModel(Model):
+    reads: BucketModel | None = None
+    writes: BucketModel | None = None
+    deletes: BucketModel | None = None
+
+
+class GraphLimitModel(Model):
+    queries: int = Field(ge=1)
+    window_seconds: float = Field(gt=0)
+
+
+class LimitsModel(Model):
+    """Overrides of the documented throttling limits (sandbox.faults.DEFAULT_LIMITS)."""
+
+    acr: dict[Literal["Basic", "Standard", "Premium"], AcrLimitModel] = Field(default_factory=dict)
+    arm: ArmLimitsModel | None = None
+    graph: GraphLimitModel | None = None
+
+
 class SettingsModel(Model):
     lro_seconds: float = Field(default=3.0, ge=0, le=3600)
     throttling: bool = True
     arm_page_size: int = Field(default=100, ge=1, le=10_000)
     seed: int = 0
     request_log_limit: int = Field(default=200_000, ge=100)
-    limits: dict[str, Any] = Field(default_factory=dict)
+    limits: LimitsModel = Field(default_factory=LimitsModel)
 
 
 class EstateModel(Model):

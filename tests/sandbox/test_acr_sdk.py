@@ -10,6 +10,7 @@ Cases:
   every digest exactly once, no page larger than asked; timedesc/timeasc order by
   lastUpdateTime; the fields deserialize (size, architecture, os, tags, times);
 - get_manifest_properties by tag and by digest, get_tag_properties;
+- list_tag_properties pages one tag at a time, newest first;
 - upload_blob + set_manifest + get_manifest + download_blob round-trip, and the push
   is recorded as an ImagePushed event;
 - a manifest locked with update_manifest_properties(can_delete=False) refuses
@@ -24,10 +25,11 @@ Cases:
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 
 import pytest
-from azure.containerregistry import ArtifactManifestOrder, ContainerRegistryClient
+from azure.containerregistry import ArtifactManifestOrder, ArtifactTagOrder, ContainerRegistryClient
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.identity import ManagedIdentityCredential
 
@@ -138,6 +140,20 @@ def test_get_manifest_and_tag_properties(acr: SandboxServer, client: ContainerRe
         client.get_tag_properties("payments/api", "no-such-tag")
 
 
+def test_list_tag_properties_pages_in_time_order(acr: SandboxServer, client: ContainerRegistryClient) -> None:
+    repo = acr.world.registries[REGISTRY].repositories["payments/api"]
+
+    pages = [
+        [t.name for t in page]
+        for page in client.list_tag_properties(
+            "payments/api", order_by=ArtifactTagOrder.LAST_UPDATED_ON_DESCENDING, results_per_page=1
+        ).by_page()
+    ]
+
+    expected = [t.name for t in sorted(repo.tags.values(), key=lambda t: (t.updated, t.name), reverse=True)]
+    assert pages == [[name] for name in expected]
+
+
 def test_upload_set_get_and_download_round_trip(acr: SandboxServer, client: ContainerRegistryClient) -> None:
     config = b'{"architecture":"arm64","os":"linux"}'
     layer = bytes(range(256)) * 40
@@ -245,8 +261,17 @@ def test_the_client_went_through_the_token_exchange(
 ) -> None:
     client.get_repository_properties("payments/api")
 
-    paths = [(r.method, r.path, r.status) for r in acr.world.requests if r.service == f"acr:{REGISTRY}"]
-    assert ("POST", "/oauth2/exchange", 200) in paths
-    assert ("POST", "/oauth2/token", 200) in paths
-    assert ("GET", "/acr/v1/payments/api", 401) in paths  # the challenge came first
-    assert ("GET", "/acr/v1/payments/api", 200) in paths
+    expected = {
+        ("POST", "/oauth2/exchange", 200),
+        ("POST", "/oauth2/token", 200),
+        ("GET", "/acr/v1/payments/api", 401),  # the challenge came first
+        ("GET", "/acr/v1/payments/api", 200),
+    }
+    # The request log is written just after each response is sent: give the last one a moment.
+    deadline = time.monotonic() + 5
+    while True:
+        logged = {(r.method, r.path, r.status) for r in acr.world.requests if r.service == f"acr:{REGISTRY}"}
+        if expected <= logged or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert expected <= logged

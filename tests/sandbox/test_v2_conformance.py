@@ -14,14 +14,18 @@ Cases:
 - manifest digests and content types: an OCI manifest, a Docker v2 manifest, an OCI
   index and a Docker manifest list come back by tag and by digest with their own
   Content-Type and Docker-Content-Digest (sha256 of the exact bytes); HEAD answers
-  the same headers without a body; an unknown tag is 404 MANIFEST_UNKNOWN;
+  the same headers without a body; an unknown tag is 404 MANIFEST_UNKNOWN; an OCI
+  manifest asked for with an Accept header without its type is 404 MANIFEST_UNKNOWN
+  ("OCI manifest found, but accept header does not support OCI manifests");
 - delete by digest answers 202 and removes the manifest and every tag on it;
 - delete by tag is refused (400 or 405, with an errors body) and leaves the manifest;
 - pagination: _catalog with n and last pages through every repository exactly once
   following the Link header; tags/list pages with n/last/Link on the sandbox, while
   docker-registry 2.8 ignores n and returns every tag without a Link (stated);
 - referrers: the sandbox serves GET /v2/<name>/referrers/<digest>; docker-registry 2.8
-  has no referrers API and answers 404 (stated).
+  has no referrers API and answers 404 (stated);
+- a guard: the docker-registry target is the reference binary over plain HTTP, the
+  sandbox target is HTTPS.
 """
 
 from __future__ import annotations
@@ -282,6 +286,19 @@ def test_manifest_digests_and_content_types(target: Target) -> None:
             assert int(head.headers["Content-Length"]) == len(content)
     unknown = target.session.get(target.url(f"/v2/{repo}/manifests/nope"), headers={"Accept": ALL_MANIFESTS})
     assert unknown.status_code == 404 and error_code(unknown) == "MANIFEST_UNKNOWN"
+
+
+def test_accept_header_that_excludes_the_stored_type(target: Target) -> None:
+    repo = "conf/accept"
+    push_image(target, repo, "oci", seed="accept")
+
+    refused = target.session.get(target.url(f"/v2/{repo}/manifests/oci"), headers={"Accept": DOCKER_MANIFEST})
+
+    assert refused.status_code == 404 and error_code(refused) == "MANIFEST_UNKNOWN"
+    assert (
+        refused.json()["errors"][0]["message"]
+        == "OCI manifest found, but accept header does not support OCI manifests"
+    )
 
 
 # -- deletes --------------------------------------------------------------------------
