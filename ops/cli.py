@@ -157,6 +157,7 @@ def sandbox_state(
 ) -> None:
     """Print the running sandbox's state, in the estate file format."""
     import yaml
+
     from sandbox.cli import state
 
     current = state(os.environ)
@@ -210,7 +211,7 @@ def schedule(
     rows = [
         {**r.to_dict(), "next change": r.next_change, "node-h saved/wk": r.node_hours_saved_per_week,
          "reason": r.error or r.reason}
-        for r in report.rows
+        for r in sorted(report.rows, key=lambda row: row.cluster)
     ]  # fmt: skip
     print_table(f"schedule at {report.now.isoformat()}", _SCHEDULE_COLUMNS, rows)
     total = sum(r.node_hours_saved_per_week or 0 for r in report.rows)

@@ -32,9 +32,7 @@ STORAGE_AUDIENCE = "https://storage.azure.com"
 class SandboxHTTPError(Exception):
     """Raised inside a handler; the server turns it into an Azure-shaped response."""
 
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -45,9 +43,7 @@ class SandboxHTTPError(Exception):
         return azure_error(self.status, self.code, self.message, self.headers)
 
 
-def azure_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
+def azure_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """ARM's error body: ``{"error": {"code", "message"}}``."""
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
@@ -92,7 +88,9 @@ def verify_token(token: str, *, audience: str) -> dict[str, Any]:
         raise SandboxHTTPError(401, "InvalidAuthenticationToken", "The access token is invalid.") from exc
     if claims.get("exp", 0) < time.time():
         raise SandboxHTTPError(
-            401, "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time."
+            401,
+            "ExpiredAuthenticationToken",
+            "The access token expiry UTC time is earlier than current UTC time.",
         )
     want = {audience.rstrip("/"), audience.rstrip("/") + "/"}
     if claims.get("aud") not in want:
@@ -114,7 +112,9 @@ def require_bearer(request: Request, *, audience: str) -> dict[str, Any]:
             401,
             "AuthenticationFailed",
             "Authentication failed. The 'Authorization' header is missing.",
-            {"WWW-Authenticate": f'Bearer authorization_uri="https://login.microsoftonline.com/common", '
-             f'error="invalid_token", resource_id="{audience}"'},
+            {
+                "WWW-Authenticate": f'Bearer authorization_uri="https://login.microsoftonline.com/common", '
+                f'error="invalid_token", resource_id="{audience}"'
+            },
         )
     return verify_token(token, audience=audience)
