@@ -8,10 +8,11 @@ printing a timeline and a summary.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,116 @@ def _check_purge_survivors(world: Any) -> str:
     )
 
 
-STEPS: list[Step] = [step_health, step_estate, step_purge]
+#: Schedules by selector (no cluster is tagged in the demo estate). The prod default is
+#: the kind of copy-paste a protected environment exists for: it is never applied.
+DEMO_SCHEDULE_POLICY = """
+defaults:
+  - selector: {environment: dev}
+    schedule: Mon-Fri 07:30-19:00
+    timezone: Europe/Berlin
+    holidays: DE-BY
+  - selector: {environment: staging}
+    schedule: Mon-Fri 07:00-19:00
+    timezone: Europe/Berlin
+    mode: nodepools
+  - selector: {environment: prod}
+    schedule: Mon-Fri 08:00-18:00
+    timezone: Europe/Berlin
+"""
+SCHEDULE_EVENING = "2026-11-26T19:05:00+01:00"  # a Thursday, after hours in Berlin
+SCHEDULE_MORNING = "2026-11-27T07:35:00+01:00"
+TIMER_STATUS = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
+
+
+def step_schedule(ctx: DemoContext) -> None:
+    """An evening of schedule ticks, then a morning: dev stops, staging's user pools go to
+    zero and come back exactly, prod is protected."""
+    from ops.services import get_services
+
+    world = ctx.sandbox.world
+    before = {name: _scale_of(world, name) for name in ("aks-dev", "aks-staging", "aks-prod")}
+    with temporary_env(OPS_SCHEDULE_POLICY=DEMO_SCHEDULE_POLICY, OPS_DRY_RUN="false"):
+        with temporary_env(OPS_SCHEDULE_NOW=SCHEDULE_EVENING):
+            for row in get_services().schedule_service().plan().rows:
+                ctx.say(
+                    "schedule",
+                    f"{row.cluster}: desired {row.desired}, {row.current}; {row.action}: {row.reason}",
+                )
+        evening = _tick_until_settled(ctx, SCHEDULE_EVENING)
+        staging = _scale_of(world, "aks-staging")
+        dev_power = world.clusters["aks-dev"].power_state
+        if dev_power != "Stopped" or any(scale[0] for name, scale in staging.items() if name != "system"):
+            raise RuntimeError(f"the evening ticks left aks-dev {dev_power}, aks-staging {staging}")
+        prod_touched = _scale_of(world, "aks-prod") != before["aks-prod"]
+        if world.clusters["aks-prod"].power_state != "Running" or prod_touched:
+            raise RuntimeError("the schedule touched aks-prod, a protected environment")
+        ctx.say(
+            "schedule",
+            f"evening ({evening} ticks): aks-dev stopped; aks-staging pools "
+            f"{', '.join(n for n in staging if n != 'system')} at 0, system pool kept; aks-prod protected",
+        )
+        morning = _tick_until_settled(ctx, SCHEDULE_MORNING)
+        after = {name: _scale_of(world, name) for name in before}
+        if after != before or world.clusters["aks-dev"].power_state != "Running":
+            raise RuntimeError(f"the morning ticks did not restore the pools exactly: {before} → {after}")
+        ctx.say("schedule", f"morning ({morning} ticks): aks-dev started; aks-staging pools back exactly: "
+                f"{_describe_scales(after['aks-staging'])}")  # fmt: skip
+    CAPABILITIES["schedule"] = "dev stopped and started, staging pools to 0 and back exactly, prod protected"
+
+
+def _tick_until_settled(ctx: DemoContext, start: str, *, limit: int = 8) -> int:
+    """schedule_tick every five (schedule) minutes until one changes nothing; between
+    ticks the sandbox clock moves past its long-running operations."""
+    from datetime import datetime, timedelta
+
+    moment = datetime.fromisoformat(start)
+    for count in range(1, limit + 1):
+        requests = len(ctx.sandbox.world.requests)
+        with temporary_env(OPS_SCHEDULE_NOW=moment.isoformat()):
+            ctx.invoke("schedule_tick", TIMER_STATUS)
+        with ctx.sandbox.world.lock:
+            writes = [
+                r for r in ctx.sandbox.world.requests[requests:] if r.service == "arm" and r.method != "GET"
+            ]
+            ctx.sandbox.world.clock_offset += float(ctx.sandbox.world.settings.get("lro_seconds", 3)) + 1
+        if not writes and count > 1:
+            return count
+        moment += timedelta(minutes=5)
+    raise RuntimeError(f"the schedule did not settle in {limit} ticks")
+
+
+def _scale_of(world: Any, cluster: str) -> dict[str, tuple[int, bool, int | None, int | None]]:
+    pools = world.clusters[cluster].agent_pools.values()
+    return {p.name: (p.count, p.enable_auto_scaling, p.min_count, p.max_count) for p in pools}
+
+
+def _describe_scales(scales: dict[str, tuple[int, bool, int | None, int | None]]) -> str:
+    return ", ".join(
+        f"{name} {count}" + (f" (autoscaler {low}-{high})" if auto else "")
+        for name, (count, auto, low, high) in scales.items()
+    )
+
+
+@contextlib.contextmanager
+def temporary_env(**values: str) -> Iterator[None]:
+    """Settings for one demo step; the cached Services are rebuilt on the way in and out."""
+    from ops.services import reset_services
+
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    reset_services()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_services()
+
+
+STEPS: list[Step] = [step_health, step_estate, step_purge, step_schedule]
 
 
 def run_demo(estate: Path | None = None) -> int:

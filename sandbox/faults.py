@@ -100,12 +100,10 @@ class Fault:
             out["rate"] = self.rate
         if self.count is not None:
             out["count"] = self.count
-        if self.kind in ("error", "throttle"):
-            out["status"] = self.status if self.kind == "error" else 429
+        if self.kind == "error":
+            out["status"] = self.status
         if self.kind in ("throttle", "error") and self.retry_after != 1:
             out["retryAfter"] = self.retry_after
-        if self.kind == "throttle":
-            out.pop("status", None)
         if self.latency_ms:
             out["latencyMs"] = self.latency_ms
         if self.code:

@@ -137,6 +137,7 @@ class SandboxServer:
             with contextlib.suppress(OSError):
                 sock.close()
         self._sockets.clear()
+        gc.unfreeze()  # what start() froze may be garbage now (tests start many sandboxes)
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 

@@ -22,6 +22,7 @@ state, and acts only where the two differ and nothing is already under way:
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -154,7 +155,9 @@ def plan_schedule(
         if decision.skipped is not None:
             skipped.append(decision.skipped)
     notes = [f"{outside} cluster(s) have no schedule tags and match no policy default"] if outside else []
-    plan = Plan(CAPABILITY, tuple(actions), tuple(protected), tuple(skipped), cap=cap, notes=tuple(notes))
+    plan = Plan(
+        CAPABILITY, _interleave(actions), tuple(protected), tuple(skipped), cap=cap, notes=tuple(notes)
+    )
     return ScheduleReport(now=now, plan=plan, rows=tuple(rows), not_in_scope=outside)
 
 
@@ -425,6 +428,18 @@ class _Context:
         return {"name": name, "mode": mode, "scale": scale.to_dict()}
 
 
+def _interleave(actions: Sequence[Action]) -> tuple[Action, ...]:
+    """Alternate subscriptions: ARM writes are paced per subscription, so a plan sorted by
+    cluster id would keep every worker waiting on one subscription's bucket at a time."""
+    queues: dict[str, list[Action]] = defaultdict(list)
+    for action in actions:
+        queues[action.service].append(action)
+    out: list[Action] = []
+    for round_ in itertools.zip_longest(*queues.values()):
+        out.extend(a for a in round_ if a is not None)
+    return tuple(out)
+
+
 def _one_at_a_time(decisions: Sequence[_Decision], *, also_waiting: int = 0) -> _Decision:
     """AKS runs one agent-pool operation per cluster at a time (409 OperationNotAllowed
     otherwise): act on the first pool that can go now; the others wait for later ticks."""
@@ -432,11 +447,7 @@ def _one_at_a_time(decisions: Sequence[_Decision], *, also_waiting: int = 0) -> 
     chosen = ready[0] if ready else decisions[0]  # nothing ready: report the first holdup
     waiting = len(decisions) - 1 + also_waiting
     if ready and waiting:
-        chosen.row = _with(
-            chosen.row,
-            reason=f"{chosen.row.reason}; {waiting} more pool(s) wait their turn "
-            "(AKS runs one agent-pool operation per cluster at a time)",
-        )
+        chosen.row = _with(chosen.row, reason=f"{chosen.row.reason}; {waiting} more pool(s) wait their turn")
     return chosen
 
 
@@ -516,7 +527,7 @@ def _describe_current(cluster: ObservedCluster, mode: Mode | None) -> str:
     if mode is Mode.NODEPOOLS and not cluster.is_stopped:
         users = [p for p in cluster.pools if not p.is_system]
         zero = sum(p.scale.is_zero for p in users)
-        state += f", {zero}/{len(users)} user pools at 0"
+        state += f", {zero} of {len(users)} user pools at 0"
     return state
 
 

@@ -74,11 +74,12 @@ LIST_THRESHOLD = 3
 
 @dataclass(frozen=True, slots=True)
 class Pacing:
-    """ARM write pacing per subscription: stay under its bucket (200, refilled 10/s) so
-    that no write is throttled and retried; reads run ``concurrency`` at a time."""
+    """ARM write pacing per subscription: stay under its bucket (200, refilled 10/s; half
+    of it is left to other writers) so that no write is throttled and retried; reads run
+    ``concurrency`` at a time."""
 
     writes_per_second: float = 10.0
-    write_burst: int = 50
+    write_burst: int = 100
     concurrency: int = 8
 
 

@@ -579,8 +579,10 @@ async def create_or_update_pool(call: ArmCall) -> Response:
         if problem is not None:
             raise SandboxHTTPError(400, "InvalidLoadBalancerProfileAllocatedOutboundPorts", problem)
         if existing is not None:
+            # GETs show the pool as it is (Updating) until the operation ends; the
+            # answer to the PUT shows what was asked for, as AKS's does.
             existing.provisioning_state = "Updating"
-            shown = _copy_pool(existing)
+            shown = dataclasses.replace(pool, provisioning_state="Updating")
         else:
             pool.provisioning_state = "Creating"
             cluster.agent_pools[name] = pool

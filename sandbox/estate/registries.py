@@ -154,6 +154,15 @@ class RegistryBuilding:
             return None
         return False
 
+    def reference(
+        self, name: str, names: dict[str, str], declared: set[str], repo: Repository, path: str
+    ) -> str | bool | None:
+        """Like :meth:`resolve_local`, reporting an unknown name at ``path`` (then False)."""
+        digest = self.resolve_local(name, names, declared, repo)
+        if digest is False:
+            self.problems.add(path, f"{name!r} is not a ref, tag or digest in {repo.name}")
+        return digest
+
     def build_manifest(
         self,
         registry: Registry,
@@ -256,15 +265,10 @@ class RegistryBuilding:
                 extra.append(child)
                 entries.append((child_type, child.digest, len(c_content), c_os, c_arch))
             for c_index, name in enumerate(model.children):
-                digest = self.resolve_local(name, names, declared, repo)
-                if digest is None:
-                    return "wait"
-                if digest is False:
-                    self.problems.add(
-                        f"{path}.children[{c_index}]", f"{name!r} is not a ref, tag or digest in {repo.name}"
-                    )
-                    return "error"
-                child = repo.manifests[str(digest)]
+                digest = self.reference(name, names, declared, repo, f"{path}.children[{c_index}]")
+                if not isinstance(digest, str):
+                    return "wait" if digest is None else "error"
+                child = repo.manifests[digest]
                 entries.append(
                     (child.media_type, child.digest, len(child.content), child.os, child.architecture)
                 )
@@ -283,15 +287,10 @@ class RegistryBuilding:
             subject_tuple = None
             subject_digest = None
             if model.subject:
-                digest = self.resolve_local(model.subject, names, declared, repo)
-                if digest is None:
-                    return "wait"
-                if digest is False:
-                    self.problems.add(
-                        f"{path}.subject", f"{model.subject!r} is not a ref, tag or digest in {repo.name}"
-                    )
-                    return "error"
-                subject = repo.manifests[str(digest)]
+                digest = self.reference(model.subject, names, declared, repo, f"{path}.subject")
+                if not isinstance(digest, str):
+                    return "wait" if digest is None else "error"
+                subject = repo.manifests[digest]
                 subject_digest = subject.digest
                 subject_tuple = (subject.media_type, subject.digest, len(subject.content))
             layers = self.layers_of(model, seed, (_SIGNATURE_SIZE,))
