@@ -27,40 +27,30 @@ is far above what operations on a platform produce.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import itertools
 import json
 import math
 import re
-import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 from azure.data.tables import TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient
 
+from ops.adapters.errors import translated_errors
 from ops.errors import (
     ConfigError,
     Conflict,
-    Forbidden,
-    NotFound,
-    OpsError,
-    PermanentError,
-    TransientError,
 )
 from ops.state.store import AuditRecord, Lease, PendingItem, Record, as_utc, epoch_micros
 
@@ -510,49 +500,3 @@ def join_json(entity: Mapping[str, Any]) -> dict[str, Any]:
 
 def read_etag(entity: TableEntity) -> str:
     return str(entity.metadata["etag"])
-
-
-# errors ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def translated_errors(action: str) -> Iterator[None]:
-    """Raise the project's error for any Azure SDK error escaping ``action``."""
-    try:
-        yield
-    except AzureError as error:
-        raise to_ops_error(action, error) from error
-
-
-def to_ops_error(action: str, error: AzureError) -> OpsError:
-    """The ops.errors equivalent of an Azure SDK error, judged by type and status."""
-    message = f"{action}: {error.message or error}".splitlines()[0]
-    if isinstance(error, ServiceRequestError | ServiceResponseError):
-        return TransientError(message)
-    status = getattr(error, "status_code", None)
-    if status in (408, 429) or (status is not None and status >= 500):
-        return TransientError(message, retry_after=read_retry_after(error))
-    if isinstance(error, ResourceExistsError | ResourceModifiedError) or status in (409, 412):
-        return Conflict(message)
-    if isinstance(error, ResourceNotFoundError) or status == 404:
-        return NotFound(message)
-    if isinstance(error, ClientAuthenticationError) or status in (401, 403):
-        return Forbidden(message)
-    return PermanentError(message)
-
-
-def read_retry_after(error: AzureError) -> float | None:
-    """Seconds from the response's ``retry-after-ms``/``Retry-After`` header, if any."""
-    response = getattr(error, "response", None)
-    headers: Mapping[str, str] = getattr(response, "headers", None) or {}
-    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("Retry-After", 1.0)):
-        value = headers.get(name)
-        if not value:
-            continue
-        try:
-            return max(float(value) * scale, 0.0)
-        except ValueError:
-            pass
-        with contextlib.suppress(TypeError, ValueError):
-            return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    return None

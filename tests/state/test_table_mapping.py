@@ -33,6 +33,7 @@ from azure.core.exceptions import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ops.adapters.errors import to_ops_error
 from ops.adapters.storage import (
     TableStateStore,
     choose_blob_lease_seconds,
@@ -41,7 +42,6 @@ from ops.adapters.storage import (
     format_instant,
     open_table_store,
     parse_instant,
-    to_ops_error,
 )
 from ops.errors import ConfigError, Conflict, Forbidden, NotFound, PermanentError, TransientError
 
