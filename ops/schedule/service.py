@@ -90,6 +90,11 @@ class Confirmation:
     operation: Operation
     previous: OpStatus
 
+    @property
+    def settled(self) -> bool:
+        """True when this tick found the operation finished (it was pending before)."""
+        return self.operation.status is not self.previous
+
     def to_dict(self) -> dict[str, Any]:
         op = self.operation
         return {
@@ -143,7 +148,7 @@ class TickResult:
         out["summary"] = self.report.plan.summary()
         out["outcomes"] = summarize_outcomes(self.outcomes)
         out["actions"] = [o.to_dict() for o in self.outcomes]
-        out["confirmed"] = [c.to_dict() for c in self.confirmations if c.operation.status is not c.previous]
+        out["confirmed"] = [c.to_dict() for c in self.confirmations if c.settled]
         out["clusters"] = [r.to_dict() for r in self.report.rows]
         return out
 
@@ -152,9 +157,8 @@ def summarize_confirmations(confirmations: Sequence[Confirmation]) -> dict[str, 
     """Counts of operations that settled this tick, by ``kind:status``."""
     counts: dict[str, int] = {}
     for confirmation in confirmations:
-        op = confirmation.operation
-        if op.status is not confirmation.previous:
-            name = f"{op.kind}:{op.status}"
+        if confirmation.settled:
+            name = f"{confirmation.operation.kind}:{confirmation.operation.status}"
             counts[name] = counts.get(name, 0) + 1
     return counts
 
