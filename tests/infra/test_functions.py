@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 
 import function_app
+from ops.triggers.invoking import list_functions
 from tests.infra.templates import (
     DESIGN_FUNCTIONS,
     INFRA,
@@ -34,7 +35,7 @@ from tests.infra.templates import (
     text,
 )
 
-FUNCTIONS = {f.get_function_name(): f for f in function_app.app.get_functions()}
+FUNCTIONS = list_functions(function_app.app)  # cached: a second get_functions() raises
 FUNCTION_NAMES = frozenset(FUNCTIONS)
 
 
