@@ -78,6 +78,8 @@ class EndpointSettings(_Group):
     arm_audience: str = Field("https://management.azure.com", alias="OPS_ARM_AUDIENCE")
     logs_endpoint: str = Field("https://api.loganalytics.io", alias="OPS_LOGS_ENDPOINT")
     managed_identity_client_id: OptionalStr = Field(None, alias="AZURE_CLIENT_ID")
+    # The app's own Event Grid topic (CloudEvents input schema); empty: nothing is published.
+    events_topic_endpoint: OptionalStr = Field(None, alias="OPS_EVENTS_TOPIC_ENDPOINT")
 
     @field_validator("arm_endpoint", "arm_audience", "logs_endpoint")
     @classmethod
@@ -85,6 +87,15 @@ class EndpointSettings(_Group):
         if not re.match(r"^https://[^\s/]+", value):
             raise ValueError("expected an https:// URL")
         return value.rstrip("/")
+
+    @field_validator("events_topic_endpoint")
+    @classmethod
+    def _check_topic(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https://[^\s/]+", value):
+            raise ValueError(
+                "expected the topic's https:// endpoint, like https://<topic>.<region>-1.eventgrid.azure.net/api/events"
+            )
+        return value
 
 
 class StorageSettings(_Group):
@@ -196,6 +207,25 @@ class PurgeSettings(_Group):
         return value
 
 
+class GateSettings(_Group):
+    """The gate capability: its sweep timer, its policy (a file path or inline YAML), and batching.
+
+    A sweep looks at up to ``OPS_GATE_SWEEP_LIMIT`` pending images and asks Resource Graph
+    for Defender's findings in one query per ``OPS_GATE_QUERY_BATCH`` digests. Without a
+    policy the gate acknowledges every push and gates nothing.
+    """
+
+    sweep_schedule: str = Field("0 */1 * * * *", alias="GATE_SWEEP_SCHEDULE")
+    policy: OptionalStr = Field(None, alias="OPS_GATE_POLICY")
+    query_batch: int = Field(300, ge=1, le=1000, alias="OPS_GATE_QUERY_BATCH")
+    sweep_limit: int = Field(5000, ge=1, le=100_000, alias="OPS_GATE_SWEEP_LIMIT")
+
+    @field_validator("sweep_schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        return check_ncrontab(value)
+
+
 class Settings(_Group):
     """Everything the app is configured with, grouped by concern."""
 
@@ -205,6 +235,7 @@ class Settings(_Group):
     storage: StorageSettings
     schedule: ScheduleSettings
     purge: PurgeSettings
+    gate: GateSettings
 
     @classmethod
     def env_names(cls) -> frozenset[str]:

@@ -19,6 +19,7 @@ from ops.executor import ExecutionPolicy
 from ops.state.store import StateStore
 
 if TYPE_CHECKING:
+    from ops.gate.service import GateService
     from ops.purge.protocols import WorkQueue
     from ops.purge.service import PurgeService
     from ops.schedule.service import ScheduleService
@@ -89,6 +90,29 @@ class Services:
                 estimate_bytes=purge.estimate_bytes,
             ),
             queue=self.purge_queue() if queue else None,
+        )
+
+    def gate_service(self, *, apply: bool | None = None) -> GateService:
+        """The gate capability: ACR's data plane, ARM for quarantine policies, Resource Graph for
+        Defender's findings, and the app's Event Grid topic for verdicts."""
+        from ops.adapters.arm import registry_directory
+        from ops.adapters.graph import GraphFindings
+        from ops.adapters.notify import EventGridPublisher
+        from ops.adapters.registry import gate_registry
+        from ops.gate.policy import read_policy_setting
+        from ops.gate.service import GateConfig, GateService
+
+        gate = self.settings.gate
+        topic = self.settings.endpoints.events_topic_endpoint
+        return GateService(
+            policy=read_policy_setting(gate.policy),
+            registries=lambda image: gate_registry(self.settings, image),
+            directory=registry_directory(self.settings),
+            findings=GraphFindings(self.settings),
+            publisher=EventGridPublisher(self.settings, topic) if topic else None,
+            store=self.store(),
+            execution=self.execution_policy(apply=apply),
+            config=GateConfig(query_batch=gate.query_batch, sweep_limit=gate.sweep_limit),
         )
 
     def purge_queue(self) -> WorkQueue:

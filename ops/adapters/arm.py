@@ -10,7 +10,9 @@ does each cluster's user kubeconfig (``listClusterUserCredential``), which is ho
 from __future__ import annotations
 
 import base64
+import re
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +21,7 @@ from ops.adapters.errors import translated_errors
 from ops.adapters.identity import build_credential
 from ops.config import Settings
 from ops.errors import ConfigError
+from ops.gate.evidence import ImageRef
 from ops.purge.inventory import ClusterRef, RegistryRef
 
 _CLIENTS: dict[tuple[str, str], Any] = {}
@@ -116,3 +119,60 @@ class ArmDirectory:
         if isinstance(value, str):
             return base64.b64decode(value)
         return bytes(value)
+
+
+_REGISTRY_ID = re.compile(
+    r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.ContainerRegistry/registries/([^/]+)$",
+    re.IGNORECASE,
+)
+
+
+def registry_directory(settings: Settings) -> ArmRegistryDirectory:
+    """The process-wide ArmRegistryDirectory (its cache is worth keeping between invocations)."""
+    key = ("registry-directory", settings.endpoints.arm_endpoint)
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = ArmRegistryDirectory(settings)
+        found: ArmRegistryDirectory = _CLIENTS[key]
+        return found
+
+
+class ArmRegistryDirectory:
+    """The gate's RegistryDirectory: registries by name, and each one's quarantine policy, through ARM.
+
+    A push handler asks for every event; the answer is cached per registry for
+    ``ttl_s`` seconds, because the policy changes rarely and ARM reads are throttled.
+    """
+
+    def __init__(self, settings: Settings, *, ttl_s: float = 300.0) -> None:
+        self.settings = settings
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[bool, float]] = {}
+        self._lock = threading.Lock()
+
+    def quarantine_enabled(self, image: ImageRef) -> bool:
+        match = _REGISTRY_ID.match(image.registry_id.rstrip("/"))
+        if match is None:
+            raise ConfigError(f"{image.key}: {image.registry_id!r} is not the ARM id of a container registry")
+        key = image.registry_id.lower()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached[1] < self.ttl_s:
+            return cached[0]
+        subscription, group, name = match.groups()
+        client = registry_management_client(self.settings, subscription)
+        with translated_errors(f"get registry {name}"):
+            registry = client.registries.get(group, name)
+        policy = registry.policies.quarantine_policy if registry.policies else None
+        enabled = policy is not None and enum_text(policy.status).lower() == "enabled"
+        with self._lock:
+            self._cache[key] = (enabled, time.monotonic())
+        return enabled
+
+    def find_registry(self, name: str) -> tuple[str, str, str] | None:
+        """(name, login server, ARM id) of the registry named ``name`` or served at that login server."""
+        wanted = name.lower()
+        for registry in ArmDirectory(self.settings).list_registries():
+            if wanted in (registry.name.lower(), registry.login_server.lower()):
+                return registry.name, registry.login_server, registry.id
+        return None

@@ -139,8 +139,12 @@ def merge_in_use(into: InUseIndex, other: InUseIndex) -> None:
     into.unreadable.update(other.unreadable)
 
 
-def split_parts(in_use: RegistryInUse, *, max_entries: int = 4000) -> list[dict[str, Any]]:
-    """``in_use`` as JSON documents of at most ``max_entries`` entries each (at least one)."""
+def split_parts(in_use: RegistryInUse, *, max_entries: int = 2000) -> list[dict[str, Any]]:
+    """``in_use`` as JSON documents of at most ``max_entries`` entries each (at least one).
+
+    An Azure Table entity holds at most 1 MiB (strings count twice, as UTF-16); 2,000
+    entries of ~150 characters stay well under that.
+    """
     items = [("d", k, v) for k, v in in_use.digests.items()] + [("t", k, v) for k, v in in_use.tags.items()]
     parts: list[dict[str, Any]] = []
     for start in range(0, max(len(items), 1), max_entries):

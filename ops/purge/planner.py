@@ -14,8 +14,9 @@ beats deletion:
    anything that would be deleted with it (its children, its referrers) is in use
    in a cluster (by digest, or by a tag that points at it), carries a keep-listed
    tag, is among a rule's ``keep`` most recently updated, is younger than
-   ``minAge``, or is locked (unless a selecting rule has ``unlock: true``: then the
-   unlock is an action of its own). While a cluster in scope cannot be read,
+   ``minAge``, or is locked, itself, by a tag or by its repository (unless a selecting
+   rule has ``unlock: true``: then the unlock is an action of its own; a locked
+   repository is never unlocked). While a cluster in scope cannot be read,
    nothing is deleted at all (the in-use set is unknown).
 3. **Suspicious.** A repository that would lose more than ``suspiciousRatio`` of
    its manifests is skipped, unless every selecting rule allows it.
@@ -67,6 +68,11 @@ _PROTECTION_ORDER = (
 class _Protection:
     kind: str
     text: str
+    reason: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Made once, so that guards sharing a protection (the cap) share its reason string.
+        object.__setattr__(self, "reason", f"protected: {self.text}")
 
 
 @dataclass(slots=True)
@@ -83,8 +89,16 @@ class _Candidate:
     unlocks: bool = False
 
     @property
+    def counted(self) -> frozenset[str]:
+        """The group's members its delete budget counts: not a child that an index outside
+        the group also references (it goes only if that index goes too)."""
+        digests = {m.digest for m in self.group}
+        parents = self.repo.parents
+        return frozenset(d for d in digests if all(p in digests for p in parents.get(d, ())))
+
+    @property
     def size(self) -> int:
-        return len(self.group)
+        return len(self.counted)
 
     def sort_key(self) -> tuple[datetime, str, str, str]:
         return (self.activity, self.repo.state.registry, self.repo.state.repository, self.manifest.digest)
@@ -177,24 +191,8 @@ def plan_purge(
         )
     for cluster in sorted(set(in_use.unreadable) - set(blocked)):
         notes.append(f"cluster {cluster} could not be read; the policy allows it (inUse.allowUnreadable)")
-
-    repos: list[_Repository] = []
-    candidates: list[_Candidate] = []
+    repos, candidates = _decide(repositories, policy=policy, in_use=in_use, now=now, blocked=blocked)
     guards: list[Guard] = []
-    for state in repositories:
-        rules = policy.rules_for(state.registry, state.repository)
-        if not rules:
-            continue
-        repo = _Repository(state, rules, in_use.for_host(state.login_server))
-        repos.append(repo)
-        selected = list(_select(repo, policy, now))
-        for candidate in selected:
-            _protect(candidate, policy, now, blocked)
-        survivors = [c for c in selected if not c.protections]
-        if survivors:
-            _check_suspicious(repo, survivors, policy.suspicious_ratio)
-        candidates.extend(selected)
-
     accepted = _apply_cap([c for c in candidates if not c.protections], max_deletes)
     for candidate in candidates:
         if candidate.protections:
@@ -204,9 +202,11 @@ def plan_purge(
     by_repo: dict[int, list[_Candidate]] = defaultdict(list)
     for candidate in accepted:
         by_repo[id(candidate.repo)].append(candidate)
+    # A child shared by two deleted indexes is counted by neither; it takes what is left.
+    spare = [None if max_deletes is None else max_deletes - sum(c.size for c in accepted)]
     for repo in repos:
         chosen = by_repo.get(id(repo), [])
-        deleted = _delete_actions(repo, chosen, run_id, actions)
+        deleted = _delete_actions(repo, chosen, run_id, actions, spare)
         guards.extend(_dependent_guards(repo, deleted, policy, now))
 
     unlocks = sum(1 for a in actions if a.kind != DELETE)
@@ -221,6 +221,44 @@ def plan_purge(
         cap=cap,
         notes=tuple(notes),
     )
+
+
+def deletes_wanted(
+    repositories: Iterable[RepositoryState], *, policy: PurgePolicy, in_use: InUseIndex, now: datetime
+) -> int:
+    """The delete budget that ``plan_purge`` would use without a cap, counted as its cap
+    counts (a group whole: an index with all its untagged children, an image with its
+    referrers). A batch asks the run for this much, then plans with what it is granted."""
+    blocked = {c: why for c, why in in_use.unreadable.items() if not policy.unreadable_allowed(c)}
+    _, candidates = _decide(repositories, policy=policy, in_use=in_use, now=now, blocked=blocked)
+    return sum(c.size for c in candidates if not c.protections)
+
+
+def _decide(
+    repositories: Iterable[RepositoryState],
+    *,
+    policy: PurgePolicy,
+    in_use: InUseIndex,
+    now: datetime,
+    blocked: dict[str, str],
+) -> tuple[list[_Repository], list[_Candidate]]:
+    """Steps 1 to 3: every candidate, with the protections (and suspicion) that keep it."""
+    repos: list[_Repository] = []
+    candidates: list[_Candidate] = []
+    for state in repositories:
+        rules = policy.rules_for(state.registry, state.repository)
+        if not rules:
+            continue
+        repo = _Repository(state, rules, in_use.for_host(state.login_server))
+        repos.append(repo)
+        selected = list(_select(repo, policy, now))
+        for candidate in selected:
+            _protect(candidate, policy, now, blocked)
+        survivors = [c for c in selected if not c.protections]
+        if survivors:
+            _check_suspicious(repo, survivors, policy.suspicious_ratio)
+        candidates.extend(selected)
+    return repos, candidates
 
 
 # -- 1. select -------------------------------------------------------------------------
@@ -413,14 +451,14 @@ def _apply_cap(candidates: list[_Candidate], max_deletes: int | None) -> list[_C
         return ordered
     accepted = []
     used = 0
+    # One shared reason: a large estate can defer tens of thousands of manifests.
+    capped = _Protection("cap", f"cap: maxDeletesPerRun ({max_deletes}) reached; waits for the next run")
     for candidate in ordered:
         if used + candidate.size <= max_deletes:
             used += candidate.size
             accepted.append(candidate)
         else:
-            candidate.protections.append(
-                _Protection("cap", f"cap: maxDeletesPerRun ({max_deletes}) reached; waits for the next run")
-            )
+            candidate.protections.append(capped)
     return accepted
 
 
@@ -428,9 +466,13 @@ def _apply_cap(candidates: list[_Candidate], max_deletes: int | None) -> list[_C
 
 
 def _delete_actions(
-    repo: _Repository, chosen: list[_Candidate], run_id: str, actions: list[Action]
+    repo: _Repository, chosen: list[_Candidate], run_id: str, actions: list[Action], spare: list[int | None]
 ) -> dict[str, int]:
-    """Append unlock and delete actions for ``chosen``; return deleted digest → stage."""
+    """Append unlock and delete actions for ``chosen``; return deleted digest → stage.
+
+    ``spare`` is the budget the groups' own counts left over, for shared children.
+    """
+    counted = frozenset().union(*(c.counted for c in chosen)) if chosen else frozenset()
     stage: dict[str, int] = {}
     parent_of: dict[str, str] = {}
     reasons: dict[str, str] = {}
@@ -447,6 +489,10 @@ def _delete_actions(
                 if other is None or child in stage or other.tags:
                     continue
                 if all(p in stage for p in repo.parents.get(child, ())):
+                    if child not in counted and spare[0] is not None:
+                        if spare[0] <= 0:
+                            continue  # over the cap: an untagged orphan now, for the next run
+                        spare[0] -= 1
                     stage[child] = stage[digest] + 1
                     parent_of[child] = digest
                     reasons[child] = f"delete: child of deleted index {_short(digest)}"
@@ -536,29 +582,29 @@ def _dependent_guards(
         yield Guard(
             target=repo.target(m.digest),
             reason=f"protected: {text}",
-            detail=_detail(repo, m, kind, [text]),
+            detail=_detail(repo, m, kind, (text,)),
         )
 
 
 def _guard(candidate: _Candidate) -> Guard:
     ordered = sorted(candidate.protections, key=lambda p: _PROTECTION_ORDER.index(p.kind))
     first = ordered[0]
-    detail = _detail(candidate.repo, candidate.manifest, first.kind, [p.text for p in ordered])
-    detail["rules"] = [r.name for r in candidate.rules]
+    detail = _detail(candidate.repo, candidate.manifest, first.kind, tuple(p.text for p in ordered))
+    detail["rules"] = tuple(r.name for r in candidate.rules)
     detail["selected"] = candidate.why
     return Guard(
         target=candidate.repo.target(candidate.manifest.digest),
-        reason=f"protected: {first.text}",
+        reason=first.reason,
         detail=detail,
     )
 
 
-def _detail(repo: _Repository, m: Manifest, kind: str, reasons: list[str]) -> dict[str, Any]:
+def _detail(repo: _Repository, m: Manifest, kind: str, reasons: tuple[str, ...]) -> dict[str, Any]:
     return {
         "registry": repo.state.registry,
         "repository": repo.state.repository,
         "digest": m.digest,
-        "tags": list(m.tags),
+        "tags": m.tags,
         "protection": kind,
         "reasons": reasons,
     }

@@ -32,12 +32,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ops.errors import Conflict, InvalidInput, NotFound, OpsError, TransientError
-from ops.executor import ExecutionPolicy, Handler, RateLimit, apply_plan, check_cap, failed_transiently
+from ops.executor import (
+    ExecutionPolicy,
+    Handler,
+    RateLimit,
+    TokenBucket,
+    apply_plan,
+    check_cap,
+    failed_transiently,
+)
 from ops.plan import Action, Outcome, Plan, Status
 from ops.purge.images import InUseIndex, build_in_use, join_parts, merge_in_use, split_parts
 from ops.purge.inventory import INDEX_MEDIA_TYPES, ClusterRef, RegistryRef, RepositoryState
 from ops.purge.messages import BatchMessage
-from ops.purge.planner import CAPABILITY, DELETE, UNLOCK_MANIFEST, UNLOCK_TAG, plan_purge
+from ops.purge.planner import CAPABILITY, DELETE, UNLOCK_MANIFEST, UNLOCK_TAG, deletes_wanted, plan_purge
 from ops.purge.policy import PurgePolicy, load_policy, read_policy_setting
 from ops.purge.protocols import ClusterReader, Directory, RegistryClient, RegistryClients, WorkQueue
 from ops.purge.summary import deleted_digests, merge_summaries, reclaimed_bytes, summarize_batch
@@ -51,8 +59,9 @@ GRANTS = "purge-grants"
 BATCHES = "purge-batches"
 LEASE = "purge-schedule"
 
-#: ACR writes per minute by SKU (a delete and an attribute update are writes).
+#: ACR writes and reads per minute by SKU (a delete and an attribute update are writes).
 WRITE_LIMITS = {"Basic": 100, "Standard": 500, "Premium": 2000}
+READ_LIMITS = {"Basic": 1000, "Standard": 3000, "Premium": 10000}
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -218,13 +227,11 @@ class PurgeService:
         states = list(self._read_repositories(client, message.repositories))
         now = self.now()
 
-        def plan_with(limit: int | None) -> Plan:
-            return plan_purge(
-                states, policy=policy, in_use=in_use, now=now, run_id=message.run, max_deletes=limit
-            )
-
-        granted = self._grant_budget(message, sum(1 for a in plan_with(None).actions if a.kind == DELETE))
-        plan = plan_with(granted)
+        wanted = deletes_wanted(states, policy=policy, in_use=in_use, now=now)
+        granted = self._grant_budget(message, wanted)
+        plan = plan_purge(
+            states, policy=policy, in_use=in_use, now=now, run_id=message.run, max_deletes=granted
+        )
         outcomes, summary = self._execute(plan, states, {registry.name: (registry, client)})
         if failed_transiently(outcomes):
             raise TransientError(
@@ -375,8 +382,9 @@ class PurgeService:
     ) -> dict[str, Sequence[tuple[str, int]]]:
         """Blob lists of every image manifest in repositories that lose something.
 
-        Read before deleting (afterwards they are gone); a manifest that cannot be
-        read only makes the estimate less exact.
+        Read before deleting (afterwards they are gone), paced under half of each
+        registry's read limit so that the estimate never starves pulls; a manifest
+        that cannot be read only makes the estimate less exact.
         """
         touched = {(a.params["registry"], a.params["repository"]) for a in plan.actions if a.kind == DELETE}
         wanted = [
@@ -387,8 +395,14 @@ class PurgeService:
             if m.media_type not in INDEX_MEDIA_TYPES and not m.children
         ]
 
+        buckets = {
+            name: TokenBucket(RateLimit.per_minute(READ_LIMITS.get(ref.sku, READ_LIMITS["Basic"]) // 2))
+            for name, (ref, _) in clients.items()
+        }
+
         def read(item: tuple[str, str, str]) -> tuple[str, Sequence[tuple[str, int]]]:
             registry, repository, digest = item
+            buckets[registry].acquire()
             try:
                 return digest, clients[registry][1].read_layers(repository, digest)
             except OpsError as exc:

@@ -56,3 +56,26 @@ def purge_schedule(timer: func.TimerRequest) -> None:
         log.error("purge_schedule rejected: %s: %s", type(exc).__name__, exc)
         return
     log.info("purge_schedule%s: %s", " (past due)" if timer.past_due else "", result.to_dict())
+
+
+@bp.timer_trigger(schedule="%GATE_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def gate_sweep(timer: func.TimerRequest) -> None:
+    """The gate: re-evaluate pending images in batches (one Resource Graph query per batch)."""
+    import logging
+
+    from ops.errors import OpsError, TransientError
+    from ops.services import get_services
+
+    log = logging.getLogger("ops.triggers.gate_sweep")
+    services = get_services()
+    try:
+        result = services.gate_service().sweep()
+    except TransientError:
+        raise  # the run fails visibly; the next sweep picks up what is still pending
+    except OpsError as exc:  # a bad policy or setting, a missing role: retrying cannot help
+        from ops.gate.service import record_rejected_event
+
+        record_rejected_event(services.store(), "gate_sweep", exc, event_id=None, source="gate_sweep")
+        log.error("gate_sweep rejected: %s: %s", type(exc).__name__, exc)
+        return
+    log.info("gate_sweep%s: %s", " (past due)" if timer.past_due else "", result.to_dict())

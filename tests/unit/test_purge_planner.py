@@ -14,7 +14,7 @@ Cases, one row each:
 - referrers: deleted with their subject, kept with it (and said so), never untagged garbage on
   their own; cosign ``sha256-….sig`` tags are referrers; an orphaned referrer is ordinary;
 - suspicious ratio, and ``allowSuspicious``; the maxDeletesPerRun cap, oldest first, whole
-  groups only;
+  groups only, a shared child counted only when it goes; ``deletes_wanted`` in cap units;
 - plan shape: stages order parents before children and unlocks first, keys change with the
   run id, the plan's cap, notes for unreadable clusters.
 """
@@ -424,7 +424,7 @@ def test_protected_guard_lists_every_reason_and_the_selecting_rule() -> None:
     reasons = guard.detail["reasons"]
     assert reasons[0] == "in use by aks-prod/default/pod/p0 (tag ci-1)"
     assert reasons[1].startswith("lock: ")
-    assert guard.detail["rules"] == ["rules[0]"]
+    assert guard.detail["rules"] == ("rules[0]",)
 
 
 def test_unreadable_cluster_is_a_plan_note() -> None:
@@ -449,3 +449,45 @@ def test_locked_repository_protects_everything_in_it() -> None:
     assert deleted(result) == set()
     assert protected(result) == {"m": "lock"}
     assert "repository app writeEnabled=false" in result.protected[0].reason
+
+
+def test_cap_counts_a_shared_child_only_when_it_goes() -> None:
+    kept_sharing = repository(
+        manifest("old", tags=["ci-1"], age=90, children=["shared", "own"]),
+        manifest("new", tags=["v2"], age=90, children=["shared"]),
+        manifest("shared", age=90),
+        manifest("own", age=90),
+        *FILLER,
+    )
+    assert deleted(plan([kept_sharing], CI, max_deletes=2)) == {"old", "own"}
+
+    both_go = repository(
+        manifest("a", tags=["ci-a"], age=90, children=["s", "a1"]),
+        manifest("b", tags=["ci-b"], age=91, children=["s", "b1"]),
+        manifest("s", age=90),
+        manifest("a1", age=90),
+        manifest("b1", age=90),
+        *FILLER,
+    )
+    assert deleted(plan([both_go], CI, max_deletes=4)) == {"a", "a1", "b", "b1"}  # s waits: no budget left
+    assert deleted(plan([both_go], CI, max_deletes=5)) == {"a", "a1", "b", "b1", "s"}
+    assert deleted(plan([both_go], CI, max_deletes=3)) == {"b", "b1"}  # oldest group first
+
+
+def test_deletes_wanted_is_the_uncapped_plan_in_cap_units() -> None:
+    from ops.purge.planner import deletes_wanted
+    from tests.unit.purge_builders import NOW, policy
+
+    repo = repository(
+        manifest("old", tags=["ci-1"], age=90, children=["shared", "own"]),
+        manifest("new", tags=["v2"], age=90, children=["shared"]),
+        manifest("shared", age=90),
+        manifest("own", age=90),
+        manifest("img", tags=["ci-2"], age=90),
+        manifest("sig", subject="img", age=90),
+        *FILLER,
+    )
+    wanted = deletes_wanted([repo], policy=policy(CI), in_use=in_use(), now=NOW)
+    assert wanted == 4
+    uncapped = deleted(plan([repo], CI))
+    assert deleted(plan([repo], CI, max_deletes=wanted)) == uncapped == {"old", "own", "img", "sig"}

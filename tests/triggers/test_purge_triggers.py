@@ -1,0 +1,94 @@
+"""purge_schedule and purge_repository through the local invoker (azure.functions' converters).
+
+Cases: purge_schedule is a timer on ``%PURGE_SCHEDULE%`` and purge_repository a queue
+trigger on ``%OPS_PURGE_QUEUE%`` (the app's storage connection); an invalid policy is
+recorded as a ``rejected`` audit record naming the rule, and the timer returns normally;
+a malformed queue message is recorded and acknowledged (not retried), once even when
+redelivered; a message for a run nobody recorded is rejected the same way; a transient
+failure raises, so the host redelivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import function_app
+from ops.errors import TransientError
+from ops.services import get_services, reset_services
+from ops.triggers.invoking import invoke_function, list_functions
+
+TIMER = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
+MESSAGE = {
+    "run": "r1",
+    "batch": 0,
+    "registry": {"name": "reg", "loginServer": "reg.azurecr.io"},
+    "repositories": ["a"],
+}
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("AzureWebJobsStorage", raising=False)
+    monkeypatch.setenv("OPS_STATE_PATH", str(tmp_path / "state.db"))
+    monkeypatch.setenv("OPS_SUBSCRIPTIONS", "00000000-0000-4000-8000-000000000001")
+    monkeypatch.setenv("OPS_PURGE_POLICY", "purge:\n  rules:\n    - repository: '.*'\n      untagged: true\n")
+    reset_services()
+    yield
+    reset_services()
+
+
+def rejected() -> list[str]:
+    return [
+        r.reason for r in get_services().store().query_audit(capability="purge") if r.status == "rejected"
+    ]
+
+
+def test_registered_on_their_settings() -> None:
+    functions = list_functions(function_app.app)
+    timer = functions["purge_schedule"].get_trigger()
+    assert (timer.type, timer.schedule) == ("timerTrigger", "%PURGE_SCHEDULE%")
+    queue = functions["purge_repository"].get_trigger()
+    assert (queue.type, queue.queue_name, queue.connection) == (
+        "queueTrigger",
+        "%OPS_PURGE_QUEUE%",
+        "AzureWebJobsStorage",
+    )
+
+
+def test_invalid_policy_is_recorded_and_acknowledged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "OPS_PURGE_POLICY", "purge:\n  rules:\n    - name: ci\n      repository: x\n      keep: -1\n"
+    )
+    reset_services()
+    assert invoke_function(function_app.app, "purge_schedule", TIMER).results == [None]
+    (reason,) = rejected()
+    assert reason.startswith("ConfigError: purge.rules[0].keep: Input should be greater than or equal to 0")
+    assert '(rule "ci")' in reason
+
+
+def test_malformed_message_is_recorded_once_and_acknowledged() -> None:
+    for _ in range(2):  # a redelivery of the same bad message is not recorded again
+        assert invoke_function(function_app.app, "purge_repository", "{not json").results == [None]
+    (reason,) = rejected()
+    assert reason.startswith("InvalidInput: <root>: expected a JSON object")
+
+
+def test_message_of_an_unknown_run_is_rejected() -> None:
+    assert invoke_function(function_app.app, "purge_repository", MESSAGE).results == [None]
+    (reason,) = rejected()
+    assert reason == "InvalidInput: run: expected a run recorded by purge_schedule (got 'r1')"
+
+
+def test_transient_failure_raises_for_redelivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops.purge.service import PurgeService
+
+    def unavailable(self: PurgeService, message: object) -> None:
+        raise TransientError("503 from the registry", retry_after=2)
+
+    monkeypatch.setattr(PurgeService, "process_batch", unavailable)
+    with pytest.raises(TransientError):
+        invoke_function(function_app.app, "purge_repository", MESSAGE)
+    assert rejected() == []
