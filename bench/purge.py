@@ -98,6 +98,7 @@ def estate(size: dict[str, int]) -> dict[str, Any]:
                     "manifestsPerRepository": size["manifests"],
                     "repositoryPrefix": "team/app",
                     "taggedFraction": 1.0,
+                    "tagsPerManifest": 1.5,
                     "maxAge": "365d",
                 },
             }

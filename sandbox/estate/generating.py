@@ -73,8 +73,11 @@ def generate_repositories(builder: Builder, registry: Registry, gen: RepositoryG
                 "linux",
             )
             if j >= tagged_from:
-                tag = f"1.0.{j}"
-                tags[tag] = Tag(tag, digest, created, created, Attributes())
+                index = j - tagged_from
+                extra = math.floor((index + 1) * gen.tags_per_manifest) - math.floor(index * gen.tags_per_manifest)
+                for k in range(extra):
+                    tag = f"1.0.{j}" if k == 0 else f"1.0.{j}-build{k}"
+                    tags[tag] = Tag(tag, digest, created, created, Attributes())
         if count and count - 1 >= tagged_from:
             newest = next(reversed(manifests.values()))
             tags["latest"] = Tag("latest", newest.digest, newest.created, newest.created, Attributes())

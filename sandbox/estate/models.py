@@ -183,6 +183,9 @@ class RepositoryGenerator(Model):
     manifests_per_repository: int = Field(ge=1, le=100_000)
     repository_prefix: str = "gen/app"
     tagged_fraction: float = Field(default=1.0, ge=0, le=1)
+    # Real repositories often carry several tags per image (version, commit, build): 1.5
+    # gives every other tagged manifest a second tag, so 100k manifests can hold 150k tags.
+    tags_per_manifest: float = Field(default=1.0, ge=1, le=10)
     max_age: Duration = "365d"
     layers: int = Field(default=2, ge=1, le=20)
 

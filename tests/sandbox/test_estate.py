@@ -332,3 +332,30 @@ def test_generators_are_deterministic_and_sized() -> None:
     assert 3_000 < pinned < 7_000
     # 10% of the benchmark estate (1,000 x 100 + 20 x 5,000 within 15 s): keep well under 1.5 s.
     assert elapsed < 3.0
+
+
+def test_generator_gives_several_tags_per_manifest() -> None:
+    world = load_estate(
+        {
+            "subscriptions": [
+                {
+                    "id": "00000000-0000-0000-0000-0000000000aa",
+                    "name": "s",
+                    "resourceGroups": [{"name": "rg", "location": "eastus"}],
+                }
+            ],
+            "registries": [
+                {
+                    "name": "tagsreg01",
+                    "resourceGroup": "rg",
+                    "location": "eastus",
+                    "generate": {"repositories": 4, "manifestsPerRepository": 10, "tagsPerManifest": 1.5},
+                }
+            ],
+        }
+    )
+    repos = world.registries["tagsreg01"].repositories.values()
+    versioned = [t for r in repos for t in r.tags.values() if t.name != "latest"]
+    assert len(versioned) == 4 * 15
+    assert all(t.digest in r.manifests for r in repos for t in r.tags.values())
+    assert any(t.name.endswith("-build1") for t in versioned)
