@@ -23,13 +23,14 @@ resource discovery 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 // "Azure Kubernetes Service Contributor Role" can do far more and still cannot start or stop a
-// cluster, so schedules get a role with exactly these five actions. Polling the start and stop
-// operations reads Microsoft.ContainerService/locations/operations, which Reader above covers.
+// cluster, so schedules get a role with exactly these six actions. managedClusters/write is for
+// the snooze tag and for the tags write-back that clears a Failed state after a start fallback.
+// Polling operations reads Microsoft.ContainerService/locations/operations, which Reader covers.
 resource scheduler 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, scheduleRoleSeed)
   properties: {
     roleName: 'ACR AKS Ops cluster scheduler (${environmentName}, ${subscription().subscriptionId})'
-    description: 'schedules: read, start and stop AKS clusters, and read and scale their node pools. Nothing else.'
+    description: 'schedules: read, start, stop and tag AKS clusters, and read and scale their node pools. Nothing else.'
     type: 'CustomRole'
     permissions: [
       {
@@ -37,6 +38,7 @@ resource scheduler 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.ContainerService/managedClusters/read'
           'Microsoft.ContainerService/managedClusters/start/action'
           'Microsoft.ContainerService/managedClusters/stop/action'
+          'Microsoft.ContainerService/managedClusters/write'
           'Microsoft.ContainerService/managedClusters/agentPools/read'
           'Microsoft.ContainerService/managedClusters/agentPools/write'
         ]

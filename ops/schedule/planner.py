@@ -14,7 +14,11 @@ state, and acts only where the two differ and nothing is already under way:
 - in cluster mode, once a start has failed ``retry.fallbackAfter`` times and left the
   control plane running, the fallback puts each pool back to its last known scale
   (recorded when the cluster was stopped), system pools first, so that one pool
-  without capacity no longer holds back the others;
+  without capacity no longer holds back the others. It falls back sooner when AKS
+  refused a start outright (409) with the control plane up: AKS starts no running
+  cluster, so asking again could only be refused again. Once every pool is back, a
+  cluster still reporting ``provisioningState: Failed`` (left by the failed start; each
+  agent pool has its own state) is updated, so that AKS reconciles it and clears it;
 - in node-pool mode, user pools are scaled to zero with their count and autoscaler
   bounds saved, and restored exactly; system pools are never scaled to zero.
 """
@@ -284,8 +288,6 @@ class _Context:
         if cluster.is_stopped and not (failed_start and last is not None and last.attempt >= self._fallback):
             return self._act(row, Kind.START, cluster.id, {}, f"start: {self.why}")
         if failed_start and last is not None:
-            if last.attempt < self._fallback:
-                return self._act(row, Kind.START, cluster.id, {}, f"start again: {self.why}")
             if cluster.is_stopped:
                 return self._act(
                     row,
@@ -295,7 +297,17 @@ class _Context:
                     "start again: the fallback needs the control plane running, "
                     "and the cluster is still stopped",
                 )
+            if last.attempt < self._fallback and not last.refused:
+                return self._act(row, Kind.START, cluster.id, {}, f"start again: {self.why}")
             return self._fallback_pools(row, last)
+        reconciling = (
+            last is not None
+            and last.kind is Kind.RECONCILE
+            and last.window == self.window
+            and last.status is OpStatus.FAILED
+        )
+        if reconciling and cluster.is_failed:
+            return self._reconcile(row, "fallback: every pool is back; updating the cluster again")
         if cluster.is_failed:
             return _Decision(
                 _with(
@@ -318,19 +330,23 @@ class _Context:
         ]
         observed = {p.name.lower(): p for p in self.cluster.pools}
         todo = [s for s in saved if _needs_restore(observed.get(s.name.lower()), s.scale)]
+        why = _why_fallback(failed)
         if not saved:
             return _Decision(
-                _with(
-                    row,
-                    reason=f"failed: start failed {failed.attempt} times ({failed.error}) "
-                    "and no last known pools were recorded to fall back to",
-                )
+                _with(row, reason=f"failed: {why} and no last known pools were recorded to fall back to")
+            )
+        if not todo and self.cluster.is_failed:
+            return self._reconcile(
+                row,
+                f"fallback: {why}; every pool is back at its last known scale, so the cluster is "
+                "updated for AKS to reconcile it and clear provisioningState=Failed",
             )
         if not todo:
             return _Decision(
-                _with(row, reason=f"running after fallback: every pool is back at its last known scale "
-                      f"(start failed {failed.attempt} times: {failed.error})")
-            )  # fmt: skip
+                _with(
+                    row, reason=f"running after fallback: every pool is back at its last known scale ({why})"
+                )
+            )
         system = [s for s in todo if s.mode.lower() == "system"]
         decisions = []
         for item in sorted(system or todo, key=lambda s: s.name):  # system pools first
@@ -346,12 +362,17 @@ class _Context:
                         "purpose": str(Purpose.LAST_KNOWN),
                         "start": pool is None or pool.power_state.lower() != "running",
                     },
-                    f"fallback: start failed {failed.attempt} times ({failed.error}); "
-                    f"starting {item.mode.lower()} pool {item.name} with its last known scale",
+                    f"fallback: {why}; starting {item.mode.lower()} pool {item.name} with its last "
+                    "known scale",
                 )
             )
         waiting = len(todo) - len(decisions)
         return _one_at_a_time(decisions, also_waiting=waiting)
+
+    def _reconcile(self, row: ClusterRow, reason: str) -> _Decision:
+        """Update the cluster itself: AKS keeps a cluster ``Failed`` until an operation on
+        the cluster (not on one of its pools) succeeds."""
+        return self._act(row, Kind.RECONCILE, self.cluster.id, {}, reason)
 
     # -- node-pool mode -------------------------------------------------------------
 
@@ -471,6 +492,13 @@ def _next_attempt(
             f"next attempt at {_iso(last.retry_at)}"
         )
     return last.attempt + 1, f"attempt {last.attempt + 1}, after: {last.error}"
+
+
+def _why_fallback(failed: Operation) -> str:
+    times = f"{failed.attempt} time{'' if failed.attempt == 1 else 's'}"
+    if failed.refused:
+        return f"start failed {times}, the last refused with the control plane already up ({failed.error})"
+    return f"start failed {times} ({failed.error})"
 
 
 def _needs_restore(pool: ObservedPool | None, scale: PoolScale) -> bool:

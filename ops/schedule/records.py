@@ -2,10 +2,11 @@
 
 Three kinds of record, keyed by lower-cased ARM id (ids are case-insensitive):
 
-- an :class:`Operation` per target (cluster or pool): the last stop, start or pool
-  update started for it, for which window, which attempt, and how it ended. A tick
-  starts a long-running operation and leaves; a later tick confirms it. Failures carry
-  the time of the next retry (exponential backoff).
+- an :class:`Operation` per target (cluster or pool): the last stop, start, pool
+  update or cluster update started for it, for which window, which attempt, and how it
+  ended. A tick starts a long-running operation and leaves; a later tick confirms it.
+  Failures carry the time of the next retry (exponential backoff), and whether ARM
+  refused the request outright (409: not allowed in the resource's current state).
 - a snooze per cluster (``{"until": <ISO time>}``), only when AKS refused to write the
   ``ops-snooze-until`` tag because the cluster was stopped;
 - a :class:`SavedPool` per pool: its count and autoscaler bounds from before it was
@@ -38,6 +39,7 @@ class Kind(StrEnum):
     START = "start_cluster"
     SCALE_DOWN = "scale_pool_to_zero"
     RESTORE = "restore_pool"
+    RECONCILE = "reconcile_cluster"
 
 
 class OpStatus(StrEnum):
@@ -66,6 +68,9 @@ class Operation:
     finished: datetime | None = None
     error: str | None = None
     retry_at: datetime | None = None
+    #: ARM turned the request down (409 Conflict): no operation ran, and asking again
+    #: changes nothing until the resource's state does.
+    refused: bool = False
 
     @property
     def key(self) -> str:
@@ -84,6 +89,7 @@ class Operation:
             "finished": self.finished.isoformat() if self.finished else None,
             "error": self.error,
             "retryAt": self.retry_at.isoformat() if self.retry_at else None,
+            "refused": self.refused,
         }
 
     @classmethod
@@ -100,6 +106,7 @@ class Operation:
             finished=_instant(value.get("finished")),
             error=value.get("error"),
             retry_at=_instant(value.get("retryAt")),
+            refused=bool(value.get("refused", False)),
         )
 
 

@@ -452,11 +452,38 @@ class ScheduleService:
                 ),
             )
 
-        return {Kind.STOP: stop, Kind.START: start, Kind.SCALE_DOWN: scale_down, Kind.RESTORE: restore}
+        def reconcile(action: Action) -> None:
+            self._start(action, now, lambda: self._update_cluster(action.target), judge_by_state=True)
 
-    def _start(self, action: Action, now: datetime, begin: Callable[[], OperationRef]) -> None:
+        return {
+            Kind.STOP: stop,
+            Kind.START: start,
+            Kind.SCALE_DOWN: scale_down,
+            Kind.RESTORE: restore,
+            Kind.RECONCILE: reconcile,
+        }
+
+    def _update_cluster(self, cluster_id: str) -> OperationRef:
+        """An update of the cluster itself, changing nothing: its tags, written back as they
+        are. AKS runs it as an operation on the cluster, and one that succeeds clears the
+        ``Failed`` a failed start left. The tags update keeps no status URL, so a later tick
+        judges it by the cluster's provisioningState."""
+        self.control.update_tags(cluster_id, {})
+        return OperationRef(url=None)
+
+    def _start(
+        self,
+        action: Action,
+        now: datetime,
+        begin: Callable[[], OperationRef],
+        *,
+        judge_by_state: bool = False,
+    ) -> None:
         """Start the operation and record it as pending; a refusal is recorded as a failed
-        attempt (so the next tick backs off) and re-raised for the executor to report."""
+        attempt (so the next tick backs off) and re-raised for the executor to report.
+
+        Without a status URL the operation finished synchronously, unless
+        ``judge_by_state`` says a later tick reads its outcome from the resource."""
         operation = Operation(
             target=action.target,
             cluster=str(action.params["cluster"]),
@@ -474,10 +501,11 @@ class ScheduleService:
             failed = fail_operation(
                 operation, f"{type(exc).__name__}: {exc}", now=now, retry=self.policy.retry
             )
+            failed = replace(failed, refused=isinstance(exc, Conflict))
             self._save_operation(failed)
             self._report_failure(failed)
             raise
-        if ref.url is None:  # ARM finished it synchronously
+        if ref.url is None and not judge_by_state:  # ARM finished it synchronously
             operation = replace(operation, status=OpStatus.SUCCEEDED, finished=now)
         self._save_operation(replace(operation, url=ref.url))
 
@@ -561,9 +589,12 @@ class ScheduleService:
 
 def _judge_by_state(operation: Operation, cluster: ObservedCluster) -> OperationResult:
     """An operation's outcome read from the resource, for operations without a status URL."""
-    if operation.kind in (Kind.STOP, Kind.START):
+    if operation.kind in (Kind.STOP, Kind.START, Kind.RECONCILE):
         provisioning = cluster.provisioning_state.lower()
-        wanted = "stopped" if operation.kind is Kind.STOP else "running"
+        # A stop or start must reach its power state; a cluster update keeps the one it had.
+        wanted = {Kind.STOP: "stopped", Kind.START: "running"}.get(operation.kind)
+        if wanted is None:
+            wanted = cluster.power_state.lower()
         if provisioning == "failed":
             return OperationResult(
                 OperationState.FAILED, f"cluster provisioningState=Failed after {operation.kind}"

@@ -5,7 +5,16 @@ What the product relies on, and what AKS enforces, is emulated:
   ``Stopping``/``Starting`` for ``lro_seconds``, and its API server stops answering
   once stopped and answers again only once started;
 - a stopped cluster allows only start (and reads); a cluster with an operation in
-  progress refuses another (409 ``OperationNotAllowed``), as AKS does;
+  progress refuses another (409 ``OperationNotAllowed``), as AKS does; so does a
+  running cluster asked to start and a stopped one asked to stop;
+- a start that fails (an ``lro_failure`` fault, standing in for a capacity error) leaves
+  what AKS leaves (Azure/AKS#2171): the control plane up, so the cluster
+  ``provisioningState: Failed`` with ``powerState: Running``, and every agent pool
+  ``Failed`` and ``Running``. Such a cluster refuses another start (it is running), takes
+  agent pool PUTs (each reconciles its pool to ``Succeeded``) and stops; the cluster's
+  own ``Failed`` clears only when an operation on the cluster itself succeeds (a stop,
+  a tags update, a PUT): each agent pool is a resource with its own state. A failed stop
+  leaves the cluster ``Failed`` in the power state it had;
 - a System pool cannot be scaled to 0 (400 ``InvalidParameter`` on
   ``agentPoolProfile.count``); the SNAT rule ports x (maxCount + maxSurge) ≤ 64,000 x
   IPs is validated on load-balancer profile changes;
@@ -220,13 +229,16 @@ def _power(call: ArmCall, *, target: str) -> Response:
     with world.lock:
         _assert_idle(call, cluster)
         if cluster.power_state == target:
-            raise SandboxHTTPError(
-                409,
-                "OperationNotAllowed",
-                f"managed cluster is in Provisioning State({cluster.provisioning_state}) and Power "
-                f"State({cluster.power_state}), {'stopping' if verb == 'stop' else 'starting'} cannot be "
-                "performed",
+            # AKS's own wording for each (learn.microsoft.com, troubleshoot/azure/azure-kubernetes/
+            # create-upgrade-delete/operationnotallowed). A start failed half-way leaves the
+            # cluster Running, so it too refuses another start.
+            message = (
+                "managed cluster is not currently running, stopping cannot be performed"
+                if verb == "stop"
+                else f"managed cluster is in Provisioning State({cluster.provisioning_state}) and Power "
+                f"State({cluster.power_state}), starting cannot be performed"
             )
+            raise SandboxHTTPError(409, "OperationNotAllowed", message)
         cluster.provisioning_state = "Stopping" if verb == "stop" else "Starting"
 
         def finish() -> None:
@@ -234,9 +246,17 @@ def _power(call: ArmCall, *, target: str) -> Response:
             cluster.provisioning_state = "Succeeded"
             for pool in cluster.agent_pools.values():
                 pool.power_state = target
+                pool.provisioning_state = "Succeeded"
 
         def fail(_: dict[str, str]) -> None:
             cluster.provisioning_state = "Failed"
+            if verb == "start":
+                # The control plane came up and the pools did not (Azure/AKS#2171): AKS
+                # reports the cluster and every pool Running, each in provisioningState Failed.
+                cluster.power_state = "Running"
+                for pool in cluster.agent_pools.values():
+                    pool.power_state = "Running"
+                    pool.provisioning_state = "Failed"
 
         op = call.ctx.engine.begin(
             name="Stopping" if verb == "stop" else "Starting",

@@ -7,10 +7,15 @@ operations (``lroSeconds`` is long, so nothing finishes until a test says so).
 Cases: an evening of ticks stops the dev cluster, scales the staging cluster's user
 pools to zero one at a time and leaves prod alone, and a morning of ticks brings both
 back with the same counts and autoscaler bounds, each stop and start confirmed on a
-later tick; two ticks at once produce one set of actions; injected LRO failures of a
-start are retried with backoff, reported in the audit trail, and the start completes;
-the CLI runs a tick in a subprocess (``ops invoke schedule_tick``), shows the plan as
-JSON, and snoozes a cluster.
+later tick; two ticks at once produce one set of actions; the cluster-mode fallback: a
+cluster stopped in the evening whose morning start fails (an injected LRO failure, as
+a capacity error) is left Failed but Running, as AKS leaves it; the start is retried
+after its backoff, AKS refuses it (the control plane is up), and the tick falls back:
+each pool back to its last known count and autoscaler bounds, system pool first, one
+agent-pool update per tick, then an update of the cluster that clears its Failed, so
+that it ends Running and Succeeded with every failure and every "fallback" action in
+the audit trail; the CLI runs a tick in a subprocess (``ops invoke schedule_tick``),
+shows the plan as JSON, and snoozes a cluster.
 """
 
 from __future__ import annotations
@@ -214,45 +219,98 @@ def test_two_ticks_at_once_make_one_set_of_actions(
     assert sorted(writes(sandbox.world)) == [("POST", "stop"), ("PUT", "apps")]
 
 
-def test_injected_start_failures_are_retried_with_backoff(
+def dev_writes(world: World) -> list[tuple[str, str, int]]:
+    """aks-dev's ARM writes in the request log, as (method, last path segment, status)."""
+    with world.lock:
+        return [
+            (r.method, r.path.rsplit("/", 1)[-1], r.status)
+            for r in world.requests
+            if r.service == "arm"
+            and r.method in ("POST", "PUT", "PATCH", "DELETE")
+            and "/managedClusters/aks-dev" in r.path
+        ]
+
+
+def pool_health(world: World, cluster: str) -> dict[str, tuple[str, str]]:
+    pools = world.clusters[cluster].agent_pools.values()
+    return {p.name: (p.power_state, p.provisioning_state) for p in pools}
+
+
+def test_failed_starts_fall_back_to_the_last_known_pools(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = sandbox.world
-    world.clusters["aks-dev"].power_state = "Stopped"
-    for pool in world.clusters["aks-dev"].agent_pools.values():
-        pool.power_state = "Stopped"
+    dev = world.clusters["aks-dev"]
+    before = pool_state(world, "aks-dev")
+    for minutes in (0, 5, 10):  # stops aks-dev, recording its pools as last known (and staging's)
+        tick(monkeypatch, EVENING + timedelta(minutes=minutes))
+        finish_operations(sandbox)
+    assert dev.power_state == "Stopped"
     control(
         sandbox,
         "POST",
         "faults",
-        {"kind": "lro_failure", "service": "arm", "method": "POST", "path": "/aks-dev/start$", "count": 2,
+        {"kind": "lro_failure", "service": "arm", "method": "POST", "path": "/aks-dev/start$", "count": 3,
          "code": "OverconstrainedAllocationRequest", "message": "Allocation failed: no capacity."},
     )  # fmt: skip
 
     tick(monkeypatch, MORNING)
     finish_operations(sandbox)
-    tick(monkeypatch, MORNING + timedelta(minutes=1))  # confirms the failure, backs off 5 minutes
-    starts = [w for w in writes(world) if w == ("POST", "start")]
-    assert len(starts) == 1
-    assert world.clusters["aks-dev"].provisioning_state == "Failed"
+    tick(monkeypatch, MORNING + timedelta(minutes=1))  # confirms the failure; backs off 5 minutes
+    assert (dev.power_state, dev.provisioning_state) == ("Running", "Failed")  # as AKS leaves it
+    assert pool_health(world, "aks-dev") == {"system": ("Running", "Failed"), "user": ("Running", "Failed")}
+    tick(monkeypatch, MORNING + timedelta(minutes=5))  # still backing off
+    assert dev_writes(world)[1:] == [("POST", "start", 202)]
 
-    tick(monkeypatch, MORNING + timedelta(minutes=6))  # attempt 2
-    finish_operations(sandbox)
-    tick(monkeypatch, MORNING + timedelta(minutes=7))  # fails again: backs off 10 minutes
-    tick(monkeypatch, MORNING + timedelta(minutes=12))
-    assert len([w for w in writes(world) if w == ("POST", "start")]) == 2
-    tick(monkeypatch, MORNING + timedelta(minutes=17))  # attempt 3
-    finish_operations(sandbox)
-    tick(monkeypatch, MORNING + timedelta(minutes=18))
+    tick(monkeypatch, MORNING + timedelta(minutes=6))  # attempt 2: AKS starts no running cluster
+    assert dev_writes(world)[2:] == [("POST", "start", 409)]
+    assert control(sandbox, "GET", "faults")["faults"][0]["count"] == 2  # no second operation ran
 
-    assert len([w for w in writes(world) if w == ("POST", "start")]) == 3
-    assert world.clusters["aks-dev"].power_state == "Running"
-    assert world.clusters["aks-dev"].provisioning_state == "Succeeded"
+    tick(monkeypatch, MORNING + timedelta(minutes=7))  # the fallback: the system pool first
+    assert dev_writes(world)[3:] == [("PUT", "system", 200)]
+    finish_operations(sandbox)
+    tick(monkeypatch, MORNING + timedelta(minutes=8))  # then the user pool
+    assert dev_writes(world)[4:] == [("PUT", "user", 200)]
+    finish_operations(sandbox)
+    tick(monkeypatch, MORNING + timedelta(minutes=9))  # every pool back: update the cluster
+    assert dev_writes(world)[5:] == [("PATCH", "aks-dev", 200)]
+    assert dev.provisioning_state == "Updating"
+    finish_operations(sandbox)
+    tick(monkeypatch, MORNING + timedelta(minutes=10))
+    tick(monkeypatch, MORNING + timedelta(minutes=15))  # settled: nothing more to do
+    assert len(dev_writes(world)) == 6
+
+    assert (dev.power_state, dev.provisioning_state) == ("Running", "Succeeded")
+    assert pool_health(world, "aks-dev") == {
+        "system": ("Running", "Succeeded"),
+        "user": ("Running", "Succeeded"),
+    }
+    assert before == {"system": (1, False, None, None), "user": (2, True, 1, 5)}
+    assert pool_state(world, "aks-dev") == before
     from ops.services import get_services
 
-    failures = [a for a in get_services().store().query_audit(capability="schedule") if a.status == "failed"]
-    assert len(failures) == 2
-    assert all("OverconstrainedAllocationRequest" in a.reason for a in failures)
+    audit = [
+        a
+        for a in get_services().store().query_audit(capability="schedule", limit=100)
+        if "/managedClusters/aks-dev" in a.target
+    ]
+    failures = sorted(
+        (a.detail.get("attempt"), a.reason) for a in audit if a.status == "failed" and "attempt" in a.detail
+    )
+    assert [attempt for attempt, _ in failures] == [1, 2]
+    assert "OverconstrainedAllocationRequest" in failures[0][1]
+    assert "starting cannot be performed" in failures[1][1]
+    fallback = {a.kind + ":" + a.target.rsplit("/", 1)[-1]: a for a in audit if a.status == "applied"}
+    assert set(fallback) == {"stop_cluster:aks-dev", "start_cluster:aks-dev", "restore_pool:system",
+                             "restore_pool:user", "reconcile_cluster:aks-dev"}  # fmt: skip
+    for name in ("restore_pool:system", "restore_pool:user", "reconcile_cluster:aks-dev"):
+        assert fallback[name].reason.startswith("fallback: start failed 2 times, the last refused")
+    assert fallback["restore_pool:system"].detail["params"]["scale"] == {
+        "count": 1, "enableAutoScaling": False, "minCount": None, "maxCount": None
+    }  # fmt: skip
+    assert fallback["restore_pool:user"].detail["params"]["scale"] == {
+        "count": 2, "enableAutoScaling": True, "minCount": 1, "maxCount": 5
+    }  # fmt: skip
 
 
 def _cli(env_file: Path, *args: str, stdin: str | None = None, extra: dict[str, str] | None = None) -> Any:

@@ -38,6 +38,7 @@ SCHEDULER_ACTIONS = {
     "Microsoft.ContainerService/managedClusters/read",
     "Microsoft.ContainerService/managedClusters/start/action",
     "Microsoft.ContainerService/managedClusters/stop/action",
+    "Microsoft.ContainerService/managedClusters/write",
     "Microsoft.ContainerService/managedClusters/agentPools/read",
     "Microsoft.ContainerService/managedClusters/agentPools/write",
 }

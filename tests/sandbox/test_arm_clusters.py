@@ -8,6 +8,10 @@ Cases:
 - a stop poller resumes from its continuation token; moving the sandbox clock
   completes an operation without waiting;
 - a second operation while one runs is 409; a stopped cluster refuses updates;
+- after a start that failed (the cluster Failed but Running, its pools Failed): another
+  start is 409 OperationNotAllowed; an agent pool PUT is taken and reconciles that pool
+  to Succeeded, leaving the cluster Failed; a tags update, an operation on the cluster
+  itself, brings the cluster back to Succeeded; a stop is taken too;
 - agent pools list/get; create_or_update scales a pool (its nodes follow) and adds a
   pool (201); a System pool cannot be scaled to 0 (400 InvalidParameter);
 - update_tags and create_or_update (load balancer profile) are LROs; a change that
@@ -109,6 +113,57 @@ def test_one_operation_at_a_time_and_stopped_clusters_refuse_updates(
         aks_mgmt.agent_pools.begin_create_or_update(RG, NAME, "user", pool).result()
     assert stopped.value.error.code == "OperationNotAllowed"
     assert "Stopped" in stopped.value.error.message
+
+
+def fail_a_start(sandbox: SandboxServer, aks_mgmt: Any) -> None:
+    """Stop the cluster, then start it with an injected LRO failure (as a capacity error)."""
+    aks_mgmt.managed_clusters.begin_stop(RG, NAME).result()
+    control(
+        sandbox,
+        "POST",
+        "faults",
+        {"kind": "lro_failure", "service": "arm", "method": "POST", "path": "/start$", "count": 1},
+    )
+    with pytest.raises(HttpResponseError):
+        aks_mgmt.managed_clusters.begin_start(RG, NAME).result()
+
+
+def test_a_cluster_whose_start_failed_refuses_start_and_takes_pool_updates(
+    sandbox: SandboxServer, aks_mgmt: Any
+) -> None:
+    fail_a_start(sandbox, aks_mgmt)
+
+    with pytest.raises(ResourceExistsError) as again:
+        aks_mgmt.managed_clusters.begin_start(RG, NAME).result()
+    assert again.value.error.code == "OperationNotAllowed"
+    assert "Provisioning State(Failed) and Power State(Running), starting cannot be performed" in (
+        again.value.error.message
+    )
+
+    system = aks_mgmt.agent_pools.get(RG, NAME, "system")
+    assert system.provisioning_state == "Failed"
+    updated = aks_mgmt.agent_pools.begin_create_or_update(RG, NAME, "system", system).result()
+    cluster = aks_mgmt.managed_clusters.get(RG, NAME)
+    pools = {p.name: p.provisioning_state for p in cluster.agent_pool_profiles}
+
+    assert updated.provisioning_state == "Succeeded"
+    assert pools == {"system": "Succeeded", "user": "Failed"}
+    assert (cluster.provisioning_state, cluster.power_state.code) == ("Failed", "Running")
+
+    aks_mgmt.managed_clusters.begin_update_tags(RG, NAME, TagsObject(tags=cluster.tags)).result()
+    assert aks_mgmt.managed_clusters.get(RG, NAME).provisioning_state == "Succeeded"
+
+
+def test_a_cluster_whose_start_failed_can_be_stopped(sandbox: SandboxServer, aks_mgmt: Any) -> None:
+    fail_a_start(sandbox, aks_mgmt)
+
+    aks_mgmt.managed_clusters.begin_stop(RG, NAME).result()
+    cluster = aks_mgmt.managed_clusters.get(RG, NAME)
+
+    assert (cluster.provisioning_state, cluster.power_state.code) == ("Succeeded", "Stopped")
+    assert {(p.provisioning_state, p.power_state.code) for p in cluster.agent_pool_profiles} == {
+        ("Succeeded", "Stopped")
+    }
 
 
 def test_agent_pools_scale_and_create(sandbox: SandboxServer, aks_mgmt: Any) -> None:

@@ -3,7 +3,9 @@
 Cases:
 - a 429 with Retry-After is honoured by azure-core's retry (the call succeeds, after
   the advertised wait); a 503 and a connection reset are retried too;
-- an lro_failure fault makes begin_stop() end Failed, and the cluster shows Failed;
+- an lro_failure fault makes begin_stop() end Failed, and the cluster shows Failed,
+  still Running; on begin_start() of a stopped cluster it leaves what AKS leaves
+  (Azure/AKS#2171): the cluster Failed but Running, every pool Failed and Running;
 - latency is added; a fault with a rate hits some calls, not all; faults from the
   estate file apply like those posted to the control endpoint; count=N stops after N;
 - ARM throttling: a per-subscription read bucket gives 429 + Retry-After once empty,
@@ -104,6 +106,35 @@ def test_lro_failure_fails_the_poller(sandbox: SandboxServer, aks_mgmt: Any) -> 
     assert (cluster.provisioning_state, cluster.power_state.code) == ("Failed", "Running")
     aks_mgmt.managed_clusters.begin_stop(RG, NAME).result()  # the fault was for one operation only
     assert aks_mgmt.managed_clusters.get(RG, NAME).power_state.code == "Stopped"
+
+
+def test_lro_failure_of_a_start_leaves_the_cluster_running_and_failed(
+    sandbox: SandboxServer, aks_mgmt: Any
+) -> None:
+    aks_mgmt.managed_clusters.begin_stop(RG, NAME).result()
+    add_fault(
+        sandbox,
+        kind="lro_failure",
+        service="arm",
+        method="POST",
+        path="/start$",
+        count=1,
+        code="OverconstrainedAllocationRequest",
+        message="Allocation failed.",
+    )
+
+    with pytest.raises(HttpResponseError) as failed:
+        aks_mgmt.managed_clusters.begin_start(RG, NAME).result()
+
+    assert "OverconstrainedAllocationRequest" in str(failed.value)
+    cluster = aks_mgmt.managed_clusters.get(RG, NAME)
+    assert (cluster.provisioning_state, cluster.power_state.code) == ("Failed", "Running")
+    assert {(p.name, p.provisioning_state, p.power_state.code) for p in cluster.agent_pool_profiles} == {
+        ("system", "Failed", "Running"),
+        ("user", "Failed", "Running"),
+    }
+    pools = {p.name: (p.provisioning_state, p.power_state.code) for p in aks_mgmt.agent_pools.list(RG, NAME)}
+    assert pools == {"system": ("Failed", "Running"), "user": ("Failed", "Running")}
 
 
 def test_latency_and_rates(sandbox: SandboxServer, sandbox_env: dict) -> None:
