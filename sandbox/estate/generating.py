@@ -74,7 +74,8 @@ def generate_repositories(builder: Builder, registry: Registry, gen: RepositoryG
             )
             if j >= tagged_from:
                 index = j - tagged_from
-                extra = math.floor((index + 1) * gen.tags_per_manifest) - math.floor(index * gen.tags_per_manifest)
+                per = gen.tags_per_manifest
+                extra = math.floor((index + 1) * per) - math.floor(index * per)
                 for k in range(extra):
                     tag = f"1.0.{j}" if k == 0 else f"1.0.{j}-build{k}"
                     tags[tag] = Tag(tag, digest, created, created, Attributes())
