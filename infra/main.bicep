@@ -85,6 +85,22 @@ param purgeBatchSize int = 20
 @description('OPS_PURGE_ESTIMATE_BYTES: estimate the bytes a purge reclaims (one registry read per affected manifest).')
 param purgeEstimateBytes bool = true
 
+@description('GATE_SWEEP_SCHEDULE: NCRONTAB (six fields, UTC) of gate_sweep, which re-evaluates pending images.')
+param gateSweepSchedule string = '0 */1 * * * *'
+
+@description('OPS_GATE_POLICY: the gate policy, inline YAML or a path inside the deployed app. Empty: nothing is gated.')
+param gatePolicy string = ''
+
+@minValue(1)
+@maxValue(1000)
+@description('OPS_GATE_QUERY_BATCH: image digests per Resource Graph findings query.')
+param gateQueryBatch int = 300
+
+@minValue(1)
+@maxValue(100000)
+@description('OPS_GATE_SWEEP_LIMIT: pending images one gate_sweep re-evaluates.')
+param gateSweepLimit int = 5000
+
 @description('Object ID of the Entra application that secure webhooks from the action group are issued for. Empty: no action group and no alert rules.')
 param alertWebhookAppObjectId string = ''
 
@@ -148,7 +164,7 @@ var scopeSubscriptions = union(subscriptions, registrySubscriptions, clusterSubs
 // connection-string form of AzureWebJobsStorage, which this deployment replaces with the
 // identity-based keys below. No value here is a secret: storage is reached with the managed
 // identity, and shared-key access is disabled on the account. Each capability brings its
-// settings (the gate will bring GATE_SWEEP_SCHEDULE): a param above, a line here.
+// settings: a param above, a line here.
 var appSettings = {
   OPS_DRY_RUN: dryRun ? 'true' : 'false'
   OPS_KILL_SWITCH: killSwitch ? 'true' : 'false'
@@ -180,6 +196,12 @@ var appSettings = {
   OPS_PURGE_QUEUE: 'purge-work'
   OPS_PURGE_BATCH_SIZE: string(purgeBatchSize)
   OPS_PURGE_ESTIMATE_BYTES: purgeEstimateBytes ? 'true' : 'false'
+  GATE_SWEEP_SCHEDULE: gateSweepSchedule
+  OPS_GATE_POLICY: gatePolicy
+  OPS_GATE_QUERY_BATCH: string(gateQueryBatch)
+  OPS_GATE_SWEEP_LIMIT: string(gateSweepLimit)
+  // Where gate verdicts are published as CloudEvents: the app's own custom topic.
+  OPS_EVENTS_TOPIC_ENDPOINT: events.outputs.endpoint
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

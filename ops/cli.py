@@ -215,7 +215,7 @@ def schedule(
     ]  # fmt: skip
     print_table(f"schedule at {report.now.isoformat()}", _SCHEDULE_COLUMNS, rows)
     total = sum(r.node_hours_saved_per_week or 0 for r in report.rows)
-    mode = "" if apply else "; dry run (--apply to act)"
+    mode = f"; outcomes {body['outcomes']}" if apply else "; dry run (--apply to act)"
     print(
         f"{len(report.plan.actions)} action(s); {report.not_in_scope} cluster(s) not in scope; "
         f"about {total:,.0f} node-hours saved per week{mode}"
@@ -349,6 +349,74 @@ def sandbox_push(
             artifact_type=artifact_type,
         )
     )
+
+
+gate_app = typer.Typer(no_args_is_help=True, help="The image-push scanning gate (docs/gate.md).")
+app.add_typer(gate_app, name="gate")
+
+
+@gate_app.command("check")
+def gate_check(
+    reference: Annotated[str, typer.Argument(help="REGISTRY/REPOSITORY@sha256:… or REGISTRY/REPOSITORY:TAG")],
+    apply: Annotated[bool, typer.Option("--apply", help="act on the verdict, as a sweep would")] = False,
+    output: OutputOpt = None,
+) -> None:
+    """The gate's verdict for one image now, with every check and all the evidence behind it."""
+    from ops.errors import OpsError
+    from ops.services import get_services
+
+    try:
+        service = get_services().gate_service(apply=apply)
+        result = service.check(service.resolve(reference), apply=apply)
+    except OpsError as exc:
+        _fail(exc, output)
+    body = result.to_dict()
+    if _output(output) is Output.json:
+        print_json(body)
+        return
+    verdict = result.verdict
+    print(f"image:   {body['image']}  tags: {', '.join(body['tags']) or '-'}")
+    if verdict is None:
+        print(f"verdict: not gated ({result.detail})")
+        return
+    recorded = body["recorded"]
+    state = "no record (never pushed through the gate)"
+    if recorded:
+        state = f"{recorded['decision']} (decision {recorded['number']}), blocked: {recorded['blocked']}"
+    print(f"verdict: {verdict.decision}  rule: {verdict.rule}  mode: {verdict.mode}  recorded: {state}")
+    print_table("checks", ["check", "result", "message"], [c.to_dict() for c in verdict.checks])
+    evidence = body["evidence"]
+    manifest = evidence.get("manifest") or {}
+    print(
+        f"manifest: {manifest.get('mediaType')}, {manifest.get('size')} bytes, "
+        f"annotations {manifest.get('annotations') or {}}, labels {manifest.get('labels') or {}}"
+    )
+    referrers = evidence.get("referrers")
+    shown = ", ".join(f"{r['artifactType']} {r['digest'][:19]}" for r in referrers or ()) or "none"
+    print(f"referrers: {shown if referrers is not None else 'not required'}")
+    scan = evidence.get("scan") or {}
+    print(f"scan: {'complete' if scan and not scan.get('unscanned') else 'not finished'}")
+    findings = [f for f in scan.get("findings") or () if f.get("status") != "Healthy"]
+    if findings:
+        columns = ["cve", "severity", "status", "fixStatus", "fixedVersion", "package", "digest"]
+        print_table("Defender findings", columns, findings)
+
+
+@gate_app.command("pending")
+def gate_pending(output: OutputOpt = None) -> None:
+    """Images the gate holds pending: their age, and what each one waits for."""
+    from ops.errors import OpsError
+    from ops.services import get_services
+
+    try:
+        rows = get_services().gate_service().pending()
+    except OpsError as exc:
+        _fail(exc, output)
+    if _output(output) is Output.json:
+        print_json(rows)
+        return
+    columns = ["image", "tags", "age", "waitingFor", "timeoutIn", "mode", "blocked"]
+    print_table(f"{len(rows)} pending image(s)", columns, rows)
 
 
 def main() -> None:

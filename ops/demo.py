@@ -73,6 +73,114 @@ def step_estate(ctx: DemoContext) -> None:
     )
 
 
+#: The gate on contosoprod's shop/ repositories: locked until scanned clean and signed.
+DEMO_GATE_POLICY = r"""
+gate:
+  rules:
+    - name: shop
+      registry: contosoprod
+      repository: 'shop/.*'
+      mode: lock
+      maxSeverity: medium
+      signatures: [notation, cosign]
+      immutableTags: ['v\d+\.\d+\.\d+']
+      settleTimeout: 30m
+"""
+NOTATION = "application/vnd.cncf.notary.signature"
+
+
+def step_gate(ctx: DemoContext) -> None:
+    """Three pushes through the gate: a clean signed image passes; a vulnerable one is denied and
+    cannot be pulled; an unsigned one stays pending until its signature arrives, then passes."""
+    from sandbox.acr.pushing import push_image
+    from sandbox.world import Finding
+
+    world = ctx.sandbox.world
+    registry = "contosoprod"
+
+    def deliver(since: int) -> int:
+        """Hand the ImagePushed events ACR recorded since ``since`` to the function, as Event Grid would."""
+        events = list(world.events[since:])
+        for event in events:
+            ctx.invoke("gate_on_image_pushed", event)
+        return len(events)
+
+    with temporary_env(OPS_GATE_POLICY=DEMO_GATE_POLICY, OPS_DRY_RUN="false"):
+        start = len(world.events)
+        images = {
+            "checkout": push_image(world, registry, "shop/checkout", "v1.4.0"),
+            "legacy": push_image(world, registry, "shop/legacy", "v0.9.1"),
+            "search": push_image(world, registry, "shop/search", "v2.0.0"),
+        }
+        for name in ("checkout", "legacy"):
+            push_image(world, registry, f"shop/{name}", None, subject=images[name], artifact_type=NOTATION)
+        count = deliver(start)
+        ctx.say(
+            "gate",
+            f"pushed shop/checkout:v1.4.0 and shop/legacy:v0.9.1 (both signed) and shop/search:v2.0.0 "
+            f"(unsigned); {count} ImagePushed events: {_gate_states(ctx, registry, images)}",
+        )
+
+        def healthy(name: str) -> Finding:  # how Defender says "scanned, nothing found"
+            return Finding(registry, f"shop/{name}", images[name], "CVE-2024-0727", "Low", status="Healthy")
+
+        xz = Finding(registry, "shop/legacy", images["legacy"], "CVE-2024-3094", "Critical",
+                     fixed_version="5.6.1", package="xz-utils", version="5.6.0")  # fmt: skip
+        with world.lock:  # Defender finishes its scans, minutes after the pushes
+            world.findings += [healthy("checkout"), xz, healthy("search")]
+        ctx.invoke("gate_sweep", TIMER_STATUS)
+        pulls = {name: _pull_status(ctx, registry, f"shop/{name}", digest) for name, digest in images.items()}
+        ctx.say(
+            "gate",
+            f"Defender's scans arrive; gate_sweep (one Resource Graph query): "
+            f"{_gate_states(ctx, registry, images)}; pulls: {pulls}",
+        )
+        start = len(world.events)
+        push_image(world, registry, "shop/search", None, subject=images["search"], artifact_type=NOTATION)
+        deliver(start)
+        states = _gate_states(ctx, registry, images)
+        pulls = {name: _pull_status(ctx, registry, f"shop/{name}", digest) for name, digest in images.items()}
+        published = [e["type"] for e in world.published]
+        ctx.say("gate", f"shop/search's signature arrives: {states}; pulls: {pulls}")
+        ctx.say("gate", f"published to the topic: {', '.join(published)}")
+    expected = {"checkout": "pass", "legacy": "deny", "search": "pass"}
+    if states != expected or pulls != {"checkout": 200, "legacy": 405, "search": 200}:
+        raise RuntimeError(f"the gate decided {states} with pulls {pulls}; expected {expected}")
+    CAPABILITIES["gate"] = (
+        "clean signed image passed; vulnerable denied and unpullable; late signature passed"
+    )
+
+
+def _gate_states(ctx: DemoContext, registry: str, images: dict[str, str]) -> dict[str, str]:
+    from ops.gate.records import load_record
+    from ops.services import get_services
+
+    login = ctx.sandbox.world.registries[registry].login_server
+    store = get_services().store()
+    states = {}
+    for name, digest in images.items():
+        record = load_record(store, f"{login}/shop/{name}@{digest}")
+        states[name] = str(record.standing.decision) if record else "not gated"
+    return states
+
+
+def _pull_status(ctx: DemoContext, registry: str, repository: str, digest: str) -> int:
+    """A pull by an OCI client (the sandbox's identity: any AcrPull holder would get the same)."""
+    from sandbox.acr.client import registry_session
+    from sandbox.http import ACR_AUDIENCE, mint_token
+
+    identity = ctx.sandbox.world.identity
+    token = mint_token(ACR_AUDIENCE, subject=identity.principal_id, tenant=identity.tenant_id)
+    session = registry_session(token, verify=str(ctx.sandbox.tls.ca_cert))
+    login = ctx.sandbox.world.registries[registry].login_server
+    accept = "application/vnd.oci.image.manifest.v1+json"
+    return int(
+        session.get(
+            f"https://{login}/v2/{repository}/manifests/{digest}", headers={"Accept": accept}
+        ).status_code
+    )
+
+
 #: A purge a naive tool would get wrong: everything older than two weeks, untagged too.
 DEMO_PURGE_POLICY = """
 purge:
@@ -90,12 +198,9 @@ purge:
 def step_purge(ctx: DemoContext) -> None:
     """Purge contosoprod through purge_schedule and purge_repository, then check the survivors."""
     from ops.purge.localqueue import StoreQueue
-    from ops.services import get_services, reset_services
+    from ops.services import get_services
 
-    saved = {k: os.environ.get(k) for k in ("OPS_PURGE_POLICY", "OPS_DRY_RUN")}
-    os.environ.update({"OPS_PURGE_POLICY": DEMO_PURGE_POLICY, "OPS_DRY_RUN": "false"})
-    reset_services()
-    try:
+    with temporary_env(OPS_PURGE_POLICY=DEMO_PURGE_POLICY, OPS_DRY_RUN="false"):
         ctx.invoke("purge_schedule")
         services = get_services()
         # Without a storage account the work queue lives in the SQLite state: deliver it here.
@@ -109,28 +214,20 @@ def step_purge(ctx: DemoContext) -> None:
         runs = [
             r for r in services.store().query_audit(capability="purge", limit=50) if r.kind == "run_summary"
         ]
-        if not runs:
-            raise RuntimeError("purge recorded no run summary")
-        summary = runs[0].detail
-        ctx.say(
-            "purge",
-            f"policy: delete contosoprod tags and untagged manifests older than 14d ({batches} batch(es))",
-        )
-        ctx.say(
-            "purge",
-            f"deleted {summary['manifests_deleted']} manifests, {summary['tags_deleted']} tags, "
-            f"~{summary['bytes_reclaimed'] / 2**20:,.0f} MiB; protected {summary['protected_by_reason']}",
-        )
-        survivors = _check_purge_survivors(ctx.sandbox.world)
-        ctx.say("purge", f"survived: {survivors}")
-        CAPABILITIES["purge"] = f"{summary['manifests_deleted']} deleted; running, multi-arch and signed kept"
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        reset_services()
+    if not runs:
+        raise RuntimeError("purge recorded no run summary")
+    summary = runs[0].detail
+    ctx.say(
+        "purge",
+        f"policy: delete contosoprod tags and untagged manifests older than 14d ({batches} batch(es))",
+    )
+    ctx.say(
+        "purge",
+        f"deleted {summary['manifests_deleted']} manifests, {summary['tags_deleted']} tags, "
+        f"~{summary['bytes_reclaimed'] / 2**20:,.0f} MiB; protected {summary['protected_by_reason']}",
+    )
+    ctx.say("purge", f"survived: {_check_purge_survivors(ctx.sandbox.world)}")
+    CAPABILITIES["purge"] = f"{summary['manifests_deleted']} deleted; running, multi-arch and signed kept"
 
 
 def _check_purge_survivors(world: Any) -> str:
@@ -267,7 +364,7 @@ def temporary_env(**values: str) -> Iterator[None]:
         reset_services()
 
 
-STEPS: list[Step] = [step_health, step_estate, step_purge, step_schedule]
+STEPS: list[Step] = [step_health, step_estate, step_gate, step_purge, step_schedule]
 
 
 def run_demo(estate: Path | None = None) -> int:

@@ -196,6 +196,7 @@ class SandboxServer:
             "IDENTITY_HEADER": self.identity_header,
             "OPS_ARM_ENDPOINT": self.arm_endpoint,
             "OPS_LOGS_ENDPOINT": self.logs_endpoint,
+            "OPS_EVENTS_TOPIC_ENDPOINT": f"{self.arm_endpoint}/eventgrid/topics/ops-events/api/events",
             "SSL_CERT_FILE": str(self.tls.ca_cert),
             "REQUESTS_CA_BUNDLE": str(self.tls.ca_cert),
         }
@@ -297,7 +298,10 @@ class SandboxServer:
 
 
 def _arm_service(path: str) -> str:
-    return "graph" if path.lower().startswith(_GRAPH_PREFIX) else "arm"
+    lowered = path.lower()
+    if lowered.startswith("/eventgrid/"):
+        return "eventgrid"
+    return "graph" if lowered.startswith(_GRAPH_PREFIX) else "arm"
 
 
 def _build_registry_app(world: World, name: str) -> ASGIApp:

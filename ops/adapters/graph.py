@@ -9,6 +9,7 @@ silently short list.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from ops.adapters.errors import translated_errors
 from ops.adapters.identity import build_credential
 from ops.config import Settings
 from ops.errors import PermanentError
+from ops.gate.evidence import Finding
 from ops.schedule.clusters import ObservedCluster, cluster_from_arm
 
 _CLIENTS: dict[str, Any] = {}
@@ -91,3 +93,65 @@ class GraphClusters:
             page_size=self.page_size,
         )
         return [cluster_from_arm(row) for row in rows]
+
+
+#: Defender for Containers' registry vulnerability assessment (powered by MDVM).
+DEFENDER_REGISTRY_ASSESSMENT = "c0b7cfc6-3172-465a-b378-53c7ff2cc0d5"
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def findings_query(digests: Sequence[str]) -> str:
+    """Defender's sub-assessments for these image digests, one row per finding, Healthy rows
+    included (they are how Defender says "scanned, nothing found")."""
+    bad = [d for d in digests if not _DIGEST.match(d)]
+    if bad or not digests:
+        raise ValueError(f"expected sha256 digests to query, got {bad[:3] or 'none'}")
+    listed = ", ".join(f"'{digest}'" for digest in digests)
+    details = "properties.additionalData"
+    return (
+        "securityresources\n"
+        "| where type =~ 'microsoft.security/assessments/subassessments'\n"
+        f"| where id has '{DEFENDER_REGISTRY_ASSESSMENT}'\n"
+        f"| where {details}.assessedResourceType == 'AzureContainerRegistryVulnerability'\n"
+        f"| extend digest = tostring({details}.artifactDetails.digest)\n"
+        f"| where digest in ({listed})\n"
+        f"| project digest, registryHost = tostring({details}.artifactDetails.registryHost), "
+        f"repository = tostring({details}.artifactDetails.repositoryName), cve = tostring(properties.id), "
+        "code = tostring(properties.status.code), cause = tostring(properties.status.cause), "
+        "severity = tostring(properties.status.severity), "
+        f"fixStatus = tostring({details}.softwareDetails.fixStatus), "
+        f"fixedVersion = tostring({details}.softwareDetails.fixedVersion), "
+        f"package = tostring({details}.softwareDetails.packageName), id\n"
+        "| order by id asc"
+    )
+
+
+class GraphFindings:
+    """The gate's FindingsSource: one Resource Graph query (and its pages) per call."""
+
+    def __init__(self, settings: Settings, *, page_size: int = MAX_PAGE) -> None:
+        self.settings = settings
+        self.page_size = page_size
+
+    def list_findings(self, digests: Sequence[str]) -> list[Finding]:
+        rows = query_rows(
+            self.settings,
+            findings_query(digests),
+            subscriptions=self.settings.core.subscriptions,
+            page_size=self.page_size,
+        )
+        return [
+            Finding(
+                digest=str(row.get("digest") or ""),
+                cve=str(row.get("cve") or ""),
+                severity=str(row.get("severity") or ""),
+                status=str(row.get("code") or ""),
+                fix_status=str(row.get("fixStatus") or "Unknown"),
+                fixed_version=str(row.get("fixedVersion") or ""),
+                package=str(row.get("package") or ""),
+                cause=str(row.get("cause") or ""),
+                registry_host=str(row.get("registryHost") or ""),
+                repository=str(row.get("repository") or ""),
+            )
+            for row in rows
+        ]

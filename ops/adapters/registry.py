@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ from urllib.parse import quote, unquote, urlsplit
 from ops.adapters.errors import translated_errors
 from ops.adapters.identity import build_credential
 from ops.config import Settings
+from ops.gate.evidence import ImageRef, ManifestFacts, Referrer
 from ops.purge.inventory import SUBJECT_MEDIA_TYPES, Manifest, RegistryRef, RepositoryState, Tag
 
 ACR_AUDIENCE = "https://containerregistry.azure.net"
@@ -67,6 +69,11 @@ def registry_client(settings: Settings, registry: RegistryRef) -> AcrRegistry:
         if key not in _CLIENTS:
             _CLIENTS[key] = AcrRegistry(settings, registry)
         return _CLIENTS[key]
+
+
+def gate_registry(settings: Settings, image: ImageRef) -> AcrRegistry:
+    """The process-wide AcrRegistry of an image's registry, as the gate names it."""
+    return registry_client(settings, RegistryRef(image.registry, image.login_server, id=image.registry_id))
 
 
 class AcrRegistry:
@@ -111,9 +118,9 @@ class AcrRegistry:
                 m for page in self._pages(f"/acr/v1/{name}/_manifests", "manifests") for m in page
             ]
             raw_tags = [t for page in self._pages(f"/acr/v1/{name}/_tags", "tags") for t in page]
-        manifests = [_manifest_from(item) for item in raw_manifests]
-        manifests = [self._with_content(repository, m) for m in manifests]
-        tags = tuple(_tag_from(item) for item in raw_tags)
+        shared = _Shared()
+        manifests = [self._with_content(repository, _manifest_from(item, shared)) for item in raw_manifests]
+        tags = tuple(_tag_from(item, shared) for item in raw_tags)
         repo_attrs = attributes.get("changeableAttributes") or {}
         return RepositoryState(
             registry=self.registry.name,
@@ -152,6 +159,83 @@ class AcrRegistry:
     def unlock_tag(self, repository: str, tag: str) -> None:
         with translated_errors(f"unlock tag {self.registry.name}/{repository}:{tag}"):
             self.client.update_tag_properties(repository, tag, can_delete=True, can_write=True, retry_total=0)
+
+    # -- the gate: evidence, locks, quarantine, tags ------------------------------------------
+
+    def read_manifest(self, repository: str, digest: str, *, labels: bool) -> ManifestFacts:
+        """A manifest's facts and exact bytes; ``labels`` also reads the image config's labels."""
+        self.tokens.authorize([repository])
+        path = f"/v2/{quote(repository, safe='/')}"
+        with translated_errors(f"get manifest {self.registry.name}/{repository}@{digest}"):
+            response = self._send(f"{path}/manifests/{digest}", accept=MANIFEST_ACCEPT)
+            content = bytes(response.content)
+            config = _config_descriptor(content)
+            found: Mapping[str, str] = {}
+            if labels and config is not None and config[1] in IMAGE_CONFIG_TYPES:
+                found = _config_labels(self._read_blob(f"{path}/blobs/{config[0]}"))
+        return manifest_facts(content, response.headers.get("Content-Type"), found)
+
+    def _read_blob(self, path: str) -> bytes:
+        # Streamed: the pipeline would otherwise try to decode application/octet-stream.
+        from azure.core.rest import HttpRequest
+
+        request = HttpRequest("GET", path, headers={"Accept": "*/*"})
+        response = self.client._client.send_request(request, stream=True)
+        response.raise_for_status()
+        return bytes(response.read())
+
+    def list_referrers(self, repository: str, digest: str) -> list[Referrer]:
+        """The OCI referrers API: every manifest whose subject is ``digest``, all pages."""
+        self.tokens.authorize([repository])
+        url: str | None = f"/v2/{quote(repository, safe='/')}/referrers/{digest}"
+        found = []
+        with translated_errors(f"list referrers of {self.registry.name}/{repository}@{digest}"):
+            while url:
+                response = self._send(url, accept="application/vnd.oci.image.index.v1+json")
+                body = response.json()
+                for item in (body.get("manifests") if isinstance(body, dict) else None) or ():
+                    if isinstance(item, dict) and item.get("digest"):
+                        found.append(Referrer(str(item["digest"]), str(item.get("artifactType") or "")))
+                url = _next_link(response.headers.get("Link"))
+        return found
+
+    def set_read_enabled(self, repository: str, digest: str, enabled: bool) -> None:
+        verb = "unlock" if enabled else "lock"
+        self.tokens.authorize([repository])
+        with translated_errors(f"{verb} pulls of {self.registry.name}/{repository}@{digest}"):
+            self.client.update_manifest_properties(repository, digest, can_read=enabled, retry_total=0)
+
+    def set_quarantine(self, repository: str, digest: str, state: str, details: str) -> None:
+        """ACR's quarantine: PATCH ``quarantineState`` with ``quarantineDetails`` (AcrQuarantineWriter)."""
+        from azure.core.rest import HttpRequest
+
+        self.tokens.authorize([repository])
+        request = HttpRequest(
+            "PATCH",
+            f"/acr/v1/{quote(repository, safe='')}/_manifests/{digest}",
+            json={"quarantineState": state, "quarantineDetails": details},
+        )
+        with translated_errors(f"set quarantine {state} on {self.registry.name}/{repository}@{digest}"):
+            self.client._client.send_request(request, retry_total=0).raise_for_status()
+
+    def untag(self, repository: str, tag: str) -> None:
+        self.tokens.authorize([repository])
+        with translated_errors(f"untag {self.registry.name}/{repository}:{tag}"):
+            self.client.delete_tag(repository, tag, retry_total=0)
+
+    def resolve_tag(self, repository: str, tag: str) -> str:
+        self.tokens.authorize([repository])
+        with translated_errors(f"get tag {self.registry.name}/{repository}:{tag}"):
+            return str(self.client.get_tag_properties(repository, tag).digest)
+
+    def put_tag(self, repository: str, tag: str, content: str, media_type: str) -> None:
+        """Point ``tag`` at the manifest with exactly these bytes (the registry recomputes its digest)."""
+        from io import BytesIO
+
+        with translated_errors(f"tag {self.registry.name}/{repository}:{tag}"):
+            self.client.set_manifest(
+                repository, BytesIO(content.encode()), tag=tag, media_type=media_type, retry_total=0
+            )
 
     # -- HTTP through the client's pipeline --------------------------------------------------
 
@@ -315,11 +399,29 @@ def _expiry(token: str) -> float:
         return time.time() + 60
 
 
-def _time(value: Any) -> datetime:
-    if not isinstance(value, str) or not value:
-        return datetime.fromtimestamp(0, UTC)
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+class _Shared:
+    """One object per distinct value within a repository read.
+
+    JSON parsing makes a new string for every occurrence: 100k manifests would carry
+    100k copies of the same media type, and each tag its own copy of its manifest's
+    digest and timestamp. Sharing them keeps a large estate's inventory small.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[Any, Any] = {}
+        self.times: dict[str, datetime] = {}
+
+    def one(self, value: Any) -> Any:
+        return self.values.setdefault(value, value)
+
+    def time(self, value: Any) -> datetime:
+        if not isinstance(value, str) or not value:
+            return datetime.fromtimestamp(0, UTC)
+        parsed = self.times.get(value)
+        if parsed is None:
+            parsed = datetime.fromisoformat(value)
+            parsed = self.times[value] = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parsed
 
 
 def _flags(item: Mapping[str, Any]) -> tuple[bool, bool]:
@@ -327,29 +429,85 @@ def _flags(item: Mapping[str, Any]) -> tuple[bool, bool]:
     return bool(attrs.get("deleteEnabled", True)), bool(attrs.get("writeEnabled", True))
 
 
-def _manifest_from(item: Mapping[str, Any]) -> Manifest:
+def _intern(value: Any) -> str | None:
+    return sys.intern(str(value)) if value else None
+
+
+def _manifest_from(item: Mapping[str, Any], shared: _Shared) -> Manifest:
     delete_enabled, write_enabled = _flags(item)
     references = item.get("references") or ()
     return Manifest(
-        digest=str(item["digest"]),
-        media_type=str(item.get("mediaType") or ""),
-        created=_time(item.get("createdTime")),
-        updated=_time(item.get("lastUpdateTime")),
+        digest=shared.one(str(item["digest"])),
+        media_type=sys.intern(str(item.get("mediaType") or "")),
+        created=shared.time(item.get("createdTime")),
+        updated=shared.time(item.get("lastUpdateTime")),
         size=int(item.get("imageSize") or 0),
-        tags=tuple(item.get("tags") or ()),
+        tags=tuple(shared.one(str(t)) for t in item.get("tags") or ()),
         delete_enabled=delete_enabled,
         write_enabled=write_enabled,
-        children=tuple(str(r["digest"]) for r in references if isinstance(r, dict) and r.get("digest")),
-        artifact_type=item.get("configMediaType"),
+        children=tuple(
+            shared.one(str(r["digest"])) for r in references if isinstance(r, dict) and r.get("digest")
+        ),
+        artifact_type=_intern(item.get("configMediaType")),
     )
 
 
-def _tag_from(item: Mapping[str, Any]) -> Tag:
+def _tag_from(item: Mapping[str, Any], shared: _Shared) -> Tag:
     delete_enabled, write_enabled = _flags(item)
     return Tag(
-        name=str(item["name"]),
-        digest=str(item.get("digest") or ""),
-        updated=_time(item.get("lastUpdateTime")),
+        name=shared.one(str(item["name"])),
+        digest=shared.one(str(item.get("digest") or "")),
+        updated=shared.time(item.get("lastUpdateTime")),
         delete_enabled=delete_enabled,
         write_enabled=write_enabled,
     )
+
+
+def manifest_facts(content: bytes, content_type: str | None, labels: Mapping[str, str]) -> ManifestFacts:
+    """What the gate reads from a manifest: size (config and layers), annotations, artifact type,
+    subject and children, with the exact bytes kept as text."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    config = body.get("config")
+    config = config if isinstance(config, dict) else {}
+    layers = [item for item in body.get("layers") or () if isinstance(item, dict)]
+    size = int(config.get("size") or 0) + sum(int(layer.get("size") or 0) for layer in layers)
+    subject = body.get("subject")
+    config_type = config.get("mediaType")
+    artifact_type = body.get("artifactType") or (
+        config_type if config_type not in IMAGE_CONFIG_TYPES else None
+    )
+    return ManifestFacts(
+        media_type=str(body.get("mediaType") or (content_type or "").split(";")[0].strip()),
+        size=size,
+        annotations={str(k): str(v) for k, v in (body.get("annotations") or {}).items()},
+        labels=dict(labels),
+        artifact_type=artifact_type,
+        subject=str(subject["digest"]) if isinstance(subject, dict) and subject.get("digest") else None,
+        children=tuple(
+            str(m["digest"]) for m in body.get("manifests") or () if isinstance(m, dict) and m.get("digest")
+        ),
+        content=content.decode("utf-8"),
+    )
+
+
+def _config_descriptor(content: bytes) -> tuple[str, str] | None:
+    try:
+        config = json.loads(content).get("config")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(config, dict) and config.get("digest"):
+        return str(config["digest"]), str(config.get("mediaType") or "")
+    return None
+
+
+def _config_labels(blob: bytes) -> dict[str, str]:
+    """``config.Labels`` of an image config (OCI and Docker spell it the same)."""
+    try:
+        labels = (json.loads(blob).get("config") or {}).get("Labels") or {}
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}

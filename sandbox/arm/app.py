@@ -48,6 +48,7 @@ class ArmApp:
         self.control = _starlette(build_control_routes(world, faults=faults, engine=self.engine))
         self.graph = _optional_routes(world, "sandbox.graph.routes", "build_graph_routes")
         self.logs = _optional_routes(world, "sandbox.logs.routes", "build_logs_routes")
+        self.eventgrid = _optional_routes(world, "sandbox.eventgrid", "build_eventgrid_routes")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -63,6 +64,9 @@ class ArmApp:
             return
         if lowered.startswith("/loganalytics/") and self.logs is not None:
             await self.logs(scope, receive, send)
+            return
+        if lowered.startswith("/eventgrid/") and self.eventgrid is not None:
+            await self.eventgrid(scope, receive, send)  # the app's Event Grid topic (sandbox.eventgrid)
             return
         response = await self._dispatch(scope, receive, path)
         await response(scope, receive, send)

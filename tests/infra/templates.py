@@ -72,7 +72,6 @@ DESIGN_FUNCTIONS: dict[str, str | None] = {
 #: Functions infra already targets whose capability has not landed in function_app yet.
 #: When one lands, delete it here: test_functions then checks it against the real app.
 PENDING_FUNCTIONS = {
-    "gate_on_image_pushed": "the gate (Event Grid ImagePushed subscription)",
     "alert_webhook": "remediation (the action group's secure webhook)",
 }
 

@@ -1,0 +1,521 @@
+"""The gate policy: which pushed images are gated, how they are blocked, and what makes them pass.
+
+A policy is YAML with one root key, ``gate``, holding a list of ``rules``. Each rule is
+scoped by a registry and a repository regex (RE2, matching the whole name; registry
+names are matched in lower case), and the first rule that covers a pushed image governs
+it; an image no rule covers is not gated. The policy is loaded from a file or from inline
+YAML in ``OPS_GATE_POLICY`` and validated in full when it is loaded: a problem is a
+:class:`~ops.errors.ConfigError` naming the field path and the rule, such as
+``gate.rules[0].maxSize: "2 gigs" is not a size like 500MiB or 2GB (rule "payments")``.
+
+Some combinations are refused because they could never pass: ``mode: quarantine`` with
+``requireScan: true`` (Defender does not scan quarantined images, Azure/acr#499), and a
+CVE that is both on the deny list and excepted. ``docs/gate.md`` is the reference and
+``docs/schemas/gate-policy.schema.json`` is generated from :class:`PolicyDocument`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ops.errors import ConfigError
+from ops.purge.policy import compile_regex, format_duration, parse_duration
+
+#: Severities in increasing order, as Defender spells them.
+SEVERITIES = ("Low", "Medium", "High", "Critical")
+
+#: Short names for the artifact types of signatures and SBOMs (OCI 1.1 ``artifactType``).
+ARTIFACT_ALIASES: Mapping[str, str] = {
+    "notation": "application/vnd.cncf.notary.signature",
+    "cosign": "application/vnd.dev.cosign.artifact.sig.v1+json",
+    "spdx": "application/spdx+json",
+    "cyclonedx": "application/vnd.cyclonedx+json",
+}
+
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+_CVE = re.compile(r"^[A-Za-z][\w.-]*-\d{4}-\d+$")
+
+
+class Mode(StrEnum):
+    """How a gated image is kept from being pulled until it passes."""
+
+    QUARANTINE = "quarantine"  # ACR quarantineState, where the registry's quarantine policy is on
+    LOCK = "lock"  # readEnabled=false on the manifest
+    AUDIT = "audit"  # nothing is blocked: verdicts are only recorded and published
+
+
+class _Problem(ValueError):
+    """A value error whose message is already phrased for the operator."""
+
+
+def parse_size(value: Any) -> int:
+    """``500MiB``, ``2GB``, ``1.5GiB`` or a number of bytes → bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise _Problem(f"{json.dumps(value, default=str)} is not a size like 500MiB or 2GB")
+    amount, unit = match.groups()
+    return int(float(amount) * _SIZE_UNITS[(unit or "B").lower()])
+
+
+def parse_severity(value: Any) -> str:
+    """``high`` → ``High``; ``none`` (no finding allowed at all) → ``None``."""
+    text = str(value).strip().capitalize() if isinstance(value, str) else None
+    if text == "None" or text in SEVERITIES:
+        return text
+    raise _Problem(f"{json.dumps(value, default=str)} is not a severity: none, {', '.join(SEVERITIES)}")
+
+
+def artifact_type(value: Any) -> str:
+    """An alias (``notation``, ``cosign``, ``spdx``, ``cyclonedx``) or a media type, as a media type."""
+    if isinstance(value, str) and value.strip().lower() in ARTIFACT_ALIASES:
+        return ARTIFACT_ALIASES[value.strip().lower()]
+    if isinstance(value, str) and _MEDIA_TYPE.match(value.strip()):
+        return value.strip()
+    raise _Problem(
+        f"{json.dumps(value, default=str)} is not an artifact type: give a media type such as "
+        f"application/vnd.cncf.notary.signature, or one of {', '.join(ARTIFACT_ALIASES)}"
+    )
+
+
+def _check(parse: Any) -> BeforeValidator:
+    def validate(value: Any) -> Any:
+        parse(value)
+        return value
+
+    return BeforeValidator(validate)
+
+
+def _check_cve(value: Any) -> Any:
+    if not isinstance(value, str) or not _CVE.match(value.strip()):
+        raise _Problem(f"{json.dumps(value, default=str)} is not a vulnerability id like CVE-2024-3094")
+    return value.strip().upper()
+
+
+def _check_regex(value: Any) -> Any:
+    compile_regex(value)
+    return value
+
+
+Regex = Annotated[str, BeforeValidator(_check_regex)]
+Duration = Annotated[
+    str,
+    _check(parse_duration),
+    Field(json_schema_extra={"pattern": r"^\s*\d+\s*[smhdw]\s*$", "examples": ["30m", "2h"]}),
+]
+Size = Annotated[
+    int | str,
+    _check(parse_size),
+    Field(json_schema_extra={"examples": ["500MiB", "2GB", 1073741824]}),
+]
+Severity = Annotated[
+    str,
+    _check(parse_severity),
+    Field(json_schema_extra={"enum": ["none", "low", "medium", "high", "critical"]}),
+]
+Cve = Annotated[str, BeforeValidator(_check_cve), Field(json_schema_extra={"examples": ["CVE-2024-3094"]})]
+ArtifactType = Annotated[
+    str,
+    _check(artifact_type),
+    Field(json_schema_extra={"examples": [*ARTIFACT_ALIASES, "application/vnd.cncf.notary.signature"]}),
+]
+#: Required annotations or labels: a list of keys (any value), or key → value regex.
+RequirementMap = list[str] | dict[str, Regex]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ReferrerRequirement(_Strict):
+    """Referrers (signatures or SBOMs) the image must have, by artifact type."""
+
+    any_of: list[ArtifactType] | None = Field(
+        None, alias="anyOf", min_length=1, description="At least one referrer of one of these types."
+    )
+    all_of: list[ArtifactType] | None = Field(
+        None, alias="allOf", min_length=1, description="A referrer of each of these types."
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ReferrerRequirement:
+        if (self.any_of is None) == (self.all_of is None):
+            raise _Problem("give either anyOf or allOf (a plain list means anyOf)")
+        return self
+
+
+class CveException(_Strict):
+    """A finding that is allowed until a date, for a stated reason."""
+
+    cve: Cve
+    expires: date | datetime = Field(
+        description="Last day (UTC) the exception applies, or an exact time with an offset."
+    )
+    reason: str = Field(min_length=3, description="Why the finding is accepted; shown in every verdict.")
+
+
+#: Required referrers: a list of artifact types (any one of them), or {anyOf|allOf: [...]}.
+ReferrerSpec = list[ArtifactType] | ReferrerRequirement
+
+
+class RuleModel(_Strict):
+    """One gate rule. The first rule covering an image governs it."""
+
+    name: str | None = Field(None, description="A label for verdicts and errors; defaults to rules[i].")
+    registry: Regex = Field(".*", description="Registry names (lower case) this rule covers (regex).")
+    repository: Regex = Field(".*", description="Repository names this rule covers (regex).")
+    mode: Mode = Field(Mode.LOCK, description="quarantine, lock or audit.")
+    require_scan: bool = Field(
+        True, alias="requireScan", description="Wait for Defender's vulnerability scan before passing."
+    )
+    max_severity: Severity = Field(
+        "medium",
+        alias="maxSeverity",
+        description="Highest finding severity allowed (none: no finding at all).",
+    )
+    deny_cves: list[Cve] = Field(
+        default_factory=list, alias="denyCves", description="Findings that deny whatever their severity."
+    )
+    cve_exceptions: list[CveException] = Field(
+        default_factory=list, alias="cveExceptions", description="Findings allowed until their expiry."
+    )
+    ignore_unfixed: bool = Field(
+        False,
+        alias="ignoreUnfixed",
+        description="Ignore findings without a fix (NoFixAvailable, WontFix, Scheduled).",
+    )
+    signatures: ReferrerSpec | None = Field(
+        None, description="Required signatures: a list (any of) or {anyOf|allOf: [...]}."
+    )
+    sbom: ReferrerSpec | None = Field(None, description="Required SBOMs: a list (any of) or {anyOf|allOf}.")
+    annotations: RequirementMap = Field(
+        default_factory=dict,
+        description="Required manifest annotations: a list of keys, or key → value regex.",
+    )
+    labels: RequirementMap = Field(
+        default_factory=dict,
+        description="Required image config labels: a list of keys, or key → value regex.",
+    )
+    max_size: Size | None = Field(
+        None, alias="maxSize", description="Largest image (config and layers) allowed, e.g. 2GiB."
+    )
+    immutable_tags: list[Regex] = Field(
+        default_factory=list,
+        alias="immutableTags",
+        description="Tags (regexes) that may never move to another digest once pushed.",
+    )
+    settle_timeout: Duration = Field(
+        "30m", alias="settleTimeout", description="How long after the push evidence may still arrive."
+    )
+    on_timeout: Literal["deny", "pass"] = Field(
+        "deny", alias="onTimeout", description="The verdict when evidence is still missing at the timeout."
+    )
+    untag_on_deny: bool = Field(
+        False, alias="untagOnDeny", description="Remove the tags of a denied image (the digest stays)."
+    )
+
+    @field_validator("signatures", "sbom")
+    @classmethod
+    def _referrer_form(cls, value: ReferrerSpec | None) -> ReferrerSpec | None:
+        if isinstance(value, list):
+            if not value:
+                raise _Problem("list at least one artifact type")
+            return ReferrerRequirement.model_validate({"anyOf": value})
+        return value
+
+    @field_validator("annotations", "labels")
+    @classmethod
+    def _map_form(cls, value: RequirementMap) -> RequirementMap:
+        return {key: ".*" for key in value} if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RuleModel:
+        if self.mode is Mode.QUARANTINE and self.require_scan:
+            raise _Problem(
+                "mode quarantine with requireScan: true can never pass: Defender does not scan "
+                "quarantined images (Azure/acr#499). Use mode lock, or requireScan: false when the "
+                "quarantine is released on other evidence"
+            )
+        both = sorted(set(self.deny_cves) & {e.cve for e in self.cve_exceptions})
+        if both:
+            raise _Problem(f"{', '.join(both)} is both in denyCves and in cveExceptions")
+        return self
+
+
+class GateModel(_Strict):
+    """The ``gate`` section."""
+
+    rules: list[RuleModel] = Field(..., min_length=1)
+
+
+class PolicyDocument(_Strict):
+    """A gate policy file."""
+
+    gate: GateModel
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """Referrer artifact types, and whether all of them or any one is needed."""
+
+    types: tuple[str, ...]
+    require_all: bool
+
+    def describe(self) -> str:
+        return f"{'all of' if self.require_all else 'one of'} {', '.join(self.types)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """A compiled ``cveExceptions`` entry: the finding is allowed while ``now < until``."""
+
+    cve: str
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateRule:
+    """A compiled rule: what the planner reads."""
+
+    index: int
+    name: str
+    registry: Any
+    repository: Any
+    mode: Mode
+    require_scan: bool
+    max_severity: str  # "None" or one of SEVERITIES
+    deny_cves: frozenset[str]
+    exceptions: tuple[Waiver, ...]
+    ignore_unfixed: bool
+    signatures: Requirement | None
+    sbom: Requirement | None
+    annotations: tuple[tuple[str, Any], ...]
+    labels: tuple[tuple[str, Any], ...]
+    max_size: int | None
+    immutable_tags: tuple[Any, ...]
+    settle_timeout: timedelta
+    on_timeout: str
+    untag_on_deny: bool
+
+    def covers(self, registry: str, repository: str) -> bool:
+        return bool(self.registry.fullmatch(registry.lower())) and bool(self.repository.fullmatch(repository))
+
+    def immutable(self, tag: str) -> Any | None:
+        """The immutable-tag pattern ``tag`` matches, if any."""
+        return next((p for p in self.immutable_tags if p.fullmatch(tag)), None)
+
+    @property
+    def needs_referrers(self) -> bool:
+        return self.signatures is not None or self.sbom is not None
+
+    def summary(self) -> dict[str, Any]:
+        """What the rule requires, for verdicts and ``ops gate check``."""
+        return {
+            "name": self.name,
+            "mode": str(self.mode),
+            "requireScan": self.require_scan,
+            "maxSeverity": self.max_severity.lower(),
+            "settleTimeout": format_duration(self.settle_timeout),
+            "onTimeout": self.on_timeout,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GatePolicy:
+    """A validated, compiled policy; ``document`` is its canonical JSON form."""
+
+    rules: tuple[GateRule, ...]
+    document: Mapping[str, Any]
+
+    def rule_for(self, registry: str, repository: str) -> GateRule | None:
+        return next((r for r in self.rules if r.covers(registry, repository)), None)
+
+    def rule_named(self, name: str) -> GateRule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+
+def load_policy(source: str | Mapping[str, Any], *, origin: str = "policy") -> GatePolicy:
+    """Parse and validate a policy from YAML text or a mapping; ConfigError lists every problem."""
+    if isinstance(source, str):
+        try:
+            data = yaml.safe_load(source)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{origin}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    else:
+        data = source
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{origin}: expected a mapping with a 'gate' key, got {type(data).__name__}")
+    try:
+        document = PolicyDocument.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError([f"{origin}: {p}" for p in describe_problems(exc, data)]) from None
+    return compile_policy(document)
+
+
+def read_policy_setting(value: str | None) -> GatePolicy | None:
+    """The policy ``OPS_GATE_POLICY`` names (a file path or inline YAML); None when it is empty."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if "\n" in text or text.startswith(("gate:", "{")):
+        return load_policy(text, origin="OPS_GATE_POLICY")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"OPS_GATE_POLICY: {text} is not a file (give a path or inline YAML)")
+    return load_policy(path.read_text(), origin=str(path))
+
+
+def compile_policy(document: PolicyDocument) -> GatePolicy:
+    rules = tuple(_compile_rule(index, model) for index, model in enumerate(document.gate.rules))
+    return GatePolicy(
+        rules=rules, document=document.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
+
+
+def _compile_rule(index: int, model: RuleModel) -> GateRule:
+    return GateRule(
+        index=index,
+        name=model.name or f"rules[{index}]",
+        registry=compile_regex(model.registry),
+        repository=compile_regex(model.repository),
+        mode=model.mode,
+        require_scan=model.require_scan,
+        max_severity=parse_severity(model.max_severity),
+        deny_cves=frozenset(model.deny_cves),
+        exceptions=tuple(
+            Waiver(cve=e.cve, until=_exception_end(e.expires), reason=e.reason) for e in model.cve_exceptions
+        ),
+        ignore_unfixed=model.ignore_unfixed,
+        signatures=_requirement(model.signatures),
+        sbom=_requirement(model.sbom),
+        annotations=_pairs(model.annotations),
+        labels=_pairs(model.labels),
+        max_size=parse_size(model.max_size) if model.max_size is not None else None,
+        immutable_tags=tuple(compile_regex(p) for p in model.immutable_tags),
+        settle_timeout=parse_duration(model.settle_timeout),
+        on_timeout=model.on_timeout,
+        untag_on_deny=model.untag_on_deny,
+    )
+
+
+def _requirement(model: ReferrerSpec | None) -> Requirement | None:
+    if model is None:
+        return None
+    if isinstance(model, list):  # normalized by the validator; kept for type checkers
+        model = ReferrerRequirement.model_validate({"anyOf": model})
+    types = model.all_of if model.all_of is not None else model.any_of or []
+    return Requirement(
+        types=tuple(dict.fromkeys(artifact_type(t) for t in types)), require_all=model.all_of is not None
+    )
+
+
+def _pairs(value: RequirementMap) -> tuple[tuple[str, Any], ...]:
+    mapping = {key: ".*" for key in value} if isinstance(value, list) else value
+    return tuple((key, compile_regex(pattern)) for key, pattern in sorted(mapping.items()))
+
+
+def _exception_end(expires: date | datetime) -> datetime:
+    """A date covers that whole day in UTC; a time without an offset is UTC."""
+    if isinstance(expires, datetime):
+        return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    return datetime.combine(expires + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a policy file, generated from the models (docs/schemas)."""
+    schema = PolicyDocument.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "acr-aks-ops gate policy"
+    return schema
+
+
+def describe_problems(exc: ValidationError, data: Any) -> list[str]:
+    """``gate.rules[2].maxSize: "2 gigs" is not a size like 500MiB or 2GB (rule "name")``."""
+    problems = []
+    errors = exc.errors()
+    # A union reports a "wrong shape" error for each branch the input was not meant for;
+    # keep those only where nothing better was said about the same field.
+    said = {_base_loc(e["loc"]) for e in errors if e["type"] not in _SHAPE_ERRORS}
+    for error in errors:
+        union = any(_is_wrapper(part) for part in error["loc"])
+        if union and error["type"] in _SHAPE_ERRORS and (*_base_loc(error["loc"]), None) in _prefixes(said):
+            continue
+        loc = [part for part in error["loc"] if not _is_wrapper(part)]
+        cause = (error.get("ctx") or {}).get("error")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "is required"
+        elif isinstance(cause, ValueError) and type(cause) is not ValueError:
+            message = str(cause)  # ours (or purge's shared regex and duration parsers): phrased already
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            shown = error.get("input")
+            if shown is not None and not isinstance(shown, dict | list):
+                message += f" (got {json.dumps(shown, default=str)})"
+        problems.append(f"{_format_loc(loc)}: {message}{_rule_label(loc, data)}")
+    return problems
+
+
+_SHAPE_ERRORS = frozenset({"list_type", "dict_type", "model_type", "model_attributes_type"})
+
+
+def _base_loc(loc: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(part for part in loc if not _is_wrapper(part))
+
+
+def _prefixes(locs: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    """Each location's field (``gate.rules.0.signatures`` of ``…signatures.0``), marked with None."""
+    out = set()
+    for loc in locs:
+        for end in range(1, len(loc) + 1):
+            out.add((*loc[:end], None))
+    return out
+
+
+def _is_wrapper(part: Any) -> bool:
+    # pydantic names union members and function validators in locations; operators never wrote them.
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _format_loc(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<policy>"
+
+
+def _rule_label(loc: Sequence[Any], data: Any) -> str:
+    if len(loc) >= 3 and loc[:2] == ["gate", "rules"] and isinstance(loc[2], int):
+        try:
+            name = data["gate"]["rules"][loc[2]].get("name")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return ""
+        if isinstance(name, str) and name:
+            return f' (rule "{name}")'
+    return ""

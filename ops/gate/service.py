@@ -1,0 +1,752 @@
+"""Gate orchestration: pushes and sweeps, through injected adapters → evaluate → plan → apply → record.
+
+A push (:meth:`GateService.handle_event`) of an image a rule covers is, in order:
+
+1. read: the manifest (annotations, size, bytes; config labels when a rule needs them),
+   before anything is locked, since a locked manifest cannot be read;
+2. recorded: the image's record and a pending item, so that a sweep finishes the job
+   even if this invocation dies;
+3. deduplicated by event id (``StateStore.claim_once``): a replay stops here, unless the
+   first delivery failed transiently, which the record remembers;
+4. blocked at once: locked, or quarantined, as the rule's mode and the registry allow;
+5. evaluated with what is known now: manifest checks and referrers, never Resource
+   Graph (one query per push would not scale; Defender takes minutes anyway).
+
+A pushed referrer (a signature or an SBOM) is not gated: it re-evaluates its subject.
+:meth:`GateService.sweep` (the ``gate_sweep`` timer) re-evaluates pending images in
+batches, with one Resource Graph query for many digests, until each has a verdict or
+reaches its settle timeout. A verdict is applied as effects first (unblock, or stay
+blocked and mark the quarantine Failed, restore a moved immutable tag, untag), then
+recorded and published; the actions' idempotency keys make replays and overlapping
+runs apply each effect, and write each audit record, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ops.errors import InvalidInput, NotFound, OpsError, PermanentError, TransientError
+from ops.events import IMAGE_PUSHED, Event, parse_image_event
+from ops.executor import ExecutionPolicy, Handler, apply_plan, failed_transiently
+from ops.gate import records
+from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Scan, TagConflict
+from ops.gate.planner import (
+    CAPABILITY,
+    LOCK,
+    PUBLISH,
+    QUARANTINE,
+    RECORD,
+    RESTORE_TAG,
+    UNLOCK,
+    UNTAG,
+    Decision,
+    Standing,
+    Verdict,
+    effective_mode,
+    evaluate,
+    plan_block,
+    plan_decision,
+    plan_release,
+)
+from ops.gate.policy import GatePolicy, GateRule, Mode
+from ops.gate.protocols import FindingsSource, RegistryDirectory, RegistryGates, VerdictPublisher
+from ops.gate.records import GateRecord
+from ops.gate.verdicts import verdict_event
+from ops.plan import Action, Outcome, Plan, Status
+from ops.state.store import AuditRecord, StateStore
+
+log = logging.getLogger(__name__)
+
+EVENTS_NAMESPACE = "gate-events"
+#: cosign's tag scheme for artifacts of an image: ``sha256-<hex>.sig`` (or ``.att``, ``.sbom``).
+_COSIGN_TAG = re.compile(r"sha256-(?P<hex>[0-9a-f]{64})\.(?P<kind>sig|att|sbom)")
+_REFERENCE = re.compile(
+    r"^(?P<registry>[^/\s]+)/(?P<repository>[a-z0-9][a-z0-9._/-]*?)"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64})|:(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$"
+)
+SWEEP_LEASE = "gate-sweep"
+_APPLIED = (Status.APPLIED, Status.ALREADY_DONE)
+
+
+@dataclass(frozen=True, slots=True)
+class GateConfig:
+    """Settings the service needs (see ``ops.config.GateSettings``)."""
+
+    query_batch: int = 300  # digests per Resource Graph query
+    sweep_limit: int = 5000  # pending images one sweep looks at
+    event_ttl: timedelta = timedelta(hours=48)  # Event Grid retries for up to 24 h
+    lease: timedelta = timedelta(minutes=10)
+    retry_sleep_cap: float = 2.0  # an Event Grid delivery times out after 30 s
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """What one delivered event did."""
+
+    status: str  # gated, duplicate, ignored, referrer
+    image: str = ""
+    decision: str = ""
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"status": self.status, "image": self.image, "decision": self.decision, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class SweepResult:
+    """What one sweep did."""
+
+    status: str = "swept"
+    evaluated: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)
+    queries: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "evaluated": self.evaluated,
+            "decisions": dict(self.decisions),
+            "graphQueries": self.queries,
+            "failed": dict(self.failed),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """``ops gate check``: the verdict for one image and the evidence behind it."""
+
+    image: ImageRef
+    tags: tuple[str, ...]
+    verdict: Verdict | None
+    record: GateRecord | None
+    evidence: Mapping[str, Any]
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": self.image.key,
+            "tags": list(self.tags),
+            "verdict": self.verdict.to_dict() if self.verdict else None,
+            "reasons": list(self.verdict.reasons) if self.verdict else [],
+            "recorded": None
+            if self.record is None
+            else {
+                "decision": str(self.record.standing.decision),
+                "number": self.record.standing.number,
+                "blocked": self.record.standing.blocked,
+                "firstSeen": self.record.first_seen.isoformat(),
+            },
+            "evidence": dict(self.evidence),
+            "detail": self.detail,
+        }
+
+
+class GateService:
+    """The gate over injected adapters; build it with ``ops.services.Services.gate_service``."""
+
+    def __init__(
+        self,
+        *,
+        policy: GatePolicy | None,
+        registries: RegistryGates,
+        directory: RegistryDirectory,
+        findings: FindingsSource,
+        publisher: VerdictPublisher | None,
+        store: StateStore,
+        execution: ExecutionPolicy,
+        config: GateConfig | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.policy = policy
+        self.registries = registries
+        self.directory = directory
+        self.findings = findings
+        self.publisher = publisher
+        self.store = store
+        self.config = config or GateConfig()
+        # Effects run in plan order, one at a time, and give up quickly: a delivery that
+        # cannot finish raises, and Event Grid redelivers it later.
+        self.execution = replace(execution, max_concurrency=1, max_attempts=min(execution.max_attempts, 3))
+        self.clock = clock
+
+    # ------------------------------------------------------------------------ pushes
+
+    def handle_event(self, event: Event) -> EventResult:
+        """One delivered event: gate an image push, re-evaluate a referrer's subject, ignore the rest."""
+        if event.type != IMAGE_PUSHED:
+            return EventResult("ignored", detail=f"{event.type} is not an image push")
+        pushed = parse_image_event(event)
+        if self.policy is None:
+            return EventResult("ignored", detail="no gate policy is configured (OPS_GATE_POLICY)")
+        registry = pushed.registry_name
+        if registry is None:
+            where = "topic" if event.event_schema == "eventgrid" else "source"
+            raise InvalidInput(where, "the ARM id of a container registry", pushed.registry_id)
+        image = ImageRef(registry, pushed.login_server, pushed.repository, pushed.digest, pushed.registry_id)
+        rule = self.policy.rule_for(registry, pushed.repository)
+        if rule is None:
+            return EventResult("ignored", image.key, detail="no gate rule covers this repository")
+        existing = records.load_record(self.store, image.key)
+        if existing is not None and event.id in existing.events:
+            return EventResult(
+                "duplicate", image.key, str(existing.standing.decision), "event handled before"
+            )
+        gate = self.registries(image)
+        facts = existing.manifest if existing is not None else None
+        if facts is None:
+            try:
+                facts = gate.read_manifest(image.repository, image.digest, labels=bool(rule.labels))
+            except NotFound:
+                return EventResult("ignored", image.key, detail="the manifest is gone from the registry")
+        if facts.subject:
+            return self._handle_referrer(image, facts, event)
+        if facts.artifact_type is not None:
+            return EventResult(
+                "ignored", image.key, detail=f"an OCI artifact ({facts.artifact_type}), not an image"
+            )
+        cosign = _COSIGN_TAG.fullmatch(pushed.tag or "")
+        if cosign is not None:
+            # cosign's tag scheme (before OCI 1.1 referrers): a signature, attestation or SBOM.
+            if self.directory.quarantine_enabled(image):
+                why = f"cosign {cosign['kind']} of sha256:{cosign['hex']}: not gated"
+                self._raise_if_failed(self._apply(plan_release(image, why)))
+            return EventResult("ignored", image.key, detail=f"cosign's tag-scheme {cosign['kind']}")
+        quarantine = self.directory.quarantine_enabled(image)
+        pushed_at = pushed.data.timestamp
+        record = self._record_push(image, rule, facts, pushed.tag, pushed_at)
+        claimed = self.store.claim_once(
+            EVENTS_NAMESPACE, event.id, ttl=self.config.event_ttl, now=self.clock()
+        )
+        if not claimed and event.id not in record.retrying:
+            return EventResult("duplicate", image.key, str(record.standing.decision), "event claimed before")
+        try:
+            if pushed.tag is not None and rule.immutable(pushed.tag) is not None:
+                record = self._check_immutable(record, rule, pushed.tag, pushed_at, quarantine)
+            record = self._link_family(record, facts)
+            record = self._block(record, rule, quarantine)
+            if rule.needs_referrers and record.parent is None:
+                record = self._refresh_referrers(record)
+            record = self._decide(record, rule, quarantine)
+        except TransientError:
+            records.update_record(self.store, image.key, lambda r: r and r.with_event(event.id, done=False))
+            raise
+        records.update_record(self.store, image.key, lambda r: r and r.with_event(event.id, done=True))
+        decision = record.standing.decision
+        waiting = ", ".join(record.verdict.waiting_for) if record.verdict else ""
+        detail = f"waiting for {waiting}" if decision is Decision.PENDING and waiting else ""
+        return EventResult("gated", image.key, str(decision), detail)
+
+    def _record_push(
+        self, image: ImageRef, rule: GateRule, facts: ManifestFacts, tag: str | None, pushed_at: datetime
+    ) -> GateRecord:
+        now = self.clock()
+
+        def change(current: GateRecord | None) -> GateRecord:
+            if current is None:
+                current = GateRecord(image=image, rule=rule.name, first_seen=pushed_at, updated=now)
+            tags = current.tags if tag is None or tag in current.tags else (*current.tags, tag)
+            return replace(
+                current,
+                tags=tags,
+                first_seen=min(current.first_seen, pushed_at),
+                manifest=current.manifest or facts,
+                updated=now,
+            )
+
+        record = records.update_record(self.store, image.key, change)
+        assert record is not None
+        if record.standing.decision is Decision.PENDING:
+            records.mark_pending(self.store, record)
+        return record
+
+    def _handle_referrer(self, referrer: ImageRef, facts: ManifestFacts, event: Event) -> EventResult:
+        """A signature or SBOM: released if the registry quarantined it, and its subject re-evaluated."""
+        assert facts.subject is not None and self.policy is not None
+        subject = referrer.with_digest(facts.subject)
+        if self.directory.quarantine_enabled(referrer):
+            self._raise_if_failed(
+                self._apply(plan_release(referrer, f"referrer of {subject.digest}: not gated"))
+            )
+        record = records.load_record(self.store, subject.key)
+        if record is None:
+            # Out of order, or an image from before the gate: its own push reads the referrers.
+            return EventResult("referrer", referrer.key, detail=f"subject {subject.digest} is not gated yet")
+        if record.parent is not None:
+            record = records.load_record(self.store, record.parent) or record
+        rule = self.policy.rule_for(record.image.registry, record.image.repository)
+        if rule is None:
+            return EventResult("referrer", referrer.key, detail="no gate rule covers the subject any more")
+        quarantine = self.directory.quarantine_enabled(record.image)
+        record = self._decide(self._refresh_referrers(record), rule, quarantine)
+        return EventResult(
+            "referrer", referrer.key, str(record.standing.decision), f"re-evaluated {record.image.key}"
+        )
+
+    def _check_immutable(
+        self, record: GateRecord, rule: GateRule, tag: str, pushed_at: datetime, quarantine: bool
+    ) -> GateRecord:
+        """Bind an immutable tag to the first digest pushed to it; a later push to another digest
+        is a conflict, whichever event arrives first."""
+        image = record.image
+        pattern = rule.immutable(tag)
+        assert pattern is not None
+        tag_key = f"{image.login_server}/{image.repository}:{tag}"
+        bound, displaced = records.bind_tag(self.store, tag_key, image.digest, pushed_at)
+        if bound.digest != image.digest:
+            conflict = TagConflict(tag=tag, previous=bound.digest, pattern=pattern.pattern)
+            return self._add_conflict(record.image.key, conflict) or record
+        if displaced is not None:
+            # This push came first: the image the tag was bound to is the re-push.
+            other = image.with_digest(displaced.digest)
+            conflict = TagConflict(tag=tag, previous=image.digest, pattern=pattern.pattern)
+            updated = self._add_conflict(other.key, conflict)
+            if updated is not None:
+                self._decide(updated, rule, quarantine)
+        return record
+
+    def _add_conflict(self, key: str, conflict: TagConflict) -> GateRecord | None:
+        def change(current: GateRecord | None) -> GateRecord | None:
+            if current is None or conflict in current.conflicts:
+                return current
+            return replace(current, conflicts=(*current.conflicts, conflict))
+
+        return records.update_record(self.store, key, change)
+
+    def _link_family(self, record: GateRecord, facts: ManifestFacts) -> GateRecord:
+        """An index and its platform images: children are released with their index."""
+        image = record.image
+        for child in facts.children:
+            child_key = image.with_digest(child).key
+            records.link_child(self.store, child_key, image.key)
+            records.update_record(self.store, child_key, lambda r: r and replace(r, parent=image.key))
+        if record.parent is None and not facts.children:
+            parent = records.parent_of(self.store, image.key)
+            if parent is not None:
+                record = (
+                    records.update_record(self.store, image.key, lambda r: r and replace(r, parent=parent))
+                    or record
+                )
+        return record
+
+    def _block(self, record: GateRecord, rule: GateRule, quarantine: bool) -> GateRecord:
+        parent = records.load_record(self.store, record.parent) if record.parent else None
+        if parent is not None and parent.standing.decision is Decision.PASS:
+            # A platform image whose index passed before its own event came: never blocked.
+            if quarantine:
+                why = f"platform image of {parent.image.digest}, which passed"
+                self._raise_if_failed(self._apply(plan_release(record.image, why)))
+            return self._adopt(record, parent)
+        mode, _ = effective_mode(rule, quarantine)
+        plan = plan_block(record.image, mode, quarantine_enabled=quarantine, standing=record.standing)
+        if plan.actions:
+            outcomes = self._apply(plan)
+            self._raise_if_failed(outcomes)
+            blocked = mode is not Mode.AUDIT and all(o.status in _APPLIED for o in outcomes)
+            record = (
+                records.update_record(
+                    self.store,
+                    record.image.key,
+                    lambda r: r and replace(r, standing=replace(r.standing, blocked=blocked)),
+                )
+                or record
+            )
+        if parent is not None and parent.standing.decision is Decision.DENY:
+            return self._adopt(record, parent)
+        return record
+
+    def _refresh_referrers(self, record: GateRecord) -> GateRecord:
+        image = record.image
+        found = tuple(self.registries(image).list_referrers(image.repository, image.digest))
+        updated = records.update_record(self.store, image.key, lambda r: r and replace(r, referrers=found))
+        return updated or record
+
+    # ------------------------------------------------------------------------ decisions
+
+    def _decide(self, record: GateRecord, rule: GateRule, quarantine: bool) -> GateRecord:
+        """Evaluate, apply what a changed verdict needs, and record the outcome."""
+        if record.parent is not None:
+            parent = records.load_record(self.store, record.parent)
+            if parent is not None:
+                return self._adopt(record, parent)
+        now = self.clock()
+        evidence = record.evidence(quarantine_enabled=quarantine)
+        verdict = evaluate(evidence, rule, now=now)
+        standing = record.standing
+        changed = verdict.decision is not Decision.PENDING and verdict.decision is not standing.decision
+        event = None
+        if changed and self.publisher is not None:
+            event = verdict_event(verdict, evidence, number=standing.number + 1)
+        children = self._children(record)
+        plan = plan_decision(
+            verdict, evidence, rule, standing=standing, children=[c.image for c in children], event=event
+        )
+        if not plan.empty:
+            effects = self._apply(plan.effects)
+            self._raise_if_failed(effects)
+            if not all(o.ok for o in effects):
+                log.error(
+                    "gate: %s: effects failed; the verdict stays unapplied: %s", record.image.key, effects
+                )
+                return self._save_verdict(record, verdict, standing)
+            report = self._apply(plan.report)
+            self._raise_if_failed(report)
+            if not all(o.status in _APPLIED for o in (*effects, *report)):
+                # Dry run or kill switch: the verdict is shown, and applied once they are off.
+                return self._save_verdict(record, verdict, standing)
+            blocked = standing.blocked
+            if verdict.mode is not Mode.AUDIT:
+                blocked = verdict.decision is Decision.DENY
+            standing = Standing(decision=verdict.decision, number=plan.number, blocked=blocked)
+        decided = self._save_verdict(record, verdict, standing)
+        if changed:
+            for child in children:
+                self._adopt(child, decided)
+        return decided
+
+    def _save_verdict(self, record: GateRecord, verdict: Verdict, standing: Standing) -> GateRecord:
+        now = self.clock()
+        updated = records.update_record(
+            self.store,
+            record.image.key,
+            lambda r: r and replace(r, verdict=verdict, standing=standing, updated=now),
+        )
+        if standing.decision is Decision.PENDING:
+            records.mark_pending(self.store, updated or record)
+        else:
+            records.clear_pending(self.store, record.image.key)
+        return updated or record
+
+    def _children(self, record: GateRecord) -> list[GateRecord]:
+        if record.manifest is None or not record.manifest.children:
+            return []
+        keys = [record.image.with_digest(d).key for d in record.manifest.children]
+        return [child for child in (records.load_record(self.store, k) for k in keys) if child is not None]
+
+    def _adopt(self, child: GateRecord, parent: GateRecord) -> GateRecord:
+        """A platform image takes its index's decision: the index's plan released it on a pass,
+        and on a deny it stays blocked as it was."""
+        if parent.standing.decision is Decision.PENDING or parent.verdict is None:
+            return child
+        standing = Standing(
+            decision=parent.standing.decision,
+            number=child.standing.number,
+            blocked=parent.standing.decision is Decision.DENY and child.standing.blocked,
+        )
+        return self._save_verdict(child, parent.verdict, standing)
+
+    # ------------------------------------------------------------------------ sweeps
+
+    def sweep(self) -> SweepResult:
+        """Re-evaluate pending images in batches: one Resource Graph query per batch of digests."""
+        result = SweepResult()
+        if self.policy is None:
+            return SweepResult(status="skipped", detail="no gate policy is configured (OPS_GATE_POLICY)")
+        now = self.clock()
+        lease = self.store.acquire_lease(
+            SWEEP_LEASE, holder=f"sweep-{uuid.uuid4().hex[:8]}", duration=self.config.lease, now=now
+        )
+        if lease is None:
+            return SweepResult(status="skipped", detail="another sweep holds the lease")
+        transient: TransientError | None = None
+        try:
+            pending = self._load_pending()
+            scans, result.queries = self._read_scans([r for r, rule in pending if rule.require_scan])
+            for record, rule in pending:
+                try:
+                    record = self._store_scan(record, scans.get(record.image.key, record.scan))
+                    quarantine = self.directory.quarantine_enabled(record.image)
+                    if not record.standing.blocked:
+                        record = self._block(record, rule, quarantine)
+                    if rule.needs_referrers and (
+                        record.referrers is None
+                        or (
+                            record.verdict is not None
+                            and {"signatures", "sbom"} & set(record.verdict.waiting_for)
+                        )
+                    ):
+                        record = self._refresh_referrers(record)
+                    record = self._decide(record, rule, quarantine)
+                except TransientError as exc:
+                    transient = exc
+                    result.failed[record.image.key] = f"{type(exc).__name__}: {exc}"
+                    continue
+                except OpsError as exc:
+                    result.failed[record.image.key] = f"{type(exc).__name__}: {exc}"
+                    log.error("gate sweep: %s: %s", record.image.key, exc)
+                    continue
+                result.evaluated += 1
+                decision = str(record.standing.decision)
+                result.decisions[decision] = result.decisions.get(decision, 0) + 1
+        finally:
+            self.store.release_lease(lease)
+        if transient is not None:
+            raise TransientError(
+                f"gate sweep: {len(result.failed)} image(s) failed transiently; the next sweep retries them "
+                f"({transient})",
+                retry_after=transient.retry_after,
+            )
+        return result
+
+    def _store_scan(self, record: GateRecord, scan: Scan | None) -> GateRecord:
+        if scan is None or scan == record.scan:
+            return record
+        updated = records.update_record(self.store, record.image.key, lambda r: r and replace(r, scan=scan))
+        return updated or replace(record, scan=scan)
+
+    def _load_pending(self) -> list[tuple[GateRecord, GateRule]]:
+        assert self.policy is not None
+        out = []
+        for item in self.store.list_pending(records.PENDING_KIND, limit=self.config.sweep_limit):
+            record = records.load_record(self.store, item.key)
+            if record is None or record.standing.decision is not Decision.PENDING:
+                records.clear_pending(self.store, item.key)
+                continue
+            if record.parent is not None:
+                continue  # decided with its index
+            rule = self.policy.rule_for(record.image.registry, record.image.repository)
+            if rule is None:
+                log.warning("gate sweep: no rule covers %s any more; it stays pending", record.image.key)
+                continue
+            out.append((record, rule))
+        return out
+
+    def _read_scans(self, pending: Sequence[GateRecord]) -> tuple[dict[str, Scan], int]:
+        """Defender's findings for every pending image still without a complete scan, in as few
+        queries as the batch size allows."""
+        wanted: dict[str, list[str]] = {}
+        for record in pending:
+            if record.scan is not None and record.scan.complete:
+                continue
+            manifest = record.manifest
+            digests = (
+                list(manifest.children)
+                if manifest is not None and manifest.children
+                else [record.image.digest]
+            )
+            wanted[record.image.key] = digests
+        every = sorted({d for digests in wanted.values() for d in digests})
+        rows: list[Finding] = []
+        queries = 0
+        for start in range(0, len(every), self.config.query_batch):
+            rows.extend(self.findings.list_findings(every[start : start + self.config.query_batch]))
+            queries += 1
+        now = self.clock()
+        by_image: dict[tuple[str, str, str], list[Finding]] = {}
+        for row in rows:
+            by_image.setdefault((row.registry_host.lower(), row.repository, row.digest), []).append(row)
+        scans = {}
+        for record in pending:
+            if record.image.key not in wanted:
+                continue
+            digests = wanted[record.image.key]
+            host, repository = record.image.login_server.lower(), record.image.repository
+            found = [f for d in digests for f in by_image.get((host, repository, d), [])]
+            unscanned = tuple(d for d in digests if (host, repository, d) not in by_image)
+            scans[record.image.key] = Scan(findings=tuple(found), unscanned=unscanned, checked_at=now)
+        return scans, queries
+
+    # ------------------------------------------------------------------------ CLI
+
+    def resolve(self, reference: str) -> ImageRef:
+        """``REGISTRY/REPOSITORY@sha256:…`` or ``REGISTRY/REPOSITORY:TAG`` (REGISTRY: a name or a
+        login server) → the image, its registry found through ARM and a tag resolved to its digest."""
+        match = _REFERENCE.match(reference.strip())
+        if match is None:
+            raise InvalidInput(
+                "reference", "REGISTRY/REPOSITORY@sha256:<digest> or REGISTRY/REPOSITORY:TAG", reference
+            )
+        found = self.directory.find_registry(match["registry"])
+        if found is None:
+            raise NotFound(
+                f"no registry named {match['registry']!r} in the subscriptions in scope (OPS_SUBSCRIPTIONS)"
+            )
+        name, login_server, registry_id = found
+        image = ImageRef(name, login_server, match["repository"], match["digest"] or "", registry_id)
+        if match["tag"]:
+            image = image.with_digest(self.registries(image).resolve_tag(image.repository, match["tag"]))
+        return image
+
+    def check(self, image: ImageRef, *, apply: bool = False) -> CheckResult:
+        """The verdict for one image now, from fresh evidence (``ops gate check``).
+
+        Read-only unless ``apply``, which acts on the verdict as a sweep would (only for an
+        image the gate has a record of: one pushed while the gate was watching).
+        """
+        if self.policy is None:
+            raise PermanentError("no gate policy is configured (OPS_GATE_POLICY)")
+        rule = self.policy.rule_for(image.registry, image.repository)
+        record = records.load_record(self.store, image.key)
+        if rule is None:
+            tags = record.tags if record else ()
+            return CheckResult(image, tags, None, record, {}, detail="no gate rule covers this repository")
+        gate = self.registries(image)
+        facts = record.manifest if record is not None else None
+        if facts is None:  # read only when unknown: a locked manifest cannot be read
+            facts = gate.read_manifest(image.repository, image.digest, labels=bool(rule.labels))
+        now = self.clock()
+        base = record or GateRecord(image=image, rule=rule.name, first_seen=now, updated=now)
+        probe = replace(base, manifest=facts, scan=None, referrers=None)
+        scans, _ = self._read_scans([probe])
+        referrers = (
+            tuple(gate.list_referrers(image.repository, image.digest)) if rule.needs_referrers else None
+        )
+        current = replace(probe, scan=scans.get(image.key), referrers=referrers)
+        quarantine = self.directory.quarantine_enabled(image)
+        evidence = current.evidence(quarantine_enabled=quarantine)
+        verdict = evaluate(evidence, rule, now=now)
+        if apply:
+            if record is None:
+                raise PermanentError(
+                    f"{image.key} has no gate record (pushed before the gate?); nothing to apply"
+                )
+            stored = records.update_record(
+                self.store,
+                image.key,
+                lambda r: r and replace(r, manifest=facts, scan=current.scan, referrers=referrers),
+            )
+            record = self._decide(stored or current, rule, quarantine)
+            verdict = record.verdict or verdict
+        return CheckResult(image, current.tags, verdict, record, evidence.to_dict())
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Pending images, oldest first, with their age and what each waits for (``ops gate pending``)."""
+        now = self.clock()
+        rows = []
+        for item in self.store.list_pending(records.PENDING_KIND, limit=self.config.sweep_limit):
+            record = records.load_record(self.store, item.key)
+            if record is None or record.standing.decision is not Decision.PENDING:
+                continue
+            rule = (
+                self.policy.rule_for(record.image.registry, record.image.repository) if self.policy else None
+            )
+            waiting = list(record.verdict.waiting_for) if record.verdict else ["evaluation"]
+            if record.parent is not None:
+                waiting = [f"its index {record.parent.rsplit('@', 1)[-1]}"]
+            deadline = record.first_seen + rule.settle_timeout if rule else None
+            rows.append(
+                {
+                    "image": record.image.key,
+                    "tags": list(record.tags),
+                    "age": _age(now - record.first_seen),
+                    "ageSeconds": int((now - record.first_seen).total_seconds()),
+                    "waitingFor": waiting,
+                    "rule": record.rule,
+                    "mode": str(record.verdict.mode) if record.verdict else "",
+                    "blocked": record.standing.blocked,
+                    "timeoutIn": _age(deadline - now) if deadline and deadline > now else "due",
+                }
+            )
+        return sorted(rows, key=lambda row: -row["ageSeconds"])
+
+    # ------------------------------------------------------------------------ applying
+
+    def _apply(self, plan: Plan) -> list[Outcome]:
+        if not plan.actions:
+            return []
+        cap = self.config.retry_sleep_cap
+        return apply_plan(
+            plan,
+            handlers=self._handlers(),
+            store=self.store,
+            policy=self.execution,
+            sleep=lambda seconds: time.sleep(min(seconds, cap)),
+            now=self.clock,
+        )
+
+    def _raise_if_failed(self, outcomes: Sequence[Outcome]) -> None:
+        if failed_transiently(outcomes):
+            failed = [o for o in outcomes if o.status is Status.FAILED]
+            raise TransientError(f"gate: {len(failed)} action(s) failed transiently: {failed[0].detail}")
+
+    def _handlers(self) -> dict[str, Handler]:
+        def gate_of(action: Action) -> tuple[Any, ImageRef]:
+            image = ImageRef.from_dict(action.params["image"])
+            return self.registries(image), image
+
+        def lock(action: Action) -> None:
+            gate, image = gate_of(action)
+            gate.set_read_enabled(image.repository, image.digest, False)
+
+        def unlock(action: Action) -> None:
+            gate, image = gate_of(action)
+            gate.set_read_enabled(image.repository, image.digest, True)
+
+        def quarantine(action: Action) -> None:
+            gate, image = gate_of(action)
+            gate.set_quarantine(
+                image.repository, image.digest, action.params["state"], action.params["details"]
+            )
+
+        def untag(action: Action) -> None:
+            gate, image = gate_of(action)
+            gate.untag(image.repository, action.params["tag"])
+
+        def restore_tag(action: Action) -> None:
+            gate, image = gate_of(action)
+            previous = records.load_record(self.store, image.key)
+            facts = previous.manifest if previous is not None else None
+            if facts is None or not facts.content:
+                facts = gate.read_manifest(image.repository, image.digest, labels=False)
+            gate.put_tag(image.repository, action.params["tag"], facts.content, facts.media_type)
+
+        def record(action: Action) -> None:
+            log.info("gate verdict %s: %s", action.target, action.reason)
+
+        def publish(action: Action) -> None:
+            if self.publisher is not None:
+                self.publisher.publish([action.params["event"]])
+
+        return {
+            LOCK: lock,
+            UNLOCK: unlock,
+            QUARANTINE: quarantine,
+            UNTAG: untag,
+            RESTORE_TAG: restore_tag,
+            RECORD: record,
+            PUBLISH: publish,
+        }
+
+
+def record_rejected_event(
+    store: StateStore,
+    body: object,
+    error: Exception,
+    *,
+    event_id: str | None,
+    source: str = "gate_on_image_pushed",
+) -> None:
+    """Input that can never be handled (a malformed event, a bad policy): recorded once per
+    event id (or per body and error), then acknowledged."""
+    ident = event_id or hashlib.sha256(f"{body!r}|{type(error).__name__}|{error}".encode()).hexdigest()[:32]
+    store.append_audit(
+        AuditRecord(
+            key=f"gate-rejected:{ident}",
+            capability=CAPABILITY,
+            kind="rejected",
+            target=source,
+            reason=f"{type(error).__name__}: {error}",
+            status="rejected",
+            at=datetime.now(UTC),
+            detail={"event": event_id, "body": repr(body)[:2000]},
+        )
+    )
+
+
+def _age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"

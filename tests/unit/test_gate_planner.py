@@ -1,0 +1,314 @@
+"""The gate's pure evaluator and planner, as tables: evidence + rule + now → verdict → actions.
+
+Cases:
+- evaluate: every check's pass, deny and wait, and how they combine: a deny decides at
+  once (even while other evidence is awaited); waiting is pending until the settle
+  timeout, then the rule's onTimeout; an exception applies through its expiry day and
+  not after; NotApplicable (exempt) and Healthy rows never deny; an index is scanned
+  through its platform images; quarantine mode on a registry without a quarantine
+  policy falls back to lock, and says so;
+- plan_block: lock, quarantine, audit, the quarantine release on quarantining
+  registries, nothing for an image already blocked or decided;
+- plan_decision: unblock on pass (children too), stay blocked and mark Failed on deny,
+  re-lock after an earlier pass, restore a moved immutable tag, untag the other tags,
+  record and publish; nothing when pending or unchanged; keys depend on image,
+  decision and decision number, never on time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ops.gate.evidence import Evidence, Finding, ImageRef, ManifestFacts, Referrer, Scan, TagConflict
+from ops.gate.planner import (
+    LOCK,
+    PUBLISH,
+    QUARANTINE,
+    RECORD,
+    RESTORE_TAG,
+    UNLOCK,
+    UNTAG,
+    Decision,
+    Standing,
+    evaluate,
+    plan_block,
+    plan_decision,
+)
+from ops.gate.policy import GateRule, Mode, load_policy
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+IMAGE = ImageRef(
+    "contosoprod", "contosoprod.azurecr.io", "payments/api", "sha256:" + "a" * 64, "/subscriptions/x"
+)
+OTHER = "sha256:" + "b" * 64
+NOTATION = "application/vnd.cncf.notary.signature"
+SPDX = "application/spdx+json"
+
+
+def rule(**fields: Any) -> GateRule:
+    return load_policy({"gate": {"rules": [{"name": "r", **fields}]}}).rules[0]
+
+
+def finding(cve: str, severity: str, status: str = "Unhealthy", fix: str = "FixAvailable") -> Finding:
+    return Finding(
+        digest=IMAGE.digest, cve=cve, severity=severity, status=status, fix_status=fix, package="pkg"
+    )
+
+
+def evidence(**fields: Any) -> Evidence:
+    base: dict[str, Any] = {
+        "image": IMAGE,
+        "first_seen": NOW - timedelta(minutes=5),
+        "tags": ("v1",),
+        "manifest": ManifestFacts("application/vnd.oci.image.manifest.v1+json", size=1000),
+        "scan": Scan(findings=(finding("CVE-2024-0001", "Low", status="Healthy"),)),
+        "referrers": (),
+    }
+    return Evidence(**{**base, **fields})
+
+
+CLEAN = Scan(findings=(finding("CVE-2024-0001", "Low", status="Healthy"),))
+
+
+@pytest.mark.parametrize(
+    ("fields", "given", "expected", "deciding"),
+    [
+        ({}, {"scan": None}, "pending", "scan"),
+        ({}, {"scan": Scan(unscanned=(IMAGE.digest,))}, "pending", "scan"),
+        ({}, {}, "pass", "scan"),
+        ({"requireScan": False}, {"scan": None}, "pass", ""),
+        ({}, {"scan": Scan(findings=(finding("CVE-1-1", "High"),))}, "deny", "cve"),
+        ({}, {"scan": Scan(findings=(finding("CVE-1-1", "Medium"),))}, "pass", "scan"),
+        ({"maxSeverity": "none"}, {"scan": Scan(findings=(finding("CVE-1-1", "Low"),))}, "deny", "cve"),
+        (
+            {"maxSeverity": "critical"},
+            {"scan": Scan(findings=(finding("CVE-1-1", "Critical"),))},
+            "pass",
+            "scan",
+        ),
+        (
+            {"maxSeverity": "critical", "denyCves": ["CVE-2024-3094"]},
+            {"scan": Scan(findings=(finding("CVE-2024-3094", "Low"),))},
+            "deny",
+            "cve",
+        ),
+        ({}, {"scan": Scan(findings=(finding("CVE-1-1", "High", fix="NoFixAvailable"),))}, "deny", "cve"),
+        (
+            {"ignoreUnfixed": True},
+            {"scan": Scan(findings=(finding("CVE-1-1", "High", fix="NoFixAvailable"),))},
+            "pass",
+            "scan",
+        ),
+        (
+            {"ignoreUnfixed": True},
+            {"scan": Scan(findings=(finding("CVE-1-1", "High", fix="Unknown"),))},
+            "deny",
+            "cve",
+        ),
+        (
+            {},
+            {"scan": Scan(findings=(finding("CVE-1-1", "Critical", status="NotApplicable"),))},
+            "pass",
+            "scan",
+        ),
+        ({"signatures": ["notation"]}, {"referrers": None}, "pending", "signatures"),
+        ({"signatures": ["notation"]}, {"referrers": ()}, "pending", "signatures"),
+        (
+            {"signatures": ["notation", "cosign"]},
+            {"referrers": (Referrer(OTHER, NOTATION),)},
+            "pass",
+            "signatures",
+        ),
+        (
+            {"signatures": {"allOf": ["notation", "cosign"]}},
+            {"referrers": (Referrer(OTHER, NOTATION),)},
+            "pending",
+            "signatures",
+        ),
+        ({"sbom": ["spdx"]}, {"referrers": (Referrer(OTHER, SPDX),)}, "pass", "sbom"),
+        ({"annotations": ["org.opencontainers.image.source"]}, {}, "deny", "annotations"),
+        (
+            {"annotations": {"team": "pay.*"}},
+            {"manifest": ManifestFacts("m", 1, annotations={"team": "payments"})},
+            "pass",
+            "annotations",
+        ),
+        (
+            {"annotations": {"team": "pay.*"}},
+            {"manifest": ManifestFacts("m", 1, annotations={"team": "web"})},
+            "deny",
+            "annotations",
+        ),
+        (
+            {"labels": ["maintainer"]},
+            {"manifest": ManifestFacts("m", 1, labels={"maintainer": "x"})},
+            "pass",
+            "",
+        ),
+        ({"labels": ["maintainer"]}, {}, "deny", "labels"),
+        ({"maxSize": "1KiB"}, {}, "pass", "size"),
+        ({"maxSize": "512B"}, {}, "deny", "size"),
+        (
+            {"immutableTags": ["v.*"]},
+            {"conflicts": (TagConflict("v1", OTHER, "v.*"),)},
+            "deny",
+            "immutable-tag",
+        ),
+        # a known violation decides at once, even while a signature is still awaited
+        (
+            {"signatures": ["notation"]},
+            {"scan": Scan(findings=(finding("CVE-1-1", "Critical"),))},
+            "deny",
+            "cve",
+        ),
+        ({}, {"scan": None, "first_seen": NOW - timedelta(minutes=31)}, "deny", "settle"),
+        ({"onTimeout": "pass"}, {"scan": None, "first_seen": NOW - timedelta(hours=1)}, "pass", "settle"),
+    ],
+)
+def test_evaluate(fields: dict, given: dict, expected: str, deciding: str) -> None:
+    verdict = evaluate(evidence(**given), rule(**fields), now=NOW)
+    assert str(verdict.decision) == expected, verdict.checks
+    results = {c.name: str(c.result) for c in verdict.checks}
+    if expected == "deny":
+        assert results[deciding] == "deny"
+    elif expected == "pending":
+        assert verdict.waiting_for == (deciding,)
+    elif deciding:
+        assert results[deciding] in ("ok", "note") and "deny" not in results.values()
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [(datetime(2026, 12, 31, 23, 59, tzinfo=UTC), "pass"), (datetime(2027, 1, 1, 0, 0, tzinfo=UTC), "deny")],
+)
+def test_an_exception_applies_through_its_expiry_day(now: datetime, expected: str) -> None:
+    waived = rule(
+        maxSeverity="low",
+        cveExceptions=[{"cve": "CVE-2024-1111", "expires": "2026-12-31", "reason": "vendor patch due"}],
+    )
+    verdict = evaluate(
+        evidence(first_seen=now, scan=Scan(findings=(finding("CVE-2024-1111", "High"),))), waived, now=now
+    )
+    assert str(verdict.decision) == expected
+    messages = " ".join(c.message for c in verdict.checks)
+    assert ("vendor patch due" in messages) is (expected == "pass")
+    assert ("exception expired" in messages) is (expected == "deny")
+
+
+def test_an_index_is_scanned_through_its_platform_images() -> None:
+    index = ManifestFacts(
+        "application/vnd.oci.image.index.v1+json", 500, children=(OTHER, "sha256:" + "c" * 64)
+    )
+    partial = Scan(findings=(finding("CVE-1-1", "Low", status="Healthy"),), unscanned=("sha256:" + "c" * 64,))
+    verdict = evaluate(evidence(manifest=index, scan=partial), rule(labels=["x"], maxSize="1B"), now=NOW)
+    assert verdict.decision is Decision.PENDING
+    assert [c.name for c in verdict.checks] == ["labels", "scan"]  # no config labels, no size on an index
+
+
+def test_quarantine_without_the_registry_policy_falls_back_to_lock() -> None:
+    verdict = evaluate(
+        evidence(quarantine_enabled=False), rule(mode="quarantine", requireScan=False), now=NOW
+    )
+    assert verdict.mode is Mode.LOCK and verdict.checks[0].name == "mode"
+    assert evaluate(
+        evidence(quarantine_enabled=True), rule(mode="quarantine", requireScan=False), now=NOW
+    ).mode is (Mode.QUARANTINE)
+
+
+@pytest.mark.parametrize(
+    ("mode", "quarantine", "standing", "expected"),
+    [
+        (Mode.LOCK, False, Standing(), [(LOCK, None)]),
+        (Mode.LOCK, True, Standing(), [(LOCK, None), (QUARANTINE, "Passed")]),
+        (Mode.QUARANTINE, True, Standing(), [(QUARANTINE, "Quarantined")]),
+        (Mode.AUDIT, False, Standing(), []),
+        (Mode.AUDIT, True, Standing(), [(QUARANTINE, "Passed")]),
+        (Mode.LOCK, False, Standing(blocked=True), []),
+        (Mode.LOCK, False, Standing(decision=Decision.PASS, number=1), []),
+    ],
+)
+def test_plan_block(mode: Mode, quarantine: bool, standing: Standing, expected: list) -> None:
+    plan = plan_block(IMAGE, mode, quarantine_enabled=quarantine, standing=standing)
+    assert [(a.kind, a.params.get("state")) for a in plan.actions] == expected
+
+
+def _decide(
+    fields: dict, given: dict, standing: Standing, *, quarantine: bool = False, children: tuple = ()
+) -> Any:
+    subject = evidence(quarantine_enabled=quarantine, **given)
+    verdict = evaluate(subject, rule(**fields), now=NOW)
+    event = {"type": f"ops.gate.{verdict.decision}", "id": "e"}
+    return plan_decision(verdict, subject, rule(**fields), standing=standing, children=children, event=event)
+
+
+DIRTY = {"scan": Scan(findings=(finding("CVE-1-1", "Critical"),))}
+CHILD = IMAGE.with_digest(OTHER)
+
+
+@pytest.mark.parametrize(
+    ("fields", "given", "standing", "quarantine", "effects"),
+    [
+        ({}, {}, Standing(blocked=True), False, [(UNLOCK, IMAGE.digest), (UNLOCK, OTHER)]),
+        (
+            {"mode": "quarantine", "requireScan": False},
+            {},
+            Standing(blocked=True),
+            True,
+            [(QUARANTINE, IMAGE.digest), (QUARANTINE, OTHER)],
+        ),
+        ({"mode": "audit"}, {}, Standing(), False, []),
+        ({}, DIRTY, Standing(blocked=True), False, []),
+        ({}, DIRTY, Standing(decision=Decision.PASS, number=1), False, [(LOCK, IMAGE.digest)]),
+        (
+            {"mode": "quarantine", "requireScan": False},
+            DIRTY,
+            Standing(blocked=True),
+            True,
+            [(QUARANTINE, IMAGE.digest)],
+        ),
+        ({"mode": "audit"}, DIRTY, Standing(), False, []),
+        (
+            {"untagOnDeny": True, "immutableTags": ["v.*"]},
+            {**DIRTY, "tags": ("v1", "latest"), "conflicts": (TagConflict("v1", OTHER, "v.*"),)},
+            Standing(blocked=True),
+            False,
+            [(RESTORE_TAG, OTHER), (UNTAG, IMAGE.digest)],
+        ),
+    ],
+)
+def test_plan_decision_effects(
+    fields: dict, given: dict, standing: Standing, quarantine: bool, effects: list
+) -> None:
+    plan = _decide(fields, given, standing, quarantine=quarantine, children=(CHILD,))
+    assert [(a.kind, a.params["image"]["digest"]) for a in plan.effects.actions] == effects
+    assert [a.kind for a in plan.report.actions] == [RECORD, PUBLISH]
+    assert plan.number == standing.number + 1
+    if any(kind == QUARANTINE for kind, _ in effects):
+        state = plan.effects.actions[0].params["state"]
+        assert state == ("Failed" if given else "Passed")
+        assert plan.effects.actions[0].params["details"].startswith(f'{{"state":"{state}","verdict"')
+    untags = [a.params["tag"] for a in plan.effects.actions if a.kind == UNTAG]
+    assert untags in ([], ["latest"])  # the moved immutable tag is put back, not removed
+
+
+def test_nothing_to_do_when_pending_or_unchanged() -> None:
+    assert _decide({}, {"scan": None}, Standing(blocked=True)).empty
+    assert _decide({}, {}, Standing(decision=Decision.PASS, number=1)).empty
+
+
+def test_keys_name_the_decision_not_the_time() -> None:
+    subject = evidence()
+    first = evaluate(subject, rule(), now=NOW)
+    later = evaluate(subject, rule(), now=NOW + timedelta(minutes=3))
+    key = [
+        a.key for a in plan_decision(first, subject, rule(), standing=Standing(blocked=True)).effects.actions
+    ]
+    again = [
+        a.key for a in plan_decision(later, subject, rule(), standing=Standing(blocked=True)).effects.actions
+    ]
+    assert key == again
+    flipped = plan_decision(first, subject, rule(), standing=Standing(decision=Decision.DENY, number=3))
+    assert [a.key for a in flipped.effects.actions] != key and flipped.number == 4
