@@ -124,10 +124,22 @@ def apply_plan(
     if policy.dry_run:
         return [Outcome(a, Status.DRY_RUN, detail="dry run") for a in plan.actions]
     runner = _Runner(plan, handlers, store, policy, limits or {}, clock, sleep, now)
-    if len(plan.actions) <= 1 or policy.max_concurrency == 1:
-        return [runner.run(a) for a in plan.actions]
-    with ThreadPoolExecutor(max_workers=min(policy.max_concurrency, len(plan.actions))) as pool:
-        return list(pool.map(runner.run, plan.actions))
+    first: dict[str, Action] = {}
+    for action in plan.actions:
+        first.setdefault(action.key, action)
+    unique = list(first.values())  # plan order, first action of each key
+    if len(unique) <= 1 or policy.max_concurrency == 1:
+        results = [runner.run(a) for a in unique]
+    else:
+        with ThreadPoolExecutor(max_workers=min(policy.max_concurrency, len(unique))) as pool:
+            results = list(pool.map(runner.run, unique))
+    by_key = {o.action.key: o for o in results}
+    return [
+        by_key[a.key]
+        if by_key[a.key].action is a
+        else Outcome(a, Status.ALREADY_DONE, detail="duplicate in plan")
+        for a in plan.actions
+    ]
 
 
 class _Runner:
@@ -153,7 +165,10 @@ class _Runner:
         self.buckets = {svc: TokenBucket(lim, clock=clock, sleep=sleep) for svc, lim in limits.items()}
 
     def run(self, action: Action) -> Outcome:
-        claimed = self._claim(action)
+        try:
+            claimed = self._claim(action)
+        except OpsError as exc:  # the state store is unreachable: apply nothing, retry later
+            return Outcome(action, Status.FAILED, 0, f"could not claim: {exc}", retryable=True)
         if claimed is not None:
             return claimed
         attempts = 0
@@ -169,9 +184,16 @@ class _Runner:
                     return self._fail(action, attempts, f"not found: {exc}")
                 return self._done(action, Status.ALREADY_DONE, attempts, f"already gone: {exc}")
             except TransientError as exc:
+                wait = self._delay(attempts, exc.retry_after)
                 if attempts >= self.policy.max_attempts:
-                    return self._fail(action, attempts, f"gave up after {attempts} attempts: {exc}")
-                self.sleep(self._delay(attempts, exc.retry_after))
+                    return self._fail(
+                        action, attempts, f"gave up after {attempts} attempts: {exc}", retry=True
+                    )
+                if wait > self.policy.max_backoff_s:
+                    # Sleeping that long would outlive the function's timeout with the claim held.
+                    detail = f"asked to wait {wait:.0f}s, longer than {self.policy.max_backoff_s:.0f}s: {exc}"
+                    return self._fail(action, attempts, detail, retry=True)
+                self.sleep(wait)
             except Exception as exc:  # one action's failure must not sink the others
                 return self._fail(action, attempts, f"{type(exc).__name__}: {exc}")
             else:
@@ -197,39 +219,52 @@ class _Runner:
         if record.value.get("status") == "done":
             return Outcome(action, Status.ALREADY_DONE, detail="applied before (same idempotency key)")
         started = datetime.fromisoformat(str(record.value.get("at")))
+        busy = Outcome(action, Status.FAILED, detail="being applied by another run", retryable=True)
         if stamp - started < self.policy.claim_timeout:
-            return Outcome(action, Status.ALREADY_DONE, detail="being applied by another run")
+            # Not done yet, and its holder may have died: a redelivery must come back for it.
+            return busy
         try:  # a stale claim: its holder died mid-action
             self.store.put_record(_CLAIMS, action.key, value, etag=record.etag)
         except Conflict:
-            return Outcome(action, Status.ALREADY_DONE, detail="being applied by another run")
+            return busy
         return None
 
     def _done(self, action: Action, status: Status, attempts: int, detail: str) -> Outcome:
+        """Record the effect. It already happened, so a store failure here must not hide it."""
         stamp = self.now()
-        self.store.append_audit(
-            AuditRecord(
-                key=action.key,
-                capability=self.plan.capability,
-                kind=action.kind,
-                target=action.target,
-                reason=action.reason,
-                status=str(status),
-                at=stamp,
-                detail={"params": dict(action.params), "attempts": attempts, "note": detail},
-            )
+        record = AuditRecord(
+            key=action.key,
+            capability=self.plan.capability,
+            kind=action.kind,
+            target=action.target,
+            reason=action.reason,
+            status=str(status),
+            at=stamp,
+            detail={"params": dict(action.params), "attempts": attempts, "note": detail},
         )
         done = {"status": "done", "at": stamp.isoformat(), "capability": self.plan.capability}
-        self.store.put_record(_CLAIMS, action.key, done, etag="*")
+        for attempt in range(1, 4):
+            try:
+                self.store.append_audit(record)
+                self.store.put_record(_CLAIMS, action.key, done, etag="*")
+                break
+            except OpsError as exc:
+                if attempt == 3:
+                    # The claim stays in progress: after claim_timeout a later run re-applies,
+                    # which idempotent effects (delete → 404, set → same) make harmless.
+                    log.error("%s %s applied, but recording it failed: %s", action.kind, action.target, exc)
+                    detail = f"{detail}; audit pending: {exc}".lstrip("; ")
+                else:
+                    self.sleep(self._delay(attempt, getattr(exc, "retry_after", None)))
         return Outcome(action, status, attempts, detail)
 
-    def _fail(self, action: Action, attempts: int, detail: str) -> Outcome:
+    def _fail(self, action: Action, attempts: int, detail: str, *, retry: bool = False) -> Outcome:
         log.error("%s %s failed: %s", action.kind, action.target, detail)
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(OpsError):  # an unreleased claim only delays a retry
             self.store.delete_record(_CLAIMS, action.key)
-        return Outcome(action, Status.FAILED, attempts, detail)
+        return Outcome(action, Status.FAILED, attempts, detail, retryable=retry)
 
 
 def failed_transiently(outcomes: Sequence[Outcome]) -> bool:
-    """True when some action gave up on a transient error, so the trigger should redeliver."""
-    return any(o.status is Status.FAILED and o.detail.startswith("gave up") for o in outcomes)
+    """True when some action may succeed on redelivery, so the trigger should raise."""
+    return any(o.status is Status.FAILED and o.retryable for o in outcomes)

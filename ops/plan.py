@@ -127,6 +127,7 @@ class Outcome:
     status: Status
     attempts: int = 0
     detail: str = ""
+    retryable: bool = False  # a FAILED action that a later delivery may well complete
 
     @property
     def ok(self) -> bool:
@@ -140,6 +141,7 @@ class Outcome:
             "status": str(self.status),
             "attempts": self.attempts,
             "detail": self.detail,
+            "retryable": self.retryable,
         }
 
 

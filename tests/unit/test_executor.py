@@ -6,7 +6,10 @@ error is retried after its ``retry_after``; retries give up after max attempts;
 a NotFound on a missing_ok action counts as done, on another action as failed;
 the same idempotency key applied twice (sequentially and concurrently) gives one
 effect and one audit record; concurrency is bounded; the token bucket paces a
-service; one failing action does not stop the others.
+service; one failing action does not stop the others; an action claimed by a run
+that has not finished is a retryable failure, not "done"; a Retry-After longer than
+the backoff bound gives up retryably instead of sleeping past the function timeout;
+a store failure after the effect still reports the effect.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ops.errors import CapExceeded, NotFound, TransientError
-from ops.executor import ExecutionPolicy, RateLimit, TokenBucket, apply_plan
+from ops.executor import ExecutionPolicy, RateLimit, TokenBucket, apply_plan, failed_transiently
 from ops.plan import Action, Plan, Status
 from ops.state.sqlite import SqliteStateStore
+from ops.state.store import AuditRecord
 
 APPLY = ExecutionPolicy(dry_run=False, max_concurrency=4, backoff_s=0.0)
 
@@ -216,3 +221,61 @@ def test_rate_limit_is_applied_per_service(store: SqliteStateStore) -> None:
         sleep=sleep,
     )
     assert now[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_unfinished_claim_of_another_run_is_retryable_not_done(store: SqliteStateStore) -> None:
+    rec = Recorder()
+    action = delete("a")
+    store.put_record(
+        "action-claims", action.key, {"status": "in_progress", "at": datetime.now(UTC).isoformat()}, etag=None
+    )
+    outcomes = apply_plan(Plan("purge", [action]), handlers={"delete": rec}, store=store, policy=APPLY)
+    assert [o.status for o in outcomes] == [Status.FAILED]
+    assert outcomes[0].retryable
+    assert failed_transiently(outcomes)
+    assert rec.calls == Counter()
+
+
+def test_stale_claim_of_a_dead_run_is_taken_over(store: SqliteStateStore) -> None:
+    rec = Recorder()
+    action = delete("a")
+    old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    store.put_record("action-claims", action.key, {"status": "in_progress", "at": old}, etag=None)
+    (outcome,) = apply_plan(Plan("purge", [action]), handlers={"delete": rec}, store=store, policy=APPLY)
+    assert outcome.status is Status.APPLIED
+    assert rec.calls == Counter({"a": 1})
+
+
+def test_long_retry_after_gives_up_retryably_without_sleeping(store: SqliteStateStore) -> None:
+    slept: list[float] = []
+
+    def throttled(action: Action) -> None:
+        raise TransientError("429", retry_after=3600)
+
+    (outcome,) = apply_plan(
+        Plan("purge", [delete("a")]),
+        handlers={"delete": throttled},
+        store=store,
+        policy=APPLY,
+        sleep=slept.append,
+    )
+    assert outcome.status is Status.FAILED
+    assert outcome.retryable
+    assert slept == []
+    assert "asked to wait 3600s" in outcome.detail
+
+
+class FlakyAuditStore(SqliteStateStore):
+    """Audit writes fail with a transient error: the store is down after the effect."""
+
+    def append_audit(self, record: AuditRecord) -> bool:
+        raise TransientError("table storage 503")
+
+
+def test_store_failure_after_the_effect_still_reports_the_effect(tmp_path: Path) -> None:
+    store = FlakyAuditStore(str(tmp_path / "s.db"))
+    rec = Recorder()
+    (outcome,) = apply_plan(Plan("purge", [delete("a")]), handlers={"delete": rec}, store=store, policy=APPLY)
+    assert outcome.status is Status.APPLIED
+    assert "audit pending" in outcome.detail
+    assert rec.calls == Counter({"a": 1})
