@@ -260,14 +260,32 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         except ValidationError as exc:
             problems.extend(_describe(exc))
     storage = groups.get("storage")
-    if isinstance(storage, StorageSettings) and storage.connection_string and storage.account_name:
-        problems.append(
-            "AzureWebJobsStorage: set either the connection string "
-            "or AzureWebJobsStorage__accountName, not both"
-        )
+    if isinstance(storage, StorageSettings):
+        problems.extend(_check_storage(storage, hosted="WEBSITE_SITE_NAME" in env))
     if problems:
         raise ConfigError(problems)
     return Settings.model_validate(groups)
+
+
+def _check_storage(storage: StorageSettings, *, hosted: bool) -> list[str]:
+    """Storage must be shared by every instance: never fall back to SQLite by accident."""
+    if storage.connection_string and storage.account_name:
+        return [
+            "AzureWebJobsStorage: set either the connection string "
+            "or AzureWebJobsStorage__accountName, not both"
+        ]
+    partial = storage.blob_service_uri or storage.queue_service_uri or storage.credential or storage.client_id
+    if storage.mode == "sqlite" and partial:
+        return [
+            "AzureWebJobsStorage__accountName: expected the storage account name (or "
+            "AzureWebJobsStorage__tableServiceUri) with the other AzureWebJobsStorage__* settings"
+        ]
+    if storage.mode == "sqlite" and hosted:
+        return [
+            "AzureWebJobsStorage: expected a storage connection in Azure; a local SQLite file "
+            "is not shared between instances, so leases, dedupe and audit would be lost"
+        ]
+    return []
 
 
 def check_settings(env: Mapping[str, str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 Cases: defaults are safe (dry-run on, kill switch off, SQLite storage); every bad
 setting is reported at once by name; lists and booleans parse from app-setting
-strings; the identity-based storage forms; the sample settings file and Settings
+strings; the identity-based storage forms; partial identity storage and SQLite in
+Azure are refused; the sample settings file and Settings
 name the same set of settings.
 """
 
@@ -94,3 +95,16 @@ def test_sample_settings_name_exactly_the_settings() -> None:
     sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
     assert set(sample) - HOST_SETTINGS == Settings.env_names()
     assert check_settings({k: v for k, v in sample.items() if k not in HOST_SETTINGS}) == []
+
+
+def test_partial_identity_storage_is_not_silently_sqlite() -> None:
+    problems = check_settings(
+        {"AzureWebJobsStorage__credential": "managedidentity", "AzureWebJobsStorage__clientId": "abc"}
+    )
+    assert problems and problems[0].startswith("AzureWebJobsStorage__accountName:")
+
+
+def test_sqlite_is_refused_when_hosted_in_azure() -> None:
+    problems = check_settings({"WEBSITE_SITE_NAME": "ops-app"})
+    assert problems and "not shared between instances" in problems[0]
+    assert check_settings({"WEBSITE_SITE_NAME": "ops-app", "AzureWebJobsStorage__accountName": "st"}) == []
