@@ -191,6 +191,9 @@ def schedule(
     from ops.errors import OpsError
     from ops.services import get_services
 
+    if at is not None and apply:
+        # Acting on a fictional time would stop or start clusters at the wrong hour.
+        raise typer.BadParameter("--at only plans; --apply acts at the real time", param_hint="--at")
     now = None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
     try:
         service = get_services().schedule_service(apply=apply)

@@ -260,8 +260,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         except ValidationError as exc:
             problems.extend(_describe(exc))
     storage = groups.get("storage")
+    hosted = "WEBSITE_SITE_NAME" in env  # set by App Service and Functions in Azure
     if isinstance(storage, StorageSettings):
-        problems.extend(_check_storage(storage, hosted="WEBSITE_SITE_NAME" in env))
+        problems.extend(_check_storage(storage, hosted=hosted))
+    schedule = groups.get("schedule")
+    if hosted and isinstance(schedule, ScheduleSettings) and schedule.now is not None:
+        problems.append("OPS_SCHEDULE_NOW: expected empty in Azure; a pinned clock is for tests and demos")
     if problems:
         raise ConfigError(problems)
     return Settings.model_validate(groups)

@@ -108,3 +108,10 @@ def test_sqlite_is_refused_when_hosted_in_azure() -> None:
     problems = check_settings({"WEBSITE_SITE_NAME": "ops-app"})
     assert problems and "not shared between instances" in problems[0]
     assert check_settings({"WEBSITE_SITE_NAME": "ops-app", "AzureWebJobsStorage__accountName": "st"}) == []
+
+
+def test_a_pinned_schedule_clock_is_refused_in_azure() -> None:
+    env = {"WEBSITE_SITE_NAME": "ops-app", "AzureWebJobsStorage__accountName": "st"}
+    problems = check_settings({**env, "OPS_SCHEDULE_NOW": "2026-11-26T19:00:00Z"})
+    assert problems[0].startswith("OPS_SCHEDULE_NOW:")
+    assert check_settings({"OPS_SCHEDULE_NOW": "2026-11-26T19:00:00Z"}) == []
