@@ -9,22 +9,26 @@ later tick. Clients are created once per subscription per process and reused.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import HttpRequest
 
+from ops.adapters import clients
+from ops.adapters.clients import management_client, parse_resource_id
 from ops.adapters.errors import translated_errors
-from ops.adapters.identity import build_credential
 from ops.config import Settings
-from ops.errors import InvalidInput
 from ops.schedule.clusters import ObservedCluster, PoolScale, cluster_from_arm
 from ops.schedule.protocols import OperationRef, OperationResult, OperationState
 
-_CLIENTS: dict[tuple[str, str], Any] = {}
-_CLIENTS_LOCK = threading.Lock()
+#: Kept so fixtures that still patch ``aks._CLIENTS`` keep importing; patching it is a
+#: no-op. The cache is ops.adapters.clients', keyed by credential, so a fresh credential
+#: (ops.adapters.identity) is what gets fresh clients.
+_CLIENTS = clients._CLIENTS
+
+MANAGED_CLUSTERS = "Microsoft.ContainerService/managedClusters"
 
 #: ARM's terminal statuses of an Azure-AsyncOperation resource.
 _STATUSES = {
@@ -37,34 +41,9 @@ _STATUSES = {
 
 def container_service_client(settings: Settings, subscription: str) -> Any:
     """The process-wide ContainerServiceClient for ``subscription`` at the configured ARM endpoint."""
-    key = (settings.endpoints.arm_endpoint, subscription.lower())
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.containerservice import ContainerServiceClient
 
-            _CLIENTS[key] = ContainerServiceClient(
-                build_credential(settings),
-                subscription,
-                base_url=settings.endpoints.arm_endpoint,
-                credential_scopes=[settings.endpoints.arm_audience + "/.default"],
-            )
-        return _CLIENTS[key]
-
-
-def parse_cluster_id(cluster_id: str) -> tuple[str, str, str]:
-    """(subscription, resource group, name) of a managedClusters ARM id."""
-    parts = cluster_id.strip("/").split("/")
-    if (
-        len(parts) != 8
-        or parts[0].lower() != "subscriptions"
-        or parts[2].lower() != "resourcegroups"
-        or parts[6].lower() != "managedclusters"
-    ):
-        raise InvalidInput(
-            "cluster", "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ContainerService/"
-            "managedClusters/<name>", cluster_id
-        )  # fmt: skip
-    return parts[1], parts[3], parts[7]
+    return management_client(settings, ContainerServiceClient, subscription=subscription)
 
 
 class _FirstResponse:
@@ -90,8 +69,8 @@ class AksClusters:
         self.settings = settings
 
     def _locate(self, cluster_id: str) -> tuple[Any, str, str]:
-        subscription, group, name = parse_cluster_id(cluster_id)
-        return container_service_client(self.settings, subscription), group, name
+        found = parse_resource_id(cluster_id, of_type=MANAGED_CLUSTERS, field="cluster")
+        return container_service_client(self.settings, found.subscription), found.resource_group, found.name
 
     def get_cluster(self, cluster_id: str) -> ObservedCluster:
         client, group, name = self._locate(cluster_id)
@@ -147,7 +126,9 @@ class AksClusters:
         (``status``), or a ``Location`` result (202 while running)."""
         if ref.url is None:
             return OperationResult(OperationState.SUCCEEDED)
-        subscription = _subscription_in(ref.url)
+        # The status URL is an ARM path under the cluster's subscription, such as
+        # /subscriptions/<id>/providers/Microsoft.ContainerService/locations/<region>/operations/<op>.
+        subscription = parse_resource_id(urlsplit(ref.url).path, field="operation url").subscription
         client = container_service_client(self.settings, subscription)
         with translated_errors("get operation status"):
             response = client.send_request(HttpRequest("GET", ref.url))
@@ -183,14 +164,6 @@ class AksClusters:
                 group, name, models.TagsObject(tags=tags), polling=False
             )
         return tags
-
-
-def _subscription_in(url: str) -> str:
-    parts = url.split("/")
-    for index, part in enumerate(parts[:-1]):
-        if part.lower() == "subscriptions":
-            return parts[index + 1]
-    raise InvalidInput("operation url", "an ARM URL under /subscriptions/<id>/", url)
 
 
 def _error_text(body: Any) -> str:

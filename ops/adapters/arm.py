@@ -10,51 +10,34 @@ does each cluster's user kubeconfig (``listClusterUserCredential``), which is ho
 from __future__ import annotations
 
 import base64
-import re
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from ops.adapters import clients
 from ops.adapters.aks import container_service_client
+from ops.adapters.clients import cached_client, enum_text, management_client, parse_resource_id
 from ops.adapters.errors import translated_errors
 from ops.adapters.identity import build_credential
 from ops.config import Settings
-from ops.errors import ConfigError
+from ops.errors import ConfigError, InvalidInput
 from ops.gate.evidence import ImageRef
 from ops.purge.inventory import ClusterRef, RegistryRef
 
-_CLIENTS: dict[tuple[str, str], Any] = {}
-_CLIENTS_LOCK = threading.Lock()
+#: Kept so fixtures that still patch ``arm._CLIENTS`` keep importing; patching it is a
+#: no-op. The cache is ops.adapters.clients', keyed by credential, so a fresh credential
+#: (ops.adapters.identity) is what gets fresh clients.
+_CLIENTS = clients._CLIENTS
+
+REGISTRIES = "Microsoft.ContainerRegistry/registries"
 
 
 def registry_management_client(settings: Settings, subscription: str) -> Any:
     """The process-wide ContainerRegistryManagementClient for ``subscription``."""
-    key = (settings.endpoints.arm_endpoint, subscription.lower())
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
-            _CLIENTS[key] = ContainerRegistryManagementClient(
-                build_credential(settings),
-                subscription,
-                base_url=settings.endpoints.arm_endpoint,
-                credential_scopes=[settings.endpoints.arm_audience + "/.default"],
-            )
-        return _CLIENTS[key]
-
-
-def enum_text(value: Any) -> str:
-    """An SDK enum member's wire value (``SkuName.PREMIUM`` → ``Premium``), or the string itself."""
-    return str(getattr(value, "value", value))
-
-
-def resource_group_of(resource_id: str) -> str:
-    parts = resource_id.strip("/").split("/")
-    for index, part in enumerate(parts[:-1]):
-        if part.lower() == "resourcegroups":
-            return parts[index + 1]
-    return ""
+    return management_client(settings, ContainerRegistryManagementClient, subscription=subscription)
 
 
 class ArmDirectory:
@@ -96,7 +79,7 @@ class ArmDirectory:
                     found.append(
                         ClusterRef(
                             name=cluster.name,
-                            resource_group=resource_group_of(cluster.id),
+                            resource_group=parse_resource_id(cluster.id).resource_group,
                             subscription=subscription,
                             id=cluster.id,
                             power_state=enum_text(power or "Running"),
@@ -121,20 +104,13 @@ class ArmDirectory:
         return bytes(value)
 
 
-_REGISTRY_ID = re.compile(
-    r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.ContainerRegistry/registries/([^/]+)$",
-    re.IGNORECASE,
-)
-
-
 def registry_directory(settings: Settings) -> ArmRegistryDirectory:
-    """The process-wide ArmRegistryDirectory (its cache is worth keeping between invocations)."""
-    key = ("registry-directory", settings.endpoints.arm_endpoint)
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            _CLIENTS[key] = ArmRegistryDirectory(settings)
-        found: ArmRegistryDirectory = _CLIENTS[key]
-        return found
+    """The process-wide ArmRegistryDirectory (its cache is worth keeping between invocations).
+
+    Keyed by credential like every client: what it caches is what that identity was shown.
+    """
+    key = (ArmRegistryDirectory, settings.endpoints.arm_endpoint, build_credential(settings))
+    return cached_client(key, lambda: ArmRegistryDirectory(settings))
 
 
 class ArmRegistryDirectory:
@@ -151,18 +127,20 @@ class ArmRegistryDirectory:
         self._lock = threading.Lock()
 
     def quarantine_enabled(self, image: ImageRef) -> bool:
-        match = _REGISTRY_ID.match(image.registry_id.rstrip("/"))
-        if match is None:
-            raise ConfigError(f"{image.key}: {image.registry_id!r} is not the ARM id of a container registry")
+        try:
+            registry_id = parse_resource_id(image.registry_id, of_type=REGISTRIES)
+        except InvalidInput:
+            raise ConfigError(
+                f"{image.key}: {image.registry_id!r} is not the ARM id of a container registry"
+            ) from None
         key = image.registry_id.lower()
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None and time.monotonic() - cached[1] < self.ttl_s:
             return cached[0]
-        subscription, group, name = match.groups()
-        client = registry_management_client(self.settings, subscription)
-        with translated_errors(f"get registry {name}"):
-            registry = client.registries.get(group, name)
+        client = registry_management_client(self.settings, registry_id.subscription)
+        with translated_errors(f"get registry {registry_id.name}"):
+            registry = client.registries.get(registry_id.resource_group, registry_id.name)
         policy = registry.policies.quarantine_policy if registry.policies else None
         enabled = policy is not None and enum_text(policy.status).lower() == "enabled"
         with self._lock:

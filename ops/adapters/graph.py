@@ -10,19 +10,21 @@ silently short list.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from typing import Any
 
+from ops.adapters import clients
+from ops.adapters.clients import enum_text, management_client
 from ops.adapters.errors import translated_errors
-from ops.adapters.identity import build_credential
 from ops.config import Settings
 from ops.errors import PermanentError
 from ops.gate.evidence import Finding
 from ops.schedule.clusters import ObservedCluster, cluster_from_arm
 
-_CLIENTS: dict[str, Any] = {}
-_CLIENTS_LOCK = threading.Lock()
+#: Kept so fixtures that still patch ``graph._CLIENTS`` keep importing; patching it is a
+#: no-op. The cache is ops.adapters.clients', keyed by credential, so a fresh credential
+#: (ops.adapters.identity) is what gets fresh clients.
+_CLIENTS = clients._CLIENTS
 
 #: Resource Graph's largest page.
 MAX_PAGE = 1000
@@ -37,17 +39,9 @@ MANAGED_CLUSTERS_QUERY = (
 
 def resource_graph_client(settings: Settings) -> Any:
     """The process-wide ResourceGraphClient at the configured ARM endpoint."""
-    key = settings.endpoints.arm_endpoint
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            from azure.mgmt.resourcegraph import ResourceGraphClient
+    from azure.mgmt.resourcegraph import ResourceGraphClient
 
-            _CLIENTS[key] = ResourceGraphClient(
-                build_credential(settings),
-                base_url=settings.endpoints.arm_endpoint,
-                credential_scopes=[settings.endpoints.arm_audience + "/.default"],
-            )
-        return _CLIENTS[key]
+    return management_client(settings, ResourceGraphClient)
 
 
 def query_rows(
@@ -70,7 +64,9 @@ def query_rows(
         rows.extend(response.data or [])
         token = response.skip_token
         if not token:
-            if str(response.result_truncated).lower() == "true":
+            # ``resultTruncated`` may come back as the SDK's ResultTruncated enum, whose str()
+            # is "ResultTruncated.TRUE": compare its wire value.
+            if enum_text(response.result_truncated).lower() == "true":
                 raise PermanentError(
                     f"Resource Graph truncated the answer at {len(rows)} of {response.total_records} rows "
                     "and gave no $skipToken to continue"

@@ -9,27 +9,31 @@ per endpoint per process.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ops.adapters import clients
+from ops.adapters.clients import cached_client
 from ops.adapters.errors import translated_errors
 from ops.adapters.identity import build_credential
 from ops.config import Settings
 
-_CLIENTS: dict[str, Any] = {}
-_CLIENTS_LOCK = threading.Lock()
+#: Kept so fixtures that still patch ``notify._CLIENTS`` keep importing; patching it is a
+#: no-op. The cache is ops.adapters.clients', keyed by credential, so a fresh credential
+#: (ops.adapters.identity) is what gets fresh clients.
+_CLIENTS = clients._CLIENTS
 
 
 def publisher_client(settings: Settings, endpoint: str) -> Any:
     """The process-wide EventGridPublisherClient for ``endpoint``."""
-    with _CLIENTS_LOCK:
-        if endpoint not in _CLIENTS:
-            from azure.eventgrid import EventGridPublisherClient
+    from azure.eventgrid import EventGridPublisherClient
 
-            _CLIENTS[endpoint] = EventGridPublisherClient(endpoint, build_credential(settings))
-        return _CLIENTS[endpoint]
+    credential = build_credential(settings)
+    return cached_client(
+        (EventGridPublisherClient, endpoint, credential),
+        lambda: EventGridPublisherClient(endpoint, credential),
+    )
 
 
 class EventGridPublisher:
