@@ -8,6 +8,7 @@ Services must stay cheap at cold start.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,11 +32,15 @@ class Services:
 
     settings: Settings
     _store: StateStore | None = field(default=None, repr=False)
+    # The Functions host runs invocations on worker threads: two at once in a cold worker
+    # must share one store, not race to open two (SQLite refuses the second WAL switch).
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def store(self) -> StateStore:
-        if self._store is None:
-            self._store = open_state_store(self.settings)
-        return self._store
+        with self._lock:
+            if self._store is None:
+                self._store = open_state_store(self.settings)
+            return self._store
 
     def execution_policy(self, *, apply: bool | None = None) -> ExecutionPolicy:
         """Dry-run unless ``apply`` says so or the settings turn dry-run off."""
@@ -88,6 +93,9 @@ class Services:
                 batch_size=purge.batch_size,
                 default_max_deletes=self.settings.caps.max_actions_per_run,
                 estimate_bytes=purge.estimate_bytes,
+                snapshot_max_age=purge.snapshot_max_age,
+                concurrency=purge.concurrency,
+                stopped_cluster_max_age=purge.stopped_cluster_max_age,
             ),
             queue=self.purge_queue() if queue else None,
         )
@@ -149,17 +157,20 @@ def open_state_store(settings: Settings) -> StateStore:
 
 
 _SERVICES: dict[str, Services] = {}
+_SERVICES_LOCK = threading.Lock()
 
 
 def get_services(env: Mapping[str, str] | None = None) -> Services:
     """The process-wide Services (triggers call this on every invocation; it is cached)."""
     if env is not None:
         return Services(load_settings(env))
-    if "default" not in _SERVICES:
-        _SERVICES["default"] = Services(load_settings(os.environ))
-    return _SERVICES["default"]
+    with _SERVICES_LOCK:  # invocations on concurrent threads share one Services
+        if "default" not in _SERVICES:
+            _SERVICES["default"] = Services(load_settings(os.environ))
+        return _SERVICES["default"]
 
 
 def reset_services() -> None:
     """Forget cached Services, e.g. after the CLI loads an env file or a test changes env."""
-    _SERVICES.clear()
+    with _SERVICES_LOCK:
+        _SERVICES.clear()

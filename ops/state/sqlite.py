@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -54,7 +55,7 @@ class SqliteStateStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
         if path != ":memory:":
             # WAL lets a reader (say, `ops` inspecting the audit) run beside a writer.
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(self._db)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -255,3 +256,20 @@ class SqliteStateStore:
 
 def dump_json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _switch_to_wal(db: sqlite3.Connection, *, attempts: int = 100) -> None:
+    """Switch to WAL, waiting out another process doing the same to a new file.
+
+    SQLite answers SQLITE_BUSY at once here instead of calling the busy handler, so the
+    connection's timeout does not help: two processes opening a fresh file would race.
+    """
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
