@@ -43,6 +43,7 @@ from pydantic.alias_generators import to_camel, to_pascal
 from pydantic_core import PydanticCustomError
 
 from ops.errors import InvalidInput
+from ops.resource_ids import parse_resource_id
 
 __all__ = [
     "IMAGE_DELETED",
@@ -547,7 +548,7 @@ class ImageEventData(_Wire):
         return self.request.host
 
 
-_REGISTRY_ID = re.compile(r"/providers/Microsoft\.ContainerRegistry/registries/([^/]+)", re.IGNORECASE)
+_REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
 
 
 class ImageEvent(_Record):
@@ -567,8 +568,10 @@ class ImageEvent(_Record):
     @property
     def registry_name(self) -> str | None:
         """The registry's resource name, from the ARM id in the topic or source."""
-        found = _REGISTRY_ID.search(self.registry_id)
-        return found.group(1) if found else None
+        try:
+            return parse_resource_id(self.registry_id, of_type=_REGISTRY_TYPE).name
+        except InvalidInput:
+            return None
 
     @property
     def repository(self) -> str:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ops.resource_ids import parse_resource_id
+
 #: provisioningState values during which AKS rejects a new operation.
 BUSY_STATES = frozenset(
     {
@@ -116,13 +118,13 @@ def cluster_from_arm(resource: Mapping[str, Any]) -> ObservedCluster:
     body of a GET, or a Resource Graph row with ``properties``)."""
     props: Mapping[str, Any] = resource.get("properties") or {}
     ident = str(resource["id"])
-    parts = ident.split("/")
+    parsed = parse_resource_id(ident, field="id")
     pools = tuple(pool_from_arm(p) for p in props.get("agentPoolProfiles") or ())
     return ObservedCluster(
         id=ident,
-        name=str(resource.get("name") or parts[-1]),
-        subscription=str(resource.get("subscriptionId") or parts[2]),
-        resource_group=str(resource.get("resourceGroup") or parts[4]),
+        name=str(resource.get("name") or parsed.name),
+        subscription=str(resource.get("subscriptionId") or parsed.subscription),
+        resource_group=str(resource.get("resourceGroup") or parsed.resource_group),
         location=str(resource.get("location") or ""),
         tags={str(k): str(v) for k, v in (resource.get("tags") or {}).items()},
         power_state=str((props.get("powerState") or {}).get("code") or "Running"),

@@ -34,7 +34,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ops.errors import InvalidInput
 from ops.plan import Action, Guard, Plan, make_key
+from ops.resource_ids import parse_resource_id
 from ops.schedule.clusters import ObservedCluster, ObservedPool, PoolScale
 from ops.schedule.policy import (
     ClusterSchedule,
@@ -576,8 +578,12 @@ def _iso(moment: datetime | None) -> str:
 
 
 def _short(arm_id: str) -> str:
-    parts = arm_id.split("/")
-    return "/".join(parts[8:]) if len(parts) > 8 else arm_id
+    """``aks-dev/agentPools/user`` rather than the whole ARM id, for reasons and tables."""
+    try:
+        parsed = parse_resource_id(arm_id)
+    except InvalidInput:
+        return arm_id
+    return "/".join((parsed.name, *(part for pair in parsed.children for part in pair)))
 
 
 def _with(row: ClusterRow, **changes: Any) -> ClusterRow:

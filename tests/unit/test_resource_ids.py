@@ -29,9 +29,10 @@ from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryResponse, ResultTruncated
 
 from ops.adapters import clients, graph, identity
-from ops.adapters.clients import ResourceId, enum_text, management_client, parse_resource_id
+from ops.adapters.clients import enum_text, management_client
 from ops.config import Settings, load_settings
 from ops.errors import InvalidInput, PermanentError
+from ops.resource_ids import ResourceId, parse_resource_id
 
 SUB = "00000000-0000-0000-0000-000000000001"
 REGISTRY = f"/subscriptions/{SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/acr1"
