@@ -85,6 +85,17 @@ param purgeBatchSize int = 20
 @description('OPS_PURGE_ESTIMATE_BYTES: estimate the bytes a purge reclaims (one registry read per affected manifest).')
 param purgeEstimateBytes bool = true
 
+@description('OPS_PURGE_SNAPSHOT_MAX_AGE: a purge_repository batch whose run read the clusters longer ago than this (e.g. 30m) is refused and recorded.')
+param purgeSnapshotMaxAge string = '30m'
+
+@minValue(1)
+@maxValue(1000)
+@description('OPS_PURGE_CONCURRENCY: purge_repository batches that may run at once; each paces its deletes under this share of the registry write limit. Cap the function\'s scale-out to match (docs/deploy.md).')
+param purgeConcurrency int = 1
+
+@description('OPS_PURGE_STOPPED_CLUSTER_MAX_AGE: how old (e.g. 14d) a stopped cluster\'s last-known in-use set may be and still stand in for it.')
+param purgeStoppedClusterMaxAge string = '14d'
+
 @description('GATE_SWEEP_SCHEDULE: NCRONTAB (six fields, UTC) of gate_sweep, which re-evaluates pending images.')
 param gateSweepSchedule string = '0 */1 * * * *'
 
@@ -196,6 +207,9 @@ var appSettings = {
   OPS_PURGE_QUEUE: 'purge-work'
   OPS_PURGE_BATCH_SIZE: string(purgeBatchSize)
   OPS_PURGE_ESTIMATE_BYTES: purgeEstimateBytes ? 'true' : 'false'
+  OPS_PURGE_SNAPSHOT_MAX_AGE: purgeSnapshotMaxAge
+  OPS_PURGE_CONCURRENCY: string(purgeConcurrency)
+  OPS_PURGE_STOPPED_CLUSTER_MAX_AGE: purgeStoppedClusterMaxAge
   GATE_SWEEP_SCHEDULE: gateSweepSchedule
   OPS_GATE_POLICY: gatePolicy
   OPS_GATE_QUERY_BATCH: string(gateQueryBatch)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -34,8 +34,17 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _duration(value: Any) -> Any:
+    # Imported here: the policy helpers load RE2 and YAML, which most settings never need.
+    from ops.policies import parse_duration
+
+    return parse_duration(value)
+
+
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_list)]
 OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+#: A duration written as in policies: ``30m``, ``12h``, ``14d``.
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class _Group(BaseModel):
@@ -186,6 +195,12 @@ class PurgeSettings(_Group):
     estimated from the blobs of the manifests in repositories that lose something,
     which costs one registry read per such manifest; ``OPS_PURGE_ESTIMATE_BYTES=false``
     skips that (the summary then reports 0).
+
+    A batch is refused when its run's in-use set is older than
+    ``OPS_PURGE_SNAPSHOT_MAX_AGE``. ``OPS_PURGE_CONCURRENCY`` is how many batches may run
+    at once (purge_repository's scale-out): each paces its deletes under that share of
+    the registry's write limit. A stopped cluster's last-known in-use set stands in for
+    it while younger than ``OPS_PURGE_STOPPED_CLUSTER_MAX_AGE``.
     """
 
     schedule: str = Field("0 0 3 * * *", alias="PURGE_SCHEDULE")
@@ -193,6 +208,11 @@ class PurgeSettings(_Group):
     queue: str = Field("purge-work", alias="OPS_PURGE_QUEUE")
     batch_size: int = Field(20, ge=1, le=500, alias="OPS_PURGE_BATCH_SIZE")
     estimate_bytes: bool = Field(True, alias="OPS_PURGE_ESTIMATE_BYTES")
+    snapshot_max_age: Duration = Field(
+        timedelta(minutes=30), gt=timedelta(0), alias="OPS_PURGE_SNAPSHOT_MAX_AGE"
+    )
+    concurrency: int = Field(1, ge=1, le=1000, alias="OPS_PURGE_CONCURRENCY")
+    stopped_cluster_max_age: Duration = Field(timedelta(days=14), alias="OPS_PURGE_STOPPED_CLUSTER_MAX_AGE")
 
     @field_validator("schedule")
     @classmethod

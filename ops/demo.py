@@ -203,8 +203,11 @@ def step_purge(ctx: DemoContext) -> None:
     with temporary_env(OPS_PURGE_POLICY=DEMO_PURGE_POLICY, OPS_DRY_RUN="false"):
         ctx.invoke("purge_schedule")
         services = get_services()
-        # Without a storage account the work queue lives in the SQLite state: deliver it here.
-        queue = StoreQueue(services.store(), services.settings.purge.queue)
+        # The demo keeps its state in its own SQLite file (demo_environment), where the app's
+        # work queue is a StoreQueue: the demo plays the host and delivers it here.
+        queue = services.purge_queue()
+        if not isinstance(queue, StoreQueue):
+            raise RuntimeError(f"the demo's purge queue should be its local one, not {type(queue).__name__}")
         batches = 0
         while messages := queue.receive():
             for message in messages:
@@ -346,12 +349,17 @@ def _describe_scales(scales: dict[str, tuple[int, bool, int | None, int | None]]
 
 
 @contextlib.contextmanager
-def temporary_env(**values: str) -> Iterator[None]:
-    """Settings for one demo step; the cached Services are rebuilt on the way in and out."""
+def temporary_env(**values: str | None) -> Iterator[None]:
+    """Settings for one demo step (None unsets one); the cached Services are rebuilt on the
+    way in and out."""
     from ops.services import reset_services
 
     saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     reset_services()
     try:
         yield
@@ -367,6 +375,22 @@ def temporary_env(**values: str) -> Iterator[None]:
 STEPS: list[Step] = [step_health, step_estate, step_gate, step_purge, step_schedule]
 
 
+@contextlib.contextmanager
+def demo_environment(server: Any, workdir: Path) -> Iterator[None]:
+    """The sandbox's env-file values, and state of the demo's own.
+
+    Every ``AzureWebJobsStorage*`` setting the shell may carry is cleared and
+    ``OPS_STATE_PATH`` is pinned to a SQLite file in ``workdir``: the demo deletes and
+    records for real, and must never do so in a storage account or state file that the
+    user's environment points at. Everything is restored on the way out.
+    """
+    from ops.config import StorageSettings
+
+    storage = {field.alias or name: None for name, field in StorageSettings.model_fields.items()}
+    with temporary_env(**{**server.env(), **storage, "OPS_STATE_PATH": str(workdir / "state.db")}):
+        yield
+
+
 def run_demo(estate: Path | None = None) -> int:
     """Run the demo; the exit code is 0 when every step succeeded."""
     from sandbox.estate import load_estate
@@ -376,12 +400,7 @@ def run_demo(estate: Path | None = None) -> int:
     console.rule("acr-aks-ops demo")
     with tempfile.TemporaryDirectory(prefix="ops-demo-") as tmp:
         server = SandboxServer(load_estate(estate_path), state_dir=Path(tmp))
-        with server:
-            os.environ.update(server.env())
-            os.environ.setdefault("OPS_STATE_PATH", str(Path(tmp) / "state.db"))
-            from ops.services import reset_services
-
-            reset_services()
+        with server, demo_environment(server, Path(tmp)):
             import function_app
 
             ctx = DemoContext(sandbox=server, app=function_app.app)

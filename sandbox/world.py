@@ -171,6 +171,9 @@ class KubeObjects:
     daemonsets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     cronjobs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     events: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    replicasets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    replicationcontrollers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     resource_version: int = 1
 
 

@@ -1,5 +1,10 @@
 """Kubernetes reads for purge: every image that pods and pod templates name, per cluster.
 
+Pod templates are read from every kind that may run them again: deployments, their
+ReplicaSets (a rollback, ``kubectl rollout undo``, brings an old ReplicaSet's template
+back, so its image must still exist), statefulsets, daemonsets, replication
+controllers, cronjobs and standalone Jobs (a suspended Job runs when resumed).
+
 The API server and its CA come from the cluster user kubeconfig that ARM returns
 (``listClusterUserCredential``). Its user is a ``kubelogin`` exec plugin, which a
 Function cannot run; the app instead presents its own managed-identity token for
@@ -12,6 +17,10 @@ because the in-use set only grows. Responses are parsed as plain JSON rather tha
 into the client's models: 100k pods as models would take minutes and gigabytes.
 Workload templates count whatever their replicas: a deployment scaled to zero, a
 suspended cronjob, still name images that will run again.
+
+A token that cannot be had is translated like any Azure SDK error
+(:func:`ops.adapters.errors.to_ops_error`): a timeout at the token endpoint is a
+TransientError and is retried; a refusal is Forbidden.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from typing import Any
 import yaml
 
 from ops.adapters.arm import ArmDirectory
-from ops.adapters.errors import retry_after_seconds
+from ops.adapters.errors import retry_after_seconds, to_ops_error
 from ops.config import Settings
 from ops.errors import ConfigError, Forbidden, NotFound, OpsError, PermanentError, TransientError
 from ops.purge.images import ImageUse
@@ -82,12 +91,16 @@ class KubeReader:
 
         api = self._api_client(cluster)
         core, apps, batch = k8s.CoreV1Api(api), k8s.AppsV1Api(api), k8s.BatchV1Api(api)
+        # Owners before what they own: the first user seen of an image is the one a plan names.
         listings: list[tuple[str, Callable[..., Any], Callable[[Mapping[str, Any]], Iterator[str]]]] = [
             ("pod", core.list_pod_for_all_namespaces, pod_images),
             ("deployment", apps.list_deployment_for_all_namespaces, template_images),
+            ("replicaset", apps.list_replica_set_for_all_namespaces, template_images),
             ("statefulset", apps.list_stateful_set_for_all_namespaces, template_images),
             ("daemonset", apps.list_daemon_set_for_all_namespaces, template_images),
+            ("replicationcontroller", core.list_replication_controller_for_all_namespaces, template_images),
             ("cronjob", batch.list_cron_job_for_all_namespaces, cronjob_images),
+            ("job", batch.list_job_for_all_namespaces, template_images),
         ]
         for kind, lister, images in listings:
             for item in self._list_all(cluster, kind, lister):
@@ -139,6 +152,8 @@ class KubeReader:
                 error = _api_error(cluster, kind, exc)
             except (HTTPError, OSError) as exc:
                 error = TransientError(f"{cluster.name}: listing {kind}s failed: {exc}")
+            except TransientError as exc:  # from the token hook, before the request went out
+                error = exc
             if not isinstance(error, TransientError) or attempt == _ATTEMPTS:
                 raise error
             self.sleep(min(_MAX_WAIT_S, error.retry_after if error.retry_after is not None else 2.0**attempt))
@@ -158,8 +173,10 @@ class KubeReader:
         configuration.host = server
         configuration.ssl_ca_cert = str(ca_path)
         configuration.verify_ssl = True
+        # The hook runs before every request (the first one too), inside _page's retries; the
+        # client asks for the header only while an "authorization" key exists, so one does.
+        configuration.api_key = {"authorization": ""}
         configuration.refresh_api_key_hook = self._refresh_token  # type: ignore[assignment]
-        self._refresh_token(configuration)
         api = k8s.ApiClient(configuration)
         with self._lock:
             self._clients[cluster.id or cluster.name] = api
@@ -185,10 +202,12 @@ class KubeReader:
         expires = getattr(configuration, "_ops_token_expires", 0.0)
         if expires - time.time() > _TOKEN_MARGIN_S:
             return
+        from azure.core.exceptions import AzureError
+
         try:
             token = self.credential.get_token(AKS_SCOPE)
-        except Exception as exc:  # azure-identity raises its own error types
-            raise Forbidden(f"no token for the AKS API ({AKS_SCOPE}): {exc}") from exc
+        except AzureError as exc:  # a timeout is transient; a refusal is Forbidden
+            raise to_ops_error(f"get a token for the AKS API ({AKS_SCOPE})", exc) from exc
         configuration.api_key = {"authorization": token.token}
         configuration.api_key_prefix = {"authorization": "Bearer"}
         configuration._ops_token_expires = float(token.expires_on)
@@ -241,7 +260,8 @@ def spec_images(spec: Mapping[str, Any]) -> Iterator[str]:
 
 
 def template_images(workload: Mapping[str, Any]) -> Iterator[str]:
-    """Images of a deployment's, statefulset's or daemonset's pod template (any replicas)."""
+    """Images of a pod template (``spec.template``): deployments, ReplicaSets, statefulsets,
+    daemonsets, replication controllers and Jobs, whatever their replicas."""
     template = (workload.get("spec") or {}).get("template") or {}
     yield from spec_images(template.get("spec") or {})
 

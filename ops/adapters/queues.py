@@ -3,52 +3,23 @@
 Messages are base64-encoded text, which is what the Functions queue trigger decodes
 by default (``extensions.queues.messageEncoding`` is ``base64``). The queue lives in
 the app's storage account, given the way the Functions runtime takes it: a
-connection string (``AzureWebJobsStorage``, including the emulator shorthand
-``UseDevelopmentStorage=true``, expanded to Azurite's well-known account), or the
-identity-based form (``AzureWebJobsStorage__queueServiceUri`` or ``__accountName``
-plus a managed identity).
+connection string (``AzureWebJobsStorage``), or the identity-based form
+(``AzureWebJobsStorage__queueServiceUri`` or ``__accountName`` plus a managed
+identity). The emulator shorthand ``UseDevelopmentStorage=true`` is the SDKs' own
+business: the queue, table and blob clients all read it as Azurite's well-known
+account on its default ports.
+
+The app only sends; the Functions host receives and deletes. Tests that play the
+host use ``tests/support/queues.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ops.adapters.errors import translated_errors
 from ops.errors import ConfigError
-
-#: The storage emulator's documented development account (the same for Azurite).
-DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def expand_connection_string(value: str) -> str:
-    """``UseDevelopmentStorage=true[;DevelopmentStorageProxyUri=http://host]`` → a full
-    connection string for Azurite's default ports; any other value is returned as is."""
-    parts = dict(
-        (key.strip().lower(), val.strip())
-        for key, _, val in (item.partition("=") for item in value.split(";") if item.strip())
-    )
-    if parts.get("usedevelopmentstorage", "").lower() != "true":
-        return value
-    base = parts.get("developmentstorageproxyuri", "http://127.0.0.1").rstrip("/")
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-        f"BlobEndpoint={base}:10000/{DEV_ACCOUNT};QueueEndpoint={base}:10001/{DEV_ACCOUNT};"
-        f"TableEndpoint={base}:10002/{DEV_ACCOUNT};"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class QueueMessage:
-    """A received message: its text, and what deleting it needs."""
-
-    id: str
-    pop_receipt: str
-    body: str
-    dequeue_count: int
 
 
 class StorageQueue:
@@ -68,7 +39,7 @@ class StorageQueue:
         if connection_string:
             try:
                 self.client = QueueClient.from_connection_string(
-                    expand_connection_string(connection_string),
+                    connection_string,
                     name,
                     message_encode_policy=encode,
                     message_decode_policy=decode,
@@ -106,21 +77,6 @@ class StorageQueue:
         self.create_if_missing()
         with translated_errors(f"send to queue {self.name}"):
             self.client.send_message(body)
-
-    def receive(self, *, max_messages: int = 32, visibility_timeout: int = 60) -> Sequence[QueueMessage]:
-        self.create_if_missing()
-        with translated_errors(f"receive from queue {self.name}"):
-            received = self.client.receive_messages(
-                max_messages=max_messages, visibility_timeout=visibility_timeout
-            )
-            return [
-                QueueMessage(m.id, str(m.pop_receipt), str(m.content), int(m.dequeue_count or 0))
-                for m in received
-            ]
-
-    def delete(self, message: QueueMessage) -> None:
-        with translated_errors(f"delete from queue {self.name}"):
-            self.client.delete_message(message.id, message.pop_receipt)
 
 
 def open_queue(settings: Any, name: str) -> StorageQueue:

@@ -17,6 +17,13 @@ the fallback.
 Writes (delete, unlock) pass ``retry_total=0``: the executor owns their retries, so
 that it paces them under the registry's write limit and honours Retry-After itself.
 Reads keep the SDK's retry policy, which also honours Retry-After.
+
+Times. A ``createdTime`` or ``lastUpdateTime`` the registry leaves out, or that does not
+parse, is ``None`` (unknown), never a default: an epoch default would make a manifest
+look decades old, and so deletable. The planner keeps what it cannot date.
+
+Manifest content (subject, children, artifact type, config, layers) is parsed by one
+function, :func:`parse_manifest`, for purge and for the gate alike.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -119,7 +127,10 @@ class AcrRegistry:
             ]
             raw_tags = [t for page in self._pages(f"/acr/v1/{name}/_tags", "tags") for t in page]
         shared = _Shared()
-        manifests = [self._with_content(repository, _manifest_from(item, shared)) for item in raw_manifests]
+        manifests = [
+            self._with_content(repository, _manifest_from(item, shared), item.get("configMediaType"))
+            for item in raw_manifests
+        ]
         tags = tuple(_tag_from(item, shared) for item in raw_tags)
         repo_attrs = attributes.get("changeableAttributes") or {}
         return RepositoryState(
@@ -134,15 +145,10 @@ class AcrRegistry:
 
     def read_layers(self, repository: str, digest: str) -> Sequence[tuple[str, int]]:
         with translated_errors(f"get manifest {self.registry.name}/{repository}@{digest}"):
-            content = self._get_manifest(repository, digest)
-        blobs = []
-        config = content.get("config")
-        if isinstance(config, dict) and config.get("digest"):
-            blobs.append((str(config["digest"]), int(config.get("size") or 0)))
-        for layer in content.get("layers") or content.get("blobs") or ():
-            if isinstance(layer, dict) and layer.get("digest"):
-                blobs.append((str(layer["digest"]), int(layer.get("size") or 0)))
-        return blobs
+            content = parse_manifest(self._get_manifest(repository, digest))
+        config = [(content.config.digest, content.config.size)] if content.config else []
+        # An OCI artifact manifest lists "blobs" where an image lists "layers".
+        return [*config, *(content.layers or content.blobs)]
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -169,10 +175,10 @@ class AcrRegistry:
         with translated_errors(f"get manifest {self.registry.name}/{repository}@{digest}"):
             response = self._send(f"{path}/manifests/{digest}", accept=MANIFEST_ACCEPT)
             content = bytes(response.content)
-            config = _config_descriptor(content)
+            config = parse_manifest(content).config
             found: Mapping[str, str] = {}
-            if labels and config is not None and config[1] in IMAGE_CONFIG_TYPES:
-                found = _config_labels(self._read_blob(f"{path}/blobs/{config[0]}"))
+            if labels and config is not None and config.media_type in IMAGE_CONFIG_TYPES:
+                found = _config_labels(self._read_blob(f"{path}/blobs/{config.digest}"))
         return manifest_facts(content, response.headers.get("Content-Type"), found)
 
     def _read_blob(self, path: str) -> bytes:
@@ -259,45 +265,25 @@ class AcrRegistry:
             yield list(body.get(key) or []) if isinstance(body, dict) else []
             url = _next_link(response.headers.get("Link"))
 
-    def _get_manifest(self, repository: str, digest: str) -> dict[str, Any]:
+    def _get_manifest(self, repository: str, digest: str) -> bytes:
         response = self._send(f"/v2/{quote(repository, safe='/')}/manifests/{digest}", accept=MANIFEST_ACCEPT)
-        body = json.loads(response.content)
-        return body if isinstance(body, dict) else {}
+        return bytes(response.content)
 
-    def _with_content(self, repository: str, manifest: Manifest) -> Manifest:
-        """Read the content where the list cannot say: a possible referrer's ``subject``,
+    def _with_content(self, repository: str, manifest: Manifest, config_type: Any) -> Manifest:
+        """Read the content where the list cannot say: a possible referrer's ``subject`` (an
+        untagged manifest whose config, by the list's ``configMediaType``, is not an image's),
         and an index's children when the list gave no ``references``."""
         needs_subject = (
             not manifest.tags
             and manifest.media_type in SUBJECT_MEDIA_TYPES
-            and manifest.artifact_type not in IMAGE_CONFIG_TYPES
+            and config_type not in IMAGE_CONFIG_TYPES
         )
         needs_children = manifest.is_index and not manifest.children
         if not (needs_subject or needs_children):
             return manifest
         with translated_errors(f"get manifest {self.registry.name}/{repository}@{manifest.digest}"):
-            content = self._get_manifest(repository, manifest.digest)
-        subject = content.get("subject")
-        children = tuple(
-            str(m["digest"])
-            for m in content.get("manifests") or ()
-            if isinstance(m, dict) and m.get("digest")
-        )
-        config = content.get("config")
-        config = config if isinstance(config, dict) else {}
-        return Manifest(
-            digest=manifest.digest,
-            media_type=manifest.media_type,
-            created=manifest.created,
-            updated=manifest.updated,
-            size=manifest.size,
-            tags=manifest.tags,
-            delete_enabled=manifest.delete_enabled,
-            write_enabled=manifest.write_enabled,
-            children=manifest.children or children,
-            subject=str(subject["digest"]) if isinstance(subject, dict) and subject.get("digest") else None,
-            artifact_type=content.get("artifactType") or config.get("mediaType") or manifest.artifact_type,
-        )
+            content = parse_manifest(self._get_manifest(repository, manifest.digest))
+        return complete_manifest(manifest, content)
 
 
 class _ScopedTokens:
@@ -414,12 +400,16 @@ class _Shared:
     def one(self, value: Any) -> Any:
         return self.values.setdefault(value, value)
 
-    def time(self, value: Any) -> datetime:
+    def time(self, value: Any) -> datetime | None:
+        """The instant ACR wrote, or None when it wrote none or one that does not parse."""
         if not isinstance(value, str) or not value:
-            return datetime.fromtimestamp(0, UTC)
+            return None
         parsed = self.times.get(value)
         if parsed is None:
-            parsed = datetime.fromisoformat(value)
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                return None
             parsed = self.times[value] = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         return parsed
 
@@ -448,7 +438,7 @@ def _manifest_from(item: Mapping[str, Any], shared: _Shared) -> Manifest:
         children=tuple(
             shared.one(str(r["digest"])) for r in references if isinstance(r, dict) and r.get("digest")
         ),
-        artifact_type=_intern(item.get("configMediaType")),
+        artifact_type=_intern(artifact_type_of(item.get("artifactType"), item.get("configMediaType"))),
     )
 
 
@@ -463,45 +453,106 @@ def _tag_from(item: Mapping[str, Any], shared: _Shared) -> Tag:
     )
 
 
-def manifest_facts(content: bytes, content_type: str | None, labels: Mapping[str, str]) -> ManifestFacts:
-    """What the gate reads from a manifest: size (config and layers), annotations, artifact type,
-    subject and children, with the exact bytes kept as text."""
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    """An OCI descriptor: what a manifest says about a blob it references."""
+
+    digest: str
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestContent:
+    """What a manifest's JSON says about itself: one parse for purge and the gate."""
+
+    media_type: str | None = None
+    artifact_type: str | None = None
+    subject: str | None = None
+    children: tuple[str, ...] = ()  # an index's manifests
+    config: Descriptor | None = None
+    layers: tuple[tuple[str, int], ...] = ()  # an image's layers
+    blobs: tuple[tuple[str, int], ...] = ()  # an OCI artifact manifest's blobs
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+def artifact_type_of(declared: Any, config_media_type: Any) -> str | None:
+    """The OCI rule: ``artifactType``, else the config's media type, unless that is an image
+    config (then it is a runnable image, not an artifact)."""
+    if declared:
+        return str(declared)
+    if config_media_type and config_media_type not in IMAGE_CONFIG_TYPES:
+        return str(config_media_type)
+    return None
+
+
+def parse_manifest(content: bytes | str) -> ManifestContent:
+    """Parse manifest bytes; what is missing or malformed is simply absent."""
     try:
         body = json.loads(content)
     except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
+        return ManifestContent()
+    if not isinstance(body, dict):
+        return ManifestContent()
     config = body.get("config")
-    config = config if isinstance(config, dict) else {}
-    layers = [item for item in body.get("layers") or () if isinstance(item, dict)]
-    size = int(config.get("size") or 0) + sum(int(layer.get("size") or 0) for layer in layers)
+    descriptor = None
+    if isinstance(config, dict) and config.get("digest"):
+        descriptor = Descriptor(
+            str(config["digest"]), str(config.get("mediaType") or ""), int(config.get("size") or 0)
+        )
     subject = body.get("subject")
-    config_type = config.get("mediaType")
-    artifact_type = body.get("artifactType") or (
-        config_type if config_type not in IMAGE_CONFIG_TYPES else None
-    )
-    return ManifestFacts(
-        media_type=str(body.get("mediaType") or (content_type or "").split(";")[0].strip()),
-        size=size,
-        annotations={str(k): str(v) for k, v in (body.get("annotations") or {}).items()},
-        labels=dict(labels),
-        artifact_type=artifact_type,
-        subject=str(subject["digest"]) if isinstance(subject, dict) and subject.get("digest") else None,
-        children=tuple(
-            str(m["digest"]) for m in body.get("manifests") or () if isinstance(m, dict) and m.get("digest")
+    annotations = body.get("annotations")
+    return ManifestContent(
+        media_type=str(body["mediaType"]) if body.get("mediaType") else None,
+        artifact_type=artifact_type_of(
+            body.get("artifactType"), config.get("mediaType") if isinstance(config, dict) else None
         ),
+        subject=str(subject["digest"]) if isinstance(subject, dict) and subject.get("digest") else None,
+        children=_digests(body.get("manifests")),
+        config=descriptor,
+        layers=_sized(body.get("layers")),
+        blobs=_sized(body.get("blobs")),
+        annotations={str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {},
+    )
+
+
+def complete_manifest(listed: Manifest, content: ManifestContent) -> Manifest:
+    """A listed manifest completed from its content: subject, children, artifact type."""
+    return replace(
+        listed,
+        children=listed.children or content.children,
+        subject=content.subject,
+        artifact_type=content.artifact_type or listed.artifact_type,
+    )
+
+
+def manifest_facts(content: bytes, content_type: str | None, labels: Mapping[str, str]) -> ManifestFacts:
+    """What the gate reads from a manifest: size (config and layers), annotations, artifact type,
+    subject and children, with the exact bytes kept as text."""
+    parsed = parse_manifest(content)
+    size = (parsed.config.size if parsed.config else 0) + sum(size for _, size in parsed.layers)
+    return ManifestFacts(
+        media_type=parsed.media_type or (content_type or "").split(";")[0].strip(),
+        size=size,
+        annotations=dict(parsed.annotations),
+        labels=dict(labels),
+        artifact_type=parsed.artifact_type,
+        subject=parsed.subject,
+        children=parsed.children,
         content=content.decode("utf-8"),
     )
 
 
-def _config_descriptor(content: bytes) -> tuple[str, str] | None:
-    try:
-        config = json.loads(content).get("config")
-    except (ValueError, AttributeError):
-        return None
-    if isinstance(config, dict) and config.get("digest"):
-        return str(config["digest"]), str(config.get("mediaType") or "")
-    return None
+def _digests(items: Any) -> tuple[str, ...]:
+    return tuple(str(m["digest"]) for m in items or () if isinstance(m, dict) and m.get("digest"))
+
+
+def _sized(items: Any) -> tuple[tuple[str, int], ...]:
+    return tuple(
+        (str(m["digest"]), int(m.get("size") or 0))
+        for m in items or ()
+        if isinstance(m, dict) and m.get("digest")
+    )
 
 
 def _config_labels(blob: bytes) -> dict[str, str]:

@@ -24,8 +24,9 @@ from enum import StrEnum
 from typing import Any
 
 from ops.gate.evidence import Evidence, Finding, ImageRef, Referrer
-from ops.gate.policy import SEVERITIES, GateRule, Mode, Requirement, format_duration
+from ops.gate.policy import SEVERITIES, GateRule, Mode, Requirement
 from ops.plan import Action, Plan, make_key
+from ops.policies import format_duration
 
 CAPABILITY = "gate"
 

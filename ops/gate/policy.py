@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -37,7 +35,19 @@ from pydantic import (
 )
 
 from ops.errors import ConfigError
-from ops.purge.policy import compile_regex, format_duration, parse_duration
+from ops.policies import (
+    DURATION_PATTERN,
+    Regex,
+    compile_regex,
+    describe_validation_errors,
+    format_duration,
+    parse_duration,
+    parse_policy_yaml,
+    read_policy_source,
+    validate_with,
+)
+
+SETTING = "OPS_GATE_POLICY"
 
 #: Severities in increasing order, as Defender spells them.
 SEVERITIES = ("Low", "Medium", "High", "Critical")
@@ -67,17 +77,13 @@ class Mode(StrEnum):
     AUDIT = "audit"  # nothing is blocked: verdicts are only recorded and published
 
 
-class _Problem(ValueError):
-    """A value error whose message is already phrased for the operator."""
-
-
 def parse_size(value: Any) -> int:
     """``500MiB``, ``2GB``, ``1.5GiB`` or a number of bytes → bytes."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     match = _SIZE.match(value) if isinstance(value, str) else None
     if match is None:
-        raise _Problem(f"{json.dumps(value, default=str)} is not a size like 500MiB or 2GB")
+        raise ValueError(f"{json.dumps(value, default=str)} is not a size like 500MiB or 2GB")
     amount, unit = match.groups()
     return int(float(amount) * _SIZE_UNITS[(unit or "B").lower()])
 
@@ -87,7 +93,7 @@ def parse_severity(value: Any) -> str:
     text = str(value).strip().capitalize() if isinstance(value, str) else None
     if text == "None" or text in SEVERITIES:
         return text
-    raise _Problem(f"{json.dumps(value, default=str)} is not a severity: none, {', '.join(SEVERITIES)}")
+    raise ValueError(f"{json.dumps(value, default=str)} is not a severity: none, {', '.join(SEVERITIES)}")
 
 
 def artifact_type(value: Any) -> str:
@@ -96,51 +102,37 @@ def artifact_type(value: Any) -> str:
         return ARTIFACT_ALIASES[value.strip().lower()]
     if isinstance(value, str) and _MEDIA_TYPE.match(value.strip()):
         return value.strip()
-    raise _Problem(
+    raise ValueError(
         f"{json.dumps(value, default=str)} is not an artifact type: give a media type such as "
         f"application/vnd.cncf.notary.signature, or one of {', '.join(ARTIFACT_ALIASES)}"
     )
 
 
-def _check(parse: Any) -> BeforeValidator:
-    def validate(value: Any) -> Any:
-        parse(value)
-        return value
-
-    return BeforeValidator(validate)
-
-
 def _check_cve(value: Any) -> Any:
     if not isinstance(value, str) or not _CVE.match(value.strip()):
-        raise _Problem(f"{json.dumps(value, default=str)} is not a vulnerability id like CVE-2024-3094")
+        raise ValueError(f"{json.dumps(value, default=str)} is not a vulnerability id like CVE-2024-3094")
     return value.strip().upper()
 
 
-def _check_regex(value: Any) -> Any:
-    compile_regex(value)
-    return value
-
-
-Regex = Annotated[str, BeforeValidator(_check_regex)]
 Duration = Annotated[
     str,
-    _check(parse_duration),
-    Field(json_schema_extra={"pattern": r"^\s*\d+\s*[smhdw]\s*$", "examples": ["30m", "2h"]}),
+    validate_with(parse_duration),
+    Field(json_schema_extra={"pattern": DURATION_PATTERN, "examples": ["30m", "2h"]}),
 ]
 Size = Annotated[
     int | str,
-    _check(parse_size),
+    validate_with(parse_size),
     Field(json_schema_extra={"examples": ["500MiB", "2GB", 1073741824]}),
 ]
 Severity = Annotated[
     str,
-    _check(parse_severity),
+    validate_with(parse_severity),
     Field(json_schema_extra={"enum": ["none", "low", "medium", "high", "critical"]}),
 ]
 Cve = Annotated[str, BeforeValidator(_check_cve), Field(json_schema_extra={"examples": ["CVE-2024-3094"]})]
 ArtifactType = Annotated[
     str,
-    _check(artifact_type),
+    validate_with(artifact_type),
     Field(json_schema_extra={"examples": [*ARTIFACT_ALIASES, "application/vnd.cncf.notary.signature"]}),
 ]
 #: Required annotations or labels: a list of keys (any value), or key → value regex.
@@ -164,7 +156,7 @@ class ReferrerRequirement(_Strict):
     @model_validator(mode="after")
     def _one_form(self) -> ReferrerRequirement:
         if (self.any_of is None) == (self.all_of is None):
-            raise _Problem("give either anyOf or allOf (a plain list means anyOf)")
+            raise ValueError("give either anyOf or allOf (a plain list means anyOf)")
         return self
 
 
@@ -243,7 +235,7 @@ class RuleModel(_Strict):
     def _referrer_form(cls, value: ReferrerSpec | None) -> ReferrerSpec | None:
         if isinstance(value, list):
             if not value:
-                raise _Problem("list at least one artifact type")
+                raise ValueError("list at least one artifact type")
             return ReferrerRequirement.model_validate({"anyOf": value})
         return value
 
@@ -255,14 +247,14 @@ class RuleModel(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> RuleModel:
         if self.mode is Mode.QUARANTINE and self.require_scan:
-            raise _Problem(
+            raise ValueError(
                 "mode quarantine with requireScan: true can never pass: Defender does not scan "
                 "quarantined images (Azure/acr#499). Use mode lock, or requireScan: false when the "
                 "quarantine is released on other evidence"
             )
         both = sorted(set(self.deny_cves) & {e.cve for e in self.cve_exceptions})
         if both:
-            raise _Problem(f"{', '.join(both)} is both in denyCves and in cveExceptions")
+            raise ValueError(f"{', '.join(both)} is both in denyCves and in cveExceptions")
         return self
 
 
@@ -361,33 +353,26 @@ class GatePolicy:
 
 def load_policy(source: str | Mapping[str, Any], *, origin: str = "policy") -> GatePolicy:
     """Parse and validate a policy from YAML text or a mapping; ConfigError lists every problem."""
-    if isinstance(source, str):
-        try:
-            data = yaml.safe_load(source)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{origin}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    else:
-        data = source
+    data = parse_policy_yaml(source, origin=origin) if isinstance(source, str) else source
+    return _validate_policy(data, origin=origin)
+
+
+def read_policy_setting(value: str | None) -> GatePolicy | None:
+    """The policy ``OPS_GATE_POLICY`` names (a file path or inline YAML, as
+    :func:`ops.policies.read_policy_source` reads it); None when it is empty."""
+    data = read_policy_source(SETTING, value)
+    return None if data is None else _validate_policy(data, origin=SETTING)
+
+
+def _validate_policy(data: Any, *, origin: str) -> GatePolicy:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{origin}: expected a mapping with a 'gate' key, got {type(data).__name__}")
     try:
         document = PolicyDocument.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError([f"{origin}: {p}" for p in describe_problems(exc, data)]) from None
+        problems = describe_validation_errors(exc, data, root="gate", model=PolicyDocument)
+        raise ConfigError([f"{origin}: {p}" for p in problems]) from None
     return compile_policy(document)
-
-
-def read_policy_setting(value: str | None) -> GatePolicy | None:
-    """The policy ``OPS_GATE_POLICY`` names (a file path or inline YAML); None when it is empty."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    if "\n" in text or text.startswith(("gate:", "{")):
-        return load_policy(text, origin="OPS_GATE_POLICY")
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"OPS_GATE_POLICY: {text} is not a file (give a path or inline YAML)")
-    return load_policy(path.read_text(), origin=str(path))
 
 
 def compile_policy(document: PolicyDocument) -> GatePolicy:
@@ -452,70 +437,3 @@ def policy_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "acr-aks-ops gate policy"
     return schema
-
-
-def describe_problems(exc: ValidationError, data: Any) -> list[str]:
-    """``gate.rules[2].maxSize: "2 gigs" is not a size like 500MiB or 2GB (rule "name")``."""
-    problems = []
-    errors = exc.errors()
-    # A union reports a "wrong shape" error for each branch the input was not meant for;
-    # keep those only where nothing better was said about the same field.
-    said = {_base_loc(e["loc"]) for e in errors if e["type"] not in _SHAPE_ERRORS}
-    for error in errors:
-        union = any(_is_wrapper(part) for part in error["loc"])
-        if union and error["type"] in _SHAPE_ERRORS and (*_base_loc(error["loc"]), None) in _prefixes(said):
-            continue
-        loc = [part for part in error["loc"] if not _is_wrapper(part)]
-        cause = (error.get("ctx") or {}).get("error")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif error["type"] == "missing":
-            message = "is required"
-        elif isinstance(cause, ValueError) and type(cause) is not ValueError:
-            message = str(cause)  # ours (or purge's shared regex and duration parsers): phrased already
-        else:
-            message = str(error["msg"]).removeprefix("Value error, ")
-            shown = error.get("input")
-            if shown is not None and not isinstance(shown, dict | list):
-                message += f" (got {json.dumps(shown, default=str)})"
-        problems.append(f"{_format_loc(loc)}: {message}{_rule_label(loc, data)}")
-    return problems
-
-
-_SHAPE_ERRORS = frozenset({"list_type", "dict_type", "model_type", "model_attributes_type"})
-
-
-def _base_loc(loc: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(part for part in loc if not _is_wrapper(part))
-
-
-def _prefixes(locs: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
-    """Each location's field (``gate.rules.0.signatures`` of ``…signatures.0``), marked with None."""
-    out = set()
-    for loc in locs:
-        for end in range(1, len(loc) + 1):
-            out.add((*loc[:end], None))
-    return out
-
-
-def _is_wrapper(part: Any) -> bool:
-    # pydantic names union members and function validators in locations; operators never wrote them.
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
-
-
-def _format_loc(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<policy>"
-
-
-def _rule_label(loc: Sequence[Any], data: Any) -> str:
-    if len(loc) >= 3 and loc[:2] == ["gate", "rules"] and isinstance(loc[2], int):
-        try:
-            name = data["gate"]["rules"][loc[2]].get("name")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            return ""
-        if isinstance(name, str) and name:
-            return f' (rule "{name}")'
-    return ""

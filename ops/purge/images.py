@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 _SCHEMES = ("docker-pullable://", "docker://", "containerd://", "cri-o://")
@@ -98,12 +99,15 @@ class InUseIndex:
 
     ``unreadable`` maps a cluster name to why it could not be read; purge deletes
     nothing in a registry while any cluster in scope is unreadable, unless the
-    policy allows that cluster to be.
+    policy allows that cluster to be. ``last_seen`` maps a *stopped* cluster whose
+    last-known in-use set stands in for it to when that set was read (the cluster was
+    running then), so that plans can say how old the answer is.
     """
 
     registries: dict[str, RegistryInUse] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
     clusters: tuple[str, ...] = ()
+    last_seen: dict[str, datetime] = field(default_factory=dict)
 
     def for_host(self, login_server: str) -> RegistryInUse:
         return self.registries.get(login_server.lower()) or RegistryInUse()
@@ -129,7 +133,8 @@ def build_in_use(
 
 
 def merge_in_use(into: InUseIndex, other: InUseIndex) -> None:
-    """Add ``other``'s images (and unreadable clusters) to ``into``; the first user seen stays."""
+    """Add ``other``'s images (unreadable clusters, last-seen times) to ``into``; the first
+    user seen stays."""
     for host, found in other.registries.items():
         target = into.registries.setdefault(host, RegistryInUse())
         for key, user in found.digests.items():
@@ -137,6 +142,7 @@ def merge_in_use(into: InUseIndex, other: InUseIndex) -> None:
         for key, user in found.tags.items():
             target.tags.setdefault(key, user)
     into.unreadable.update(other.unreadable)
+    into.last_seen.update(other.last_seen)
 
 
 def split_parts(in_use: RegistryInUse, *, max_entries: int = 2000) -> list[dict[str, Any]]:

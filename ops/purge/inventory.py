@@ -2,7 +2,8 @@
 
 These frozen records are what adapters return and what the pure planner reads.
 They hold only the fields purge decides on, so that a 100k-manifest estate stays
-small in memory.
+small in memory. A time the registry did not give (or gave unreadably) is ``None``:
+unknown, never "long ago", so the planner protects what it cannot date.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class ClusterRef:
 class Tag:
     name: str
     digest: str
-    updated: datetime
+    updated: datetime | None
     delete_enabled: bool = True
     write_enabled: bool = True
 
@@ -68,8 +69,8 @@ class Manifest:
 
     digest: str
     media_type: str
-    created: datetime
-    updated: datetime
+    created: datetime | None
+    updated: datetime | None
     size: int = 0
     tags: tuple[str, ...] = ()
     delete_enabled: bool = True

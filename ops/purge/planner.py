@@ -17,7 +17,9 @@ beats deletion:
    ``minAge``, or is locked, itself, by a tag or by its repository (unless a selecting
    rule has ``unlock: true``: then the unlock is an action of its own; a locked
    repository is never unlocked). While a cluster in scope cannot be read,
-   nothing is deleted at all (the in-use set is unknown).
+   nothing is deleted at all (the in-use set is unknown); a *stopped* cluster's
+   last-known in-use set stands in for it, and the reason says how old it is. A
+   manifest or tag the registry gave no time for is of unknown age: it is kept.
 3. **Suspicious.** A repository that would lose more than ``suspiciousRatio`` of
    its manifests is skipped, unless every selecting rule allows it.
 4. **Cap.** At most ``max_deletes`` manifest deletes, oldest first; the rest wait
@@ -33,13 +35,14 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ops.plan import Action, Guard, Plan, make_key
+from ops.policies import format_duration
 from ops.purge.images import InUseIndex, RegistryInUse
 from ops.purge.inventory import Manifest, RepositoryState, Tag
-from ops.purge.policy import PurgePolicy, Rule, format_duration
+from ops.purge.policy import PurgePolicy, Rule
 
 CAPABILITY = "purge"
 DELETE = "delete_manifest"
@@ -53,6 +56,7 @@ _COSIGN_TAG = re.compile(r"^sha256-([0-9a-f]{64})\.(sig|att|sbom)$")
 _PROTECTION_ORDER = (
     "in-use",
     "in-use-unknown",
+    "no-timestamp",
     "lock",
     "keep-list",
     "keep",
@@ -127,15 +131,26 @@ class _Repository:
                 self.referrers[subject].append(m.digest)
 
     def activity(self, m: Manifest) -> datetime:
-        """When the manifest or any of its tags last changed: its age for minAge and keep."""
-        latest = m.updated
+        """When the manifest or any of its tags last changed: its age for minAge and keep.
+
+        Times the registry did not give count as the oldest possible: an undated manifest
+        is kept on its own account (``no-timestamp``) and must not take a keep slot from
+        a dated one.
+        """
+        latest = m.updated or _UNDATED
         for name in m.tags:
             tag = self.tags.get(name)
-            if tag is not None and tag.updated > latest:
+            if tag is not None and tag.updated is not None and tag.updated > latest:
                 latest = tag.updated
         return latest
 
-    def tag_updated(self, m: Manifest, name: str) -> datetime:
+    def undated(self, m: Manifest) -> bool:
+        """The registry gave no time for the manifest or one of its tags: its age is unknown."""
+        if m.updated is None:
+            return True
+        return any((tag := self.tags.get(name)) is not None and tag.updated is None for name in m.tags)
+
+    def tag_updated(self, m: Manifest, name: str) -> datetime | None:
         tag = self.tags.get(name)
         return tag.updated if tag is not None else m.updated
 
@@ -191,6 +206,11 @@ def plan_purge(
         )
     for cluster in sorted(set(in_use.unreadable) - set(blocked)):
         notes.append(f"cluster {cluster} could not be read; the policy allows it (inUse.allowUnreadable)")
+    for cluster, seen in sorted(in_use.last_seen.items()):
+        notes.append(
+            f"cluster {cluster} is stopped: its in-use set as last seen running {_ago(now - seen)} ago "
+            "stands in for it"
+        )
     repos, candidates = _decide(repositories, policy=policy, in_use=in_use, now=now, blocked=blocked)
     guards: list[Guard] = []
     accepted = _apply_cap([c for c in candidates if not c.protections], max_deletes)
@@ -253,7 +273,7 @@ def _decide(
         repos.append(repo)
         selected = list(_select(repo, policy, now))
         for candidate in selected:
-            _protect(candidate, policy, now, blocked)
+            _protect(candidate, policy, now, blocked, in_use.last_seen)
         survivors = [c for c in selected if not c.protections]
         if survivors:
             _check_suspicious(repo, survivors, policy.suspicious_ratio)
@@ -286,7 +306,7 @@ def _selecting_rules(repo: _Repository, m: Manifest, now: datetime) -> tuple[tup
     if m.tags:
         chosen: dict[int, Rule] = {}
         for name in m.tags:
-            age = now - repo.tag_updated(m, name)
+            age = _age(now, repo.tag_updated(m, name))
             expiring = [r for r in repo.rules if r.selects_tag(name) and age > r.older_than]
             if not expiring:
                 return None
@@ -295,7 +315,7 @@ def _selecting_rules(repo: _Repository, m: Manifest, now: datetime) -> tuple[tup
         rules = tuple(chosen[i] for i in sorted(chosen))
         shown = ", ".join(m.tags[:5]) + (f" and {len(m.tags) - 5} more" if len(m.tags) > 5 else "")
         return rules, f"tags {shown} {_older(rules)}"
-    age = now - m.updated
+    age = _age(now, m.updated)
     rules = tuple(r for r in repo.rules if r.untagged and age > r.older_than)
     if not rules:
         return None
@@ -313,17 +333,31 @@ def _older(rules: Sequence[Rule]) -> str:
 # -- 2. protect ------------------------------------------------------------------------
 
 
-def _protect(candidate: _Candidate, policy: PurgePolicy, now: datetime, blocked: dict[str, str]) -> None:
+def _protect(
+    candidate: _Candidate,
+    policy: PurgePolicy,
+    now: datetime,
+    blocked: dict[str, str],
+    last_seen: dict[str, datetime],
+) -> None:
     repo = candidate.repo
     found = candidate.protections
     for member in candidate.group:
         user = _user_of(repo, member)
         if user is not None:
-            found.append(_Protection("in-use", f"in use by {user}{_of(candidate, member)}"))
+            seen = last_seen.get(user.split("/", 1)[0])
+            when = "" if seen is None else f" (last seen running {_ago(now - seen)} ago; cluster stopped)"
+            found.append(_Protection("in-use", f"in use by {user}{_of(candidate, member)}{when}"))
             break
     if blocked:
         names = ", ".join(sorted(blocked))
         found.append(_Protection("in-use-unknown", f"in use unknown: cluster(s) {names} could not be read"))
+    for member in candidate.group:
+        if repo.undated(member):
+            found.append(
+                _Protection("no-timestamp", f"no timestamp from the registry{_of(candidate, member)}")
+            )
+            break
     for member in candidate.group:
         for name in member.tags:
             for rule in repo.rules:
@@ -568,7 +602,7 @@ def _dependent_guards(
     for m in repo.state.manifests:
         if m.tags or m.digest in deleted or repo.is_top_level(m):
             continue
-        age = now - m.updated
+        age = _age(now, m.updated)
         if not any(age > r.older_than for r in untagged_rules):
             continue
         subject = repo.subject_of.get(m.digest)
@@ -624,6 +658,16 @@ def _cosign_subject(tags: Sequence[str]) -> str | None:
             return None
         subjects.add(match.group(1))
     return f"sha256:{subjects.pop()}" if len(subjects) == 1 else None
+
+
+#: The time of what the registry gave no time for: older than anything dated.
+_UNDATED = datetime.min.replace(tzinfo=UTC)
+
+
+def _age(now: datetime, when: datetime | None) -> timedelta:
+    """How long ago ``when`` was; an unknown time is older than every rule's olderThan
+    (the manifest is still selected, and then kept as ``no-timestamp``, so it shows)."""
+    return timedelta.max if when is None else now - when
 
 
 def _short(digest: str) -> str:

@@ -24,8 +24,11 @@ class Directory(Protocol):
 class ClusterReader(Protocol):
     """One cluster's Kubernetes API: every image its pods and pod templates name.
 
-    Pod templates count whatever their replicas (a deployment scaled to zero still
-    uses its image). Raises an OpsError when the cluster cannot be read in full.
+    Pod templates are those of every kind that may run them again: deployments and
+    their ReplicaSets (rollback targets), statefulsets, daemonsets, replication
+    controllers, cronjobs and Jobs. They count whatever their replicas (a deployment
+    scaled to zero still uses its image). Raises an OpsError when the cluster cannot
+    be read in full.
     """
 
     def list_image_uses(self, cluster: ClusterRef) -> Iterable[ImageUse]: ...

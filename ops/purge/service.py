@@ -5,18 +5,26 @@ Three entry points share one path:
 - :meth:`PurgeService.schedule` (the ``purge_schedule`` timer) takes a lease,
   enumerates registries (ARM) and repositories (ACR catalog), computes the in-use
   set *once* for the run and stores it, records the run (policy, delete budget),
-  and enqueues batches of repositories;
+  enqueues batches of repositories, and prunes old runs' records;
 - :meth:`PurgeService.process_batch` (the ``purge_repository`` queue trigger)
   plans and applies one batch against the run's stored in-use set and policy. A
   replayed message finds its batch record and does nothing; a message replayed
   after a crash re-plans, and the executor's idempotency keys stop any delete
-  from being applied or audited twice;
-- :meth:`PurgeService.run_inline` (``ops purge``) does all of it in-process.
+  from being applied or audited twice. A batch delivered after the run's in-use
+  set has aged past ``OPS_PURGE_SNAPSHOT_MAX_AGE`` is refused (recorded, counted in
+  the run summary, acknowledged): an image deployed since would not be in it;
+- :meth:`PurgeService.run_inline` (``ops purge``) does all of it in-process; when
+  it applies, it takes the same lease and refuses while a scheduled run may still
+  delete, so two runs never spend two delete budgets at once.
 
 Deletes go through :func:`ops.executor.apply_plan` in stages (unlocks, then
 top-level manifests, then their children and referrers), so that a failed parent
 delete never leaves a dangling child or signature. Each registry's deletes are
-paced under its SKU's write limit.
+paced under its SKU's write limit: a queue batch under its share of it
+(``OPS_PURGE_CONCURRENCY`` batches may run at once, on as many instances).
+
+A stopped cluster's API server does not answer; its last-known in-use set (see
+:mod:`ops.purge.records`) stands in for it while it is young enough.
 """
 
 from __future__ import annotations
@@ -24,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,22 +49,52 @@ from ops.executor import (
     failed_transiently,
 )
 from ops.plan import Action, Outcome, Plan, Status
+from ops.policies import format_duration
 from ops.purge.images import InUseIndex, build_in_use, join_parts, merge_in_use, split_parts
 from ops.purge.inventory import INDEX_MEDIA_TYPES, ClusterRef, RegistryRef, RepositoryState
 from ops.purge.messages import BatchMessage
 from ops.purge.planner import CAPABILITY, DELETE, UNLOCK_MANIFEST, UNLOCK_TAG, deletes_wanted, plan_purge
 from ops.purge.policy import PurgePolicy, load_policy, read_policy_setting
 from ops.purge.protocols import ClusterReader, Directory, RegistryClient, RegistryClients, WorkQueue
-from ops.purge.summary import deleted_digests, merge_summaries, reclaimed_bytes, summarize_batch
+from ops.purge.records import (
+    BATCHES,
+    GRANTS,
+    IN_USE,
+    LAST_KNOWN,
+    LEASE,
+    RUNS,
+    load_last_known,
+    new_run_id,
+    prune_records,
+    runs_in_flight,
+    save_last_known_safely,
+)
+from ops.purge.summary import (
+    deleted_digests,
+    merge_summaries,
+    reclaimed_bytes,
+    refused_summary,
+    summarize_batch,
+)
 from ops.state.store import AuditRecord, StateStore
 
 log = logging.getLogger(__name__)
 
-RUNS = "purge-runs"
-IN_USE = "purge-inuse"
-GRANTS = "purge-grants"
-BATCHES = "purge-batches"
-LEASE = "purge-schedule"
+__all__ = [
+    "BATCHES",
+    "GRANTS",
+    "IN_USE",
+    "LAST_KNOWN",
+    "LEASE",
+    "RUNS",
+    "PurgeConfig",
+    "PurgeResult",
+    "PurgeService",
+    "ScheduleResult",
+    "batch_message",
+    "new_run_id",
+    "record_rejection",
+]
 
 #: ACR writes and reads per minute by SKU (a delete and an attribute update are writes).
 WRITE_LIMITS = {"Basic": 100, "Standard": 500, "Premium": 2000}
@@ -68,7 +105,12 @@ Progress = Callable[[str, int, int | None], None]
 
 @dataclass(frozen=True, slots=True)
 class PurgeConfig:
-    """Settings the service needs (see ``ops.config.PurgeSettings``)."""
+    """Settings the service needs (see ``ops.config.PurgeSettings``).
+
+    ``concurrency`` is how many ``purge_repository`` batches may run at once (the
+    function's scale-out): each paces its deletes under that share of the registry's
+    write limit. ``retention`` is how long run records are kept.
+    """
 
     policy: str | None = None
     batch_size: int = 20
@@ -76,6 +118,10 @@ class PurgeConfig:
     lease: timedelta = timedelta(minutes=30)
     estimate_bytes: bool = True
     read_concurrency: int = 8
+    snapshot_max_age: timedelta = timedelta(minutes=30)
+    concurrency: int = 1
+    stopped_cluster_max_age: timedelta = timedelta(days=14)
+    retention: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +133,7 @@ class ScheduleResult:
     batches: int = 0
     unreadable: Mapping[str, str] = field(default_factory=dict)
     detail: str = ""
+    pruned: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +144,7 @@ class ScheduleResult:
             "batches": self.batches,
             "unreadable": dict(self.unreadable),
             "detail": self.detail,
+            "pruned": self.pruned,
         }
 
 
@@ -164,10 +212,13 @@ class PurgeService:
         run = new_run_id(started)
         lease = self.store.acquire_lease(LEASE, holder=run, duration=self.config.lease, now=started)
         if lease is None:
-            return ScheduleResult(status="skipped", detail="another purge_schedule run holds the lease")
+            return ScheduleResult(status="skipped", detail="another purge run holds the purge lease")
         try:
+            busy = self._runs_still_deleting(started)
+            if busy:
+                return ScheduleResult(status="skipped", detail=busy)
             registries = self.list_registries(policy)
-            in_use = self.observe_in_use(registries)
+            in_use = self.observe_in_use(registries, now=started)
             messages: list[BatchMessage] = []
             repositories = 0
             for registry in registries:
@@ -176,23 +227,29 @@ class PurgeService:
                 for start in range(0, len(names), self.config.batch_size):
                     chunk = names[start : start + self.config.batch_size]
                     messages.append(batch_message(run, len(messages), registry, chunk))
-            self._store_in_use(run, registries, in_use)
             budget = self.budget(policy)
             record = {
                 "created": started.isoformat(),
+                # When the clusters were read: batches refuse a set older than snapshot_max_age.
+                "in_use_at": started.isoformat(),
+                "dry_run": self.execution.dry_run,
                 "batches": len(messages),
                 "budget": budget,
                 "remaining": budget,
                 "policy": dict(policy.document),
                 "unreadable": dict(in_use.unreadable),
                 "clusters": list(in_use.clusters),
+                "last_seen": {c: t.isoformat() for c, t in in_use.last_seen.items()},
                 "registries": [r.name for r in registries],
             }
+            # The run first, so that pruning finds every record a crashed schedule left.
             self.store.put_record(RUNS, run, record, etag=None)
+            self._store_in_use(run, registries, in_use)
             for message in messages:
                 self.queue.send(message.to_json())
             if not messages:
-                self._record_run(run, [], dry_run=self.execution.dry_run)
+                self._finish_run(run, 0)
+            pruned = self._prune(started)
         finally:
             self.store.release_lease(lease)
         log.info("purge run %s: %d batch(es) of %d repositories enqueued", run, len(messages), repositories)
@@ -203,6 +260,7 @@ class PurgeService:
             repositories=repositories,
             batches=len(messages),
             unreadable=in_use.unreadable,
+            pruned=pruned,
         )
 
     # -- the queue ------------------------------------------------------------------------
@@ -215,6 +273,9 @@ class PurgeService:
         run = self.store.get_record(RUNS, message.run)
         if run is None:
             raise InvalidInput("run", "a run recorded by purge_schedule", message.run)
+        stale = self._stale_snapshot(run.value, self.now())
+        if stale is not None:
+            return self._refuse_batch(message, run.value, stale)
         policy = load_policy(run.value["policy"], origin=f"run {message.run} policy")
         registry = message.registry_ref
         records = self.store.list_records(IN_USE, prefix=f"{message.run}/{registry.name}/")
@@ -222,6 +283,10 @@ class PurgeService:
             registries={registry.login_server.lower(): join_parts(r.value for r in records)},
             unreadable=dict(run.value.get("unreadable") or {}),
             clusters=tuple(run.value.get("clusters") or ()),
+            last_seen={
+                cluster: datetime.fromisoformat(seen)
+                for cluster, seen in (run.value.get("last_seen") or {}).items()
+            },
         )
         client = self.registries(registry)
         states = list(self._read_repositories(client, message.repositories))
@@ -232,7 +297,10 @@ class PurgeService:
         plan = plan_purge(
             states, policy=policy, in_use=in_use, now=now, run_id=message.run, max_deletes=granted
         )
-        outcomes, summary = self._execute(plan, states, {registry.name: (registry, client)})
+        # Up to `concurrency` batches delete at once, each on its own instance: each takes its share.
+        outcomes, summary = self._execute(
+            plan, states, {registry.name: (registry, client)}, share=self.config.concurrency
+        )
         if failed_transiently(outcomes):
             raise TransientError(
                 f"purge batch {message.key}: some deletes gave up on transient errors; the batch is retried"
@@ -253,12 +321,36 @@ class PurgeService:
         registry: str | None = None,
         progress: Progress | None = None,
     ) -> PurgeResult:
-        """The whole purge in this process: one plan over every repository in scope."""
+        """The whole purge in this process: one plan over every repository in scope.
+
+        Applying takes the purge lease, as ``purge_schedule`` does, and refuses while a
+        scheduled run may still delete: each run has its own delete budget, and two at
+        once would spend both. A plan (dry run) needs neither.
+        """
         policy = policy or self.load_policy()
-        report = progress or (lambda _stage, _done, _total: None)
-        clock = time.monotonic()
         started = self.now()
         run = new_run_id(started)
+        if self.execution.dry_run:
+            return self._run_inline(run, policy, registry, progress)
+        lease = self.store.acquire_lease(LEASE, holder=run, duration=self.config.lease, now=started)
+        if lease is None:
+            raise Conflict(
+                "another purge run holds the purge lease (purge_schedule listing, or another "
+                "`ops purge --apply`); try again when it is done, or plan without --apply"
+            )
+        try:
+            busy = self._runs_still_deleting(started)
+            if busy:
+                raise Conflict(f"{busy}; try again when it is done, or plan without --apply")
+            return self._run_inline(run, policy, registry, progress)
+        finally:
+            self.store.release_lease(lease)
+
+    def _run_inline(
+        self, run: str, policy: PurgePolicy, registry: str | None, progress: Progress | None
+    ) -> PurgeResult:
+        report = progress or (lambda _stage, _done, _total: None)
+        clock = time.monotonic()
         registries = self.list_registries(policy)
         if registry is not None:
             registries = [r for r in registries if r.name == registry]
@@ -295,30 +387,43 @@ class PurgeService:
         client = self.registries(registry)
         return sorted(n for n in client.list_repositories() if policy.rules_for(registry.name, n))
 
-    def observe_in_use(self, registries: Sequence[RegistryRef]) -> InUseIndex:
+    def observe_in_use(self, registries: Sequence[RegistryRef], *, now: datetime | None = None) -> InUseIndex:
         """Every image any pod or pod template in any cluster names, for these registries.
 
-        A cluster that cannot be read in full (stopped, unreachable, forbidden) is
-        listed in ``unreadable`` with the reason, and the planner then deletes
+        A cluster read in full has its set kept as its last-known one. A cluster ARM
+        says is Stopped is answered by its last-known set, if it is younger than
+        ``stopped_cluster_max_age`` (``last_seen`` says how old). A cluster that cannot
+        be read otherwise (unreachable, forbidden, or stopped with no usable last-known
+        set) is listed in ``unreadable`` with the reason, and the planner then deletes
         nothing unless the policy allows that cluster to be unreadable.
         """
+        at = now or self.now()
         clusters = sorted(self.directory.list_clusters(), key=lambda c: c.name)
         hosts = [r.login_server for r in registries]
 
-        def read(cluster: ClusterRef) -> InUseIndex:
+        def read(cluster: ClusterRef) -> tuple[InUseIndex, bool]:
+            """The cluster's in-use set, and whether it was read from the cluster just now."""
             # Each cluster is indexed as it is read, so 100k pods never sit in memory at once.
             if cluster.power_state.lower() == "stopped":
-                why = "the cluster is stopped, so its API server does not answer"
-                return InUseIndex(unreadable={cluster.name: why})
+                known = load_last_known(
+                    self.store, cluster, hosts=hosts, now=at, max_age=self.config.stopped_cluster_max_age
+                )
+                if isinstance(known, str):
+                    why = f"the cluster is stopped, so its API server does not answer, and {known}"
+                    return InUseIndex(unreadable={cluster.name: why}), False
+                log.info("cluster %s is stopped: using its in-use set of %s", cluster.name, known.seen)
+                return known.as_index(cluster.name), False
             try:
-                return build_in_use(self.clusters.list_image_uses(cluster), hosts=hosts)
+                return build_in_use(self.clusters.list_image_uses(cluster), hosts=hosts), True
             except OpsError as exc:
                 log.warning("cluster %s could not be read: %s", cluster.name, exc)
-                return InUseIndex(unreadable={cluster.name: f"{type(exc).__name__}: {exc}"})
+                return InUseIndex(unreadable={cluster.name: f"{type(exc).__name__}: {exc}"}), False
 
         index = build_in_use((), hosts=hosts, clusters=[c.name for c in clusters])
         with ThreadPoolExecutor(max_workers=max(1, min(self.config.read_concurrency, 4))) as pool:
-            for found in pool.map(read, clusters):
+            for cluster, (found, fresh) in zip(clusters, pool.map(read, clusters), strict=True):
+                if fresh:
+                    save_last_known_safely(self.store, cluster, found, hosts=hosts, seen=at)
                 merge_in_use(index, found)
         return index
 
@@ -352,10 +457,11 @@ class PurgeService:
         clients: Mapping[str, tuple[RegistryRef, RegistryClient]],
         *,
         progress: Progress | None = None,
+        share: int = 1,
     ) -> tuple[list[Outcome], dict[str, Any]]:
         check_cap(plan)
         layers = self._read_layers(plan, states, clients) if self.config.estimate_bytes else {}
-        outcomes = self._apply_in_stages(plan, clients, progress)
+        outcomes = self._apply_in_stages(plan, clients, progress, share=share)
         gone = deleted_digests(outcomes)
         freed = 0
         for state in states:
@@ -419,13 +525,15 @@ class PurgeService:
         plan: Plan,
         clients: Mapping[str, tuple[RegistryRef, RegistryClient]],
         progress: Progress | None,
+        *,
+        share: int = 1,
     ) -> list[Outcome]:
-        """Apply stage by stage; skip what depends on a delete or unlock that did not happen."""
+        """Apply stage by stage; skip what depends on a delete or unlock that did not happen.
+
+        Writes are paced under ``1/share`` of each registry's SKU write limit.
+        """
         handlers = _handlers(clients)
-        limits = {
-            f"acr:{name}": RateLimit.per_minute(WRITE_LIMITS.get(ref.sku, WRITE_LIMITS["Basic"]))
-            for name, (ref, _) in clients.items()
-        }
+        limits = {f"acr:{name}": write_limit(ref.sku, share) for name, (ref, _) in clients.items()}
         results: dict[str, Outcome] = {}
         blocked: set[tuple[str, str, str]] = set()
         stages = sorted({int(a.params["stage"]) for a in plan.actions})
@@ -496,9 +604,69 @@ class PurgeService:
                 continue
 
     def _finish_run(self, run: str, batches: int) -> None:
+        """Once every batch is recorded: the run summary, and the run marked finished."""
         records = self.store.list_records(BATCHES, prefix=f"{run}/")
-        if len(records) >= batches:
-            self._record_run(run, [r.value for r in records], dry_run=self.execution.dry_run)
+        if len(records) < batches:
+            return
+        self._record_run(run, [r.value for r in records], dry_run=self.execution.dry_run)
+        while (record := self.store.get_record(RUNS, run)) is not None and not record.value.get("finished"):
+            try:
+                finished = {**record.value, "finished": self.now().isoformat()}
+                self.store.put_record(RUNS, run, finished, etag=record.etag)
+            except Conflict:
+                continue  # another batch's budget return or finish raced us: read again
+
+    def _runs_still_deleting(self, now: datetime) -> str:
+        """Why a new applying run must wait (a scheduled run that may still delete), or ""."""
+        if self.execution.dry_run:
+            return ""
+        busy = runs_in_flight(self.store, now=now, within=self.config.snapshot_max_age)
+        if not busy:
+            return ""
+        return (
+            f"purge run(s) {', '.join(busy)} may still be deleting: their batches apply for up to "
+            f"OPS_PURGE_SNAPSHOT_MAX_AGE ({format_duration(self.config.snapshot_max_age)}) "
+            "after they are scheduled"
+        )
+
+    def _stale_snapshot(self, run: Mapping[str, Any], now: datetime) -> str | None:
+        """Why a batch must not use its run's in-use set any more, or None."""
+        read_at = run.get("in_use_at") or run.get("created")
+        age = now - datetime.fromisoformat(read_at) if isinstance(read_at, str) else None
+        limit = self.config.snapshot_max_age
+        if age is not None and age <= limit:
+            return None
+        shown = "at an unknown time" if age is None else f"{format_duration(_whole_minutes(age))} ago"
+        return (
+            f"the run's in-use set was read {shown}, over OPS_PURGE_SNAPSHOT_MAX_AGE "
+            f"({format_duration(limit)}): an image deployed since would not be in it; "
+            "these repositories wait for the next run"
+        )
+
+    def _refuse_batch(self, message: BatchMessage, run: Mapping[str, Any], reason: str) -> PurgeResult:
+        """Record the batch as refused (it counts as done for the run summary) and acknowledge it."""
+        log.warning("purge batch %s refused: %s", message.key, reason)
+        summary = refused_summary(len(message.repositories), reason, dry_run=self.execution.dry_run)
+        try:
+            self.store.put_record(BATCHES, message.key, summary, etag=None)
+        except Conflict:
+            return PurgeResult("already_done", message.run, summary)
+        self._finish_run(message.run, int(run.get("batches", 0)))
+        return PurgeResult("refused", message.run, summary)
+
+    def _prune(self, now: datetime) -> int:
+        """Delete runs older than the retention with their records (housekeeping: a failure
+        is logged, and the next run tries again)."""
+        try:
+            pruned = prune_records(self.store, now=now, retention=self.config.retention)
+        except OpsError as exc:
+            log.warning("pruning old purge records failed: %s", exc)
+            return 0
+        if pruned:
+            log.info(
+                "pruned %d purge record(s) older than %s", pruned, format_duration(self.config.retention)
+            )
+        return pruned
 
     def _record_run(self, run: str, parts: Sequence[Mapping[str, Any]], *, dry_run: bool) -> None:
         """One audit record per run with the summary; its key makes a second one impossible."""
@@ -509,6 +677,11 @@ class PurgeService:
             f"{'would be ' if dry_run else ''}deleted, {summary['bytes_reclaimed']} bytes reclaimed, "
             f"{summary['protected']} protected"
         )
+        if summary["refused_batches"]:
+            text += (
+                f"; {summary['refused_batches']} batch(es) of {summary['refused_repositories']} "
+                f"repositories refused: {'; '.join(summary['refused'])}"
+            )
         self.store.append_audit(
             AuditRecord(
                 key=f"purge-run:{run}",
@@ -552,9 +725,14 @@ def batch_message(run: str, batch: int, registry: RegistryRef, repositories: Seq
     )
 
 
-def new_run_id(now: datetime) -> str:
-    """Sortable by start time, unique across overlapping runs."""
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+def write_limit(sku: str, share: int = 1) -> RateLimit:
+    """``1/share`` of a registry SKU's write limit (an unknown SKU is paced as Basic)."""
+    per_minute = WRITE_LIMITS.get(sku, WRITE_LIMITS["Basic"])
+    return RateLimit.per_minute(max(1, per_minute // max(1, share)))
+
+
+def _whole_minutes(delta: timedelta) -> timedelta:
+    return timedelta(minutes=max(1, int(delta.total_seconds() // 60)))
 
 
 def _handlers(clients: Mapping[str, tuple[RegistryRef, RegistryClient]]) -> dict[str, Handler]:

@@ -7,6 +7,10 @@ still references. Blobs shared with other repositories are counted as reclaimed
 
 A dry run produces the same summary, counting what *would* be deleted, with
 ``dry_run: true``, so that a plan can be compared with the run that applies it.
+
+A batch refused because its run's in-use set had grown too old is recorded with a
+summary of its own (nothing done, ``refused``: why); the run summary counts refused
+batches and their repositories and lists the reasons, so an operator sees what waits.
 """
 
 from __future__ import annotations
@@ -73,19 +77,41 @@ def summarize_batch(
     }
 
 
+def refused_summary(repositories: int, reason: str, *, dry_run: bool) -> dict[str, Any]:
+    """The summary of a batch that did nothing because it was refused, and why."""
+    return {
+        **dict.fromkeys(_COUNTS, 0),
+        "protected": 0,
+        "protected_by_reason": {},
+        "dry_run": dry_run,
+        "refused": reason,
+        "refused_repositories": repositories,
+    }
+
+
 def merge_summaries(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """One summary from batch summaries (counts add up; protected counts by reason too)."""
+    """One summary from batch summaries (counts add up; protected counts by reason too;
+    refused batches are counted, with their reasons)."""
     total: dict[str, Any] = dict.fromkeys(_COUNTS, 0)
     reasons: Counter[str] = Counter()
+    refused: dict[str, None] = {}
+    refused_batches = refused_repositories = 0
     dry = False
     for part in parts:
         for key in _COUNTS:
             total[key] += int(part.get(key, 0))
         reasons.update({str(k): int(v) for k, v in (part.get("protected_by_reason") or {}).items()})
         dry = dry or bool(part.get("dry_run"))
+        if part.get("refused"):
+            refused_batches += 1
+            refused_repositories += int(part.get("refused_repositories", 0))
+            refused.setdefault(str(part["refused"]))
     total["protected"] = sum(reasons.values())
     total["protected_by_reason"] = dict(sorted(reasons.items()))
     total["dry_run"] = dry
+    total["refused_batches"] = refused_batches
+    total["refused_repositories"] = refused_repositories
+    total["refused"] = list(refused)
     return total
 
 

@@ -5,7 +5,8 @@ YAML in ``OPS_SCHEDULE_POLICY``, can supply defaults for every cluster a selecto
 matches (say ``environment: dev``), so tagging each cluster is optional. Tags win over
 defaults, field by field. Everything is validated when it is loaded: a bad policy
 stops the tick with every problem named by field path, while a bad tag only takes its
-own cluster out of the run, with an error that names the tag.
+own cluster out of the run, with an error that names the tag. The setting is read, and
+the problems phrased, as for every capability's policy (:mod:`ops.policies`).
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ops.errors import ConfigError
+from ops.policies import describe_validation_errors, parse_duration, read_policy_source
 from ops.schedule.windows import EXAMPLE, ScheduleSyntaxError, WeeklySchedule, parse_schedule
 
 TAG_SCHEDULE = "ops-schedule"
@@ -35,9 +35,7 @@ OPT_IN_TAGS = (TAG_SCHEDULE, TAG_TIMEZONE, TAG_HOLIDAYS, TAG_MODE, TAG_SNOOZE, T
 #: Tags read for the environment, in order; the first present wins.
 ENVIRONMENT_TAGS = ("environment", "env")
 DEFAULT_PROTECTED = ("prod", "production")
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+SETTING = "OPS_SCHEDULE_POLICY"
 
 
 class Mode(StrEnum):
@@ -134,16 +132,10 @@ def parse_snooze_until(text: str, *, now: datetime, zone: tzinfo) -> datetime:
     """A snooze end: a duration from ``now`` (``3h``, ``+90m``) or an ISO time (read in
     ``zone`` when it has no offset)."""
     value = text.strip().removeprefix("+")
-    if _DURATION.match(value):
+    try:
         return now + parse_duration(value)
-    return parse_instant(value, zone)
-
-
-def parse_duration(text: str) -> timedelta:
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration like 30s, 5m, 2h or 1d")
-    return timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
+    except ValueError:
+        return parse_instant(value, zone)
 
 
 # -- the policy ----------------------------------------------------------------------
@@ -238,52 +230,40 @@ class SchedulePolicy(_Model):
         }
 
 
+class PolicyDocument(_Model):
+    """A schedule policy file: the policy under ``schedule`` (a file may leave the key out;
+    :func:`load_policy` puts it back, so every problem's path starts at ``schedule``)."""
+
+    schedule: SchedulePolicy
+
+
 def load_policy(source: str | None, *, protected_environments: Sequence[str] | None = None) -> SchedulePolicy:
-    """The policy from ``source`` (a path to YAML, inline YAML, or empty for none).
+    """The policy from ``source`` (the ``OPS_SCHEDULE_POLICY`` value: a path to YAML, inline
+    YAML, or empty for none).
 
     ``protected_environments`` (from the settings) wins over the policy's own list.
     Raises ConfigError listing every problem as ``schedule.<field path>: <what is wrong>``.
     """
-    data = _read_yaml(source)
+    section = _section_of(read_policy_source(SETTING, source))
     if protected_environments is not None:
-        data["protectedEnvironments"] = list(protected_environments)
+        section["protectedEnvironments"] = list(protected_environments)
+    document = {"schedule": section}
     try:
-        return SchedulePolicy.model_validate(data)
+        return PolicyDocument.model_validate(document).schedule
     except ValidationError as exc:
-        raise ConfigError([_describe(err) for err in exc.errors()]) from None
+        raise ConfigError(
+            describe_validation_errors(exc, document, root="schedule", model=PolicyDocument)
+        ) from None
 
 
-def _read_yaml(source: str | None) -> dict[str, Any]:
-    text = (source or "").strip()
-    if not text:
-        return {}
-    if "\n" not in text:  # one line: a path, unless it reads as a YAML mapping
-        path = Path(text)
-        if path.is_file():
-            text = path.read_text()
-        elif ":" not in text:
-            raise ConfigError(f"OPS_SCHEDULE_POLICY: {text!r} is neither a file nor inline YAML")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"OPS_SCHEDULE_POLICY: not valid YAML: {exc}") from None
+def _section_of(data: Any) -> dict[str, Any]:
     if data is None:
         return {}
     if isinstance(data, dict) and set(data) == {"schedule"}:
         data = data["schedule"]  # the policy may be nested under its capability's name
     if not isinstance(data, dict):
-        raise ConfigError(
-            "OPS_SCHEDULE_POLICY: expected a mapping with defaults, retry, protectedEnvironments"
-        )
-    return data
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    path = "schedule"
-    for part in error["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path}: {message}"
+        raise ConfigError(f"{SETTING}: expected a mapping with defaults, retry, protectedEnvironments")
+    return dict(data)
 
 
 # -- one cluster -----------------------------------------------------------------------

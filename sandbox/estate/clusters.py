@@ -3,6 +3,11 @@
 Container images are resolved against the estate's registries: a tag must exist
 for anything that runs (or be given its running ``imageID``), ``byDigest`` pins a
 pod spec to the tag's current digest, and images of other registries pass through.
+
+Every deployment gets its current ReplicaSet (the owner of its pods) and one scaled-to-
+zero ReplicaSet per ``history`` entry: what a real cluster keeps for rollbacks. The
+sandbox has no controllers, so later writes to a deployment change neither its pods nor
+its ReplicaSets.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from sandbox.estate.kubeobjects import ObjectFactory
 from sandbox.estate.models import (
     ClusterModel,
     ContainerModel,
+    DeploymentModel,
+    WorkloadModel,
 )
 from sandbox.estate.nodes import (
     DEFAULT_NAMESPACES,
@@ -124,17 +131,30 @@ class ClusterBuilding:
                 wanted_namespaces.setdefault(ns, {})
             else:
                 wanted_namespaces[ns.name] = dict(ns.labels)
-        for group in (model.deployments, model.statefulsets, model.daemonsets, model.cronjobs, model.pods):
+        for group in (
+            model.deployments,
+            model.statefulsets,
+            model.daemonsets,
+            model.replicasets,
+            model.replicationcontrollers,
+            model.cronjobs,
+            model.jobs,
+            model.pods,
+        ):
             for item in group:
                 wanted_namespaces.setdefault(item.namespace, {})
         for ns_name, labels in wanted_namespaces.items():
             kube.namespaces[ns_name] = factory.namespace(ns_name, labels=labels, created=created)
         placer = NodePlacer(cluster)
-        for kind, group_name, items in (
-            ("Deployment", "deployments", model.deployments),
+        workloads: tuple[tuple[str, str, list[Any]], ...] = (
+            ("Deployment", "deployments", list(model.deployments)),
             ("StatefulSet", "statefulsets", model.statefulsets),
             ("DaemonSet", "daemonsets", model.daemonsets),
-        ):
+            # After the deployments: a name their ReplicaSets took is a duplicate.
+            ("ReplicaSet", "replicasets", model.replicasets),
+            ("ReplicationController", "replicationcontrollers", model.replicationcontrollers),
+        )
+        for kind, group_name, items in workloads:
             store = getattr(kube, group_name)
             for w_index, workload in enumerate(items):
                 w_path = f"{path}.{group_name}[{w_index}]"
@@ -161,17 +181,27 @@ class ClusterBuilding:
                         labels=workload.labels,
                         created=w_created,
                     )
-                store[key] = factory.workload(
-                    kind,
-                    workload.name,
-                    namespace=workload.namespace,
-                    replicas=workload.replicas,
-                    containers=[(c[0], c[1]) for c in containers],
-                    labels=workload.labels,
-                    created=w_created,
-                    ready=pods,
-                    nodes=len(placer.all_nodes),
+                store[key] = self.controller_object(
+                    factory, kind, workload, [(c[0], c[1]) for c in containers], w_created, pods, placer
                 )
+                if isinstance(workload, DeploymentModel):
+                    self.add_replica_sets(
+                        factory, workload, [(c[0], c[1]) for c in containers], w_created, pods, w_path
+                    )
+        for j_index, standalone in enumerate(model.jobs):
+            j_path = f"{path}.jobs[{j_index}]"
+            if (standalone.namespace, standalone.name) in kube.jobs:
+                self.problems.add(f"{j_path}.name", f"duplicate Job {standalone.namespace}/{standalone.name}")
+                continue
+            containers = self.containers_of(standalone.containers, f"{j_path}.containers", running=False)
+            kube.jobs[(standalone.namespace, standalone.name)] = factory.job(
+                standalone.name,
+                namespace=standalone.namespace,
+                suspend=standalone.suspend,
+                containers=[(c[0], c[1]) for c in containers],
+                labels=standalone.labels,
+                created=self.created_of(standalone),
+            )
         for c_index, job in enumerate(model.cronjobs):
             containers = self.containers_of(
                 job.containers, f"{path}.cronjobs[{c_index}].containers", running=False
@@ -223,6 +253,62 @@ class ClusterBuilding:
 
             generate_pods(self, cluster, model.generate, factory, placer, f"{path}.generate")
         self.world.clusters[cluster.name] = cluster
+
+    def controller_object(
+        self,
+        factory: ObjectFactory,
+        kind: str,
+        workload: WorkloadModel,
+        containers: list[tuple[str, str]],
+        created: datetime,
+        ready: int,
+        placer: NodePlacer,
+    ) -> dict[str, Any]:
+        """The object of a workload the estate lists by kind (its pods are made apart)."""
+        common: dict[str, Any] = {
+            "namespace": workload.namespace,
+            "replicas": workload.replicas,
+            "containers": containers,
+            "labels": workload.labels,
+            "created": created,
+            "ready": ready,
+        }
+        if kind == "ReplicaSet":
+            return factory.replica_set(workload.name, **common)
+        if kind == "ReplicationController":
+            return factory.replication_controller(workload.name, **common)
+        revision = len(workload.history) + 1 if isinstance(workload, DeploymentModel) else 1
+        return factory.workload(kind, workload.name, nodes=len(placer.all_nodes), revision=revision, **common)
+
+    def add_replica_sets(
+        self,
+        factory: ObjectFactory,
+        deployment: DeploymentModel,
+        containers: list[tuple[str, str]],
+        created: datetime,
+        ready: int,
+        path: str,
+    ) -> None:
+        """The deployment's current ReplicaSet and one per earlier revision (``history``)."""
+        history = []
+        for r_index, revision in enumerate(deployment.history):
+            # Templates nothing runs now: an old revision's tag may be gone, as after a purge.
+            old = self.containers_of(
+                revision.containers, f"{path}.history[{r_index}].containers", running=False
+            )
+            history.append(([(c[0], c[1]) for c in old], self.created_of(revision, created)))
+        store = factory.cluster.kube.replicasets
+        for obj in factory.deployment_replica_sets(
+            deployment.name,
+            namespace=deployment.namespace,
+            replicas=deployment.replicas,
+            containers=containers,
+            labels=deployment.labels,
+            created=created,
+            ready=ready,
+            history=history,
+        ):
+            store[(deployment.namespace, obj["metadata"]["name"])] = obj
 
     def check_snat(self, cluster: Cluster, path: str) -> None:
         problem = snat_problem(cluster.network, list(cluster.agent_pools.values()))

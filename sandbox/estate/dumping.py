@@ -5,7 +5,8 @@
 dump → load → dump is a fixpoint). Times are written absolute; everything that was
 generated (manifests, nodes, controller pods) is written out explicitly; a manifest's
 ``content`` is written only when its fields do not regenerate the exact bytes (for
-example an image pushed by a real client).
+example an image pushed by a real client). A deployment's ReplicaSets are written as
+its ``history`` (the current one is made again from the deployment itself).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from sandbox.estate import manifests as oci
 from sandbox.estate.images import default_image_id, estate_image
+from sandbox.estate.kubeobjects import REVISION, template_hash
 from sandbox.world import Attributes, Cluster, Manifest, Registry, Repository, World
 
 _DEFAULT_ATTRS = Attributes()
@@ -290,7 +292,10 @@ def _cluster(world: World, cluster: Cluster) -> dict[str, Any]:
         "deployments": [],
         "statefulsets": [],
         "daemonsets": [],
+        "replicasets": [],
+        "replicationcontrollers": [],
         "cronjobs": [],
+        "jobs": [],
         "pods": [],
     }
     for name, ns in kube.namespaces.items():
@@ -312,8 +317,11 @@ def _cluster(world: World, cluster: Cluster) -> dict[str, Any]:
         if extra:
             entry["labels"] = extra
         out["nodes"].append(entry)
-    for group in ("deployments", "statefulsets", "daemonsets"):
+    owned = _replica_sets_by_deployment(kube.replicasets)
+    for group in ("deployments", "statefulsets", "daemonsets", "replicasets", "replicationcontrollers"):
         for (namespace, name), obj in getattr(kube, group).items():
+            if group == "replicasets" and (namespace, name) in owned["by_name"]:
+                continue  # a deployment's: written as its history, or made again from it
             meta = obj["metadata"]
             labels = {k: v for k, v in meta.get("labels", {}).items() if not (k == "app" and v == name)}
             entry = {
@@ -327,6 +335,10 @@ def _cluster(world: World, cluster: Cluster) -> dict[str, Any]:
                 entry["replicas"] = obj["spec"].get("replicas", 1)
             if labels:
                 entry["labels"] = labels
+            if group == "deployments":
+                history = _history(world, owned["history"].get((namespace, name), []))
+                if history:
+                    entry["history"] = history
             out[group].append(entry)
     for (namespace, name), obj in kube.cronjobs.items():
         meta = obj["metadata"]
@@ -342,9 +354,47 @@ def _cluster(world: World, cluster: Cluster) -> dict[str, Any]:
         if meta.get("labels"):
             entry["labels"] = dict(meta["labels"])
         out["cronjobs"].append(entry)
+    for (namespace, name), obj in kube.jobs.items():
+        meta = obj["metadata"]
+        entry = {
+            "name": name,
+            "namespace": namespace,
+            "suspend": bool(obj["spec"].get("suspend", False)),
+            "containers": _containers(world, obj["spec"]["template"]["spec"]),
+            "created": _parse_kube_time(meta["creationTimestamp"]),
+        }
+        if meta.get("labels"):
+            entry["labels"] = dict(meta["labels"])
+        out["jobs"].append(entry)
     for (namespace, name), pod in kube.pods.items():
         out["pods"].append(_pod(world, namespace, name, pod))
     return out
+
+
+def _replica_sets_by_deployment(replica_sets: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """Which ReplicaSets a deployment owns (``by_name``), and its earlier revisions, by deployment."""
+    by_name: set[tuple[str, str]] = set()
+    history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for (namespace, name), obj in replica_sets.items():
+        owners = [o for o in obj["metadata"].get("ownerReferences") or () if o.get("kind") == "Deployment"]
+        if not owners:
+            continue
+        by_name.add((namespace, name))
+        deployment = owners[0]["name"]
+        if name != f"{deployment}-{template_hash(namespace, deployment)}":
+            history.setdefault((namespace, deployment), []).append(obj)
+    return {"by_name": by_name, "history": history}
+
+
+def _history(world: World, replica_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ordered = sorted(replica_sets, key=lambda rs: int(rs["metadata"].get("annotations", {}).get(REVISION, 0)))
+    return [
+        {
+            "containers": _containers(world, rs["spec"]["template"]["spec"]),
+            "created": _parse_kube_time(rs["metadata"]["creationTimestamp"]),
+        }
+        for rs in ordered
+    ]
 
 
 def _pool(pool: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sandbox.estate import manifests as oci
 from sandbox.estate.kubeobjects import ObjectFactory
@@ -171,17 +171,19 @@ def generate_pods(
             pending=pending,
             pending_message=message,
         )
+        spec: dict[str, Any] = {
+            "namespace": namespace,
+            "replicas": replicas,
+            "containers": [(container_name, image)],
+            "labels": {},
+            "created": created,
+            "ready": running,
+        }
         kube.deployments[(namespace, name)] = factory.workload(
-            "Deployment",
-            name,
-            namespace=namespace,
-            replicas=replicas,
-            containers=[(container_name, image)],
-            labels={},
-            created=created,
-            ready=running,
-            nodes=len(placer.all_nodes),
+            "Deployment", name, nodes=len(placer.all_nodes), **spec
         )
+        (current,) = factory.deployment_replica_sets(name, **spec)
+        kube.replicasets[(namespace, current["metadata"]["name"])] = current
         made += replicas
 
 

@@ -70,7 +70,8 @@ def parse_image_ref(text: str, *, short_registry: bool = False) -> ImageRef | No
 
 
 def _rewrite(obj: dict[str, Any], mapping: list[tuple[str, str]]) -> None:
-    """Rewrite image prefixes in a pod, workload template or cronjob, in place."""
+    """Rewrite image prefixes in a pod, a pod template (workloads, ReplicaSets, Jobs,
+    replication controllers) or a cronjob's job template, in place."""
     spec = obj.get("spec") or {}
     if obj.get("kind") == "CronJob":
         spec = spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec", {})
@@ -103,7 +104,16 @@ def apply_login_servers(world: World) -> None:
     with world.lock:
         for cluster in world.clusters.values():
             kube = cluster.kube
-            for store in (kube.pods, kube.deployments, kube.statefulsets, kube.daemonsets, kube.cronjobs):
+            for store in (
+                kube.pods,
+                kube.deployments,
+                kube.statefulsets,
+                kube.daemonsets,
+                kube.cronjobs,
+                kube.replicasets,
+                kube.jobs,
+                kube.replicationcontrollers,
+            ):
                 for obj in store.values():
                     _rewrite(obj, mapping)
 

@@ -8,11 +8,17 @@ compare), Azure node labels and providerIDs, and a FailedScheduling event for ea
 pod that is Pending as Unschedulable. Both the estate loader and the generators call
 these builders; uids are derived from names, so loading the same estate twice gives
 the same objects.
+
+A deployment owns ReplicaSets, as the deployment controller leaves them: the current
+one (named ``<deployment>-<pod-template-hash>``, the owner of the deployment's pods)
+and, scaled to zero, one per earlier revision, whose template is what ``kubectl rollout
+undo`` restores. Revisions are numbered in ``deployment.kubernetes.io/revision``.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -26,7 +32,9 @@ _KIND_API = {
     "ReplicaSet": "apps/v1",
     "CronJob": "batch/v1",
     "Job": "batch/v1",
+    "ReplicationController": "v1",
 }
+REVISION = "deployment.kubernetes.io/revision"
 
 
 @lru_cache(maxsize=4096)
@@ -39,6 +47,13 @@ def make_uid(cluster: str, kind: str, namespace: str, name: str) -> str:
     """A UUID-shaped uid derived from the object's identity (stable across loads)."""
     h = hashlib.md5(f"{cluster}/{kind}/{namespace}/{name}".encode(), usedforsecurity=False).hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+
+
+def template_hash(namespace: str, deployment: str, revision: int | None = None) -> str:
+    """The ``pod-template-hash`` of a deployment's current ReplicaSet (``revision`` None) or of
+    an earlier revision's; stable per input, as the controller's hash of the template is."""
+    suffix = "" if revision is None else f"/{revision}"
+    return short_hash(f"{namespace}/{deployment}/template{suffix}", 10)
 
 
 def short_hash(text: str, length: int) -> str:
@@ -191,23 +206,7 @@ class ObjectFactory:
     ) -> dict[str, Any]:
         metadata = self._metadata("Pod", namespace, name, created, labels)
         if owner is not None:
-            kind, owner_name = owner
-            owner_key = (kind, namespace, owner_name)
-            owner_uid = self._owner_uids.get(owner_key)
-            if owner_uid is None:
-                owner_uid = self._owner_uids[owner_key] = make_uid(
-                    self.cluster.name, kind, namespace, owner_name
-                )
-            metadata["ownerReferences"] = [
-                {
-                    "apiVersion": _KIND_API.get(kind, "v1"),
-                    "kind": kind,
-                    "name": owner_name,
-                    "uid": owner_uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ]
+            metadata["ownerReferences"] = [self.owner_reference(owner[0], namespace, owner[1])]
         stamp = kube_time(created)
         spec: dict[str, Any] = {
             "containers": [
@@ -282,6 +281,21 @@ class ObjectFactory:
             status["containerStatuses"] = statuses
         return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
 
+    def owner_reference(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        """The controller reference an owned object carries (the owner's uid, made once)."""
+        owner_key = (kind, namespace, name)
+        owner_uid = self._owner_uids.get(owner_key)
+        if owner_uid is None:
+            owner_uid = self._owner_uids[owner_key] = make_uid(self.cluster.name, kind, namespace, name)
+        return {
+            "apiVersion": _KIND_API.get(kind, "v1"),
+            "kind": kind,
+            "name": name,
+            "uid": owner_uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
     def workload(
         self,
         kind: str,
@@ -294,21 +308,11 @@ class ObjectFactory:
         created: datetime,
         ready: int,
         nodes: int,
+        revision: int = 1,
     ) -> dict[str, Any]:
         """A Deployment, StatefulSet or DaemonSet with its pod template and status."""
         selector = {"app": name}
-        template = {
-            "metadata": {"labels": {**selector, **labels}},
-            "spec": {
-                "containers": [
-                    {"name": c_name, "image": image, "imagePullPolicy": "IfNotPresent", "resources": {}}
-                    for c_name, image in containers
-                ],
-                "restartPolicy": "Always",
-                "schedulerName": "default-scheduler",
-                "terminationGracePeriodSeconds": 30,
-            },
-        }
+        template = pod_template(containers, {**selector, **labels})
         spec: dict[str, Any] = {"selector": {"matchLabels": selector}, "template": template}
         if kind == "DaemonSet":
             status: dict[str, Any] = {
@@ -338,7 +342,168 @@ class ObjectFactory:
                 spec["revisionHistoryLimit"] = 10
         metadata = self._metadata(kind, namespace, name, created, {**selector, **labels})
         metadata["generation"] = 1
+        if kind == "Deployment":
+            metadata["annotations"] = {REVISION: str(revision)}
         return {"apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": spec, "status": status}
+
+    def replica_set(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        replicas: int,
+        containers: list[tuple[str, str]],
+        labels: dict[str, str],
+        created: datetime,
+        ready: int,
+        deployment: tuple[str, int, int] | None = None,
+    ) -> dict[str, Any]:
+        """A ReplicaSet. ``deployment`` is (owner name, revision, the owner's replicas) for a
+        deployment's ReplicaSet, whose name ends in its pod-template-hash; None for one of
+        its own."""
+        if deployment is None:
+            return self._replicated(
+                "ReplicaSet", name, namespace, replicas, containers, labels, created, ready
+            )
+        owner, revision, wanted = deployment
+        pod_hash = name.rsplit("-", 1)[-1]
+        obj = self._replicated(
+            "ReplicaSet",
+            name,
+            namespace,
+            replicas,
+            containers,
+            {**labels, "pod-template-hash": pod_hash},
+            created,
+            ready,
+            selector={"app": owner, "pod-template-hash": pod_hash},
+        )
+        obj["metadata"]["annotations"] = {
+            REVISION: str(revision),
+            "deployment.kubernetes.io/desired-replicas": str(wanted),
+            "deployment.kubernetes.io/max-replicas": str(wanted + max(1, -(-wanted // 4))),
+        }
+        obj["metadata"]["ownerReferences"] = [self.owner_reference("Deployment", namespace, owner)]
+        return obj
+
+    def replication_controller(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        replicas: int,
+        containers: list[tuple[str, str]],
+        labels: dict[str, str],
+        created: datetime,
+        ready: int,
+    ) -> dict[str, Any]:
+        """A v1 ReplicationController: like a ReplicaSet, with a plain-map selector."""
+        return self._replicated(
+            "ReplicationController", name, namespace, replicas, containers, labels, created, ready
+        )
+
+    def _replicated(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        replicas: int,
+        containers: list[tuple[str, str]],
+        labels: dict[str, str],
+        created: datetime,
+        ready: int,
+        selector: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A ReplicaSet or ReplicationController: ``replicas`` pods of one template, labelled
+        by ``selector`` (default ``app: <name>``), ``ready`` of them ready."""
+        selector = selector or {"app": name}
+        all_labels = {**selector, **labels}
+        metadata = self._metadata(kind, namespace, name, created, all_labels)
+        metadata["generation"] = 1
+        status: dict[str, Any] = {"replicas": replicas, "observedGeneration": 1}
+        if replicas:
+            status["fullyLabeledReplicas"] = replicas
+        if ready:
+            status.update(readyReplicas=ready, availableReplicas=ready)
+        return {
+            "apiVersion": _KIND_API[kind],
+            "kind": kind,
+            "metadata": metadata,
+            "spec": {
+                "replicas": replicas,
+                # A ReplicationController's selector is a plain map; a ReplicaSet's a LabelSelector.
+                "selector": selector if kind == "ReplicationController" else {"matchLabels": selector},
+                "template": pod_template(containers, all_labels),
+            },
+            "status": status,
+        }
+
+    def job(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        suspend: bool,
+        containers: list[tuple[str, str]],
+        labels: dict[str, str],
+        created: datetime,
+    ) -> dict[str, Any]:
+        """A standalone batch/v1 Job: complete, or suspended (created, not yet run)."""
+        metadata = self._metadata("Job", namespace, name, created, labels)
+        metadata["generation"] = 1
+        uid = metadata["uid"]
+        pod_labels = {
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": uid,
+            "job-name": name,
+            **labels,
+        }
+        template = pod_template(containers, pod_labels, restart_policy="Never")
+        stamp = kube_time(created)
+        if suspend:
+            status: dict[str, Any] = {
+                "conditions": [
+                    {
+                        "type": "Suspended",
+                        "status": "True",
+                        "reason": "JobSuspended",
+                        "message": "Job suspended",
+                        "lastProbeTime": stamp,
+                        "lastTransitionTime": stamp,
+                    }
+                ]
+            }
+        else:
+            status = {
+                "startTime": stamp,
+                "completionTime": stamp,
+                "succeeded": 1,
+                "ready": 0,
+                "conditions": [
+                    {
+                        "type": "Complete",
+                        "status": "True",
+                        "lastProbeTime": stamp,
+                        "lastTransitionTime": stamp,
+                    }
+                ],
+            }
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": metadata,
+            "spec": {
+                "parallelism": 1,
+                "completions": 1,
+                "backoffLimit": 6,
+                "suspend": suspend,
+                "completionMode": "NonIndexed",
+                "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
+                "template": template,
+            },
+            "status": status,
+        }
 
     def cronjob(
         self,
@@ -381,6 +546,48 @@ class ObjectFactory:
             "status": {},
         }
 
+    def deployment_replica_sets(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        replicas: int,
+        containers: list[tuple[str, str]],
+        labels: dict[str, str],
+        created: datetime,
+        ready: int,
+        history: Sequence[tuple[list[tuple[str, str]], datetime]] = (),
+    ) -> list[dict[str, Any]]:
+        """A deployment's ReplicaSets: one per earlier revision in ``history`` (oldest first,
+        scaled to zero), then the current one, which owns the deployment's pods."""
+        out = []
+        for revision, (old_containers, old_created) in enumerate(history, start=1):
+            out.append(
+                self.replica_set(
+                    f"{name}-{template_hash(namespace, name, revision)}",
+                    namespace=namespace,
+                    replicas=0,
+                    containers=old_containers,
+                    labels=labels,
+                    created=old_created,
+                    ready=0,
+                    deployment=(name, revision, replicas),
+                )
+            )
+        out.append(
+            self.replica_set(
+                f"{name}-{template_hash(namespace, name)}",
+                namespace=namespace,
+                replicas=replicas,
+                containers=containers,
+                labels=labels,
+                created=created,
+                ready=ready,
+                deployment=(name, len(history) + 1, replicas),
+            )
+        )
+        return out
+
     def scheduling_event(self, pod: dict[str, Any], *, created: datetime) -> dict[str, Any]:
         """The FailedScheduling warning the scheduler records for an Unschedulable pod."""
         meta = pod["metadata"]
@@ -407,3 +614,21 @@ class ObjectFactory:
             "source": {"component": "default-scheduler"},
             "reportingComponent": "default-scheduler",
         }
+
+
+def pod_template(
+    containers: list[tuple[str, str]], labels: dict[str, str], *, restart_policy: str = "Always"
+) -> dict[str, Any]:
+    """A ``spec.template``: what every workload kind runs its pods from."""
+    return {
+        "metadata": {"labels": dict(labels)},
+        "spec": {
+            "containers": [
+                {"name": c_name, "image": image, "imagePullPolicy": "IfNotPresent", "resources": {}}
+                for c_name, image in containers
+            ],
+            "restartPolicy": restart_policy,
+            "schedulerName": "default-scheduler",
+            "terminationGracePeriodSeconds": 30,
+        },
+    }

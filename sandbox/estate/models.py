@@ -353,10 +353,38 @@ class WorkloadModel(Model):
     created: datetime | None = None
 
 
+class RevisionModel(Model):
+    """An earlier revision of a deployment: the pod template its older ReplicaSet keeps,
+    scaled to zero, which ``kubectl rollout undo`` brings back."""
+
+    containers: Containers
+    age: Duration | None = None
+    created: datetime | None = None
+
+
+class DeploymentModel(WorkloadModel):
+    """A deployment: its current ReplicaSet is always made; ``history`` adds the ReplicaSets
+    of earlier revisions, oldest first."""
+
+    history: list[RevisionModel] = Field(default_factory=list)
+
+
 class CronJobModel(Model):
     name: str
     namespace: str = "default"
     schedule: str
+    suspend: bool = False
+    containers: Containers
+    labels: dict[str, str] = Field(default_factory=dict)
+    age: Duration | None = None
+    created: datetime | None = None
+
+
+class JobModel(Model):
+    """A standalone Job (not a cronjob's): complete, or ``suspend``ed and waiting to run."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    namespace: str = "default"
     suspend: bool = False
     containers: Containers
     labels: dict[str, str] = Field(default_factory=dict)
@@ -397,10 +425,13 @@ class ClusterModel(Model):
     )
     namespaces: list[str | NamespaceModel] = Field(default_factory=list)
     nodes: list[NodeModel] | None = None  # default: count nodes per pool
-    deployments: list[WorkloadModel] = Field(default_factory=list)
+    deployments: list[DeploymentModel] = Field(default_factory=list)
     statefulsets: list[WorkloadModel] = Field(default_factory=list)
     daemonsets: list[WorkloadModel] = Field(default_factory=list)
+    replicasets: list[WorkloadModel] = Field(default_factory=list)  # standalone, not a deployment's
+    replicationcontrollers: list[WorkloadModel] = Field(default_factory=list)
     cronjobs: list[CronJobModel] = Field(default_factory=list)
+    jobs: list[JobModel] = Field(default_factory=list)
     pods: list[PodModel] = Field(default_factory=list)
     generate: PodGenerator | None = None
 

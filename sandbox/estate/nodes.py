@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from sandbox.estate.kubeobjects import ObjectFactory, short_hash
+from sandbox.estate.kubeobjects import ObjectFactory, short_hash, template_hash
 from sandbox.estate.models import AgentPoolModel
 from sandbox.world import AgentPool, Cluster, NetworkProfile
 
@@ -160,8 +160,12 @@ def add_workload_pods(
         targets = [placer.next() for _ in range(replicas)]
         owner = ("StatefulSet", name)
         names = [f"{name}-{i}" for i in range(replicas)]
+    elif kind in ("ReplicaSet", "ReplicationController"):  # one of its own, not a deployment's
+        targets = [placer.next() for _ in range(replicas)]
+        owner = (kind, name)
+        names = [f"{name}-{short_hash(f'{namespace}/{name}/{i}', 5)}" for i in range(replicas)]
     else:
-        template = short_hash(f"{namespace}/{name}/template", 10)
+        template = template_hash(namespace, name)
         replica_set = f"{name}-{template}"
         owner = ("ReplicaSet", replica_set)
         pod_labels["pod-template-hash"] = template

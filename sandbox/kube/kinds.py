@@ -122,16 +122,37 @@ DAEMONSETS = KubeKind(
     "daemonsets", "DaemonSet", "apps", "v1", True, "daemonsets", _META_FIELDS, _WRITE, ("ds",)
 )
 CRONJOBS = KubeKind("cronjobs", "CronJob", "batch", "v1", True, "cronjobs", _META_FIELDS, _WRITE, ("cj",))
+# Read-only here: the sandbox has no controllers to act on a write to them. A field
+# selector the apiserver also supports on them (status.successful, status.replicas) is
+# refused with its 400, never ignored.
+REPLICASETS = KubeKind(
+    "replicasets", "ReplicaSet", "apps", "v1", True, "replicasets", _META_FIELDS, _READ, ("rs",)
+)
+JOBS = KubeKind("jobs", "Job", "batch", "v1", True, "jobs", _META_FIELDS, _READ)
+REPLICATIONCONTROLLERS = KubeKind(
+    "replicationcontrollers",
+    "ReplicationController",
+    "",
+    "v1",
+    True,
+    "replicationcontrollers",
+    _META_FIELDS,
+    _READ,
+    ("rc",),
+)
 
 ALL_KINDS: tuple[KubeKind, ...] = (
     NAMESPACES,
     NODES,
     PODS,
     EVENTS,
+    REPLICATIONCONTROLLERS,
     DEPLOYMENTS,
     STATEFULSETS,
     DAEMONSETS,
+    REPLICASETS,
     CRONJOBS,
+    JOBS,
 )
 WORKLOADS: tuple[KubeKind, ...] = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS, CRONJOBS)
 

@@ -9,16 +9,22 @@ Cases:
   and follow ``Link``; one token exchange covers many repositories, so no request meets
   a 401; blobs of a manifest; delete (a missing manifest is done), unlock of a manifest
   and a tag; a throttled delete is a TransientError with Retry-After (the executor
-  retries writes, not the SDK);
+  retries writes, not the SDK); a missing or unparseable createdTime/lastUpdateTime is
+  unknown (None), never 1970; purge and the gate read a manifest's subject, children and
+  artifact type with one parser, so they agree (an image's config is no artifact type);
 - Kubernetes: images of pods (spec and status imageID), of a deployment scaled to zero,
-  a statefulset, a daemonset and a cronjob; paging with ``limit``/``continue``; an expired
-  continue token (410) restarts the list; a stopped cluster cannot be read;
-- queues: send, receive and delete on Azurite; ``UseDevelopmentStorage=true`` expands to
-  Azurite's well-known account.
+  its earlier revisions' ReplicaSets (rollback targets), a standalone ReplicaSet, a
+  statefulset, a daemonset, a replication controller, a cronjob and standalone Jobs
+  (suspended too); paging with ``limit``/``continue``; an expired continue token (410)
+  restarts the list; a stopped cluster cannot be read; a token endpoint that times out is
+  a TransientError, retried (the list then succeeds), and a refused token is Forbidden;
+- queues: send, receive and delete on Azurite; ``UseDevelopmentStorage=true`` is the
+  SDK's to read: the queue client built from it addresses Azurite's well-known account.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,14 +34,23 @@ import pytest
 
 from ops.adapters.arm import ArmDirectory
 from ops.adapters.kube import KubeReader
-from ops.adapters.queues import StorageQueue, expand_connection_string
-from ops.adapters.registry import registry_client
+from ops.adapters.queues import StorageQueue
+from ops.adapters.registry import (
+    _manifest_from,
+    _Shared,
+    _tag_from,
+    complete_manifest,
+    manifest_facts,
+    parse_manifest,
+    registry_client,
+)
 from ops.config import Settings, load_settings
-from ops.errors import TransientError
-from ops.purge.inventory import INDEX_MEDIA_TYPES, ClusterRef, RegistryRef
+from ops.errors import Forbidden, TransientError
+from ops.purge.inventory import INDEX_MEDIA_TYPES, ClusterRef, Manifest, RegistryRef
 from sandbox.server import SandboxServer
 from tests.support.azurite import run_azurite
-from tests.support.purge import ESTATE, REGISTRY, reset_adapter_caches
+from tests.support.purge import ESTATE, REGISTRY, SIGNATURE, reset_adapter_caches
+from tests.support.queues import delete_message, receive_messages
 from tests.support.sandbox import control, sandbox_env, start_sandbox
 
 PAGED = {
@@ -67,6 +82,36 @@ def estate() -> dict[str, Any]:
             "namespace": "kube-system",
             "containers": [f"{REGISTRY}.azurecr.io/shop/base:stable"],
         }
+    ]
+    # The running api deployment was rolled out over ci-102 and ci-080: both are rollback targets.
+    data["clusters"][0]["deployments"][0]["history"] = [
+        {"containers": [f"{REGISTRY}.azurecr.io/shop/api:ci-102"]},
+        {"containers": [f"{REGISTRY}.azurecr.io/shop/api:ci-gone"]},  # purged already
+    ]
+    data["clusters"][0]["replicasets"] = [
+        {
+            "name": "canary",
+            "namespace": "shop",
+            "replicas": 0,
+            "containers": [f"{REGISTRY}.azurecr.io/shop/api:ci-103"],
+        }
+    ]
+    data["clusters"][0]["replicationcontrollers"] = [
+        {
+            "name": "old",
+            "namespace": "shop",
+            "replicas": 0,
+            "containers": [f"{REGISTRY}.azurecr.io/shop/web:ci-300"],
+        }
+    ]
+    data["clusters"][0]["jobs"] = [
+        {
+            "name": "migrate",
+            "namespace": "shop",
+            "suspend": True,
+            "containers": [f"{REGISTRY}.azurecr.io/shop/api:ci-104"],
+        },
+        {"name": "seed", "namespace": "shop", "containers": [f"{REGISTRY}.azurecr.io/shop/base:ci-200"]},
     ]
     data["clusters"].append({"name": "aks-off", "resourceGroup": "rg-aks", "powerState": "Stopped"})
     return data
@@ -198,6 +243,13 @@ def test_kube_images_of_pods_and_every_template(settings: Settings, sandbox: San
     assert f"{login}/shop/api:ci-105" in by_user["cronjob"]
     assert f"{login}/shop/web:ci-301" in by_user["statefulset"]
     assert f"{login}/shop/base:stable" in by_user["daemonset"]
+    # Rollback targets: the api deployment's earlier revisions, and a ReplicaSet of its own.
+    assert {f"{login}/shop/api:ci-102", f"{login}/shop/api:ci-gone", f"{login}/shop/api:ci-103"} <= by_user[
+        "replicaset"
+    ]
+    assert f"{login}/shop/api:ci-090" in by_user["replicaset"]  # the current one too
+    assert by_user["replicationcontroller"] == {f"{login}/shop/web:ci-300"}
+    assert by_user["job"] == {f"{login}/shop/api:ci-104", f"{login}/shop/base:ci-200"}  # suspended or done
     assert any("@sha256:" in image for image in by_user["pod"])  # status imageID
     assert f"{login}/shop/web:ci-300" in by_user["pod"]
     pages = [
@@ -234,23 +286,114 @@ def test_kube_stopped_cluster_cannot_be_read(settings: Settings) -> None:
         list(reader(settings).list_image_uses(cluster(settings, "aks-off")))
 
 
+class FlakyCredential:
+    """The real credential, after ``failures`` errors raised in its place."""
+
+    def __init__(self, real: Any, failures: list[Exception]) -> None:
+        self.real = real
+        self.failures = failures
+        self.calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return self.real.get_token(*scopes, **kwargs)
+
+
+def test_kube_token_timeout_is_transient_and_retried(settings: Settings) -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    from ops.adapters.identity import build_credential
+
+    credential = FlakyCredential(
+        build_credential(settings), [ServiceRequestError("token endpoint timed out")]
+    )
+    kube = KubeReader(ArmDirectory(settings), credential, sleep=lambda _: None)
+    uses = list(kube.list_image_uses(cluster(settings, "aks-shop")))
+    assert uses and credential.calls == 2
+
+    always = FlakyCredential(build_credential(settings), [ServiceRequestError("timed out")] * 10)
+    with pytest.raises(TransientError, match="timed out"):
+        list(
+            KubeReader(ArmDirectory(settings), always, sleep=lambda _: None).list_image_uses(
+                cluster(settings, "aks-shop")
+            )
+        )
+
+
+def test_kube_refused_token_is_forbidden(settings: Settings) -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from ops.adapters.identity import build_credential
+
+    credential = FlakyCredential(
+        build_credential(settings), [ClientAuthenticationError("AADSTS700016: no such app")]
+    )
+    with pytest.raises(Forbidden, match="AADSTS700016"):
+        list(
+            KubeReader(ArmDirectory(settings), credential, sleep=lambda _: None).list_image_uses(
+                cluster(settings, "aks-shop")
+            )
+        )
+    assert credential.calls == 1  # a refusal is not retried
+
+
 def test_queue_send_receive_delete_on_azurite(tmp_path: Path) -> None:
     with run_azurite(tmp_path) as azurite:
         queue = StorageQueue("purge-adapter-test", connection_string=azurite.connection_string)
         queue.send('{"run": "r1"}')
         queue.send('{"run": "r2"}')
-        received = queue.receive(visibility_timeout=30)
+        received = receive_messages(queue, visibility_timeout=30)
         assert sorted(m.body for m in received) == ['{"run": "r1"}', '{"run": "r2"}']
         for message in received:
-            queue.delete(message)
-        assert queue.receive() == []
+            delete_message(queue, message)
+        assert receive_messages(queue) == []
 
 
-def test_development_storage_shorthand_expands_to_azurite() -> None:
-    expanded = expand_connection_string("UseDevelopmentStorage=true")
-    assert "AccountName=devstoreaccount1" in expanded
-    assert "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1" in expanded
-    proxied = expand_connection_string("UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://azurite")
-    assert "QueueEndpoint=http://azurite:10001/devstoreaccount1" in proxied
-    other = "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=eQ==;EndpointSuffix=core.windows.net"
-    assert expand_connection_string(other) == other
+def test_development_storage_shorthand_is_read_by_the_sdk() -> None:
+    queue = StorageQueue("purge-work", connection_string="UseDevelopmentStorage=true")
+    assert queue.client.url == "http://127.0.0.1:10001/devstoreaccount1/purge-work"
+    assert queue.client.account_name == "devstoreaccount1"
+    assert queue.client.credential.account_name == "devstoreaccount1"  # signed with the well-known key
+
+
+def test_acr_missing_or_unparseable_times_are_unknown() -> None:
+    shared = _Shared()
+    listed = {"digest": "sha256:" + "a" * 64, "mediaType": "application/vnd.oci.image.manifest.v1+json"}
+    manifest = _manifest_from({**listed, "createdTime": "not a time"}, shared)
+    assert manifest.created is None and manifest.updated is None
+    dated = _manifest_from({**listed, "lastUpdateTime": "2026-11-01T10:00:00.1234567Z"}, shared)
+    assert dated.updated is not None and dated.updated.year == 2026 and dated.created is None
+    tag = _tag_from({"name": "v1", "digest": listed["digest"], "lastUpdateTime": ""}, shared)
+    assert tag.updated is None
+
+
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+
+
+@pytest.mark.parametrize(
+    ("content", "artifact_type"),
+    [
+        ({"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+          "config": {"mediaType": DOCKER_CONFIG, "digest": "sha256:c", "size": 7},
+          "layers": [{"digest": "sha256:l", "size": 9}]}, None),
+        ({"mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": SIGNATURE,
+          "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:e", "size": 2},
+          "subject": {"digest": "sha256:s"}}, SIGNATURE),
+        ({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+          "config": {"mediaType": "application/spdx+json", "digest": "sha256:b", "size": 3},
+          "subject": {"digest": "sha256:s"}}, "application/spdx+json"),
+    ],
+    ids=["image", "signature", "sbom-by-config"],
+)  # fmt: skip
+def test_purge_and_the_gate_read_manifest_content_alike(
+    content: dict[str, Any], artifact_type: str | None
+) -> None:
+    raw = json.dumps(content).encode()
+    listed = Manifest(digest="sha256:x", media_type=content["mediaType"], created=None, updated=None)
+    purge_view = complete_manifest(listed, parse_manifest(raw))
+    gate_view = manifest_facts(raw, content["mediaType"], {})
+    assert purge_view.artifact_type == gate_view.artifact_type == artifact_type
+    assert purge_view.subject == gate_view.subject
+    assert purge_view.children == gate_view.children

@@ -36,6 +36,7 @@ from tests.support.purge import (
     remember_refs,
     reset_adapter_caches,
 )
+from tests.support.queues import delete_message, receive_messages
 from tests.support.sandbox import control, sandbox_env, start_sandbox
 
 QUEUE = "purge-e2e"
@@ -87,14 +88,14 @@ def drain(*, until_empty: bool = True) -> list[str]:
     queue = get_services().purge_queue()
     delivered = []
     for _ in range(20):
-        messages = queue.receive(max_messages=32, visibility_timeout=1)  # type: ignore[attr-defined]
+        messages = receive_messages(queue, max_messages=32, visibility_timeout=1)
         if not messages:
             break
         for message in messages:
             result = ops_invoke("purge_repository", message.body)
             delivered.append(message.body)
             if result.exit_code == 0:
-                queue.delete(message)  # type: ignore[attr-defined]
+                delete_message(queue, message)
         if not until_empty:
             break
         time.sleep(1.1)  # failed messages become visible again

@@ -6,18 +6,33 @@ and deletes nothing; the table output has a row per repository and a summary lin
 ``--apply`` deletes exactly what the dry run planned; ``--registry`` narrows the scope
 and an unknown one is an error; a bad ``--policy`` file is a clear error naming the
 rule, and nothing is read.
+
+Also: ``--apply`` while another purge holds the purge lease is refused with a clear
+message and deletes nothing (a plan still works); a cluster stopped through ARM after it
+was read is answered by its last-known in-use set: its images stay, with the reason saying
+when it was last seen running, and everything else is deleted; a cluster stopped before
+purge ever read it still stops every delete; the demo's purge step keeps to its own
+SQLite state, whatever storage the shell points at, and restores the environment.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from ops.cli import app
+from ops.purge.service import LEASE
+from ops.state.sqlite import SqliteStateStore
+from sandbox.estate import DEMO_ESTATE
 from sandbox.server import SandboxServer
 from tests.support.purge import (
     ESTATE,
@@ -28,12 +43,36 @@ from tests.support.purge import (
     remember_refs,
     reset_adapter_caches,
 )
-from tests.support.sandbox import control, sandbox_env, start_sandbox
+from tests.support.sandbox import ARM_SCOPE, SUBSCRIPTION, control, sandbox_env, start_sandbox
+
+
+#: ESTATE plus aks-dev, a second cluster that runs shop/api:ci-100 (which the policy selects).
+def with_dev_cluster(power_state: str = "Running") -> dict[str, Any]:
+    estate = copy.deepcopy(ESTATE)
+    estate["clusters"].append(
+        {
+            "name": "aks-dev",
+            "resourceGroup": "rg-aks",
+            "powerState": power_state,
+            "agentPools": [{"name": "system", "mode": "System", "count": 1}],
+            "deployments": [
+                {"name": "api", "namespace": "shop", "containers": [f"{REGISTRY}.azurecr.io/shop/api:ci-100"]}
+            ],
+        }
+    )
+    return estate
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    server = start_sandbox(ESTATE, state_dir=tmp_path / "sandbox")
+def sandbox_estate(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return getattr(request, "param", None) or ESTATE
+
+
+@pytest.fixture
+def sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_estate: dict[str, Any]
+) -> Iterator[SandboxServer]:
+    server = start_sandbox(sandbox_estate, state_dir=tmp_path / "sandbox")
     try:
         sandbox_env(server, monkeypatch)
         monkeypatch.setenv("OPS_STATE_PATH", str(tmp_path / "state.db"))
@@ -114,3 +153,104 @@ def test_bad_policy_file_names_the_rule_and_reads_nothing(sandbox: SandboxServer
     assert code == 1
     assert 'purge.rules[0].tags: "ci-(.*" is not a valid regular expression' in json.loads(out)["error"]
     assert control(sandbox, "GET", "requests")["requests"] == []
+
+
+def test_apply_while_the_purge_lease_is_held_is_refused(
+    sandbox: SandboxServer, policy_file: Path, tmp_path: Path
+) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    held = store.acquire_lease(
+        LEASE, holder="purge_schedule", duration=timedelta(minutes=30), now=datetime.now(UTC)
+    )
+    assert held is not None
+    before = refs_of(sandbox.world)
+    code, out = ops("purge", "--policy", str(policy_file), "--apply", "--output", "json")
+    assert code == 1
+    assert "another purge run holds the purge lease" in json.loads(out)["error"]
+    assert refs_of(sandbox.world) == before
+    code, out = ops("purge", "--policy", str(policy_file), "--output", "json")  # a plan needs no lease
+    assert code == 0 and json.loads(out)["summary"]["manifests_deleted"] == 9
+
+
+def stop_cluster(sandbox: SandboxServer, name: str) -> None:
+    """Stop a cluster the way the schedule does: ARM's managedClusters/stop."""
+    from azure.identity import ManagedIdentityCredential
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    arm = ContainerServiceClient(
+        ManagedIdentityCredential(),
+        SUBSCRIPTION,
+        base_url=sandbox.arm_endpoint,
+        credential_scopes=[ARM_SCOPE],
+    )
+    arm.managed_clusters.begin_stop("rg-aks", name).result()
+    assert sandbox.world.clusters[name].power_state == "Stopped"
+
+
+@pytest.mark.parametrize("sandbox_estate", [with_dev_cluster()], indirect=True)
+def test_a_cluster_stopped_after_it_was_read_keeps_its_images(
+    sandbox: SandboxServer, policy_file: Path
+) -> None:
+    code, out = ops("purge", "--policy", str(policy_file), "--output", "json")  # aks-dev is read, running
+    assert code == 0
+    plan = json.loads(out)
+    running = {p["tags"][0]: p["reason"] for p in plan["protected"] if p["tags"]}
+    assert running["ci-100"].startswith("protected: in use by aks-dev/shop/")
+    stop_cluster(sandbox, "aks-dev")
+    code, out = ops("purge", "--policy", str(policy_file), "--apply", "--output", "json")
+    assert code == 0, out
+    applied = json.loads(out)
+    stopped = {p["tags"][0]: p["reason"] for p in applied["protected"] if p["tags"]}
+    last_seen = r" \(last seen running \d+m ago; cluster stopped\)"
+    assert re.fullmatch(
+        r"protected: in use by aks-dev/shop/\S+( \(tag ci-100\))?" + last_seen, stopped["ci-100"]
+    )
+    assert applied["summary"]["manifests_deleted"] == 8  # everything else the policy selects
+    assert any(n.startswith("cluster aks-dev is stopped") for n in applied["notes"])
+    expected = expected_remaining(sandbox.world)
+    expected["shop/api"].add("old-ci")
+    assert refs_of(sandbox.world) == expected
+
+
+@pytest.mark.parametrize("sandbox_estate", [with_dev_cluster("Stopped")], indirect=True)
+def test_a_cluster_stopped_before_it_was_ever_read_stops_every_delete(
+    sandbox: SandboxServer, policy_file: Path
+) -> None:
+    before = refs_of(sandbox.world)
+    code, out = ops("purge", "--policy", str(policy_file), "--apply", "--output", "json")
+    assert code == 0, out
+    applied = json.loads(out)
+    assert applied["summary"]["manifests_deleted"] == 0 and refs_of(sandbox.world) == before
+    (note,) = [n for n in applied["notes"] if "aks-dev" in n]
+    assert "the cluster is stopped" in note and "no in-use set of it was ever recorded" in note
+
+
+def test_the_demo_purge_keeps_to_its_own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops.demo import DemoContext, demo_environment, step_purge
+
+    real = tmp_path / "real" / "state.db"
+    shell_storage = (
+        "DefaultEndpointsProtocol=https;AccountName=real;AccountKey=eQ==;EndpointSuffix=core.windows.net"
+    )
+    monkeypatch.setenv("AzureWebJobsStorage", shell_storage)
+    monkeypatch.setenv("AzureWebJobsStorage__queueServiceUri", "https://real.queue.core.windows.net")
+    monkeypatch.setenv("OPS_STATE_PATH", str(real))
+    server = start_sandbox(DEMO_ESTATE, state_dir=tmp_path / "sandbox")
+    try:
+        sandbox_env(server, monkeypatch)
+        reset_adapter_caches(monkeypatch)
+        with demo_environment(server, tmp_path / "demo"):
+            import function_app
+
+            step_purge(DemoContext(sandbox=server, app=function_app.app))
+    finally:
+        server.stop()
+    assert not real.parent.exists()
+    summaries = [
+        r
+        for r in SqliteStateStore(tmp_path / "demo" / "state.db").query_audit(capability="purge")
+        if r.kind == "run_summary"
+    ]
+    assert summaries and summaries[0].detail["manifests_deleted"] > 0
+    restored = dict(os.environ)
+    assert restored["AzureWebJobsStorage"] == shell_storage and restored["OPS_STATE_PATH"] == str(real)

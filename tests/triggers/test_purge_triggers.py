@@ -5,12 +5,17 @@ trigger on ``%OPS_PURGE_QUEUE%`` (the app's storage connection); an invalid poli
 recorded as a ``rejected`` audit record naming the rule, and the timer returns normally;
 a malformed queue message is recorded and acknowledged (not retried), once even when
 redelivered; a message for a run nobody recorded is rejected the same way; a transient
-failure raises, so the host redelivers.
+failure raises, so the host redelivers; a batch whose run's in-use set is too old is
+refused, recorded and acknowledged (never retried); host.json runs one purge_repository
+message at a time per instance (batchSize + newBatchThreshold = 1), so that
+OPS_PURGE_CONCURRENCY counts instances.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -92,3 +97,28 @@ def test_transient_failure_raises_for_redelivery(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(TransientError):
         invoke_function(function_app.app, "purge_repository", MESSAGE)
     assert rejected() == []
+
+
+def test_a_batch_with_a_stale_in_use_set_is_refused_and_acknowledged() -> None:
+    from ops.purge.service import BATCHES, RUNS
+
+    read_at = datetime.now(UTC) - timedelta(hours=2)  # the batch waited in the queue for two hours
+    policy = {"purge": {"rules": [{"repository": ".*", "untagged": True}]}}
+    record = {"created": read_at.isoformat(), "in_use_at": read_at.isoformat(), "batches": 1, "budget": 10,
+              "remaining": 10, "policy": policy}  # fmt: skip
+    get_services().store().put_record(RUNS, "r1", record, etag=None)
+    for _ in range(2):  # a redelivery finds the batch recorded
+        assert invoke_function(function_app.app, "purge_repository", MESSAGE).results == [None]
+    refused = get_services().store().get_record(BATCHES, "r1/00000")
+    assert refused is not None and "OPS_PURGE_SNAPSHOT_MAX_AGE (30m)" in refused.value["refused"]
+    (summary,) = [
+        r for r in get_services().store().query_audit(capability="purge") if r.kind == "run_summary"
+    ]
+    assert summary.detail["refused_batches"] == 1
+    assert rejected() == []
+
+
+def test_host_runs_one_purge_batch_at_a_time_per_instance() -> None:
+    host = json.loads((Path(function_app.__file__).parent / "host.json").read_text())
+    queues = host["extensions"]["queues"]
+    assert queues["batchSize"] + queues["newBatchThreshold"] == 1

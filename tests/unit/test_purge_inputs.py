@@ -5,13 +5,17 @@ latest and Docker Hub, registry ports, runtime ``imageID`` schemes, bare image I
 in-use index keeps only our registries, the first user, and survives being split into
 bounded parts and joined; merging per-cluster indexes; a queue message round-trips and a
 malformed one is InvalidInput naming the field; reclaimed bytes count blobs only the
-deleted manifests used; batch summaries merge into a run summary; the local work queue
-(SQLite) is first in, first out.
+deleted manifests used; batch summaries merge into a run summary, refused batches counted
+with their reasons; the local work queue (SQLite) is first in, first out; a cluster's
+last-known in-use set round-trips through the store, a newer one replaces the older
+(whose parts are deleted), and it is refused when it does not cover every registry in
+scope, is incomplete, or is too old; run ids carry their start time.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,9 +31,18 @@ from ops.purge.images import (
     parse_image,
     split_parts,
 )
+from ops.purge.inventory import ClusterRef
 from ops.purge.localqueue import StoreQueue
 from ops.purge.messages import parse_batch_message
-from ops.purge.summary import merge_summaries, reclaimed_bytes
+from ops.purge.records import (
+    LAST_KNOWN,
+    LastKnown,
+    load_last_known,
+    new_run_id,
+    run_started,
+    save_last_known,
+)
+from ops.purge.summary import merge_summaries, reclaimed_bytes, refused_summary
 from ops.state.sqlite import SqliteStateStore
 
 D = "sha256:" + "a" * 64
@@ -165,3 +178,71 @@ def test_local_queue_is_first_in_first_out(tmp_path: Path) -> None:
     for message in received:
         queue.delete(message)
     assert [m.body for m in queue.receive()] == ["three"]
+
+
+def test_refused_batches_merge_into_the_run_summary() -> None:
+    done = {"repositories": 2, "manifests_deleted": 1, "protected_by_reason": {}, "dry_run": False}
+    late = refused_summary(3, "the run's in-use set was read 45m ago", dry_run=False)
+    merged = merge_summaries([done, late, late])
+    assert merged["repositories"] == 2 and merged["manifests_deleted"] == 1
+    assert merged["refused_batches"] == 2 and merged["refused_repositories"] == 6
+    assert merged["refused"] == ["the run's in-use set was read 45m ago"]
+    assert merge_summaries([done])["refused_batches"] == 0
+
+
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+DEV = ClusterRef(
+    "aks-dev", "rg-aks", "sub", id="/subscriptions/sub/resourceGroups/rg-aks/providers/x/aks-dev"
+)
+HOST = "reg.azurecr.io"
+
+
+def uses(*images: str) -> InUseIndex:
+    return build_in_use(
+        [ImageUse(f"{HOST}/{image}", f"aks-dev/ns/deployment/d{n}") for n, image in enumerate(images)],
+        hosts=[HOST, "other.azurecr.io"],
+    )
+
+
+def test_last_known_set_round_trips_and_a_newer_one_replaces_it(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    save_last_known(store, DEV, uses("a:1", "b:2", "c@" + D), hosts=[HOST], seen=NOW - timedelta(hours=2))
+    save_last_known(store, DEV, uses("a:1"), hosts=[HOST], seen=NOW - timedelta(hours=1))
+    known = load_last_known(store, DEV, hosts=[HOST], now=NOW, max_age=timedelta(days=14))
+    assert isinstance(known, LastKnown) and known.seen == NOW - timedelta(hours=1)
+    assert dict(known.registries[HOST].tags) == {"a:1": "aks-dev/ns/deployment/d0"}
+    assert known.as_index("aks-dev").last_seen == {"aks-dev": NOW - timedelta(hours=1)}
+    parts = [r.key for r in store.list_records(LAST_KNOWN, prefix="p/")]
+    assert len(parts) == 1  # the older generation's parts are gone
+
+
+@pytest.mark.parametrize(
+    ("hosts", "max_age", "why"),
+    [
+        ([HOST, "other.azurecr.io"], timedelta(days=14), "does not cover other.azurecr.io"),
+        ([HOST], timedelta(hours=1), "is 2h old, over OPS_PURGE_STOPPED_CLUSTER_MAX_AGE (1h)"),
+    ],
+    ids=["another-registry", "too-old"],
+)
+def test_last_known_set_refused(tmp_path: Path, hosts: list[str], max_age: timedelta, why: str) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    assert "was ever recorded" in str(load_last_known(store, DEV, hosts=hosts, now=NOW, max_age=max_age))
+    save_last_known(store, DEV, uses("a:1"), hosts=[HOST], seen=NOW - timedelta(hours=2))
+    known = load_last_known(store, DEV, hosts=hosts, now=NOW, max_age=max_age)
+    assert isinstance(known, str) and why in known
+
+
+def test_an_incomplete_last_known_set_is_refused(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    save_last_known(store, DEV, uses("a:1"), hosts=[HOST], seen=NOW)
+    (part,) = store.list_records(LAST_KNOWN, prefix="p/")
+    store.delete_record(LAST_KNOWN, part.key)
+    assert load_last_known(store, DEV, hosts=[HOST], now=NOW, max_age=timedelta(days=1)) == (
+        "its last-known in-use set is incomplete"
+    )
+
+
+def test_run_ids_carry_their_start_time() -> None:
+    run = new_run_id(NOW)
+    assert run.startswith("20261126T030000Z-") and run_started(run) == NOW
+    assert run_started("not-a-run") is None

@@ -16,18 +16,31 @@ Cases, one row each:
 - suspicious ratio, and ``allowSuspicious``; the maxDeletesPerRun cap, oldest first, whole
   groups only, a shared child counted only when it goes; ``deletes_wanted`` in cap units;
 - plan shape: stages order parents before children and unlocks first, keys change with the
-  run id, the plan's cap, notes for unreadable clusters.
+  run id, the plan's cap, notes for unreadable clusters;
+- a stopped cluster's last-known in-use set: its images are protected as in use, and the
+  reason says how long ago the cluster was last seen running (by tag, by digest, through a
+  child), a running cluster's reason says nothing of the kind, the plan notes it, and a
+  stopped cluster with no usable set still stops every delete;
+- times the registry did not give: an undated manifest, tag, referrer or untagged manifest
+  is protected as ``no timestamp from the registry``, even by a rule with no olderThan, and
+  takes no ``keep`` slot from a dated one.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from ops.plan import Plan
+from ops.purge.images import ImageUse, InUseIndex, build_in_use
+from ops.purge.inventory import Manifest, RepositoryState
 from ops.purge.planner import DELETE, UNLOCK_MANIFEST, UNLOCK_TAG
 from tests.unit.purge_builders import (
     LOGIN,
+    NOW,
     deleted,
     digest,
     in_use,
@@ -491,3 +504,139 @@ def test_deletes_wanted_is_the_uncapped_plan_in_cap_units() -> None:
     assert wanted == 4
     uncapped = deleted(plan([repo], CI))
     assert deleted(plan([repo], CI, max_deletes=wanted)) == uncapped == {"old", "own", "img", "sig"}
+
+
+# -- stopped clusters: their last-known in-use set ------------------------------------------
+
+
+def seen_in(cluster: str, ago: timedelta | None, *images: str) -> InUseIndex:
+    """Images used in ``cluster``; with ``ago``, the cluster is stopped and this is its
+    last-known set, read ``ago`` before NOW."""
+    uses = [ImageUse(image, f"{cluster}/shop/deployment/d{n}") for n, image in enumerate(images)]
+    index = build_in_use(uses, hosts=[LOGIN], clusters=["aks-prod", cluster])
+    if ago is not None:
+        index.last_seen[cluster] = NOW - ago
+    return index
+
+
+def reasons(result: Plan) -> dict[str, str]:
+    return {name_of(g.detail["digest"]): g.reason for g in result.protected}
+
+
+STOPPED = " (last seen running {} ago; cluster stopped)"
+
+# fmt: off
+STOPPED_ROWS = [
+    pytest.param(
+        [manifest("used", tags=["ci-1"], age=90), manifest("old", tags=["ci-2"], age=90)],
+        seen_in("aks-dev", timedelta(hours=9), f"{LOGIN}/app:ci-1"),
+        {"old"},
+        {"used": "protected: in use by aks-dev/shop/deployment/d0 (tag ci-1)" + STOPPED.format("9h")},
+        id="stopped-by-tag",
+    ),
+    pytest.param(
+        [manifest("used", tags=["ci-1"], age=90)],
+        seen_in("aks-dev", timedelta(days=3), f"{LOGIN}/app@{digest('used')}"),
+        set(),
+        {"used": "protected: in use by aks-dev/shop/deployment/d0" + STOPPED.format("3d")},
+        id="stopped-by-digest",
+    ),
+    pytest.param(
+        [manifest("idx", tags=["ci-1"], age=90, children=["c1"]), manifest("c1", age=90)],
+        seen_in("aks-dev", timedelta(minutes=40), f"{LOGIN}/app@{digest('c1')}"),
+        set(),
+        {"idx": "protected: in use by aks-dev/shop/deployment/d0 (child sha256:"
+                + digest("c1")[7:19] + ")" + STOPPED.format("40m")},
+        id="stopped-through-a-child",
+    ),
+    pytest.param(
+        [manifest("used", tags=["ci-1"], age=90)],
+        seen_in("aks-dev", None, f"{LOGIN}/app:ci-1"),
+        set(),
+        {"used": "protected: in use by aks-dev/shop/deployment/d0 (tag ci-1)"},
+        id="running-says-nothing-of-it",
+    ),
+    pytest.param(
+        [manifest("used", tags=["ci-1"], age=90), manifest("old", tags=["ci-2"], age=90)],
+        in_use(unreadable={"aks-dev": "the cluster is stopped, so its API server does not answer, and "
+                                      "no in-use set of it was ever recorded"}),
+        set(),
+        {"used": "protected: in use unknown: cluster(s) aks-dev could not be read",
+         "old": "protected: in use unknown: cluster(s) aks-dev could not be read"},
+        id="stopped-without-a-set-stops-everything",
+    ),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("manifests", "uses", "want_deleted", "want_reasons"), STOPPED_ROWS)
+def test_stopped_cluster_table(
+    manifests: list[Manifest], uses: InUseIndex, want_deleted: set[str], want_reasons: dict[str, str]
+) -> None:
+    result = plan([repository(*manifests, *FILLER)], CI, uses=uses)
+    assert deleted(result) == want_deleted
+    assert reasons(result) == want_reasons
+
+
+def test_stopped_cluster_is_a_plan_note() -> None:
+    result = plan([repository(*FILLER)], CI, uses=seen_in("aks-dev", timedelta(hours=9)))
+    assert result.notes == (
+        "cluster aks-dev is stopped: its in-use set as last seen running 9h ago stands in for it",
+    )
+
+
+# -- undated manifests and tags -------------------------------------------------------------
+
+
+def undated(m: Manifest) -> Manifest:
+    return replace(m, created=None, updated=None)
+
+
+def with_undated_tag(repo: RepositoryState, tag: str) -> RepositoryState:
+    return replace(repo, tags=tuple(replace(t, updated=None) if t.name == tag else t for t in repo.tags))
+
+
+NO_TIME = "protected: no timestamp from the registry"
+ANY_AGE = "    - repository: app\n      tags: 'ci-.*'\n      untagged: true\n"
+
+# fmt: off
+UNDATED_ROWS = [
+    pytest.param([undated(manifest("u", tags=["ci-1"]))], CI, None, set(), {"u": NO_TIME},
+                 id="undated-manifest"),
+    pytest.param([manifest("m", tags=["ci-1"], age=90)], CI, "ci-1", set(), {"m": NO_TIME}, id="undated-tag"),
+    pytest.param([undated(manifest("u"))], UNTAGGED, None, set(), {"u": NO_TIME}, id="undated-untagged"),
+    pytest.param([undated(manifest("u", tags=["ci-1"])), manifest("m", tags=["ci-2"], age=90)], ANY_AGE, None,
+                 {"m"}, {"u": NO_TIME}, id="no-olderThan-still-keeps-it"),
+    pytest.param([manifest("img", tags=["ci-1"], age=90), undated(manifest("sig", subject="img"))], CI, None,
+                 set(), {"img": NO_TIME + " (referrer sha256:" + digest("sig")[7:19] + ")"},
+                 id="undated-referrer-keeps-its-subject"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("manifests", "rules", "undated_tag", "want_deleted", "want_reasons"), UNDATED_ROWS)
+def test_undated_table(
+    manifests: list[Manifest],
+    rules: str,
+    undated_tag: str | None,
+    want_deleted: set[str],
+    want_reasons: dict[str, str],
+) -> None:
+    repo = repository(*manifests, *FILLER)
+    if undated_tag:
+        repo = with_undated_tag(repo, undated_tag)
+    result = plan([repo], rules)
+    assert deleted(result) == want_deleted
+    assert reasons(result) == want_reasons
+
+
+def test_undated_manifest_takes_no_keep_slot() -> None:
+    repo = repository(
+        manifest("newer", tags=["ci-1"], age=60),
+        manifest("older", tags=["ci-2"], age=90),
+        undated(manifest("u", tags=["ci-3"])),
+        *FILLER,
+    )
+    result = plan([repo], CI + "      keep: 1\n")
+    assert deleted(result) == {"older"}
+    assert protected(result) == {"newer": "keep", "u": "no-timestamp"}

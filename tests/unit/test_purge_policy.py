@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from ops.errors import ConfigError
-from ops.purge.policy import load_policy, parse_duration, policy_json_schema, read_policy_setting
+from ops.policies import parse_duration
+from ops.purge.policy import load_policy, policy_json_schema, read_policy_setting
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,6 +10,19 @@ unreadable or stopped cluster stops deletes; bytes reclaimed count only blobs no
 kept references; a dry run deletes nothing and reports the same summary shape; the run
 summary is recorded once, after the last batch; an invalid policy is a ConfigError
 before anything is listed; the inline (CLI) run plans every registry at once.
+
+Also: a batch whose run read the clusters longer ago than snapshot_max_age is refused,
+recorded (it counts for the run summary, which says why) and acknowledged, and one just
+under it proceeds; a queue batch paces its deletes under 1/concurrency of the registry's
+write limit, an inline run under all of it; ``run_inline`` that applies takes the purge
+lease (refused with a clear message while it is held, released after), refuses while a
+scheduled run may still delete, and a plan (dry run) needs neither; a schedule that
+applies is skipped while the previous run may still delete; a stopped cluster's
+last-known in-use set (kept on every successful read) protects its images, with its age
+in the reason, inline and through queued batches, until it is older than
+stopped_cluster_max_age; an unreachable running cluster never uses it; the schedule prunes
+run records (runs, in-use parts, grants, batches) and last-known sets older than the
+retention, and keeps younger ones.
 """
 
 from __future__ import annotations
@@ -17,19 +30,30 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ops.errors import ConfigError, NotFound, PermanentError, TransientError
-from ops.executor import ExecutionPolicy
+from ops.errors import ConfigError, Conflict, NotFound, PermanentError, TransientError
+from ops.executor import ExecutionPolicy, RateLimit
 from ops.plan import Status
+from ops.purge import service as purge_service
 from ops.purge.images import ImageUse
 from ops.purge.inventory import ClusterRef, RegistryRef, RepositoryState
 from ops.purge.messages import parse_batch_message
-from ops.purge.service import BATCHES, IN_USE, LEASE, RUNS, PurgeConfig, PurgeService
+from ops.purge.service import (
+    BATCHES,
+    GRANTS,
+    IN_USE,
+    LAST_KNOWN,
+    LEASE,
+    RUNS,
+    PurgeConfig,
+    PurgeService,
+    new_run_id,
+)
 from ops.state.sqlite import SqliteStateStore
 from tests.unit.purge_builders import LOGIN, NOW, digest, manifest, name_of, repository
 
@@ -159,6 +183,8 @@ def make_service(
     batch_size: int = 2,
     budget: int = 200,
     queue: FakeQueue | None = None,
+    clock: Clock | None = None,
+    concurrency: int = 1,
 ) -> PurgeService:
     return PurgeService(
         directory=directory or FakeDirectory(),
@@ -167,11 +193,28 @@ def make_service(
         store=store,
         execution=ExecutionPolicy(dry_run=dry_run, max_concurrency=4, max_attempts=4, backoff_s=0),
         config=PurgeConfig(
-            policy=policy, batch_size=batch_size, default_max_deletes=budget, read_concurrency=2
+            policy=policy,
+            batch_size=batch_size,
+            default_max_deletes=budget,
+            read_concurrency=2,
+            concurrency=concurrency,
         ),
         queue=queue or FakeQueue(),
-        now=lambda: NOW,
+        now=clock or (lambda: NOW),
     )
+
+
+class Clock:
+    """A settable ``now``."""
+
+    def __init__(self, at: datetime = NOW) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, delta: timedelta) -> None:
+        self.at += delta
 
 
 def run_all(service: PurgeService) -> list[Any]:
@@ -361,3 +404,203 @@ def test_inline_run_filters_by_registry(store: SqliteStateStore) -> None:
     with pytest.raises(InvalidInput, match="--registry"):
         service.run_inline(registry="nope")
     assert service.run_inline(registry="reg").summary["manifests_deleted"] == 3
+
+
+# -- a stale in-use set ---------------------------------------------------------------------
+
+
+def test_batch_with_a_stale_in_use_set_is_refused_recorded_and_summarised(store: SqliteStateStore) -> None:
+    registry = standard_registry()
+    clock = Clock()
+    service = make_service(store, registry, clock=clock)
+    service.schedule()
+    clock.advance(timedelta(minutes=29))
+    first, second = (parse_batch_message(b) for b in service.queue.bodies)  # type: ignore[union-attr]
+    assert service.process_batch(first).status == "done"
+    clock.advance(timedelta(minutes=2))  # the run read the clusters 31 minutes ago
+    refused = service.process_batch(second)
+    assert refused.status == "refused" and "OPS_PURGE_SNAPSHOT_MAX_AGE (30m)" in refused.summary["refused"]
+    assert "31m ago" in refused.summary["refused"]
+    assert sorted(registry.deletes) == ["a-old", "b-junk", "b-old"]  # all in the first batch
+    assert registry.reads == 2  # the refused batch read nothing
+    assert service.process_batch(second).status == "already_done"  # acknowledged once, not retried
+    (summary,) = run_summaries(store)
+    assert summary.detail["refused_batches"] == 1 and summary.detail["refused_repositories"] == 1
+    assert "1 batch(es) of 1 repositories refused: the run's in-use set was read 31m ago" in summary.reason
+
+
+# -- pacing -----------------------------------------------------------------------------------
+
+
+def test_batches_pace_under_their_share_of_the_write_limit(
+    store: SqliteStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[RateLimit] = []
+    original = purge_service.apply_plan
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.extend(kwargs["limits"].values())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(purge_service, "apply_plan", recording)
+    service = make_service(store, standard_registry(), concurrency=4)
+    service.schedule()
+    run_all(service)
+    assert seen and {round(limit.per_second * 60) for limit in seen} == {500}  # Premium 2,000 / 4 batches
+    seen.clear()
+    make_service(SqliteStateStore(":memory:"), standard_registry(), concurrency=4).run_inline()
+    assert seen and {round(limit.per_second * 60) for limit in seen} == {2000}  # one run: the whole limit
+
+
+# -- one applying run at a time ---------------------------------------------------------------
+
+
+def test_applying_inline_takes_the_purge_lease(store: SqliteStateStore) -> None:
+    registry = standard_registry()
+    held_during_run: list[bool] = []
+
+    class Watching(FakeClusters):
+        def list_image_uses(self, cluster: ClusterRef) -> Iterable[ImageUse]:
+            probe = store.acquire_lease(LEASE, holder="probe", duration=timedelta(minutes=1), now=NOW)
+            held_during_run.append(probe is None)
+            return super().list_image_uses(cluster)
+
+    service = make_service(store, registry, clusters=Watching({"aks-prod": [f"{LOGIN}/alpha:ci-2"]}))
+    other = store.acquire_lease(LEASE, holder="purge_schedule", duration=timedelta(minutes=30), now=NOW)
+    assert other is not None
+    with pytest.raises(Conflict, match=r"holds the purge lease .*plan without --apply"):
+        service.run_inline()
+    assert registry.deletes == [] and registry.reads == 0
+    dry = make_service(store, standard_registry(), dry_run=True).run_inline()  # a plan needs no lease
+    assert dry.summary["manifests_deleted"] == 3
+    store.release_lease(other)
+    assert service.run_inline().summary["manifests_deleted"] == 3
+    assert held_during_run == [True]
+    assert store.acquire_lease(LEASE, holder="next", duration=timedelta(minutes=1), now=NOW) is not None
+
+
+def test_applying_runs_wait_for_a_scheduled_run_that_may_still_delete(store: SqliteStateStore) -> None:
+    clock = Clock()
+    scheduled = make_service(store, standard_registry(), clock=clock)
+    assert scheduled.schedule().status == "scheduled"
+    inline_registry = standard_registry()
+    inline = make_service(store, inline_registry, clock=clock)
+    with pytest.raises(Conflict, match=r"purge run\(s\) \S+ may still be deleting"):
+        inline.run_inline()
+    second = make_service(store, standard_registry(), clock=clock)
+    skipped = second.schedule()
+    assert skipped.status == "skipped" and "may still be deleting" in skipped.detail
+    assert (
+        make_service(store, standard_registry(), clock=clock, dry_run=True).schedule().status == "scheduled"
+    )
+    run_all(scheduled)  # the run finishes: nothing of it can delete any more
+    assert inline.run_inline().status == "done" and inline_registry.deletes
+
+
+def test_an_unfinished_run_stops_blocking_once_its_batches_would_be_refused(store: SqliteStateStore) -> None:
+    clock = Clock()
+    make_service(store, standard_registry(), clock=clock).schedule()  # its batches never arrive
+    clock.advance(timedelta(minutes=31))
+    assert make_service(store, standard_registry(), clock=clock).run_inline().status == "done"
+
+
+# -- stopped clusters --------------------------------------------------------------------------
+
+
+def two_clusters(dev_power: str) -> FakeDirectory:
+    prod = ClusterRef("aks-prod", "rg", "sub", id="/x/aks-prod")
+    return FakeDirectory([prod, ClusterRef("aks-dev", "rg", "sub", id="/x/aks-dev", power_state=dev_power)])
+
+
+DEV_USES = {"aks-prod": [], "aks-dev": [f"{LOGIN}/alpha:ci-1"]}
+
+
+def read_while_running(store: SqliteStateStore, clock: Clock | None = None) -> None:
+    """A dry run while aks-dev runs: reading it keeps its in-use set as its last-known one."""
+    make_service(
+        store,
+        standard_registry(),
+        directory=two_clusters("Running"),
+        clusters=FakeClusters(DEV_USES),
+        dry_run=True,
+        clock=clock,
+    ).run_inline()
+
+
+def test_a_stopped_cluster_is_answered_by_its_last_known_set(store: SqliteStateStore) -> None:
+    clock = Clock()
+    read_while_running(store, clock)
+    clock.advance(timedelta(hours=9))
+    registry = standard_registry()
+    clusters = FakeClusters(DEV_USES, broken={"aks-dev"})
+    stopped = make_service(store, registry, directory=two_clusters("Stopped"), clusters=clusters, clock=clock)
+    result = stopped.run_inline()
+    assert sorted(registry.deletes) == ["a-run", "b-junk", "b-old"]  # a-run: aks-prod no longer runs it
+    (guard,) = result.plan.protected  # type: ignore[union-attr]
+    assert guard.reason == (
+        "protected: in use by aks-dev/default/deployment/web (tag ci-1) "
+        "(last seen running 9h ago; cluster stopped)"
+    )
+    assert clusters.reads == 1  # aks-prod only: a stopped cluster is not called
+    assert any("aks-dev is stopped" in note for note in result.plan.notes)  # type: ignore[union-attr]
+
+
+def test_a_stopped_clusters_set_reaches_queued_batches(store: SqliteStateStore) -> None:
+    clock = Clock()
+    read_while_running(store, clock)
+    clock.advance(timedelta(hours=2))
+    registry = standard_registry()
+    stopped = two_clusters("Stopped")
+    service = make_service(store, registry, directory=stopped, clusters=FakeClusters(DEV_USES), clock=clock)
+    assert service.schedule().unreadable == {}
+    results = run_all(service)
+    assert "a-old" not in registry.deletes and registry.deletes
+    reasons = [g.reason for r in results for g in r.plan.protected]
+    assert any("(last seen running 2h ago; cluster stopped)" in reason for reason in reasons)
+
+
+def test_a_stopped_clusters_set_expires(store: SqliteStateStore) -> None:
+    clock = Clock()
+    read_while_running(store, clock)
+    clock.advance(timedelta(days=15))
+    registry = standard_registry()
+    result = make_service(store, registry, directory=two_clusters("Stopped"), clusters=FakeClusters(DEV_USES),
+                          clock=clock).run_inline()  # fmt: skip
+    assert registry.deletes == []
+    note = next(n for n in result.plan.notes if "aks-dev" in n)  # type: ignore[union-attr]
+    assert "last-known in-use set is 15.0d old, over OPS_PURGE_STOPPED_CLUSTER_MAX_AGE (14.0d)" in note
+
+
+def test_an_unreachable_running_cluster_never_uses_its_last_known_set(store: SqliteStateStore) -> None:
+    read_while_running(store)
+    registry = standard_registry()
+    result = make_service(store, registry, directory=two_clusters("Running"),
+                          clusters=FakeClusters(DEV_USES, broken={"aks-dev"})).run_inline()  # fmt: skip
+    assert registry.deletes == []
+    assert result.summary["protected_by_reason"] == {"in-use-unknown": 4}
+
+
+# -- pruning --------------------------------------------------------------------------------
+
+
+def test_schedule_prunes_records_older_than_the_retention(store: SqliteStateStore) -> None:
+    old_run, recent_run = new_run_id(NOW - timedelta(days=31)), new_run_id(NOW - timedelta(days=1))
+    for run, created in ((old_run, NOW - timedelta(days=31)), (recent_run, NOW - timedelta(days=1))):
+        store.put_record(
+            RUNS, run, {"created": created.isoformat(), "finished": created.isoformat()}, etag=None
+        )
+        store.put_record(IN_USE, f"{run}/reg/0000", {"digests": {}, "tags": {}}, etag=None)
+        store.put_record(GRANTS, f"{run}/00000", {"granted": 1}, etag=None)
+        store.put_record(BATCHES, f"{run}/00000", {"repositories": 1}, etag=None)
+    store.put_record(
+        LAST_KNOWN, "h/gone-cluster", {"seen": (NOW - timedelta(days=40)).isoformat()}, etag=None
+    )
+    store.put_record(LAST_KNOWN, "p/gone-cluster/g1/0000", {"host": LOGIN}, etag=None)
+    result = make_service(store, standard_registry()).schedule()
+    assert result.pruned == 6
+    for table in (IN_USE, GRANTS, BATCHES):
+        assert [r.key.split("/")[0] for r in store.list_records(table)].count(old_run) == 0
+        assert any(r.key.startswith(recent_run) for r in store.list_records(table))
+    assert store.get_record(RUNS, old_run) is None and store.get_record(RUNS, recent_run) is not None
+    assert [r.key for r in store.list_records(LAST_KNOWN) if "gone-cluster" in r.key] == []
+    assert store.list_records(LAST_KNOWN, prefix="h/")  # aks-prod was just read: its set is kept
