@@ -13,8 +13,10 @@ decide what to do from the type alone, never by matching messages::
         ├── Forbidden             the identity lacks a role for this action
         └── CapExceeded           a plan is larger than its cap; nothing was applied
 
-A trigger raises ``TransientError`` so that its host redelivers, and records and
-acknowledges everything else.
+A trigger acknowledges only ``InvalidInput`` (after recording it): retrying cannot fix a
+malformed event. Everything else raises, so that the host keeps the input (redelivery,
+the poison queue, dead-lettering) until a transient fault passes or config is fixed;
+the mapping is one table in ``ops.triggers.handling``.
 """
 
 from __future__ import annotations

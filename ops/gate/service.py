@@ -2,10 +2,14 @@
 
 A push (:meth:`GateService.handle_event`) of an image a rule covers is, in order:
 
-1. read: the manifest (annotations, size, bytes; config labels when a rule needs them),
-   before anything is locked, since a locked manifest cannot be read;
-2. recorded: the image's record and a pending item, so that a sweep finishes the job
-   even if this invocation dies;
+1. recorded: the image's record and a pending item, before any read that may fail
+   (for good, as a missing role does, or for now), so that a sweep finishes the job
+   even if this invocation dies or keeps failing: an in-scope push is never left
+   unrecorded;
+2. read: the manifest (annotations, size, bytes; config labels when a rule needs them),
+   before anything is locked, since a locked manifest cannot be read. A push that
+   turns out not to be an image (a referrer, an OCI artifact, a manifest deleted
+   since) is withdrawn again; one whose manifest cannot be read is read by the sweep;
 3. deduplicated by event id (``StateStore.claim_once``): a replay stops here, unless the
    first delivery failed transiently, which the record remembers;
 4. blocked at once: locked, or quarantined, as the rule's mode and the registry allow;
@@ -23,7 +27,6 @@ runs apply each effect, and write each audit record, once.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -33,13 +36,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ops.errors import InvalidInput, NotFound, OpsError, PermanentError, TransientError
+from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentError, TransientError
 from ops.events import IMAGE_PUSHED, Event, parse_image_event
 from ops.executor import ExecutionPolicy, Handler, apply_plan, failed_transiently
 from ops.gate import records
 from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Scan, TagConflict
 from ops.gate.planner import (
-    CAPABILITY,
     LOCK,
     PUBLISH,
     QUARANTINE,
@@ -61,7 +63,7 @@ from ops.gate.protocols import FindingsSource, RegistryDirectory, RegistryGates,
 from ops.gate.records import GateRecord
 from ops.gate.verdicts import verdict_event
 from ops.plan import Action, Outcome, Plan, Status
-from ops.state.store import AuditRecord, StateStore
+from ops.state.store import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -202,29 +204,34 @@ class GateService:
             return EventResult(
                 "duplicate", image.key, str(existing.standing.decision), "event handled before"
             )
-        gate = self.registries(image)
+        pushed_at = pushed.data.timestamp
+        # cosign's tag scheme (before OCI 1.1 referrers) names a signature, attestation or
+        # SBOM, never an image: nothing to record. Anything else is recorded before the reads.
+        cosign = _COSIGN_TAG.fullmatch(pushed.tag or "")
+        if cosign is None:
+            existing = self._record_push(image, rule, None, pushed.tag, pushed_at)
         facts = existing.manifest if existing is not None else None
         if facts is None:
             try:
-                facts = gate.read_manifest(image.repository, image.digest, labels=bool(rule.labels))
+                facts = self._read_manifest(image, rule)
             except NotFound:
+                self._withdraw(image.key)
                 return EventResult("ignored", image.key, detail="the manifest is gone from the registry")
         if facts.subject:
+            self._withdraw(image.key)
             return self._handle_referrer(image, facts, event)
         if facts.artifact_type is not None:
+            self._withdraw(image.key)
             return EventResult(
                 "ignored", image.key, detail=f"an OCI artifact ({facts.artifact_type}), not an image"
             )
-        cosign = _COSIGN_TAG.fullmatch(pushed.tag or "")
         if cosign is not None:
-            # cosign's tag scheme (before OCI 1.1 referrers): a signature, attestation or SBOM.
             if self.directory.quarantine_enabled(image):
                 why = f"cosign {cosign['kind']} of sha256:{cosign['hex']}: not gated"
                 self._raise_if_failed(self._apply(plan_release(image, why)))
             return EventResult("ignored", image.key, detail=f"cosign's tag-scheme {cosign['kind']}")
-        quarantine = self.directory.quarantine_enabled(image)
-        pushed_at = pushed.data.timestamp
         record = self._record_push(image, rule, facts, pushed.tag, pushed_at)
+        quarantine = self.directory.quarantine_enabled(image)
         claimed = self.store.claim_once(
             EVENTS_NAMESPACE, event.id, ttl=self.config.event_ttl, now=self.clock()
         )
@@ -248,7 +255,12 @@ class GateService:
         return EventResult("gated", image.key, str(decision), detail)
 
     def _record_push(
-        self, image: ImageRef, rule: GateRule, facts: ManifestFacts, tag: str | None, pushed_at: datetime
+        self,
+        image: ImageRef,
+        rule: GateRule,
+        facts: ManifestFacts | None,
+        tag: str | None,
+        pushed_at: datetime,
     ) -> GateRecord:
         now = self.clock()
 
@@ -269,6 +281,48 @@ class GateService:
         if record.standing.decision is Decision.PENDING:
             records.mark_pending(self.store, record)
         return record
+
+    def _read_manifest(self, image: ImageRef, rule: GateRule) -> ManifestFacts:
+        return self.registries(image).read_manifest(image.repository, image.digest, labels=bool(rule.labels))
+
+    def _withdraw(self, key: str) -> None:
+        """Forget a push recorded before its manifest was read, once the manifest shows that it
+        is not a gated image. A record that anything else has written to since stays."""
+        found = self.store.get_record(records.IMAGES, key)
+        if found is not None:
+            record = GateRecord.from_dict(found.value)
+            if record.manifest is not None or record.verdict is not None or record.standing.blocked:
+                return
+            if record.events or record.retrying:
+                return
+            try:
+                self.store.delete_record(records.IMAGES, key, etag=found.etag)
+            except Conflict:
+                return  # written meanwhile: no longer only this push's placeholder
+        records.clear_pending(self.store, key)
+
+    def _read_missing_manifest(self, record: GateRecord, rule: GateRule) -> GateRecord | None:
+        """A pending image whose push could not read its manifest: read it now, before it is
+        blocked. None when it turns out not to be a gated image (it is withdrawn). One that
+        still cannot be read is judged without it: it waits, and is denied at its timeout."""
+        image = record.image
+        try:
+            facts = self._read_manifest(image, rule)
+        except NotFound:
+            self._withdraw(image.key)
+            return None
+        except TransientError:
+            raise
+        except OpsError as exc:
+            log.error("gate sweep: %s: the manifest cannot be read: %s", image.key, exc)
+            return record
+        if facts.subject or facts.artifact_type is not None:
+            self._withdraw(image.key)
+            return None
+        updated = records.update_record(
+            self.store, image.key, lambda r: r and replace(r, manifest=r.manifest or facts)
+        )
+        return updated or record
 
     def _handle_referrer(self, referrer: ImageRef, facts: ManifestFacts, event: Event) -> EventResult:
         """A signature or SBOM: released if the registry quarantined it, and its subject re-evaluated."""
@@ -464,6 +518,11 @@ class GateService:
             scans, result.queries = self._read_scans([r for r, rule in pending if rule.require_scan])
             for record, rule in pending:
                 try:
+                    if record.manifest is None:
+                        unread = self._read_missing_manifest(record, rule)
+                        if unread is None:
+                            continue
+                        record = unread
                     record = self._store_scan(record, scans.get(record.image.key, record.scan))
                     quarantine = self.directory.quarantine_enabled(record.image)
                     if not record.standing.blocked:
@@ -716,31 +775,6 @@ class GateService:
             RECORD: record,
             PUBLISH: publish,
         }
-
-
-def record_rejected_event(
-    store: StateStore,
-    body: object,
-    error: Exception,
-    *,
-    event_id: str | None,
-    source: str = "gate_on_image_pushed",
-) -> None:
-    """Input that can never be handled (a malformed event, a bad policy): recorded once per
-    event id (or per body and error), then acknowledged."""
-    ident = event_id or hashlib.sha256(f"{body!r}|{type(error).__name__}|{error}".encode()).hexdigest()[:32]
-    store.append_audit(
-        AuditRecord(
-            key=f"gate-rejected:{ident}",
-            capability=CAPABILITY,
-            kind="rejected",
-            target=source,
-            reason=f"{type(error).__name__}: {error}",
-            status="rejected",
-            at=datetime.now(UTC),
-            detail={"event": event_id, "body": repr(body)[:2000]},
-        )
-    )
 
 
 def _age(delta: timedelta) -> str:

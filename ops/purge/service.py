@@ -29,7 +29,6 @@ A stopped cluster's API server does not answer; its last-known in-use set (see
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -93,7 +92,6 @@ __all__ = [
     "ScheduleResult",
     "batch_message",
     "new_run_id",
-    "record_rejection",
 ]
 
 #: ACR writes and reads per minute by SKU (a delete and an attribute update are writes).
@@ -695,23 +693,6 @@ class PurgeService:
             )
         )
         log.info("purge run %s: %s", run, text)
-
-
-def record_rejection(store: StateStore, source: str, error: OpsError, body: object) -> None:
-    """Record input that can never succeed (a bad message, policy or setting), once per input."""
-    digest = hashlib.sha256(f"{source}|{type(error).__name__}|{error}|{body!r}".encode()).hexdigest()[:32]
-    store.append_audit(
-        AuditRecord(
-            key=f"purge-rejected:{digest}",
-            capability=CAPABILITY,
-            kind="rejected",
-            target=source,
-            reason=f"{type(error).__name__}: {error}",
-            status="rejected",
-            at=datetime.now(UTC),
-            detail={"error": type(error).__name__, "body": repr(body)[:2000]},
-        )
-    )
 
 
 def batch_message(run: str, batch: int, registry: RegistryRef, repositories: Sequence[str]) -> BatchMessage:

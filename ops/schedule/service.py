@@ -163,22 +163,6 @@ def summarize_confirmations(confirmations: Sequence[Confirmation]) -> dict[str, 
     return counts
 
 
-def record_rejected_tick(store: StateStore, error: Exception, *, at: datetime | None = None) -> None:
-    """A tick that cannot run (bad policy, missing role) leaves an audit record saying why."""
-    moment = at or datetime.now(UTC)
-    store.append_audit(
-        AuditRecord(
-            key=f"schedule-tick-rejected|{moment.isoformat()}|{uuid.uuid4().hex[:8]}",
-            capability=CAPABILITY,
-            kind="tick",
-            target="schedule_tick",
-            reason=f"rejected: {type(error).__name__}: {error}",
-            status="rejected",
-            at=moment,
-        )
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     report: ScheduleReport

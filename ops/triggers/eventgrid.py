@@ -1,12 +1,20 @@
 """Event Grid-triggered functions.
 
-The host answers 500 for the whole batch if any invocation raises, and Event Grid
-then redelivers the batch, so only transient failures raise; malformed events are
-recorded and acknowledged."""
+The host answers 500 for the whole delivery if an invocation raises, and Event Grid
+redelivers it for up to 24 hours, then dead-letters it. Errors are mapped by
+``ops.triggers.handling``: a malformed event is recorded and acknowledged; anything
+else that fails raises, so that no ImagePushed is acknowledged ungated."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
+
+from ops.triggers.handling import run_handler
+
+if TYPE_CHECKING:
+    from ops.services import Services
 
 bp = func.Blueprint()
 
@@ -14,27 +22,15 @@ bp = func.Blueprint()
 @bp.event_grid_trigger(arg_name="event")
 def gate_on_image_pushed(event: func.EventGridEvent) -> None:
     """ACR ImagePushed (either schema): record, lock or quarantine, evaluate; other events are ignored."""
-    import logging
-
-    from ops.errors import OpsError, TransientError
-    from ops.services import get_services
-
-    log = logging.getLogger("ops.triggers.gate_on_image_pushed")
     body = _event_body(event)
-    services = get_services()
-    try:
+
+    def handle(services: Services) -> object:
         from ops.events import parse_events
 
         result = services.gate_service().handle_event(parse_events(body)[0])
-    except TransientError:
-        raise  # Event Grid redelivers; applied effects are not repeated (idempotency keys)
-    except OpsError as exc:  # a malformed event, a bad policy, a missing role: record and acknowledge
-        from ops.gate.service import record_rejected_event
+        return {"event": event.id, **result.to_dict()}
 
-        record_rejected_event(services.store(), body, exc, event_id=str(body.get("id") or "") or None)
-        log.error("gate_on_image_pushed rejected event %s: %s: %s", body.get("id"), type(exc).__name__, exc)
-        return
-    log.info("gate_on_image_pushed %s: %s", event.id, result.to_dict())
+    run_handler("gate_on_image_pushed", handle, capability="gate", body=body)
 
 
 def _event_body(event: func.EventGridEvent | func.CloudEvent) -> dict[str, object]:

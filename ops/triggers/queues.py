@@ -1,12 +1,19 @@
 """Queue-triggered functions: the app's own fan-out work.
 
 A message is delivered at least once; raising makes the host retry it (up to
-``maxDequeueCount`` in host.json, then the poison queue), so only transient
-failures raise."""
+``maxDequeueCount`` in host.json, then the poison queue). Errors are mapped by
+``ops.triggers.handling``: a malformed message is recorded and acknowledged."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
+
+from ops.triggers.handling import run_handler
+
+if TYPE_CHECKING:
+    from ops.services import Services
 
 bp = func.Blueprint()
 
@@ -14,24 +21,11 @@ bp = func.Blueprint()
 @bp.queue_trigger(arg_name="msg", queue_name="%OPS_PURGE_QUEUE%", connection="AzureWebJobsStorage")
 def purge_repository(msg: func.QueueMessage) -> None:
     """ACR purge of one batch of repositories: plan, apply, record (a replay does nothing)."""
-    import logging
-
-    from ops.errors import OpsError, TransientError
-    from ops.services import get_services
-
-    log = logging.getLogger("ops.triggers.purge_repository")
-    services = get_services()
     body = msg.get_body()
-    try:
+
+    def handle(services: Services) -> object:
         from ops.purge.messages import parse_batch_message
 
-        result = services.purge_service().process_batch(parse_batch_message(body))
-    except TransientError:
-        raise  # the host redelivers; applied deletes are not repeated (idempotency keys)
-    except OpsError as exc:  # a malformed message, an unknown run, a bad policy: record and ack
-        from ops.purge.service import record_rejection
+        return services.purge_service().process_batch(parse_batch_message(body)).to_dict()
 
-        record_rejection(services.store(), "purge_repository", exc, body[:2000])
-        log.error("purge_repository rejected message %s: %s: %s", msg.id, type(exc).__name__, exc)
-        return
-    log.info("purge_repository %s: %s", result.status, result.to_dict())
+    run_handler("purge_repository", handle, capability="purge", body=body)

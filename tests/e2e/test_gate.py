@@ -26,7 +26,10 @@ order their events come in); dry run (verdicts shown, applied once it is off); o
 types, OCI artifacts that are not images (a Helm chart) and cosign's tag-scheme signatures are
 not gated; malformed events are acknowledged and recorded; transient failures (a registry 503
 raises, and the redelivery applies nothing twice; a Resource Graph 429 fails the sweep, and the
-next sweep decides); ``ops invoke`` and ``ops gate`` on the CLI.
+next sweep decides); a push whose manifest cannot be read is recorded as pending first (a 503
+raises, and the sweep reads the manifest before it blocks; a read-disabled repository raises,
+is recorded as a rejection, and the sweep denies the image at its settle timeout, fail closed);
+``ops invoke`` and ``ops gate`` on the CLI.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from typer.testing import CliRunner
 
 import function_app
 from ops.cli import app as cli
-from ops.errors import TransientError
+from ops.errors import PermanentError, TransientError
 from ops.services import get_services, reset_services
 from ops.triggers.invoking import invoke_function
 from sandbox.server import SandboxServer
@@ -540,6 +543,49 @@ def test_a_registry_503_raises_and_the_redelivery_applies_nothing_twice(sandbox:
     invoke("gate_on_image_pushed", event)
     assert manifest(world, "sev/flaky", digest).attrs.read_enabled is False
     assert len(audit(get_services().store(), "gate.lock")) == 1
+
+
+def test_a_push_whose_manifest_read_fails_is_recorded_and_the_sweep_reads_it(sandbox: SandboxServer) -> None:
+    world = sandbox.world
+    digest, event = push(world, "sev/unread", "v1")
+    unavailable = {"kind": "error", "service": f"acr:{REGISTRY}", "method": "GET", "path": "/manifests/",
+                   "status": 503, "count": 20, "retryAfter": 0}  # fmt: skip
+    control(sandbox, "POST", "faults", unavailable)
+    with pytest.raises(TransientError):
+        invoke("gate_on_image_pushed", event)
+    pending = record(world, "sev/unread", digest)  # recorded before the read that failed
+    assert (pending["decision"], pending["manifest"], pending["tags"]) == ("pending", None, ["v1"])
+    assert manifest(world, "sev/unread", digest).attrs.read_enabled is True  # not blocked unread
+    control(sandbox, "DELETE", "faults")
+    sweep()  # Event Grid has not redelivered yet: the sweep reads the manifest, then blocks
+    swept = record(world, "sev/unread", digest)
+    assert swept["manifest"]["size"] > 0 and swept["blocked"] is True
+    assert manifest(world, "sev/unread", digest).attrs.read_enabled is False
+    invoke("gate_on_image_pushed", event)  # the redelivery finishes with the manifest on record
+    assert len(audit(get_services().store(), "gate.lock")) == 1
+    scanned(world, "sev/unread", digest, {"cve": "CVE-2024-5006", "severity": "Low"})
+    sweep()
+    assert decision(world, "sev/unread", digest) == "pass"
+    assert manifest(world, "sev/unread", digest).attrs.read_enabled is True
+
+
+def test_an_unreadable_push_fails_until_dead_lettered_and_is_denied_at_its_timeout(
+    sandbox: SandboxServer,
+) -> None:
+    world = sandbox.world
+    digest, event = push(world, "plain/readlocked", "v1", at=LONG_AGO)
+    with world.lock:  # a repository someone read-locked: ACR refuses every manifest read
+        world.registries[REGISTRY].repositories["plain/readlocked"].attrs.read_enabled = False
+    for _ in range(2):  # Event Grid retries for up to 24 h, then dead-letters
+        with pytest.raises(PermanentError):
+            invoke("gate_on_image_pushed", event)
+    (rejected,) = audit(get_services().store(), "rejected")
+    assert rejected.target == "gate_on_image_pushed" and "plain/readlocked" in rejected.reason
+    assert decision(world, "plain/readlocked", digest) == "pending"
+    sweep()  # still unreadable: judged without the manifest, and its settle timeout has passed
+    assert decision(world, "plain/readlocked", digest) == "deny"
+    assert record(world, "plain/readlocked", digest)["blocked"] is True
+    assert manifest(world, "plain/readlocked", digest).attrs.read_enabled is False
 
 
 def test_a_resource_graph_429_fails_the_sweep_and_the_next_one_decides(sandbox: SandboxServer) -> None:

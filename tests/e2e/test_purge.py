@@ -8,7 +8,8 @@ deployment scaled to zero, a cronjob's image, a bare pod's image, a lock, a kept
 signature, a kept index's children), audits each delete once and records one run summary;
 replaying every message deletes and records nothing more; a run with injected 429s and
 503s (lists and deletes) converges, after the queue redelivers what failed, to the same
-state; an invalid policy is rejected and recorded, and nothing is enqueued or deleted.
+state; an invalid policy fails the run (``ops invoke`` exits 1) and is recorded, and
+nothing is enqueued or deleted.
 """
 
 from __future__ import annotations
@@ -170,7 +171,8 @@ def test_invalid_policy_is_rejected_and_nothing_happens(
 ) -> None:
     monkeypatch.setenv("OPS_PURGE_POLICY", POLICY.replace("olderThan: 30d", "olderThan: 30 dayz"))
     control(sandbox, "DELETE", "requests")
-    assert ops_invoke("purge_schedule").exit_code == 0  # recorded and acknowledged, not retried
+    result = ops_invoke("purge_schedule")
+    assert result.exit_code == 1 and "ConfigError" in result.output  # the run fails visibly
     (rejected,) = audits("rejected")
     assert (
         'purge.rules[0].olderThan: "30 dayz" is not a duration like 30d or 12h (rule "ci")' in rejected.reason

@@ -2,7 +2,8 @@
 
 Cases: purge_schedule is a timer on ``%PURGE_SCHEDULE%`` and purge_repository a queue
 trigger on ``%OPS_PURGE_QUEUE%`` (the app's storage connection); an invalid policy is
-recorded as a ``rejected`` audit record naming the rule, and the timer returns normally;
+recorded as a ``rejected`` audit record naming the rule, once however often the timer
+runs that day, and the run raises ConfigError, so that it shows as failed;
 a malformed queue message is recorded and acknowledged (not retried), once even when
 redelivered; a message for a run nobody recorded is rejected the same way; a transient
 failure raises, so the host redelivers; a batch whose run's in-use set is too old is
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import function_app
-from ops.errors import TransientError
+from ops.errors import ConfigError, TransientError
 from ops.services import get_services, reset_services
 from ops.triggers.invoking import invoke_function, list_functions
 
@@ -63,12 +64,14 @@ def test_registered_on_their_settings() -> None:
     )
 
 
-def test_invalid_policy_is_recorded_and_acknowledged(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_policy_is_recorded_once_and_fails_every_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "OPS_PURGE_POLICY", "purge:\n  rules:\n    - name: ci\n      repository: x\n      keep: -1\n"
     )
     reset_services()
-    assert invoke_function(function_app.app, "purge_schedule", TIMER).results == [None]
+    for _ in range(2):  # the next run fails the same way; the audit trail says so once a day
+        with pytest.raises(ConfigError, match=r"purge.rules\[0\].keep"):
+            invoke_function(function_app.app, "purge_schedule", TIMER)
     (reason,) = rejected()
     assert reason.startswith("ConfigError: purge.rules[0].keep: Input should be greater than or equal to 0")
     assert '(rule "ci")' in reason

@@ -1,8 +1,9 @@
 """The schedule_tick timer function through the local invoker.
 
 Cases: it is registered as a timer on ``%SCHEDULE_TICK%``; an invalid schedule policy is
-recorded as a ``rejected`` audit record and the function returns normally (retrying
-cannot fix a policy), naming the bad field; a Resource Graph that keeps failing with
+recorded as a ``rejected`` audit record naming the bad field, once a day however often
+the timer runs, and every run raises ConfigError, so that it shows as failed (retrying
+cannot fix a policy, but nothing must look fine either); a Resource Graph that keeps failing with
 503 makes the function raise TransientError, so the run shows as failed.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import function_app
-from ops.errors import TransientError
+from ops.errors import ConfigError, TransientError
 from ops.services import get_services, reset_services
 from ops.triggers.invoking import invoke_function, list_functions
 
@@ -35,13 +36,14 @@ def test_registered_on_its_timer_setting() -> None:
     assert (trigger.type, trigger.schedule) == ("timerTrigger", "%SCHEDULE_TICK%")
 
 
-def test_an_invalid_policy_is_recorded_and_acknowledged(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_invalid_policy_is_recorded_once_and_fails_every_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "OPS_SCHEDULE_POLICY", "defaults:\n  - selector: {environment: dev}\n    timezone: Mars/Base\n"
     )
     reset_services()
-    invocation = invoke_function(function_app.app, "schedule_tick", TIMER)
-    assert invocation.results == [None]
+    for _ in range(3):  # a tick every few minutes: each fails, one audit record says why
+        with pytest.raises(ConfigError, match="Mars/Base"):
+            invoke_function(function_app.app, "schedule_tick", TIMER)
     (record,) = get_services().store().query_audit(capability="schedule")
     assert record.status == "rejected"
     assert "schedule.defaults[0].timezone: 'Mars/Base' is not an IANA time zone" in record.reason

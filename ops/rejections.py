@@ -1,0 +1,67 @@
+"""Rejections: input or configuration the app cannot act on, left in the audit trail.
+
+Every trigger records them the same way (``ops.triggers.handling``): one audit record
+per capability, source (the function), error text and UTC day. A broken policy fails
+every timer run and every redelivery, and the host's logs show each failure; the
+audit trail shows it once a day, so it stays visible without flooding. The audit
+key is the idempotency key, so the store does the deduplicating, also across
+instances.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from ops.state.store import AuditRecord, StateStore, as_utc
+
+KIND = "rejected"
+_BODY_LIMIT = 2000
+
+
+def record_rejection(
+    store: StateStore,
+    *,
+    capability: str,
+    source: str,
+    error: Exception,
+    body: object = None,
+    now: datetime,
+) -> bool:
+    """Record ``error`` from ``source``; False when the same rejection was recorded today.
+
+    ``body`` (the message or event, when there was one) is kept, shortened, with the
+    day's first record only: the error text is what identifies a rejection.
+    """
+    moment = as_utc(now)
+    reason = f"{type(error).__name__}: {error}"
+    digest = hashlib.sha256(reason.encode()).hexdigest()[:32]
+    detail: dict[str, object] = {"error": type(error).__name__}
+    path = getattr(error, "path", None)
+    if isinstance(path, str):
+        detail["path"] = path
+    if body is not None:
+        detail["body"] = _show_body(body)
+    return store.append_audit(
+        AuditRecord(
+            key=f"{KIND}:{capability}:{source}:{moment.date().isoformat()}:{digest}",
+            capability=capability,
+            kind=KIND,
+            target=source,
+            reason=reason,
+            status=KIND,
+            at=moment,
+            detail=detail,
+        )
+    )
+
+
+def _show_body(body: object) -> str:
+    """The body as text for the audit trail: bytes decoded, anything else ``repr``-ed, shortened."""
+    if isinstance(body, bytes):
+        text = body.decode("utf-8", "replace")
+    elif isinstance(body, str):
+        text = body
+    else:
+        text = repr(body)
+    return text if len(text) <= _BODY_LIMIT else text[: _BODY_LIMIT - 3] + "..."
