@@ -30,13 +30,13 @@ import copy
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from sandbox.process import start_sandbox_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "fixtures" / "events" / "acr_image_pushed_eventgrid.json"
@@ -86,35 +86,6 @@ def estate(images: int) -> dict[str, Any]:
         ],
         "findings": findings,
     }
-
-
-def start_sandbox(workdir: Path, images: int) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    """``ops sandbox serve`` in a child process; returns it and its env file's values."""
-    estate_path = workdir / "estate.json"
-    estate_path.write_text(json.dumps(estate(images)))
-    env_path = workdir / "sandbox.env"
-    log = (workdir / "sandbox.log").open("wb")
-    command = [
-        sys.executable,
-        "-m",
-        "ops",
-        "sandbox",
-        "serve",
-        "--estate",
-        str(estate_path),
-        "--env-file",
-        str(env_path),
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while not env_path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the sandbox did not start; see {workdir / 'sandbox.log'}")
-        time.sleep(0.1)
-    from dotenv import dotenv_values
-
-    return process, {k: v for k, v in dotenv_values(env_path).items() if v is not None}
 
 
 def pushed_events(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -169,13 +140,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-gate-") as tmp:
         workdir = Path(tmp)
         started = time.monotonic()
-        process, env = start_sandbox(workdir, images)
-        print(f"sandbox up in {time.monotonic() - started:.1f}s: {images} scanned images", flush=True)
-        try:
-            figures = run(workdir, env)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        with start_sandbox_process(estate(images), workdir) as sandbox:
+            print(f"sandbox up in {time.monotonic() - started:.1f}s: {images} scanned images", flush=True)
+            figures = run(workdir, sandbox.env)
     print("RESULT " + " ".join(f"{key}={value}" for key, value in figures.items()), flush=True)
 
 

@@ -34,18 +34,16 @@ by ``--estimate``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from sandbox.process import start_sandbox_process
+
 SUBSCRIPTION = "5a1c0f3e-0000-4000-8000-00000000be01"
 REGISTRY = "benchreg"
 ACR_PAGE = 1000
@@ -117,40 +115,6 @@ def estate(size: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def start_sandbox(workdir: Path, size: dict[str, int]) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    """``ops sandbox serve`` in a child process; returns it and its env file's values."""
-    estate_path = workdir / "estate.json"
-    estate_path.write_text(json.dumps(estate(size)))
-    env_path = workdir / "sandbox.env"
-    log = (workdir / "sandbox.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ops",
-            "sandbox",
-            "serve",
-            "--estate",
-            str(estate_path),
-            "--env-file",
-            str(env_path),
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 300
-    while not env_path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the sandbox did not start; see {workdir / 'sandbox.log'}")
-        time.sleep(0.2)
-    from dotenv import dotenv_values
-
-    values = {k: v for k, v in dotenv_values(env_path).items() if v is not None}
-    return process, values
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -164,13 +128,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-purge-") as tmp:
         workdir = Path(tmp)
         started = time.monotonic()
-        process, env = start_sandbox(workdir, size)
-        print(f"sandbox up in {time.monotonic() - started:.1f}s: {size}", flush=True)
-        try:
-            figures = run(workdir, env, size, estimate=args.estimate)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        with start_sandbox_process(estate(size), workdir, timeout=300) as sandbox:
+            print(f"sandbox up in {time.monotonic() - started:.1f}s: {size}", flush=True)
+            figures = run(workdir, sandbox.env, size, estimate=args.estimate)
     print(
         "RESULT " + " ".join(f"{key}={value}" for key, value in figures.items()),
         flush=True,

@@ -26,19 +26,16 @@ Usage: ``python -m bench.schedule [--quick]``; the last line is the RESULT line.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import ssl
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from sandbox.process import start_sandbox_process
 
 SUBSCRIPTIONS = [f"00000000-0000-4000-8000-{n:012d}" for n in range(1, 11)]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -139,33 +136,13 @@ class RemoteSandbox:
     the app do in Azure; steered through its ``/_sandbox`` control endpoints."""
 
     def __init__(self, estate: dict[str, Any], workdir: Path) -> None:
-        estate_path = workdir / "estate.json"
-        estate_path.write_text(json.dumps(estate))
-        self.env_path = workdir / "sandbox.env"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.schedule", "--serve", str(estate_path), str(self.env_path)],
-            cwd=Path(__file__).resolve().parent.parent,
-            stdin=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 120
-        while not self.env_path.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the sandbox did not start")
-            time.sleep(0.1)
-        from dotenv import dotenv_values
-
-        self.env = {k: v for k, v in dotenv_values(self.env_path).items() if v is not None}
+        self.served = start_sandbox_process(estate, workdir)
+        self.env = self.served.env
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.env['OPS_ARM_ENDPOINT']}/_sandbox/{path}", data=data, method=method,
-            headers={"content-type": "application/json"},
-        )  # fmt: skip
-        context = ssl.create_default_context(cafile=self.env["SSL_CERT_FILE"])
-        with urllib.request.urlopen(request, context=context, timeout=60) as response:
-            payload = response.read()
-        return json.loads(payload) if payload else None
+        from sandbox.cli import call_control
+
+        return call_control(self.env, method, path, body, timeout=60)
 
     def finish_operations(self) -> None:
         self.control("POST", "clock", {"advance": LRO_SECONDS + 1})
@@ -175,28 +152,7 @@ class RemoteSandbox:
         return sum(1 for r in records if r["method"] in ("POST", "PUT", "PATCH", "DELETE"))
 
     def stop(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()  # the server exits when its stdin closes
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def serve(estate_path: str, env_path: str) -> None:
-    """The child process: serve the estate until stdin closes."""
-    from sandbox.estate import load_estate
-    from sandbox.server import SandboxServer
-
-    with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
-        server = SandboxServer(
-            load_estate(json.loads(Path(estate_path).read_text())), state_dir=Path(tmp)
-        ).start()
-        try:
-            server.write_env_file(env_path)
-            sys.stdin.read()
-        finally:
-            server.stop()
+        self.served.stop()
 
 
 def run_ticks(sandbox: RemoteSandbox, service: Any, start: datetime, *, limit: int = 8) -> list[str]:
@@ -217,11 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="finish in under a minute")
     parser.add_argument("--clusters", type=int, default=1000)
-    parser.add_argument("--serve", nargs=2, metavar=("ESTATE", "ENV_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
-        serve(*args.serve)
-        return 0
 
     estate, expected = build_estate(args.clusters)
     with tempfile.TemporaryDirectory(prefix="bench-schedule-") as tmp:

@@ -74,7 +74,9 @@ def events(source: str | Path | Mapping[str, str]) -> list[dict[str, Any]]:
     return result
 
 
-def call_control(source: str | Path | Mapping[str, str], method: str, path: str, body: Any = None) -> Any:
+def call_control(
+    source: str | Path | Mapping[str, str], method: str, path: str, body: Any = None, *, timeout: float = 30.0
+) -> Any:
     """Call ``/_sandbox/<path>`` of the sandbox an env file, an environment or an ARM URL points at."""
     arm, ca_file = _locate(source)
     request = urllib.request.Request(
@@ -84,7 +86,7 @@ def call_control(source: str | Path | Mapping[str, str], method: str, path: str,
         headers={"content-type": "application/json"},
     )
     context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
-    with urllib.request.urlopen(request, context=context, timeout=30) as response:
+    with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
         payload = response.read()
     return json.loads(payload) if payload else None
 

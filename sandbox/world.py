@@ -17,6 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
+def resource_id(subscription: str, resource_group: str, resource_type: str, name: str) -> str:
+    """An ARM resource id; ``resource_type`` is ``<provider>/<type>``."""
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{resource_type}/{name}"
+
+
 @dataclass(slots=True)
 class Attributes:
     """ACR changeable attributes of a manifest, tag or repository."""
@@ -25,6 +30,15 @@ class Attributes:
     write_enabled: bool = True
     read_enabled: bool = True
     list_enabled: bool = True
+
+    def to_dict(self) -> dict[str, bool]:
+        """ACR's ``changeableAttributes`` names (the estate format uses them too)."""
+        return {
+            "deleteEnabled": self.delete_enabled,
+            "writeEnabled": self.write_enabled,
+            "readEnabled": self.read_enabled,
+            "listEnabled": self.list_enabled,
+        }
 
 
 @dataclass(slots=True)
@@ -108,9 +122,8 @@ class Registry:
 
     @property
     def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.ContainerRegistry/registries/{self.name}"
+        return resource_id(
+            self.subscription, self.resource_group, "Microsoft.ContainerRegistry/registries", self.name
         )
 
 
@@ -197,9 +210,8 @@ class Cluster:
 
     @property
     def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.ContainerService/managedClusters/{self.name}"
+        return resource_id(
+            self.subscription, self.resource_group, "Microsoft.ContainerService/managedClusters", self.name
         )
 
 

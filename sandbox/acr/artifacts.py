@@ -59,6 +59,13 @@ def get_repository(registry: Registry, name: str) -> Repository:
     return repo
 
 
+def get_tag(repo: Repository, name: str) -> Tag:
+    tag = repo.tags.get(name)
+    if tag is None:
+        raise tag_unknown(name)
+    return tag
+
+
 def resolve(repo: Repository, reference: str) -> tuple[Manifest, Tag | None]:
     """The manifest a tag or digest names, and the tag when it was a tag; 404 otherwise."""
     if media.looks_like_digest(reference):
@@ -237,9 +244,7 @@ def untag(world: World, registry: Registry, repository: str, tag_name: str) -> N
     """Remove a tag, keeping its manifest (``DELETE /acr/v1/<name>/_tags/<tag>``)."""
     with world.lock:
         repo = get_repository(registry, repository)
-        tag = repo.tags.get(tag_name)
-        if tag is None:
-            raise tag_unknown(tag_name)
+        tag = get_tag(repo, tag_name)
         _refuse_unless(repo.attrs.delete_enabled, repo.attrs.write_enabled)
         _refuse_unless(tag.attrs.delete_enabled, tag.attrs.write_enabled)
         listing.remember_deleted(repo, tag=repo.tags.pop(tag_name))

@@ -13,6 +13,7 @@ referrers API (distribution spec 1.1) answers an image index, filtered by
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -38,16 +39,6 @@ def distribution_routes(ctx: RegistryContext) -> list[Route]:
     async def api_version(request: Request) -> Response:
         ctx.tokens.authorize(request, None)
         return json_response(b"{}")
-
-    async def list_catalog(request: Request) -> Response:
-        ctx.tokens.authorize(request, catalog_access())
-        query = request.query_params
-        n = listing.parse_n(query.get("n"))
-        with ctx.world.lock:
-            names = listing.catalog(ctx.registry)
-        page, more = listing.page_names(names, n=n, last=query.get("last") or None)
-        headers = {"Link": listing.next_link("/v2/_catalog", last=page[-1], n=n)} if more and page else None
-        return json_response(listing.dump({"repositories": page}), headers=headers)
 
     async def list_tags(request: Request) -> Response:
         name = request.path_params["name"]
@@ -143,7 +134,7 @@ def distribution_routes(ctx: RegistryContext) -> list[Route]:
 
     return [
         Route("/v2/", api_version, methods=["GET"], name="v2.base"),
-        Route("/v2/_catalog", list_catalog, methods=["GET"], name="v2.catalog.list"),
+        Route("/v2/_catalog", catalog_lister(ctx, "/v2/_catalog"), methods=["GET"], name="v2.catalog.list"),
         Route("/v2/{name:path}/tags/list", list_tags, methods=["GET"], name="v2.tags.list"),
         Route(
             "/v2/{name:path}/manifests/{reference}",
@@ -164,6 +155,23 @@ def distribution_routes(ctx: RegistryContext) -> list[Route]:
             "/v2/{name:path}/referrers/{digest}", list_referrers, methods=["GET"], name="v2.referrers.list"
         ),
     ]
+
+
+def catalog_lister(ctx: RegistryContext, path: str) -> Callable[[Request], Awaitable[Response]]:
+    """``GET <path>``: a page of repository names; ``/v2/_catalog`` and ``/acr/v1/_catalog``
+    answer alike, each linking the next page to itself."""
+
+    async def list_catalog(request: Request) -> Response:
+        ctx.tokens.authorize(request, catalog_access())
+        query = request.query_params
+        n = listing.parse_n(query.get("n"))
+        with ctx.world.lock:
+            names = listing.catalog(ctx.registry)
+        page, more = listing.page_names(names, n=n, last=query.get("last") or None)
+        headers = {"Link": listing.next_link(path, last=page[-1], n=n)} if more and page else None
+        return json_response(listing.dump({"repositories": page}), headers=headers)
+
+    return list_catalog
 
 
 def _not_acceptable(reference: str, media_type: str) -> RegistryError:

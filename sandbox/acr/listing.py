@@ -322,13 +322,7 @@ def manifest_attributes(manifest: Manifest, tags: list[str]) -> dict[str, Any]:
         out["configMediaType"] = manifest.config_media_type
     if tags:
         out["tags"] = tags
-    attrs = manifest.attrs
-    changeable: dict[str, Any] = {
-        "deleteEnabled": attrs.delete_enabled,
-        "writeEnabled": attrs.write_enabled,
-        "readEnabled": attrs.read_enabled,
-        "listEnabled": attrs.list_enabled,
-    }
+    changeable: dict[str, Any] = manifest.attrs.to_dict()
     if manifest.quarantine_state:
         changeable["quarantineState"] = manifest.quarantine_state
     if manifest.quarantine_details:
@@ -367,19 +361,13 @@ def tag_json(repo: Repository, tag: Tag) -> bytes:
 
 def tag_attributes(tag: Tag) -> dict[str, Any]:
     """The ``TagAttributesBase`` object of the data-plane spec."""
-    attrs = tag.attrs
     return {
         "name": tag.name,
         "digest": tag.digest,
         "createdTime": format_time(tag.created),
         "lastUpdateTime": format_time(tag.updated),
         "signed": False,
-        "changeableAttributes": {
-            "deleteEnabled": attrs.delete_enabled,
-            "writeEnabled": attrs.write_enabled,
-            "readEnabled": attrs.read_enabled,
-            "listEnabled": attrs.list_enabled,
-        },
+        "changeableAttributes": tag.attrs.to_dict(),
     }
 
 

@@ -11,30 +11,20 @@ DELETE answers 202 (a repository delete lists what it removed).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.acr import artifacts, listing
 from sandbox.acr.context import RegistryContext, json_response, read_json
-from sandbox.acr.errors import tag_unknown
-from sandbox.acr.tokens import QUARANTINE_WRITE, catalog_access, check_rbac, repository_access
+from sandbox.acr.distribution import catalog_lister
+from sandbox.acr.tokens import QUARANTINE_WRITE, check_rbac, repository_access
 from sandbox.world import Repository
 
 
 def metadata_routes(ctx: RegistryContext) -> list[Route]:
-    async def list_catalog(request: Request) -> Response:
-        ctx.tokens.authorize(request, catalog_access())
-        query = request.query_params
-        n = listing.parse_n(query.get("n"))
-        with ctx.world.lock:
-            names = listing.catalog(ctx.registry)
-        page, more = listing.page_names(names, n=n, last=query.get("last") or None)
-        headers = (
-            {"Link": listing.next_link("/acr/v1/_catalog", last=page[-1], n=n)} if more and page else None
-        )
-        return json_response(listing.dump({"repositories": page}), headers=headers)
-
     async def get_repository(request: Request) -> Response:
         name = request.path_params["name"]
         ctx.tokens.authorize(request, repository_access(name, "metadata_read"))
@@ -61,22 +51,15 @@ def metadata_routes(ctx: RegistryContext) -> list[Route]:
     async def list_tags(request: Request) -> Response:
         name = request.path_params["name"]
         ctx.tokens.authorize(request, repository_access(name, "metadata_read"))
-        query = request.query_params
-        n = listing.parse_n(query.get("n"))
-        orderby = listing.parse_orderby(query.get("orderby"))
-        digest = query.get("digest") or None
+        query = _ListQuery.of(request)
+        digest = request.query_params.get("digest") or None
         with ctx.world.lock:
             repo = artifacts.get_repository(ctx.registry, name)
             page, more = listing.page_tags(
-                repo, n=n, last=query.get("last") or None, orderby=orderby, digest=digest
+                repo, n=query.n, last=query.last, orderby=query.orderby, digest=digest
             )
             fragments = [listing.tag_json(repo, repo.tags[tag]) for tag in page]
-        headers = None
-        if more and page:
-            # ACR echoes the order it was asked for, and an empty one when none was.
-            echoed = orderby if query.get("orderby") else ""
-            path = f"/acr/v1/{listing.quote_name(name)}/_tags"
-            headers = {"Link": listing.next_link(path, last=page[-1], n=n, orderby=echoed, digest=digest)}
+        headers = query.next_page(f"/acr/v1/{listing.quote_name(name)}/_tags", page, more, digest=digest)
         return json_response(_page_body(ctx, request, name, "tags", fragments), headers=headers)
 
     async def get_tag(request: Request) -> Response:
@@ -84,10 +67,7 @@ def metadata_routes(ctx: RegistryContext) -> list[Route]:
         ctx.tokens.authorize(request, repository_access(name, "metadata_read"))
         with ctx.world.lock:
             repo = artifacts.get_repository(ctx.registry, name)
-            tag = repo.tags.get(tag_name)
-            if tag is None:
-                raise tag_unknown(tag_name)
-            fragment = listing.tag_json(repo, tag)
+            fragment = listing.tag_json(repo, artifacts.get_tag(repo, tag_name))
         return json_response(_item_body(ctx, request, name, "tag", fragment))
 
     async def update_tag(request: Request) -> Response:
@@ -96,9 +76,7 @@ def metadata_routes(ctx: RegistryContext) -> list[Route]:
         changes = await read_json(request)
         with ctx.world.lock:
             repo = artifacts.get_repository(ctx.registry, name)
-            tag = repo.tags.get(tag_name)
-            if tag is None:
-                raise tag_unknown(tag_name)
+            tag = artifacts.get_tag(repo, tag_name)
             artifacts.update_attributes(ctx.world, repo, tag.attrs, changes)
             fragment = listing.tag_json(repo, tag)
         return json_response(_item_body(ctx, request, name, "tag", fragment))
@@ -112,19 +90,12 @@ def metadata_routes(ctx: RegistryContext) -> list[Route]:
     async def list_manifests(request: Request) -> Response:
         name = request.path_params["name"]
         ctx.tokens.authorize(request, repository_access(name, "metadata_read"))
-        query = request.query_params
-        n = listing.parse_n(query.get("n"))
-        orderby = listing.parse_orderby(query.get("orderby"))
+        query = _ListQuery.of(request)
         with ctx.world.lock:
             repo = artifacts.get_repository(ctx.registry, name)
-            page, more = listing.page_manifests(repo, n=n, last=query.get("last") or None, orderby=orderby)
+            page, more = listing.page_manifests(repo, n=query.n, last=query.last, orderby=query.orderby)
             fragments = listing.manifests_json(repo, page)
-        headers = None
-        if more and page:
-            # ACR echoes the order it was asked for, and an empty one when none was.
-            echoed = orderby if query.get("orderby") else ""
-            path = f"/acr/v1/{listing.quote_name(name)}/_manifests"
-            headers = {"Link": listing.next_link(path, last=page[-1], n=n, orderby=echoed)}
+        headers = query.next_page(f"/acr/v1/{listing.quote_name(name)}/_manifests", page, more)
         return json_response(_page_body(ctx, request, name, "manifests", fragments), headers=headers)
 
     async def get_manifest(request: Request) -> Response:
@@ -152,7 +123,12 @@ def metadata_routes(ctx: RegistryContext) -> list[Route]:
 
     # Order matters: "/acr/v1/{name:path}" would match every other path.
     return [
-        Route("/acr/v1/_catalog", list_catalog, methods=["GET"], name="acr.catalog.list"),
+        Route(
+            "/acr/v1/_catalog",
+            catalog_lister(ctx, "/acr/v1/_catalog"),
+            methods=["GET"],
+            name="acr.catalog.list",
+        ),
         Route("/acr/v1/{name:path}/_tags/{tag}", get_tag, methods=["GET"], name="acr.tags.get"),
         Route("/acr/v1/{name:path}/_tags/{tag}", update_tag, methods=["PATCH"], name="acr.tags.update"),
         Route("/acr/v1/{name:path}/_tags/{tag}", delete_tag, methods=["DELETE"], name="acr.tags.delete"),
@@ -177,7 +153,6 @@ def metadata_routes(ctx: RegistryContext) -> list[Route]:
 
 
 def _repository_properties(ctx: RegistryContext, request: Request, repo: Repository) -> dict[str, object]:
-    attrs = repo.attrs
     return {
         "registry": ctx.login_server(request),
         "imageName": repo.name,
@@ -185,13 +160,38 @@ def _repository_properties(ctx: RegistryContext, request: Request, repo: Reposit
         "lastUpdateTime": listing.format_time(repo.updated),
         "manifestCount": len(repo.manifests),
         "tagCount": len(repo.tags),
-        "changeableAttributes": {
-            "deleteEnabled": attrs.delete_enabled,
-            "writeEnabled": attrs.write_enabled,
-            "readEnabled": attrs.read_enabled,
-            "listEnabled": attrs.list_enabled,
-        },
+        "changeableAttributes": repo.attrs.to_dict(),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _ListQuery:
+    """The paging parameters of a tag or manifest list: ``n``, ``last`` and ``orderby``."""
+
+    n: int
+    last: str | None
+    orderby: str
+    echoed: str  # ACR's Link echoes the order it was asked for, and an empty one when none was
+
+    @classmethod
+    def of(cls, request: Request) -> _ListQuery:
+        query = request.query_params
+        n = listing.parse_n(query.get("n"))
+        orderby = listing.parse_orderby(query.get("orderby"))
+        return cls(
+            n=n,
+            last=query.get("last") or None,
+            orderby=orderby,
+            echoed=orderby if query.get("orderby") else "",
+        )
+
+    def next_page(
+        self, path: str, page: list[str], more: bool, *, digest: str | None = None
+    ) -> dict[str, str] | None:
+        """The ``Link`` header to the page after ``page``, if there is one."""
+        if not (more and page):
+            return None
+        return {"Link": listing.next_link(path, last=page[-1], n=self.n, orderby=self.echoed, digest=digest)}
 
 
 def _head(ctx: RegistryContext, request: Request, name: str) -> bytes:

@@ -34,12 +34,21 @@ from starlette.responses import Response
 
 from sandbox.arm.lro import Operation
 from sandbox.arm.resources import render_agent_pool, render_cluster
-from sandbox.arm.routing import ArmCall, arm_route, lro_headers, not_found, ok, page
+from sandbox.arm.routing import (
+    ArmCall,
+    arm_route,
+    find_in_group,
+    list_in_group,
+    list_in_subscription,
+    lro_headers,
+    ok,
+    page,
+)
 from sandbox.authz import check_action
 from sandbox.estate.kubeobjects import ObjectFactory
 from sandbox.estate.nodes import DEFAULT_NAMESPACES, snat_problem, sync_pool_nodes
 from sandbox.http import AKS_AUDIENCE, SandboxHTTPError
-from sandbox.world import AgentPool, Cluster, NetworkProfile
+from sandbox.world import AgentPool, Cluster, NetworkProfile, resource_id
 
 _PROVIDER = "Microsoft.ContainerService"
 _MC = (
@@ -56,17 +65,9 @@ _KUBELOGIN_CLIENT = "80faf920-1908-4b52-b5ef-a8e7bedfc67a"
 
 
 def _cluster(call: ArmCall) -> Cluster:
-    group = call.resource_group()
-    sub = call.subscription()
-    name = call.params["resourceName"]
-    for cluster in call.world.clusters.values():
-        if (
-            cluster.name.lower() == name.lower()
-            and cluster.subscription == sub.id
-            and cluster.resource_group.lower() == group.lower()
-        ):
-            return cluster
-    raise not_found(f"{_PROVIDER}/managedClusters", name, group)
+    return find_in_group(
+        call, call.world.clusters.values(), call.params["resourceName"], f"{_PROVIDER}/managedClusters"
+    )
 
 
 def _pool(call: ArmCall, cluster: Cluster) -> AgentPool:
@@ -109,6 +110,22 @@ def _status_paths(cluster: Cluster) -> tuple[str, str]:
     return f"{base}/operations", f"{base}/operationresults"
 
 
+def _accepted(call: ArmCall, cluster: Cluster, op: Operation, body: dict[str, Any], status: int) -> Response:
+    """The answer to a PUT or PATCH that started ``op``: the resource, and where to poll it."""
+    status_path, _ = _status_paths(cluster)
+    return ok(body, status, lro_headers(call, op, status_path=status_path, result_path=None))
+
+
+def _tags_of(tags: dict[Any, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in tags.items()}
+
+
+def _check_snat(network: NetworkProfile, pools: list[AgentPool]) -> None:
+    problem = snat_problem(network, pools)
+    if problem is not None:
+        raise SandboxHTTPError(400, "InvalidLoadBalancerProfileAllocatedOutboundPorts", problem)
+
+
 # -- managedClusters: reads ------------------------------------------------------------------
 
 
@@ -118,24 +135,16 @@ def _status_paths(cluster: Cluster) -> tuple[str, str]:
     "managed_clusters.list",
 )
 async def list_clusters(call: ArmCall) -> Response:
-    sub = call.subscription()
-    check_action(call.world, f"/subscriptions/{sub.id}", _READ)
     world = call.world
-    return page(call, [render_cluster(c, world) for c in world.clusters.values() if c.subscription == sub.id])
+    return page(
+        call, [render_cluster(c, world) for c in list_in_subscription(call, world.clusters.values(), _READ)]
+    )
 
 
 @arm_route("GET", _MC, "managed_clusters.list_by_resource_group")
 async def list_clusters_by_group(call: ArmCall) -> Response:
-    group = call.resource_group()
-    sub = call.subscription()
-    check_action(call.world, f"/subscriptions/{sub.id}/resourceGroups/{group}", _READ)
     world = call.world
-    items = [
-        render_cluster(c, world)
-        for c in world.clusters.values()
-        if c.subscription == sub.id and c.resource_group.lower() == group.lower()
-    ]
-    return page(call, items)
+    return page(call, [render_cluster(c, world) for c in list_in_group(call, world.clusters.values(), _READ)])
 
 
 @arm_route("GET", _MC + "/{resourceName}", "managed_clusters.get")
@@ -258,11 +267,9 @@ def _power(call: ArmCall, *, target: str) -> Response:
                     pool.power_state = "Running"
                     pool.provisioning_state = "Failed"
 
-        op = call.ctx.engine.begin(
+        op = call.begin_operation(
             name="Stopping" if verb == "stop" else "Starting",
             resource_id=cluster.id,
-            method="POST",
-            path=call.request.url.path,
             finish=finish,
             fail=fail,
         )
@@ -292,12 +299,9 @@ async def update_tags(call: ArmCall) -> Response:
     with world.lock:
         _assert_idle(call, cluster)
         _assert_running(cluster, "updating tags")
-        cluster.tags = {str(k): str(v) for k, v in tags.items()}
+        cluster.tags = _tags_of(tags)
         op = _begin_update(call, cluster, finish_extra=None)
-    status_path, _ = _status_paths(cluster)
-    return ok(
-        render_cluster(cluster, world), 200, lro_headers(call, op, status_path=status_path, result_path=None)
-    )
+    return _accepted(call, cluster, op, render_cluster(cluster, world), 200)
 
 
 def _begin_update(call: ArmCall, cluster: Cluster, *, finish_extra: Callable[[], None] | None) -> Operation:
@@ -312,14 +316,7 @@ def _begin_update(call: ArmCall, cluster: Cluster, *, finish_extra: Callable[[],
     def fail(_: dict[str, str]) -> None:
         cluster.provisioning_state = "Failed"
 
-    return call.ctx.engine.begin(
-        name="Updating",
-        resource_id=cluster.id,
-        method=call.request.method,
-        path=call.request.url.path,
-        finish=finish,
-        fail=fail,
-    )
+    return call.begin_operation(name="Updating", resource_id=cluster.id, finish=finish, fail=fail)
 
 
 @arm_route("PUT", _MC + "/{resourceName}", "managed_clusters.create_or_update")
@@ -328,10 +325,7 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
     group = call.resource_group()
     sub = call.subscription()
     name = call.params["resourceName"]
-    cluster_id = (
-        f"/subscriptions/{sub.id}/resourceGroups/{group}/providers/{_PROVIDER}/managedClusters/{name}"
-    )
-    check_action(world, cluster_id, _WRITE)
+    check_action(world, resource_id(sub.id, group, f"{_PROVIDER}/managedClusters", name), _WRITE)
     body = await call.json()
     props = body.get("properties") or {}
     try:
@@ -352,22 +346,11 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
                 "The sandbox does not emulate Kubernetes upgrades (kubernetesVersion).",
             )
         pools = {p.name: _copy_pool(p) for p in cluster.agent_pools.values()}
-        for index, profile in enumerate(props.get("agentPoolProfiles") or []):
-            pool_name = profile.get("name")
-            if not pool_name:
-                raise _invalid(f"agentPoolProfiles[{index}].name", "is required")
-            pool = pools.get(pool_name) or AgentPool(
-                name=pool_name, orchestrator_version=cluster.kubernetes_version
-            )
-            _apply_pool_properties(pool, profile, "agentPoolProfile")
-            pools[pool_name] = pool
-        _validate_pools(list(pools.values()))
+        _apply_profiles(pools, props.get("agentPoolProfiles") or [], version=cluster.kubernetes_version)
         network = _network_from(props.get("networkProfile"), cluster.network)
-        problem = snat_problem(network, list(pools.values()))
-        if problem is not None:
-            raise SandboxHTTPError(400, "InvalidLoadBalancerProfileAllocatedOutboundPorts", problem)
+        _check_snat(network, list(pools.values()))
         if "tags" in body:
-            cluster.tags = {str(k): str(v) for k, v in (body.get("tags") or {}).items()}
+            cluster.tags = _tags_of(body.get("tags") or {})
         changed = [
             p for p in pools.values() if p.name not in cluster.agent_pools or p != cluster.agent_pools[p.name]
         ]
@@ -383,10 +366,7 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
                 sync_pool_nodes(cluster, pool, world.now())
 
         op = _begin_update(call, cluster, finish_extra=apply)
-    status_path, _ = _status_paths(cluster)
-    return ok(
-        render_cluster(cluster, world), 200, lro_headers(call, op, status_path=status_path, result_path=None)
-    )
+    return _accepted(call, cluster, op, render_cluster(cluster, world), 200)
 
 
 def _create_cluster(
@@ -403,26 +383,16 @@ def _create_cluster(
         resource_group=group,
         location=location,
         kubernetes_version=version,
-        tags={str(k): str(v) for k, v in (body.get("tags") or {}).items()},
+        tags=_tags_of(body.get("tags") or {}),
         dns_prefix=props.get("dnsPrefix") or f"{name}-dns",
         provisioning_state="Creating",
     )
     profiles = props.get("agentPoolProfiles") or []
     if not profiles:
         raise _invalid("agentPoolProfiles", "at least one agent pool is required")
-    for index, profile in enumerate(profiles):
-        if not profile.get("name"):
-            raise _invalid(f"agentPoolProfiles[{index}].name", "is required")
-        pool = AgentPool(
-            name=profile["name"], orchestrator_version=version, mode="System" if index == 0 else "User"
-        )
-        _apply_pool_properties(pool, profile, "agentPoolProfile")
-        cluster.agent_pools[pool.name] = pool
-    _validate_pools(list(cluster.agent_pools.values()))
+    _apply_profiles(cluster.agent_pools, profiles, version=version, first_is_system=True)
     cluster.network = _network_from(props.get("networkProfile"), NetworkProfile())
-    problem = snat_problem(cluster.network, list(cluster.agent_pools.values()))
-    if problem is not None:
-        raise SandboxHTTPError(400, "InvalidLoadBalancerProfileAllocatedOutboundPorts", problem)
+    _check_snat(cluster.network, list(cluster.agent_pools.values()))
     aad = props.get("aadProfile") or {}
     cluster.aad_managed = bool(aad.get("managed", True))
     cluster.azure_rbac = bool(aad.get("enableAzureRBAC", True))
@@ -442,24 +412,37 @@ def _create_cluster(
     def fail(_: dict[str, str]) -> None:
         cluster.provisioning_state = "Failed"
 
-    op = call.ctx.engine.begin(
-        name="Creating",
-        resource_id=cluster.id,
-        method="PUT",
-        path=call.request.url.path,
-        finish=finish,
-        fail=fail,
-    )
-    status_path, _ = _status_paths(cluster)
-    return ok(
-        render_cluster(cluster, world), 201, lro_headers(call, op, status_path=status_path, result_path=None)
-    )
+    op = call.begin_operation(name="Creating", resource_id=cluster.id, finish=finish, fail=fail)
+    return _accepted(call, cluster, op, render_cluster(cluster, world), 201)
 
 
 def _invalid(target: str, message: str) -> SandboxHTTPError:
     return SandboxHTTPError(
         400, "InvalidParameter", f"The value of parameter {target} is invalid: {message}."
     )
+
+
+def _apply_profiles(
+    pools: dict[str, AgentPool],
+    profiles: list[dict[str, Any]],
+    *,
+    version: str,
+    first_is_system: bool = False,
+) -> None:
+    """Apply ``agentPoolProfiles`` entries to ``pools`` by name, making the pools not there yet
+    (a new cluster's first profile is its System pool); 400 unless a System pool remains."""
+    for index, profile in enumerate(profiles):
+        name = profile.get("name")
+        if not name:
+            raise _invalid(f"agentPoolProfiles[{index}].name", "is required")
+        pool = pools.get(name) or AgentPool(
+            name=name,
+            orchestrator_version=version,
+            mode="System" if first_is_system and index == 0 else "User",
+        )
+        _apply_pool_properties(pool, profile, "agentPoolProfile")
+        pools[name] = pool
+    _validate_pools(list(pools.values()))
 
 
 def _copy_pool(pool: AgentPool) -> AgentPool:
@@ -595,9 +578,7 @@ async def create_or_update_pool(call: ArmCall) -> Response:
         _apply_pool_properties(pool, props, "agentPoolProfile")
         others = [p for p in cluster.agent_pools.values() if p.name != name]
         _validate_pools([*others, pool])
-        problem = snat_problem(cluster.network, [*others, pool])
-        if problem is not None:
-            raise SandboxHTTPError(400, "InvalidLoadBalancerProfileAllocatedOutboundPorts", problem)
+        _check_snat(cluster.network, [*others, pool])
         if existing is not None:
             # GETs show the pool as it is (Updating) until the operation ends; the
             # answer to the PUT shows what was asked for, as AKS's does.
@@ -616,20 +597,13 @@ async def create_or_update_pool(call: ArmCall) -> Response:
         def fail(_: dict[str, str]) -> None:
             cluster.agent_pools[name].provisioning_state = "Failed"
 
-        op = call.ctx.engine.begin(
+        op = call.begin_operation(
             name=f"{name} - {'Updating' if existing else 'Creating'}",
             resource_id=f"{cluster.id}/agentPools/{name}",
-            method="PUT",
-            path=call.request.url.path,
             finish=finish,
             fail=fail,
         )
-    status_path, _ = _status_paths(cluster)
-    return ok(
-        render_agent_pool(cluster, shown),
-        200 if existing else 201,
-        lro_headers(call, op, status_path=status_path, result_path=None),
-    )
+    return _accepted(call, cluster, op, render_agent_pool(cluster, shown), 200 if existing else 201)
 
 
 # -- operation status ---------------------------------------------------------------------------

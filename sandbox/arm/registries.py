@@ -12,7 +12,17 @@ from typing import Any
 from starlette.responses import Response
 
 from sandbox.arm.resources import render_registry, render_replication
-from sandbox.arm.routing import ArmCall, arm_route, lro_headers, not_found, ok, page
+from sandbox.arm.routing import (
+    ArmCall,
+    arm_route,
+    find_in_group,
+    list_in_group,
+    list_in_subscription,
+    lro_headers,
+    not_found,
+    ok,
+    page,
+)
 from sandbox.authz import check_action
 from sandbox.http import SandboxHTTPError
 from sandbox.world import Registry, Replication
@@ -30,17 +40,9 @@ _SKUS = ("Basic", "Standard", "Premium")
 
 
 def _registry(call: ArmCall) -> Registry:
-    group = call.resource_group()
-    sub = call.subscription()
-    name = call.params["registryName"]
-    for registry in call.world.registries.values():
-        if (
-            registry.name.lower() == name.lower()
-            and registry.subscription == sub.id
-            and registry.resource_group.lower() == group.lower()
-        ):
-            return registry
-    raise not_found(f"{_PROVIDER}/registries", name, group)
+    return find_in_group(
+        call, call.world.registries.values(), call.params["registryName"], f"{_PROVIDER}/registries"
+    )
 
 
 def _replication(call: ArmCall, registry: Registry) -> Replication:
@@ -59,23 +61,15 @@ def _replication(call: ArmCall, registry: Registry) -> Replication:
     "registries.list",
 )
 async def list_registries(call: ArmCall) -> Response:
-    sub = call.subscription()
-    check_action(call.world, f"/subscriptions/{sub.id}", _READ)
-    items = [render_registry(r) for r in call.world.registries.values() if r.subscription == sub.id]
-    return page(call, items)
+    registries = list_in_subscription(call, call.world.registries.values(), _READ)
+    return page(call, [render_registry(r) for r in registries])
 
 
 @arm_route("GET", _REG, "registries.list_by_resource_group")
 async def list_registries_by_group(call: ArmCall) -> Response:
-    group = call.resource_group()
-    sub = call.subscription()
-    check_action(call.world, f"/subscriptions/{sub.id}/resourceGroups/{group}", _READ)
-    items = [
-        render_registry(r)
-        for r in call.world.registries.values()
-        if r.subscription == sub.id and r.resource_group.lower() == group.lower()
-    ]
-    return page(call, items)
+    return page(
+        call, [render_registry(r) for r in list_in_group(call, call.world.registries.values(), _READ)]
+    )
 
 
 @arm_route("GET", _REG + "/{registryName}", "registries.get")
@@ -218,11 +212,9 @@ async def _write_replication(call: ArmCall, *, create: bool) -> Response:
         def fail(_: dict[str, str]) -> None:
             replication.status = "Failed"
 
-        op = engine.begin(
+        op = call.begin_operation(
             name="Updating" if status_code == 200 else "Creating",
             resource_id=rep_id,
-            method=call.request.method,
-            path=call.request.url.path,
             finish=finish,
             fail=fail,
         )

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sandbox.arm.lro import LroEngine, Operation
+from sandbox.authz import check_action
 from sandbox.faults import Faults
 from sandbox.http import ARM_AUDIENCE, SandboxHTTPError, require_bearer
 from sandbox.world import Subscription, World
@@ -83,10 +84,72 @@ class ArmCall:
                 return name
         raise SandboxHTTPError(404, "ResourceGroupNotFound", f"Resource group '{wanted}' could not be found.")
 
+    def begin_operation(
+        self,
+        *,
+        name: str,
+        resource_id: str,
+        finish: Callable[[], None],
+        fail: Callable[[dict[str, str]], None],
+    ) -> Operation:
+        """Start the LRO this request asks for (an ``lro_failure`` fault matches its method and path)."""
+        return self.ctx.engine.begin(
+            name=name,
+            resource_id=resource_id,
+            method=self.request.method,
+            path=self.request.url.path,
+            finish=finish,
+            fail=fail,
+        )
+
     def self_url(self, **query: str) -> str:
         return (
             f"{self.base_url}{self.request.url.path}?{urlencode({'api-version': self.api_version, **query})}"
         )
+
+
+class Placed(Protocol):
+    """A top-level resource: named, in one subscription's resource group."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def subscription(self) -> str: ...
+    @property
+    def resource_group(self) -> str: ...
+
+
+_Resource = TypeVar("_Resource", bound=Placed)
+
+
+def find_in_group(call: ArmCall, resources: Iterable[_Resource], name: str, resource_type: str) -> _Resource:
+    """The resource named ``name`` in the call's resource group (names ignore case, as ARM's do); 404
+    ``ResourceNotFound`` when there is none."""
+    group = call.resource_group()
+    sub = call.subscription()
+    for resource in resources:
+        if (
+            resource.name.lower() == name.lower()
+            and resource.subscription == sub.id
+            and resource.resource_group.lower() == group.lower()
+        ):
+            return resource
+    raise not_found(resource_type, name, group)
+
+
+def list_in_subscription(call: ArmCall, resources: Iterable[_Resource], read_action: str) -> list[_Resource]:
+    """The resources in the call's subscription, once the caller may ``read_action`` there."""
+    sub = call.subscription()
+    check_action(call.world, f"/subscriptions/{sub.id}", read_action)
+    return [r for r in resources if r.subscription == sub.id]
+
+
+def list_in_group(call: ArmCall, resources: Iterable[_Resource], read_action: str) -> list[_Resource]:
+    """The resources in the call's resource group, once the caller may ``read_action`` there."""
+    group = call.resource_group()
+    sub = call.subscription()
+    check_action(call.world, f"/subscriptions/{sub.id}/resourceGroups/{group}", read_action)
+    return [r for r in resources if r.subscription == sub.id and r.resource_group.lower() == group.lower()]
 
 
 Handler = Callable[[ArmCall], Awaitable[Response]]

@@ -12,16 +12,19 @@ its ReplicaSets.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.estate import manifests as oci
 from sandbox.estate.images import parse_image_ref
-from sandbox.estate.kubeobjects import ObjectFactory
+from sandbox.estate.kubeobjects import Controlled, ObjectFactory
 from sandbox.estate.models import (
     ClusterModel,
     ContainerModel,
+    CronJobModel,
     DeploymentModel,
+    JobModel,
     WorkloadModel,
 )
 from sandbox.estate.nodes import (
@@ -167,10 +170,9 @@ class ClusterBuilding:
                 containers = self.containers_of(
                     workload.containers, f"{w_path}.containers", running=workload.pods
                 )
-                w_created = self.created_of(workload)
-                pods = 0
+                spec = self.controlled(workload, containers)
                 if workload.pods:
-                    pods = add_workload_pods(
+                    ready = add_workload_pods(
                         factory,
                         placer,
                         kind=kind,
@@ -179,15 +181,12 @@ class ClusterBuilding:
                         replicas=workload.replicas,
                         containers=containers,
                         labels=workload.labels,
-                        created=w_created,
+                        created=spec.created,
                     )
-                store[key] = self.controller_object(
-                    factory, kind, workload, [(c[0], c[1]) for c in containers], w_created, pods, placer
-                )
+                    spec = replace(spec, ready=ready)
+                store[key] = self.controller_object(factory, kind, workload, spec, placer)
                 if isinstance(workload, DeploymentModel):
-                    self.add_replica_sets(
-                        factory, workload, [(c[0], c[1]) for c in containers], w_created, pods, w_path
-                    )
+                    self.add_replica_sets(factory, workload, spec, w_path)
         for j_index, standalone in enumerate(model.jobs):
             j_path = f"{path}.jobs[{j_index}]"
             if (standalone.namespace, standalone.name) in kube.jobs:
@@ -195,25 +194,14 @@ class ClusterBuilding:
                 continue
             containers = self.containers_of(standalone.containers, f"{j_path}.containers", running=False)
             kube.jobs[(standalone.namespace, standalone.name)] = factory.job(
-                standalone.name,
-                namespace=standalone.namespace,
-                suspend=standalone.suspend,
-                containers=[(c[0], c[1]) for c in containers],
-                labels=standalone.labels,
-                created=self.created_of(standalone),
+                standalone.name, self.controlled(standalone, containers), suspend=standalone.suspend
             )
         for c_index, job in enumerate(model.cronjobs):
             containers = self.containers_of(
                 job.containers, f"{path}.cronjobs[{c_index}].containers", running=False
             )
             kube.cronjobs[(job.namespace, job.name)] = factory.cronjob(
-                job.name,
-                namespace=job.namespace,
-                schedule=job.schedule,
-                suspend=job.suspend,
-                containers=[(c[0], c[1]) for c in containers],
-                labels=job.labels,
-                created=self.created_of(job),
+                job.name, self.controlled(job, containers), schedule=job.schedule, suspend=job.suspend
             )
         for pod_index, pod in enumerate(model.pods):
             p_path = f"{path}.pods[{pod_index}]"
@@ -254,40 +242,38 @@ class ClusterBuilding:
             generate_pods(self, cluster, model.generate, factory, placer, f"{path}.generate")
         self.world.clusters[cluster.name] = cluster
 
+    def controlled(
+        self,
+        model: WorkloadModel | JobModel | CronJobModel,
+        containers: list[tuple[str, str, str | None]],
+    ) -> Controlled:
+        """What a controller object is built from, as the estate gives it (no pods ready yet)."""
+        return Controlled(
+            namespace=model.namespace,
+            containers=[(c[0], c[1]) for c in containers],
+            labels=model.labels,
+            created=self.created_of(model),
+            replicas=model.replicas if isinstance(model, WorkloadModel) else 0,
+        )
+
     def controller_object(
         self,
         factory: ObjectFactory,
         kind: str,
         workload: WorkloadModel,
-        containers: list[tuple[str, str]],
-        created: datetime,
-        ready: int,
+        spec: Controlled,
         placer: NodePlacer,
     ) -> dict[str, Any]:
         """The object of a workload the estate lists by kind (its pods are made apart)."""
-        common: dict[str, Any] = {
-            "namespace": workload.namespace,
-            "replicas": workload.replicas,
-            "containers": containers,
-            "labels": workload.labels,
-            "created": created,
-            "ready": ready,
-        }
         if kind == "ReplicaSet":
-            return factory.replica_set(workload.name, **common)
+            return factory.replica_set(workload.name, spec)
         if kind == "ReplicationController":
-            return factory.replication_controller(workload.name, **common)
+            return factory.replication_controller(workload.name, spec)
         revision = len(workload.history) + 1 if isinstance(workload, DeploymentModel) else 1
-        return factory.workload(kind, workload.name, nodes=len(placer.all_nodes), revision=revision, **common)
+        return factory.workload(kind, workload.name, spec, nodes=len(placer.all_nodes), revision=revision)
 
     def add_replica_sets(
-        self,
-        factory: ObjectFactory,
-        deployment: DeploymentModel,
-        containers: list[tuple[str, str]],
-        created: datetime,
-        ready: int,
-        path: str,
+        self, factory: ObjectFactory, deployment: DeploymentModel, spec: Controlled, path: str
     ) -> None:
         """The deployment's current ReplicaSet and one per earlier revision (``history``)."""
         history = []
@@ -296,18 +282,9 @@ class ClusterBuilding:
             old = self.containers_of(
                 revision.containers, f"{path}.history[{r_index}].containers", running=False
             )
-            history.append(([(c[0], c[1]) for c in old], self.created_of(revision, created)))
+            history.append(([(c[0], c[1]) for c in old], self.created_of(revision, spec.created)))
         store = factory.cluster.kube.replicasets
-        for obj in factory.deployment_replica_sets(
-            deployment.name,
-            namespace=deployment.namespace,
-            replicas=deployment.replicas,
-            containers=containers,
-            labels=deployment.labels,
-            created=created,
-            ready=ready,
-            history=history,
-        ):
+        for obj in factory.deployment_replica_sets(deployment.name, spec, history=history):
             store[(deployment.namespace, obj["metadata"]["name"])] = obj
 
     def check_snat(self, cluster: Cluster, path: str) -> None:

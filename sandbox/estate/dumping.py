@@ -65,12 +65,7 @@ def _time(moment: datetime) -> str:
 def _attrs(attrs: Attributes) -> dict[str, bool] | None:
     if attrs == _DEFAULT_ATTRS:
         return None
-    return {
-        "deleteEnabled": attrs.delete_enabled,
-        "writeEnabled": attrs.write_enabled,
-        "readEnabled": attrs.read_enabled,
-        "listEnabled": attrs.list_enabled,
-    }
+    return attrs.to_dict()
 
 
 def _camel(name: str) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sandbox.estate import manifests as oci
-from sandbox.estate.kubeobjects import ObjectFactory
+from sandbox.estate.kubeobjects import Controlled, ObjectFactory
 from sandbox.estate.models import ClusterGenerator, PodGenerator, RepositoryGenerator, parse_duration
 from sandbox.estate.nodes import (
     DEFAULT_NAMESPACES,
@@ -171,18 +171,18 @@ def generate_pods(
             pending=pending,
             pending_message=message,
         )
-        spec: dict[str, Any] = {
-            "namespace": namespace,
-            "replicas": replicas,
-            "containers": [(container_name, image)],
-            "labels": {},
-            "created": created,
-            "ready": running,
-        }
-        kube.deployments[(namespace, name)] = factory.workload(
-            "Deployment", name, nodes=len(placer.all_nodes), **spec
+        spec = Controlled(
+            namespace=namespace,
+            containers=[(container_name, image)],
+            labels={},
+            created=created,
+            replicas=replicas,
+            ready=running,
         )
-        (current,) = factory.deployment_replica_sets(name, **spec)
+        kube.deployments[(namespace, name)] = factory.workload(
+            "Deployment", name, spec, nodes=len(placer.all_nodes)
+        )
+        (current,) = factory.deployment_replica_sets(name, spec)
         kube.replicasets[(namespace, current["metadata"]["name"])] = current
         made += replicas
 

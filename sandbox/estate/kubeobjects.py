@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -35,6 +36,18 @@ _KIND_API = {
     "ReplicationController": "v1",
 }
 REVISION = "deployment.kubernetes.io/revision"
+
+
+@dataclass(frozen=True, slots=True)
+class Controlled:
+    """What every controller object (workload, ReplicaSet, Job, ...) is built from."""
+
+    namespace: str
+    containers: list[tuple[str, str]]  # (name, image) of the pod template
+    labels: dict[str, str]
+    created: datetime
+    replicas: int = 0  # Jobs and CronJobs leave replicas and ready out
+    ready: int = 0  # pods ready now
 
 
 @lru_cache(maxsize=4096)
@@ -81,7 +94,14 @@ class ObjectFactory:
         return str(self._version)
 
     def _metadata(
-        self, kind: str, namespace: str | None, name: str, created: datetime, labels: dict[str, str]
+        self,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        created: datetime,
+        labels: dict[str, str],
+        *,
+        generation: int | None = None,
     ) -> dict[str, Any]:
         meta: dict[str, Any] = {
             "name": name,
@@ -93,6 +113,8 @@ class ObjectFactory:
             meta["namespace"] = namespace
         if labels:
             meta["labels"] = dict(labels)
+        if generation is not None:
+            meta["generation"] = generation
         return meta
 
     def namespace(self, name: str, *, labels: dict[str, str], created: datetime) -> dict[str, Any]:
@@ -208,16 +230,8 @@ class ObjectFactory:
         if owner is not None:
             metadata["ownerReferences"] = [self.owner_reference(owner[0], namespace, owner[1])]
         stamp = kube_time(created)
-        spec: dict[str, Any] = {
-            "containers": [
-                {"name": c_name, "image": image, "imagePullPolicy": "IfNotPresent", "resources": {}}
-                for c_name, image, _ in containers
-            ],
-            "restartPolicy": "Always",
-            "schedulerName": "default-scheduler",
-            "serviceAccountName": "default",
-            "terminationGracePeriodSeconds": 30,
-        }
+        spec = pod_spec([(c_name, image) for c_name, image, _ in containers])
+        spec["serviceAccountName"] = "default"
         status: dict[str, Any] = {"phase": phase, "qosClass": "BestEffort"}
         scheduled = node is not None
         if scheduled:
@@ -297,23 +311,16 @@ class ObjectFactory:
         }
 
     def workload(
-        self,
-        kind: str,
-        name: str,
-        *,
-        namespace: str,
-        replicas: int,
-        containers: list[tuple[str, str]],
-        labels: dict[str, str],
-        created: datetime,
-        ready: int,
-        nodes: int,
-        revision: int = 1,
+        self, kind: str, name: str, spec: Controlled, *, nodes: int, revision: int = 1
     ) -> dict[str, Any]:
         """A Deployment, StatefulSet or DaemonSet with its pod template and status."""
         selector = {"app": name}
-        template = pod_template(containers, {**selector, **labels})
-        spec: dict[str, Any] = {"selector": {"matchLabels": selector}, "template": template}
+        all_labels = {**selector, **spec.labels}
+        body: dict[str, Any] = {
+            "selector": {"matchLabels": selector},
+            "template": pod_template(spec.containers, all_labels),
+        }
+        replicas, ready = spec.replicas, spec.ready
         if kind == "DaemonSet":
             status: dict[str, Any] = {
                 "currentNumberScheduled": nodes,
@@ -324,58 +331,41 @@ class ObjectFactory:
                 "numberMisscheduled": 0,
                 "observedGeneration": 1,
             }
-            spec["updateStrategy"] = {"type": "RollingUpdate"}
+            body["updateStrategy"] = {"type": "RollingUpdate"}
         else:
-            spec["replicas"] = replicas
+            body["replicas"] = replicas
             status = {"observedGeneration": 1, "replicas": replicas}
             if ready:
                 status.update(readyReplicas=ready, availableReplicas=ready, updatedReplicas=replicas)
             if kind == "StatefulSet":
-                spec["serviceName"] = name
-                spec["podManagementPolicy"] = "OrderedReady"
+                body["serviceName"] = name
+                body["podManagementPolicy"] = "OrderedReady"
                 status.update(currentReplicas=replicas, updatedReplicas=replicas)
             else:
-                spec["strategy"] = {
+                body["strategy"] = {
                     "type": "RollingUpdate",
                     "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
                 }
-                spec["revisionHistoryLimit"] = 10
-        metadata = self._metadata(kind, namespace, name, created, {**selector, **labels})
-        metadata["generation"] = 1
+                body["revisionHistoryLimit"] = 10
+        metadata = self._metadata(kind, spec.namespace, name, spec.created, all_labels, generation=1)
         if kind == "Deployment":
             metadata["annotations"] = {REVISION: str(revision)}
-        return {"apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": spec, "status": status}
+        return _object(kind, metadata, body, status)
 
     def replica_set(
-        self,
-        name: str,
-        *,
-        namespace: str,
-        replicas: int,
-        containers: list[tuple[str, str]],
-        labels: dict[str, str],
-        created: datetime,
-        ready: int,
-        deployment: tuple[str, int, int] | None = None,
+        self, name: str, spec: Controlled, *, deployment: tuple[str, int, int] | None = None
     ) -> dict[str, Any]:
         """A ReplicaSet. ``deployment`` is (owner name, revision, the owner's replicas) for a
         deployment's ReplicaSet, whose name ends in its pod-template-hash; None for one of
         its own."""
         if deployment is None:
-            return self._replicated(
-                "ReplicaSet", name, namespace, replicas, containers, labels, created, ready
-            )
+            return self._replicated("ReplicaSet", name, spec)
         owner, revision, wanted = deployment
         pod_hash = name.rsplit("-", 1)[-1]
         obj = self._replicated(
             "ReplicaSet",
             name,
-            namespace,
-            replicas,
-            containers,
-            {**labels, "pod-template-hash": pod_hash},
-            created,
-            ready,
+            replace(spec, labels={**spec.labels, "pod-template-hash": pod_hash}),
             selector={"app": owner, "pod-template-hash": pod_hash},
         )
         obj["metadata"]["annotations"] = {
@@ -383,210 +373,104 @@ class ObjectFactory:
             "deployment.kubernetes.io/desired-replicas": str(wanted),
             "deployment.kubernetes.io/max-replicas": str(wanted + max(1, -(-wanted // 4))),
         }
-        obj["metadata"]["ownerReferences"] = [self.owner_reference("Deployment", namespace, owner)]
+        obj["metadata"]["ownerReferences"] = [self.owner_reference("Deployment", spec.namespace, owner)]
         return obj
 
-    def replication_controller(
-        self,
-        name: str,
-        *,
-        namespace: str,
-        replicas: int,
-        containers: list[tuple[str, str]],
-        labels: dict[str, str],
-        created: datetime,
-        ready: int,
-    ) -> dict[str, Any]:
+    def replication_controller(self, name: str, spec: Controlled) -> dict[str, Any]:
         """A v1 ReplicationController: like a ReplicaSet, with a plain-map selector."""
-        return self._replicated(
-            "ReplicationController", name, namespace, replicas, containers, labels, created, ready
-        )
+        return self._replicated("ReplicationController", name, spec)
 
     def _replicated(
-        self,
-        kind: str,
-        name: str,
-        namespace: str,
-        replicas: int,
-        containers: list[tuple[str, str]],
-        labels: dict[str, str],
-        created: datetime,
-        ready: int,
-        selector: dict[str, str] | None = None,
+        self, kind: str, name: str, spec: Controlled, selector: dict[str, str] | None = None
     ) -> dict[str, Any]:
         """A ReplicaSet or ReplicationController: ``replicas`` pods of one template, labelled
         by ``selector`` (default ``app: <name>``), ``ready`` of them ready."""
         selector = selector or {"app": name}
-        all_labels = {**selector, **labels}
-        metadata = self._metadata(kind, namespace, name, created, all_labels)
-        metadata["generation"] = 1
-        status: dict[str, Any] = {"replicas": replicas, "observedGeneration": 1}
-        if replicas:
-            status["fullyLabeledReplicas"] = replicas
-        if ready:
-            status.update(readyReplicas=ready, availableReplicas=ready)
-        return {
-            "apiVersion": _KIND_API[kind],
-            "kind": kind,
-            "metadata": metadata,
-            "spec": {
-                "replicas": replicas,
-                # A ReplicationController's selector is a plain map; a ReplicaSet's a LabelSelector.
-                "selector": selector if kind == "ReplicationController" else {"matchLabels": selector},
-                "template": pod_template(containers, all_labels),
-            },
-            "status": status,
+        all_labels = {**selector, **spec.labels}
+        metadata = self._metadata(kind, spec.namespace, name, spec.created, all_labels, generation=1)
+        status: dict[str, Any] = {"replicas": spec.replicas, "observedGeneration": 1}
+        if spec.replicas:
+            status["fullyLabeledReplicas"] = spec.replicas
+        if spec.ready:
+            status.update(readyReplicas=spec.ready, availableReplicas=spec.ready)
+        body = {
+            "replicas": spec.replicas,
+            # A ReplicationController's selector is a plain map; a ReplicaSet's a LabelSelector.
+            "selector": selector if kind == "ReplicationController" else {"matchLabels": selector},
+            "template": pod_template(spec.containers, all_labels),
         }
+        return _object(kind, metadata, body, status)
 
-    def job(
-        self,
-        name: str,
-        *,
-        namespace: str,
-        suspend: bool,
-        containers: list[tuple[str, str]],
-        labels: dict[str, str],
-        created: datetime,
-    ) -> dict[str, Any]:
+    def job(self, name: str, spec: Controlled, *, suspend: bool) -> dict[str, Any]:
         """A standalone batch/v1 Job: complete, or suspended (created, not yet run)."""
-        metadata = self._metadata("Job", namespace, name, created, labels)
-        metadata["generation"] = 1
+        metadata = self._metadata("Job", spec.namespace, name, spec.created, spec.labels, generation=1)
         uid = metadata["uid"]
         pod_labels = {
             "batch.kubernetes.io/controller-uid": uid,
             "batch.kubernetes.io/job-name": name,
             "controller-uid": uid,
             "job-name": name,
-            **labels,
+            **spec.labels,
         }
-        template = pod_template(containers, pod_labels, restart_policy="Never")
-        stamp = kube_time(created)
+        stamp = kube_time(spec.created)
         if suspend:
-            status: dict[str, Any] = {
-                "conditions": [
-                    {
-                        "type": "Suspended",
-                        "status": "True",
-                        "reason": "JobSuspended",
-                        "message": "Job suspended",
-                        "lastProbeTime": stamp,
-                        "lastTransitionTime": stamp,
-                    }
-                ]
+            status: dict[str, Any] = {}
+            condition = {
+                "type": "Suspended",
+                "status": "True",
+                "reason": "JobSuspended",
+                "message": "Job suspended",
             }
         else:
-            status = {
-                "startTime": stamp,
-                "completionTime": stamp,
-                "succeeded": 1,
-                "ready": 0,
-                "conditions": [
-                    {
-                        "type": "Complete",
-                        "status": "True",
-                        "lastProbeTime": stamp,
-                        "lastTransitionTime": stamp,
-                    }
-                ],
-            }
-        return {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": metadata,
-            "spec": {
-                "parallelism": 1,
-                "completions": 1,
-                "backoffLimit": 6,
-                "suspend": suspend,
-                "completionMode": "NonIndexed",
-                "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
-                "template": template,
-            },
-            "status": status,
+            status = {"startTime": stamp, "completionTime": stamp, "succeeded": 1, "ready": 0}
+            condition = {"type": "Complete", "status": "True"}
+        status["conditions"] = [{**condition, "lastProbeTime": stamp, "lastTransitionTime": stamp}]
+        body = {
+            "parallelism": 1,
+            "completions": 1,
+            "backoffLimit": 6,
+            "suspend": suspend,
+            "completionMode": "NonIndexed",
+            "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
+            "template": pod_template(spec.containers, pod_labels, restart_policy="Never"),
         }
+        return _object("Job", metadata, body, status)
 
-    def cronjob(
-        self,
-        name: str,
-        *,
-        namespace: str,
-        schedule: str,
-        suspend: bool,
-        containers: list[tuple[str, str]],
-        labels: dict[str, str],
-        created: datetime,
-    ) -> dict[str, Any]:
-        metadata = self._metadata("CronJob", namespace, name, created, labels)
-        metadata["generation"] = 1
-        return {
-            "apiVersion": "batch/v1",
-            "kind": "CronJob",
-            "metadata": metadata,
-            "spec": {
-                "schedule": schedule,
-                "suspend": suspend,
-                "concurrencyPolicy": "Allow",
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 1,
-                "jobTemplate": {
-                    "spec": {
-                        "template": {
-                            "metadata": {"labels": dict(labels)} if labels else {},
-                            "spec": {
-                                "containers": [
-                                    {"name": c_name, "image": image, "imagePullPolicy": "IfNotPresent"}
-                                    for c_name, image in containers
-                                ],
-                                "restartPolicy": "OnFailure",
-                            },
-                        }
-                    }
-                },
+    def cronjob(self, name: str, spec: Controlled, *, schedule: str, suspend: bool) -> dict[str, Any]:
+        metadata = self._metadata("CronJob", spec.namespace, name, spec.created, spec.labels, generation=1)
+        body = {
+            "schedule": schedule,
+            "suspend": suspend,
+            "concurrencyPolicy": "Allow",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 1,
+            "jobTemplate": {
+                "spec": {"template": pod_template(spec.containers, spec.labels, restart_policy="OnFailure")}
             },
-            "status": {},
         }
+        return _object("CronJob", metadata, body, {})
 
     def deployment_replica_sets(
         self,
         name: str,
+        spec: Controlled,
         *,
-        namespace: str,
-        replicas: int,
-        containers: list[tuple[str, str]],
-        labels: dict[str, str],
-        created: datetime,
-        ready: int,
         history: Sequence[tuple[list[tuple[str, str]], datetime]] = (),
     ) -> list[dict[str, Any]]:
         """A deployment's ReplicaSets: one per earlier revision in ``history`` (oldest first,
         scaled to zero), then the current one, which owns the deployment's pods."""
-        out = []
-        for revision, (old_containers, old_created) in enumerate(history, start=1):
-            out.append(
-                self.replica_set(
-                    f"{name}-{template_hash(namespace, name, revision)}",
-                    namespace=namespace,
-                    replicas=0,
-                    containers=old_containers,
-                    labels=labels,
-                    created=old_created,
-                    ready=0,
-                    deployment=(name, revision, replicas),
-                )
+        revisions = [
+            (
+                template_hash(spec.namespace, name, revision),
+                replace(spec, containers=old, created=at, replicas=0, ready=0),
             )
-        out.append(
-            self.replica_set(
-                f"{name}-{template_hash(namespace, name)}",
-                namespace=namespace,
-                replicas=replicas,
-                containers=containers,
-                labels=labels,
-                created=created,
-                ready=ready,
-                deployment=(name, len(history) + 1, replicas),
-            )
-        )
-        return out
+            for revision, (old, at) in enumerate(history, start=1)
+        ]
+        revisions.append((template_hash(spec.namespace, name), spec))
+        return [
+            self.replica_set(f"{name}-{pod_hash}", each, deployment=(name, revision, spec.replicas))
+            for revision, (pod_hash, each) in enumerate(revisions, start=1)
+        ]
 
     def scheduling_event(self, pod: dict[str, Any], *, created: datetime) -> dict[str, Any]:
         """The FailedScheduling warning the scheduler records for an Unschedulable pod."""
@@ -616,19 +500,28 @@ class ObjectFactory:
         }
 
 
+def _object(
+    kind: str, metadata: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]
+) -> dict[str, Any]:
+    """A controller object as the API server returns it."""
+    return {"apiVersion": _KIND_API[kind], "kind": kind, "metadata": metadata, "spec": spec, "status": status}
+
+
 def pod_template(
     containers: list[tuple[str, str]], labels: dict[str, str], *, restart_policy: str = "Always"
 ) -> dict[str, Any]:
     """A ``spec.template``: what every workload kind runs its pods from."""
+    return {"metadata": {"labels": dict(labels)}, "spec": pod_spec(containers, restart_policy=restart_policy)}
+
+
+def pod_spec(containers: list[tuple[str, str]], *, restart_policy: str = "Always") -> dict[str, Any]:
+    """A pod's ``spec`` as the API server defaults it; ``containers`` are (name, image)."""
     return {
-        "metadata": {"labels": dict(labels)},
-        "spec": {
-            "containers": [
-                {"name": c_name, "image": image, "imagePullPolicy": "IfNotPresent", "resources": {}}
-                for c_name, image in containers
-            ],
-            "restartPolicy": restart_policy,
-            "schedulerName": "default-scheduler",
-            "terminationGracePeriodSeconds": 30,
-        },
+        "containers": [
+            {"name": c_name, "image": image, "imagePullPolicy": "IfNotPresent", "resources": {}}
+            for c_name, image in containers
+        ],
+        "restartPolicy": restart_policy,
+        "schedulerName": "default-scheduler",
+        "terminationGracePeriodSeconds": 30,
     }

@@ -203,39 +203,30 @@ class RegistryBuilding:
                 os=os_name if model.platform else None,
             )
         elif model.kind == "image":
-            media_type = model.media_type or oci.OCI_MANIFEST
-            if media_type not in oci.IMAGE_TYPES:
-                self.problems.add(
-                    f"{path}.mediaType", f"an image is one of {', '.join(sorted(oci.IMAGE_TYPES))}"
-                )
+            media_type = self.media_type_of(
+                model, path, default=oci.OCI_MANIFEST, allowed=oci.IMAGE_TYPES, what="an image"
+            )
+            if media_type is None:
                 return "error"
-            layers = self.layers_of(model, seed, _IMAGE_LAYERS)
             config = (
                 (model.config.digest or oci.seeded_digest(seed + "/config"), model.config.size)
                 if model.config
                 else (oci.seeded_digest(seed + "/config"), _CONFIG_SIZE)
             )
-            content = oci.image_manifest_bytes(
-                media_type=media_type, config=config, layers=layers, annotations=model.annotations
-            )
-            manifest = Manifest(
-                digest=oci.digest_of(content),
+            manifest = _image_manifest(
                 media_type=media_type,
-                content=content,
+                config=config,
+                layers=self.layers_of(model, seed, _IMAGE_LAYERS),
+                annotations=model.annotations,
                 created=created,
                 updated=updated,
-                layers=layers,
-                config=config,
-                annotations=dict(model.annotations),
-                architecture=arch,
-                os=os_name,
+                platform=(os_name, arch),
             )
         elif model.kind == "index":
-            media_type = model.media_type or oci.OCI_INDEX
-            if media_type not in oci.INDEX_TYPES:
-                self.problems.add(
-                    f"{path}.mediaType", f"an index is one of {', '.join(sorted(oci.INDEX_TYPES))}"
-                )
+            media_type = self.media_type_of(
+                model, path, default=oci.OCI_INDEX, allowed=oci.INDEX_TYPES, what="an index"
+            )
+            if media_type is None:
                 return "error"
             child_type = oci.DOCKER_MANIFEST if media_type == oci.DOCKER_LIST else oci.OCI_MANIFEST
             entries: list[tuple[str, str, int, str | None, str | None]] = []
@@ -246,24 +237,17 @@ class RegistryBuilding:
                     self.problems.add(f"{path}.platforms[{p_index}]", str(exc))
                     return "error"
                 c_seed = f"{seed}/{platform}"
-                c_layers = [
-                    (oci.seeded_digest(f"{c_seed}/layer{i}"), size) for i, size in enumerate(_IMAGE_LAYERS)
-                ]
-                c_config = (oci.seeded_digest(c_seed + "/config"), _CONFIG_SIZE)
-                c_content = oci.image_manifest_bytes(media_type=child_type, config=c_config, layers=c_layers)
-                child = Manifest(
-                    digest=oci.digest_of(c_content),
+                child = _image_manifest(
                     media_type=child_type,
-                    content=c_content,
+                    config=(oci.seeded_digest(c_seed + "/config"), _CONFIG_SIZE),
+                    layers=_seeded_layers(c_seed, _IMAGE_LAYERS),
+                    annotations={},
                     created=created,
                     updated=updated,
-                    layers=c_layers,
-                    config=c_config,
-                    architecture=c_arch,
-                    os=c_os,
+                    platform=(c_os, c_arch),
                 )
                 extra.append(child)
-                entries.append((child_type, child.digest, len(c_content), c_os, c_arch))
+                entries.append((child_type, child.digest, len(child.content), c_os, c_arch))
             for c_index, name in enumerate(model.children):
                 digest = self.reference(name, names, declared, repo, f"{path}.children[{c_index}]")
                 if not isinstance(digest, str):
@@ -349,9 +333,19 @@ class RegistryBuilding:
             names[tag_model.name] = manifest.digest
         return "done"
 
+    def media_type_of(
+        self, model: ManifestModel, path: str, *, default: str, allowed: frozenset[str], what: str
+    ) -> str | None:
+        """The model's media type (``default`` when not given); None, reported, if not ``allowed``."""
+        media_type = model.media_type or default
+        if media_type not in allowed:
+            self.problems.add(f"{path}.mediaType", f"{what} is one of {', '.join(sorted(allowed))}")
+            return None
+        return media_type
+
     def layers_of(self, model: ManifestModel, seed: str, default: tuple[int, ...]) -> list[tuple[str, int]]:
         if not model.layers:
-            return [(oci.seeded_digest(f"{seed}/layer{i}"), size) for i, size in enumerate(default)]
+            return _seeded_layers(seed, default)
         out = []
         for i, layer in enumerate(model.layers):
             if isinstance(layer, int):
@@ -382,3 +376,36 @@ def _platform(text: str) -> tuple[str, str]:
     if len(parts) < 2 or not all(parts):
         raise ValueError(f"{text!r} is not a platform like linux/amd64")
     return parts[0], parts[1]
+
+
+def _seeded_layers(seed: str, sizes: tuple[int, ...]) -> list[tuple[str, int]]:
+    """Layers of the given sizes whose digests are stable per seed."""
+    return [(oci.seeded_digest(f"{seed}/layer{i}"), size) for i, size in enumerate(sizes)]
+
+
+def _image_manifest(
+    *,
+    media_type: str,
+    config: tuple[str, int],
+    layers: list[tuple[str, int]],
+    annotations: dict[str, str],
+    created: datetime,
+    updated: datetime,
+    platform: tuple[str, str],
+) -> Manifest:
+    """An image manifest with its bytes; ``platform`` is (os, architecture)."""
+    content = oci.image_manifest_bytes(
+        media_type=media_type, config=config, layers=layers, annotations=annotations
+    )
+    return Manifest(
+        digest=oci.digest_of(content),
+        media_type=media_type,
+        content=content,
+        created=created,
+        updated=updated,
+        layers=layers,
+        config=config,
+        annotations=dict(annotations),
+        architecture=platform[1],
+        os=platform[0],
+    )

@@ -100,15 +100,20 @@ def _project_away(op: ProjectAway, schema: Schema, now: datetime) -> tuple[Schem
     return out, lambda rows: [{name: row.get(name) for name in keep} for row in rows]
 
 
+def _set_columns(schema: Schema, columns: list[tuple[str, str]]) -> Schema:
+    """``schema`` with ``columns`` (name, type) replacing same-named ones in place, the rest appended."""
+    out = list(schema.columns)
+    for name, value_type in columns:
+        at = next((i for i, (n, _) in enumerate(out) if n == name), None)
+        if at is None:
+            out.append((name, value_type))
+        else:
+            out[at] = (name, value_type)
+    return Schema(tuple(out))
+
+
 def _extend(op: Extend, schema: Schema, now: datetime) -> tuple[Schema, Stage]:
     items = _named(op.items, Compiler(schema, "extend", now))
-    columns = list(schema.columns)
-    for name, _, value_type in items:
-        at = next((i for i, (n, _) in enumerate(columns) if n == name), None)
-        if at is None:
-            columns.append((name, value_type))
-        else:
-            columns[at] = (name, value_type)
 
     def stage(rows: list[Row]) -> list[Row]:
         out = []
@@ -119,7 +124,7 @@ def _extend(op: Extend, schema: Schema, now: datetime) -> tuple[Schema, Stage]:
             out.append(new)
         return out
 
-    return Schema(tuple(columns)), stage
+    return _set_columns(schema, [(name, value_type) for name, _, value_type in items]), stage
 
 
 def _expansion(value: Any) -> list[Any]:
@@ -133,13 +138,6 @@ def _expansion(value: Any) -> list[Any]:
 
 def _mv_expand(op: MvExpand, schema: Schema, now: datetime) -> tuple[Schema, Stage]:
     items = _named(op.items, Compiler(schema, "mv-expand", now))
-    columns = list(schema.columns)
-    for name, _, _ in items:
-        at = next((i for i, (n, _) in enumerate(columns) if n == name), None)
-        if at is None:
-            columns.append((name, "object"))
-        else:
-            columns[at] = (name, "object")
     limit = op.limit
 
     def stage(rows: list[Row]) -> list[Row]:
@@ -156,7 +154,7 @@ def _mv_expand(op: MvExpand, schema: Schema, now: datetime) -> tuple[Schema, Sta
                 out.append(new)
         return out
 
-    return Schema(tuple(columns)), stage
+    return _set_columns(schema, [(name, "object") for name, _, _ in items]), stage
 
 
 def _sorter(keys: tuple[SortKey, ...], compiler: Compiler) -> Stage:

@@ -8,6 +8,9 @@ not implement (``join``, ``union``, ``parse``, ...) are named in an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sandbox.graph.errors import QueryError, parser_failure, unsupported_operator
 from sandbox.graph.expressions import UNSUPPORTED_FUNCTIONS, unsupported_function
 from sandbox.graph.lexing import Token, tokenize
@@ -36,6 +39,8 @@ from sandbox.graph.syntax import (
     Top,
     Where,
 )
+
+_Item = TypeVar("_Item")
 
 # Tabular operators of KQL that the subset leaves out: refused by name.
 _KNOWN_UNSUPPORTED = frozenset(
@@ -112,48 +117,27 @@ _STRING_OPERATORS = frozenset(
     }
 )
 _IN_OPERATORS = frozenset({"in", "!in", "in~", "!in~"})
+# Operator words that cannot name a column either (``count`` can: it is also a function).
+_TABULAR_OPERATORS = frozenset(
+    {
+        "where",
+        "filter",
+        "project",
+        "project-away",
+        "extend",
+        "mv-expand",
+        "order",
+        "sort",
+        "top",
+        "limit",
+        "take",
+        "summarize",
+        "distinct",
+    }
+)
 # Words that cannot name a column: "where where" is a syntax error, not a column lookup.
-_RESERVED = frozenset(
-    {
-        "where",
-        "filter",
-        "project",
-        "project-away",
-        "extend",
-        "mv-expand",
-        "order",
-        "sort",
-        "top",
-        "limit",
-        "take",
-        "summarize",
-        "distinct",
-        "and",
-        "or",
-        "by",
-        "asc",
-        "desc",
-        "nulls",
-    }
-)
-_FIRST_OPERATORS = frozenset(
-    {
-        "where",
-        "filter",
-        "project",
-        "project-away",
-        "extend",
-        "mv-expand",
-        "order",
-        "sort",
-        "top",
-        "limit",
-        "take",
-        "summarize",
-        "distinct",
-        "count",
-    }
-)
+_RESERVED = _TABULAR_OPERATORS | {"and", "or", "by", "asc", "desc", "nulls"}
+_FIRST_OPERATORS = _TABULAR_OPERATORS | {"count"}
 
 
 class _Parser:
@@ -188,6 +172,14 @@ class _Parser:
         if self.token.kind != "ident":
             raise self.fail("identifier")
         return self.take()
+
+    def separated(self, parse: Callable[[], _Item]) -> tuple[_Item, ...]:
+        """One or more of what ``parse`` reads, comma-separated."""
+        items = [parse()]
+        while self.at(","):
+            self.take()
+            items.append(parse())
+        return tuple(items)
 
     def expect_int(self) -> int:
         if self.token.kind != "number" or not isinstance(self.token.value, int):
@@ -227,11 +219,7 @@ class _Parser:
             return self.mv_expand()
         if name in ("order", "sort"):
             self.expect("by")
-            keys = [self.sort_key()]
-            while self.at(","):
-                self.take()
-                keys.append(self.sort_key())
-            return OrderBy(tuple(keys))
+            return OrderBy(self.separated(self.sort_key))
         if name == "top":
             count = self.expect_int()
             self.expect("by")
@@ -251,11 +239,7 @@ class _Parser:
 
     def names(self) -> tuple[str, ...]:
         """Column names or wildcard patterns (``p*``), comma-separated."""
-        names = [self.name_pattern()]
-        while self.at(","):
-            self.take()
-            names.append(self.name_pattern())
-        return tuple(names)
+        return self.separated(self.name_pattern)
 
     def name_pattern(self) -> str:
         parts: list[str] = []
@@ -277,11 +261,7 @@ class _Parser:
         return Assignment(None, self.expression())
 
     def assignments(self) -> tuple[Assignment, ...]:
-        items = [self.assignment()]
-        while self.at(","):
-            self.take()
-            items.append(self.assignment())
-        return tuple(items)
+        return self.separated(self.assignment)
 
     def mv_expand(self) -> MvExpand:
         following = self.tokens[self.pos + 1]
@@ -291,24 +271,23 @@ class _Parser:
             and (self.token.text != "kind" or self.tokens[self.pos + 2].text in ("bag", "array"))
         ):
             raise unsupported_operator(f"mv-expand {self.token.text}=")
-        items = []
-        while True:
-            item = self.assignment()
-            if self.at("to"):
-                self.take()
-                self.expect("typeof")
-                self.expect("(")
-                self.expect_ident()
-                self.expect(")")
-            items.append(item)
-            if not self.at(","):
-                break
-            self.take()
+        items = self.separated(self.mv_expand_item)
         limit = None
         if self.at("limit"):
             self.take()
             limit = self.expect_int()
-        return MvExpand(tuple(items), limit)
+        return MvExpand(items, limit)
+
+    def mv_expand_item(self) -> Assignment:
+        """An expanded column, with an optional ``to typeof(t)`` (read, not applied)."""
+        item = self.assignment()
+        if self.at("to"):
+            self.take()
+            self.expect("typeof")
+            self.expect("(")
+            self.expect_ident()
+            self.expect(")")
+        return item
 
     def sort_key(self) -> SortKey:
         expr = self.expression()
@@ -339,31 +318,28 @@ class _Parser:
     def expression(self) -> Expr:
         return self.or_expr()
 
-    def or_expr(self) -> Expr:
-        left = self.and_expr()
-        while self.at("or"):
-            self.take()
-            left = Binary("or", left, self.and_expr())
+    def binary_chain(self, operand: Callable[[], Expr], *ops: str) -> Expr:
+        """``operand (op operand)*`` for one precedence level, grouped to the left."""
+        left = operand()
+        while self.at(*ops):
+            op = self.take().text
+            left = Binary(op, left, operand())
         return left
 
+    def or_expr(self) -> Expr:
+        return self.binary_chain(self.and_expr, "or")
+
     def and_expr(self) -> Expr:
-        left = self.comparison()
-        while self.at("and"):
-            self.take()
-            left = Binary("and", left, self.comparison())
-        return left
+        return self.binary_chain(self.comparison, "and")
 
     def comparison(self) -> Expr:
         left = self.additive()
         if self.token.kind in ("ident", "symbol") and self.token.text in _IN_OPERATORS:
             op = self.take().text
             self.expect("(")
-            items = [self.expression()]
-            while self.at(","):
-                self.take()
-                items.append(self.expression())
+            items = self.separated(self.expression)
             self.expect(")")
-            return InList(op, left, tuple(items))
+            return InList(op, left, items)
         if self.token.kind in ("ident", "symbol") and self.token.text in _STRING_OPERATORS:
             op = self.take().text
             if op == "matches":
@@ -374,18 +350,10 @@ class _Parser:
         return left
 
     def additive(self) -> Expr:
-        left = self.multiplicative()
-        while self.at("+", "-"):
-            op = self.take().text
-            left = Binary(op, left, self.multiplicative())
-        return left
+        return self.binary_chain(self.multiplicative, "+", "-")
 
     def multiplicative(self) -> Expr:
-        left = self.unary()
-        while self.at("*", "/", "%"):
-            op = self.take().text
-            left = Binary(op, left, self.unary())
-        return left
+        return self.binary_chain(self.unary, "*", "/", "%")
 
     def unary(self) -> Expr:
         if self.at("-"):
@@ -439,14 +407,9 @@ class _Parser:
                 if tok.text in UNSUPPORTED_FUNCTIONS:
                     raise unsupported_function(tok.text)  # before its arguments (arg_max(x, *))
                 self.take()
-                args: list[Expr] = []
-                if not self.at(")"):
-                    args.append(self.expression())
-                    while self.at(","):
-                        self.take()
-                        args.append(self.expression())
+                args: tuple[Expr, ...] = () if self.at(")") else self.separated(self.expression)
                 self.expect(")")
-                return Call(tok.text, tuple(args), tok.line, tok.column)
+                return Call(tok.text, args, tok.line, tok.column)
             if tok.text in _RESERVED or tok.text.startswith("!") or tok.text == "in~":
                 self.pos -= 1
                 raise self.fail()

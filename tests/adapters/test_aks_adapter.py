@@ -24,7 +24,7 @@ from ops.errors import Conflict, NotFound, PermanentError, TransientError
 from ops.schedule.clusters import ZERO, PoolScale
 from ops.schedule.protocols import OperationState
 from sandbox.server import SandboxServer
-from tests.support.sandbox import SUBSCRIPTION, control, sandbox_env, start_sandbox
+from tests.support.sandbox import SUBSCRIPTION, app_sandbox, control
 
 PROVIDER = "providers/Microsoft.ContainerService/managedClusters"
 CLUSTER = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-aks/{PROVIDER}/aks-a"
@@ -49,16 +49,8 @@ ESTATE: dict[str, Any] = {
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    server = start_sandbox(ESTATE, state_dir=tmp_path)
-    try:
-        sandbox_env(server, monkeypatch)
-        from ops.adapters import aks, identity
-
-        monkeypatch.setattr(identity, "_CREDENTIALS", {})
-        monkeypatch.setattr(aks, "_CLIENTS", {})
+    with app_sandbox(ESTATE, tmp_path, monkeypatch) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -39,27 +39,21 @@ from tests.support.gate import (
     SPDX,
     manifest,
     pull,
-    reset_gate_caches,
     scanned,
     tag_target,
 )
-from tests.support.sandbox import sandbox_env, start_sandbox
+from tests.support.sandbox import connect_app, running_sandbox
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    running = start_sandbox(ESTATE, state_dir=tmp_path_factory.mktemp("gate-adapters"))
-    try:
+    with running_sandbox(ESTATE, tmp_path_factory.mktemp("gate-adapters")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
 def settings(server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    env = sandbox_env(server, monkeypatch)
-    reset_gate_caches(monkeypatch)
-    return load_settings(env)
+    return load_settings(connect_app(server, monkeypatch))
 
 
 def image(server: SandboxServer, repository: str, digest: str, registry: str = REGISTRY) -> ImageRef:

@@ -19,7 +19,7 @@ from ops.adapters.aks import AksClusters
 from ops.adapters.graph import GraphClusters
 from ops.config import load_settings
 from sandbox.server import SandboxServer
-from tests.support.sandbox import sandbox_env, start_sandbox
+from tests.support.sandbox import app_sandbox
 
 SUB_A = "00000000-0000-4000-8000-00000000000a"
 SUB_B = "00000000-0000-4000-8000-00000000000b"
@@ -45,18 +45,9 @@ ESTATE: dict[str, Any] = {
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    server = start_sandbox(ESTATE, state_dir=tmp_path)
-    try:
-        sandbox_env(server, monkeypatch)
-        monkeypatch.setenv("OPS_SUBSCRIPTIONS", f"{SUB_A},{SUB_B}")  # C is out of scope
-        from ops.adapters import aks, graph, identity
-
-        monkeypatch.setattr(identity, "_CREDENTIALS", {})
-        monkeypatch.setattr(aks, "_CLIENTS", {})
-        monkeypatch.setattr(graph, "_CLIENTS", {})
+    in_scope = {"OPS_SUBSCRIPTIONS": f"{SUB_A},{SUB_B}"}  # C is out of scope
+    with app_sandbox(ESTATE, tmp_path, monkeypatch, in_scope) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def graph_requests(server: SandboxServer) -> int:

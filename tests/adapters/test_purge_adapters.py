@@ -49,9 +49,9 @@ from ops.errors import Forbidden, TransientError
 from ops.purge.inventory import INDEX_MEDIA_TYPES, ClusterRef, Manifest, RegistryRef
 from sandbox.server import SandboxServer
 from tests.support.azurite import run_azurite
-from tests.support.purge import ESTATE, REGISTRY, SIGNATURE, reset_adapter_caches
+from tests.support.purge import ESTATE, REGISTRY, SIGNATURE
 from tests.support.queues import delete_message, receive_messages
-from tests.support.sandbox import control, sandbox_env, start_sandbox
+from tests.support.sandbox import connect_app, control, running_sandbox
 
 PAGED = {
     "name": "pagedreg",
@@ -119,17 +119,13 @@ def estate() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    server = start_sandbox(estate(), state_dir=tmp_path_factory.mktemp("sandbox"))
-    try:
+    with running_sandbox(estate(), tmp_path_factory.mktemp("sandbox")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def settings(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    sandbox_env(sandbox, monkeypatch)
-    reset_adapter_caches(monkeypatch)
+    connect_app(sandbox, monkeypatch)
     control(sandbox, "DELETE", "requests")
     return load_settings(os.environ)
 

@@ -64,12 +64,11 @@ from tests.support.gate import (
     published,
     pull,
     push,
-    reset_gate_caches,
     retag,
     scanned,
     tag_target,
 )
-from tests.support.sandbox import control, sandbox_env, start_sandbox
+from tests.support.sandbox import connect_app, control, running_sandbox
 
 NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
 LONG_AGO = datetime.now(UTC) - timedelta(hours=2)
@@ -114,21 +113,19 @@ gate:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    running = start_sandbox(ESTATE, state_dir=tmp_path_factory.mktemp("gate"))
-    try:
+    with running_sandbox(ESTATE, tmp_path_factory.mktemp("gate")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
 def sandbox(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    sandbox_env(server, monkeypatch)
-    monkeypatch.setenv("OPS_STATE_PATH", str(tmp_path / "state.db"))
-    monkeypatch.setenv("OPS_DRY_RUN", "false")
-    monkeypatch.setenv("OPS_GATE_POLICY", POLICY)
-    monkeypatch.delenv("AzureWebJobsStorage", raising=False)
-    reset_gate_caches(monkeypatch)
+    settings = {
+        "OPS_STATE_PATH": str(tmp_path / "state.db"),
+        "OPS_DRY_RUN": "false",
+        "OPS_GATE_POLICY": POLICY,
+        "AzureWebJobsStorage": None,
+    }
+    connect_app(server, monkeypatch, settings)
     control(server, "DELETE", "faults")
     with server.world.lock:
         server.world.published.clear()

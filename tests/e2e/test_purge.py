@@ -35,10 +35,9 @@ from tests.support.purge import (
     expected_remaining,
     refs_of,
     remember_refs,
-    reset_adapter_caches,
 )
 from tests.support.queues import delete_message, receive_messages
-from tests.support.sandbox import control, sandbox_env, start_sandbox
+from tests.support.sandbox import app_sandbox, control
 
 QUEUE = "purge-e2e"
 STARTED = [datetime.now(UTC)]
@@ -52,25 +51,18 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Iterator[SandboxServer]:
-    server = start_sandbox(ESTATE, state_dir=tmp_path)
-    try:
-        sandbox_env(server, monkeypatch)
-        queue = f"{QUEUE}-{uuid.uuid4().hex[:12]}"  # Azurite lives for the module: one queue per test
-        for key, value in {
-            "AzureWebJobsStorage": azurite.connection_string,
-            "OPS_DRY_RUN": "false",
-            "OPS_PURGE_POLICY": POLICY,
-            "OPS_PURGE_QUEUE": queue,
-            "OPS_PURGE_BATCH_SIZE": "2",
-            "OPS_MAX_ACTIONS_PER_RUN": "100",
-        }.items():
-            monkeypatch.setenv(key, value)
-        reset_adapter_caches(monkeypatch)
+    settings = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "OPS_DRY_RUN": "false",
+        "OPS_PURGE_POLICY": POLICY,
+        "OPS_PURGE_QUEUE": f"{QUEUE}-{uuid.uuid4().hex[:12]}",  # Azurite lives for the module: one per test
+        "OPS_PURGE_BATCH_SIZE": "2",
+        "OPS_MAX_ACTIONS_PER_RUN": "100",
+    }
+    with app_sandbox(ESTATE, tmp_path, monkeypatch, settings) as server:
         remember_refs(server.world)
         STARTED[0] = datetime.now(UTC)  # Azurite's tables outlive a test: read only this test's audit
         yield server
-    finally:
-        server.stop()
 
 
 def ops_invoke(name: str, payload: Any = None) -> Any:

@@ -41,9 +41,8 @@ from tests.support.purge import (
     expected_remaining,
     refs_of,
     remember_refs,
-    reset_adapter_caches,
 )
-from tests.support.sandbox import ARM_SCOPE, SUBSCRIPTION, control, sandbox_env, start_sandbox
+from tests.support.sandbox import SUBSCRIPTION, app_sandbox, arm_client, control
 
 
 #: ESTATE plus aks-dev, a second cluster that runs shop/api:ci-100 (which the policy selects).
@@ -72,18 +71,15 @@ def sandbox_estate(request: pytest.FixtureRequest) -> dict[str, Any]:
 def sandbox(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_estate: dict[str, Any]
 ) -> Iterator[SandboxServer]:
-    server = start_sandbox(sandbox_estate, state_dir=tmp_path / "sandbox")
-    try:
-        sandbox_env(server, monkeypatch)
-        monkeypatch.setenv("OPS_STATE_PATH", str(tmp_path / "state.db"))
-        monkeypatch.delenv("AzureWebJobsStorage", raising=False)
-        monkeypatch.delenv("OPS_PURGE_POLICY", raising=False)
-        monkeypatch.setenv("OPS_DRY_RUN", "true")
-        reset_adapter_caches(monkeypatch)
+    settings = {
+        "OPS_STATE_PATH": str(tmp_path / "state.db"),
+        "AzureWebJobsStorage": None,
+        "OPS_PURGE_POLICY": None,
+        "OPS_DRY_RUN": "true",
+    }
+    with app_sandbox(sandbox_estate, tmp_path / "sandbox", monkeypatch, settings) as server:
         remember_refs(server.world)
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -174,15 +170,9 @@ def test_apply_while_the_purge_lease_is_held_is_refused(
 
 def stop_cluster(sandbox: SandboxServer, name: str) -> None:
     """Stop a cluster the way the schedule does: ARM's managedClusters/stop."""
-    from azure.identity import ManagedIdentityCredential
     from azure.mgmt.containerservice import ContainerServiceClient
 
-    arm = ContainerServiceClient(
-        ManagedIdentityCredential(),
-        SUBSCRIPTION,
-        base_url=sandbox.arm_endpoint,
-        credential_scopes=[ARM_SCOPE],
-    )
+    arm = arm_client(ContainerServiceClient, sandbox, SUBSCRIPTION)
     arm.managed_clusters.begin_stop("rg-aks", name).result()
     assert sandbox.world.clusters[name].power_state == "Stopped"
 
@@ -235,16 +225,13 @@ def test_the_demo_purge_keeps_to_its_own_state(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("AzureWebJobsStorage", shell_storage)
     monkeypatch.setenv("AzureWebJobsStorage__queueServiceUri", "https://real.queue.core.windows.net")
     monkeypatch.setenv("OPS_STATE_PATH", str(real))
-    server = start_sandbox(DEMO_ESTATE, state_dir=tmp_path / "sandbox")
-    try:
-        sandbox_env(server, monkeypatch)
-        reset_adapter_caches(monkeypatch)
-        with demo_environment(server, tmp_path / "demo"):
-            import function_app
+    with (
+        app_sandbox(DEMO_ESTATE, tmp_path / "sandbox", monkeypatch) as server,
+        demo_environment(server, tmp_path / "demo"),
+    ):
+        import function_app
 
-            step_purge(DemoContext(sandbox=server, app=function_app.app))
-    finally:
-        server.stop()
+        step_purge(DemoContext(sandbox=server, app=function_app.app))
     assert not real.parent.exists()
     summaries = [
         r

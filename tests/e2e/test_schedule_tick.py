@@ -42,7 +42,7 @@ import pytest
 from ops.triggers.invoking import invoke_function
 from sandbox.server import SandboxServer
 from sandbox.world import World
-from tests.support.sandbox import SUBSCRIPTION, control, sandbox_env, start_sandbox
+from tests.support.sandbox import SUBSCRIPTION, app_sandbox, control
 
 ROOT = Path(__file__).resolve().parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -93,21 +93,16 @@ ESTATE: dict[str, Any] = {
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    server = start_sandbox(ESTATE, state_dir=tmp_path / "sandbox")
+    settings = {
+        "AzureWebJobsStorage": None,
+        "OPS_DRY_RUN": "false",
+        "OPS_STATE_PATH": str(tmp_path / "state.db"),
+    }
     try:
-        sandbox_env(server, monkeypatch)
-        monkeypatch.delenv("AzureWebJobsStorage", raising=False)
-        monkeypatch.setenv("OPS_DRY_RUN", "false")
-        monkeypatch.setenv("OPS_STATE_PATH", str(tmp_path / "state.db"))
-        # Each test has its own sandbox (own ports and CA): start from fresh clients.
-        from ops.adapters import aks, graph, identity
-
-        monkeypatch.setattr(identity, "_CREDENTIALS", {})
-        monkeypatch.setattr(aks, "_CLIENTS", {})
-        monkeypatch.setattr(graph, "_CLIENTS", {})
-        yield server
+        # Each test has its own sandbox (own ports and CA): the app starts from fresh clients.
+        with app_sandbox(ESTATE, tmp_path / "sandbox", monkeypatch, settings) as server:
+            yield server
     finally:
-        server.stop()
         from ops.services import reset_services
 
         reset_services()

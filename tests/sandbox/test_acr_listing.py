@@ -64,12 +64,17 @@ def page_all(repo: Repository, n: int, orderby: str, *, delete_last: bool = Fals
             listing.remember_deleted(repo, manifest=repo.manifests.pop(last))
 
 
-@settings(max_examples=60, deadline=None)
-@given(
+# Both paging properties run over the same examples: the manifests' ages in days, a page
+# size and an order.
+paging_examples = given(
     ages=st.lists(st.integers(min_value=0, max_value=20), max_size=40),
     n=st.integers(min_value=1, max_value=12),
     orderby=st.sampled_from(listing.ORDERS),
 )
+
+
+@settings(max_examples=60, deadline=None)
+@paging_examples
 def test_paging_lists_every_manifest_once_in_order(ages: list[int], n: int, orderby: str) -> None:
     repo = make_repo(ages)
 
@@ -77,11 +82,7 @@ def test_paging_lists_every_manifest_once_in_order(ages: list[int], n: int, orde
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    ages=st.lists(st.integers(min_value=0, max_value=20), max_size=40),
-    n=st.integers(min_value=1, max_value=12),
-    orderby=st.sampled_from(listing.ORDERS),
-)
+@paging_examples
 def test_paging_survives_deleting_each_pages_last_item(ages: list[int], n: int, orderby: str) -> None:
     repo = make_repo(ages)
     everything = expected_order(repo, orderby)

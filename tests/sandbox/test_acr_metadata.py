@@ -17,17 +17,15 @@ Cases:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 import requests
-from azure.identity import ManagedIdentityCredential
 
-from sandbox.acr.client import registry_session
 from sandbox.server import SandboxServer
 from sandbox.world import Repository
-from tests.support.sandbox import minimal_estate, sandbox_env, start_sandbox
+from tests.support.sandbox import minimal_estate
 
 REGISTRY = "contosotest"
 
@@ -42,26 +40,8 @@ ESTATE["registries"][0]["generate"] = {
 
 
 @pytest.fixture(scope="module")
-def acr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    server = start_sandbox(ESTATE, state_dir=tmp_path_factory.mktemp("acr-metadata"))
-    with pytest.MonkeyPatch.context() as patch:
-        sandbox_env(server, patch)
-        yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def http(acr: SandboxServer) -> requests.Session:
-    credential = ManagedIdentityCredential()
-    return registry_session(
-        lambda: credential.get_token("https://containerregistry.azure.net/.default").token,
-        verify=str(acr.tls.ca_cert),
-    )
-
-
-@pytest.fixture
-def base(acr: SandboxServer) -> str:
-    return f"https://{acr.world.registries[REGISTRY].login_server}"
+def acr_estate() -> dict[str, Any]:
+    return ESTATE
 
 
 def repo_of(acr: SandboxServer, name: str) -> Repository:

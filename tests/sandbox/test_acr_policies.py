@@ -18,6 +18,7 @@ Cases:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -25,12 +26,11 @@ from azure.containerregistry import ContainerRegistryClient
 from azure.core.exceptions import HttpResponseError
 from azure.identity import ManagedIdentityCredential
 
-from sandbox.acr.client import registry_session
 from sandbox.acr.media import OCI_MANIFEST
 from sandbox.acr.pushing import push_image, push_over_https
 from sandbox.server import SandboxServer
 from sandbox.world import RoleAssignment
-from tests.support.sandbox import SUBSCRIPTION, minimal_estate, sandbox_env, start_sandbox
+from tests.support.sandbox import SUBSCRIPTION, minimal_estate
 
 PLAIN = "contosotest"
 QUARANTINING = "contosoquarantine"
@@ -41,18 +41,8 @@ ESTATE["registries"].append({"name": QUARANTINING, "resourceGroup": "rg-acr", "q
 
 
 @pytest.fixture(scope="module")
-def acr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    server = start_sandbox(ESTATE, state_dir=tmp_path_factory.mktemp("acr-policies"))
-    with pytest.MonkeyPatch.context() as patch:
-        sandbox_env(server, patch)
-        yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def http(acr: SandboxServer) -> requests.Session:
-    credential = ManagedIdentityCredential()
-    return registry_session(lambda: credential.get_token(ACR_SCOPE).token, verify=str(acr.tls.ca_cert))
+def acr_estate() -> dict[str, Any]:
+    return ESTATE
 
 
 @pytest.fixture

@@ -22,44 +22,19 @@ Cases:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import requests
 from azure.eventgrid import EventGridEvent
 from azure.identity import ManagedIdentityCredential
 
-from sandbox.acr.client import registry_session
 from sandbox.acr.events import IMAGE_DELETED, IMAGE_PUSHED
 from sandbox.acr.media import OCI_INDEX, OCI_MANIFEST, compute_digest
 from sandbox.acr.pushing import push_image, push_over_https
 from sandbox.server import SandboxServer
-from tests.support.sandbox import minimal_estate, sandbox_env, start_sandbox
 
 REGISTRY = "contosotest"
 ACR_SCOPE = "https://containerregistry.azure.net/.default"
 SIGNATURE = "application/vnd.cncf.notary.signature"
 SBOM = "application/spdx+json"
-
-
-@pytest.fixture(scope="module")
-def acr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    server = start_sandbox(minimal_estate(), state_dir=tmp_path_factory.mktemp("acr-push"))
-    with pytest.MonkeyPatch.context() as patch:
-        sandbox_env(server, patch)
-        yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def http(acr: SandboxServer) -> requests.Session:
-    credential = ManagedIdentityCredential()
-    return registry_session(lambda: credential.get_token(ACR_SCOPE).token, verify=str(acr.tls.ca_cert))
-
-
-@pytest.fixture
-def base(acr: SandboxServer) -> str:
-    return f"https://{acr.world.registries[REGISTRY].login_server}"
 
 
 def events_for(acr: SandboxServer, event_type: str, digest: str) -> list[dict]:

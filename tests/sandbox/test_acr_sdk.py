@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from azure.containerregistry import ArtifactManifestOrder, ArtifactTagOrder, ContainerRegistryClient
@@ -37,7 +38,7 @@ from sandbox.acr.errors import RegistryError
 from sandbox.acr.events import IMAGE_DELETED, IMAGE_PUSHED
 from sandbox.acr.pushing import push_image
 from sandbox.server import SandboxServer
-from tests.support.sandbox import minimal_estate, sandbox_env, start_sandbox
+from tests.support.sandbox import minimal_estate
 
 REGISTRY = "contosotest"
 ACR_AUDIENCE = "https://containerregistry.azure.net"
@@ -52,12 +53,8 @@ ESTATE["registries"][0]["generate"] = {
 
 
 @pytest.fixture(scope="module")
-def acr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    server = start_sandbox(ESTATE, state_dir=tmp_path_factory.mktemp("acr-sdk"))
-    with pytest.MonkeyPatch.context() as patch:
-        sandbox_env(server, patch)
-        yield server
-    server.stop()
+def acr_estate() -> dict[str, Any]:
+    return ESTATE
 
 
 @pytest.fixture

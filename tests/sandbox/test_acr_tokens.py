@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -29,19 +28,10 @@ from azure.identity import ManagedIdentityCredential
 
 from sandbox.server import SandboxServer
 from sandbox.world import RoleAssignment
-from tests.support.sandbox import SUBSCRIPTION, minimal_estate, sandbox_env, start_sandbox
+from tests.support.sandbox import SUBSCRIPTION
 
 REGISTRY = "contosotest"
 AUTH_MESSAGE = "authentication required, visit https://aka.ms/acr/authorization for more information."
-
-
-@pytest.fixture(scope="module")
-def acr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    server = start_sandbox(minimal_estate(), state_dir=tmp_path_factory.mktemp("acr-tokens"))
-    with pytest.MonkeyPatch.context() as patch:
-        sandbox_env(server, patch)
-        yield server
-    server.stop()
 
 
 @pytest.fixture

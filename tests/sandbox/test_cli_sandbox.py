@@ -6,14 +6,13 @@ prints and that `ops invoke` can take as-is; serve stops cleanly on SIGTERM.
 """
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
+
+from sandbox.process import start_sandbox_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,30 +24,9 @@ def _ops(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_serve_state_push_events(tmp_path: Path) -> None:
-    env_file = tmp_path / "sandbox.env"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ops",
-            "sandbox",
-            "serve",
-            "--estate",
-            "sandbox/estates/demo.yaml",
-            "--env-file",
-            str(env_file),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ},
-    )
+    server = start_sandbox_process(ROOT / "sandbox" / "estates" / "demo.yaml", tmp_path, timeout=60)
+    env_file = server.env_path
     try:
-        deadline = time.monotonic() + 60
-        while not env_file.exists() and time.monotonic() < deadline:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            time.sleep(0.2)
-        assert env_file.exists()
         assert "IDENTITY_ENDPOINT=" in env_file.read_text()
 
         state = _ops("--env-file", str(env_file), "sandbox", "state")
@@ -70,5 +48,4 @@ def test_serve_state_push_events(tmp_path: Path) -> None:
         assert pushes[0]["data"]["target"]["repository"] == "demo/cli"
         assert pushes[0]["data"]["target"]["tag"] == "1.0"
     finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 0
+        assert server.stop() == 0  # SIGTERM: a clean stop

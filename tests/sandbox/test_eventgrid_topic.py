@@ -29,18 +29,15 @@ from azure.identity import ManagedIdentityCredential
 
 from sandbox.eventgrid import topic_endpoint
 from sandbox.server import SandboxServer
-from tests.support.sandbox import ARM_SCOPE, minimal_estate, sandbox_env, start_sandbox
+from tests.support.sandbox import ARM_SCOPE, minimal_estate, serve_sandbox
 
 EVENTGRID_SCOPE = "https://eventgrid.azure.net/.default"
 
 
 @pytest.fixture(scope="module")
 def topic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    server = start_sandbox(minimal_estate(), state_dir=tmp_path_factory.mktemp("eventgrid"))
-    with pytest.MonkeyPatch.context() as patch:
-        sandbox_env(server, patch)
+    with serve_sandbox(minimal_estate(), tmp_path_factory.mktemp("eventgrid")) as server:
         yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)

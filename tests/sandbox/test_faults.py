@@ -48,6 +48,39 @@ def add_fault(server: SandboxServer, **fault: Any) -> None:
     control(server, "POST", "faults", fault)
 
 
+def fail_next_operation(server: SandboxServer, path: str, *, code: str, message: str) -> None:
+    """The next ARM operation started by a POST to ``path`` ends Failed with ``code``."""
+    add_fault(
+        server,
+        kind="lro_failure",
+        service="arm",
+        method="POST",
+        path=path,
+        count=1,
+        code=code,
+        message=message,
+    )
+
+
+def https_session(server: SandboxServer) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # the machine's REQUESTS_CA_BUNDLE would override verify
+    session.verify = str(server.tls.ca_cert)
+    return session
+
+
+@pytest.fixture
+def arm(sandbox: SandboxServer, sandbox_env: dict) -> requests.Session:
+    """A raw session to the sandbox's ARM endpoint with the managed identity's token."""
+    session = https_session(sandbox)
+    session.headers["Authorization"] = f"Bearer {ManagedIdentityCredential().get_token(ARM_SCOPE).token}"
+    return session
+
+
+def cluster_url(server: SandboxServer) -> str:
+    return f"{server.arm_endpoint}{CLUSTER_PATH}?api-version=2026-08-01"
+
+
 def test_throttle_fault_is_retried_after_retry_after(sandbox: SandboxServer, aks_mgmt: Any) -> None:
     add_fault(
         sandbox,
@@ -88,15 +121,7 @@ def test_503_and_connection_reset_are_retried(sandbox: SandboxServer, aks_mgmt: 
 
 
 def test_lro_failure_fails_the_poller(sandbox: SandboxServer, aks_mgmt: Any) -> None:
-    add_fault(
-        sandbox,
-        kind="lro_failure",
-        service="arm",
-        path="/stop$",
-        count=1,
-        code="AllocationFailed",
-        message="no capacity",
-    )
+    fail_next_operation(sandbox, "/stop$", code="AllocationFailed", message="no capacity")
 
     with pytest.raises(HttpResponseError) as failed:
         aks_mgmt.managed_clusters.begin_stop(RG, NAME).result()
@@ -112,15 +137,8 @@ def test_lro_failure_of_a_start_leaves_the_cluster_running_and_failed(
     sandbox: SandboxServer, aks_mgmt: Any
 ) -> None:
     aks_mgmt.managed_clusters.begin_stop(RG, NAME).result()
-    add_fault(
-        sandbox,
-        kind="lro_failure",
-        service="arm",
-        method="POST",
-        path="/start$",
-        count=1,
-        code="OverconstrainedAllocationRequest",
-        message="Allocation failed.",
+    fail_next_operation(
+        sandbox, "/start$", code="OverconstrainedAllocationRequest", message="Allocation failed."
     )
 
     with pytest.raises(HttpResponseError) as failed:
@@ -137,13 +155,8 @@ def test_lro_failure_of_a_start_leaves_the_cluster_running_and_failed(
     assert pools == {"system": ("Failed", "Running"), "user": ("Failed", "Running")}
 
 
-def test_latency_and_rates(sandbox: SandboxServer, sandbox_env: dict) -> None:
-    token = ManagedIdentityCredential().get_token(ARM_SCOPE).token
-    session = requests.Session()
-    session.trust_env = False  # the machine's REQUESTS_CA_BUNDLE would override verify
-    session.verify = str(sandbox.tls.ca_cert)
-    session.headers["Authorization"] = f"Bearer {token}"
-    url = f"{sandbox.arm_endpoint}{CLUSTER_PATH}?api-version=2026-08-01"
+def test_latency_and_rates(sandbox: SandboxServer, arm: requests.Session) -> None:
+    session, url = arm, cluster_url(sandbox)
     add_fault(sandbox, kind="latency", service="arm", path="aks-test$", latencyMs=300, count=1)
 
     slow = session.get(url, timeout=10)
@@ -185,16 +198,11 @@ def test_faults_from_the_estate_file(sandbox: SandboxServer, aks_mgmt: Any) -> N
     assert [r.status for r in sandbox.world.requests if r.path.endswith("/agentPools")] == [503, 503, 200]
 
 
-def test_arm_read_bucket_throttles_per_subscription(sandbox: SandboxServer, sandbox_env: dict) -> None:
+def test_arm_read_bucket_throttles_per_subscription(sandbox: SandboxServer, arm: requests.Session) -> None:
     control(
         sandbox, "PATCH", "settings", {"limits": {"arm": {"reads": {"bucket": 5, "refillPerSecond": 0.5}}}}
     )
-    token = ManagedIdentityCredential().get_token(ARM_SCOPE).token
-    session = requests.Session()
-    session.trust_env = False  # the machine's REQUESTS_CA_BUNDLE would override verify
-    session.verify = str(sandbox.tls.ca_cert)
-    session.headers["Authorization"] = f"Bearer {token}"
-    url = f"{sandbox.arm_endpoint}{CLUSTER_PATH}?api-version=2026-08-01"
+    session, url = arm, cluster_url(sandbox)
 
     responses = [session.get(url, timeout=10) for _ in range(6)]
 
@@ -228,9 +236,7 @@ def test_acr_throttling_by_sku(sandbox: SandboxServer) -> None:
     )
     registry = sandbox.world.registries["contosotest"]
     base = f"https://{registry.login_server}"
-    session = requests.Session()
-    session.trust_env = False  # the machine's REQUESTS_CA_BUNDLE would override verify
-    session.verify = str(sandbox.tls.ca_cert)
+    session = https_session(sandbox)
 
     reads = [session.get(f"{base}/v2/", timeout=10) for _ in range(4)]
     writes = [session.delete(f"{base}/v2/payments/api/manifests/v1", timeout=10) for _ in range(2)]

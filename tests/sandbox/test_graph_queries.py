@@ -50,7 +50,7 @@ from sandbox.graph.tables import ASSESSMENT_KEY
 from sandbox.http import AKS_AUDIENCE
 from sandbox.server import SandboxServer
 from sandbox.world import RoleAssignment, World
-from tests.support.sandbox import ARM_SCOPE, sandbox_env, start_sandbox
+from tests.support.sandbox import ARM_SCOPE, arm_client, serve_sandbox
 
 S1 = "00000000-0000-4000-8000-0000000000a1"
 S2 = "00000000-0000-4000-8000-0000000000a2"
@@ -184,16 +184,12 @@ class Graph:
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graph]:
-    server = start_sandbox(_estate(), state_dir=tmp_path_factory.mktemp("graph"))
-    try:
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            env = sandbox_env(server, monkeypatch)
-            client = ResourceGraphClient(
-                ManagedIdentityCredential(), base_url=env["OPS_ARM_ENDPOINT"], credential_scopes=[ARM_SCOPE]
-            )
-            yield Graph(client, server, env)
-    finally:
-        server.stop()
+    with serve_sandbox(_estate(), tmp_path_factory.mktemp("graph")) as server:
+        env = server.env()
+        client = ResourceGraphClient(
+            ManagedIdentityCredential(), base_url=env["OPS_ARM_ENDPOINT"], credential_scopes=[ARM_SCOPE]
+        )
+        yield Graph(client, server, env)
 
 
 def _details(error: HttpResponseError) -> list[dict[str, Any]]:
@@ -220,17 +216,12 @@ def test_resources_rows_match_what_arm_returns(graph: Graph) -> None:
     assert by_name["japaneast"]["type"] == "microsoft.containerregistry/registries/replications"
     assert by_name["japaneast"]["properties"]["regionEndpointEnabled"] is False
 
-    credential = ManagedIdentityCredential()
-    acr = ContainerRegistryManagementClient(
-        credential, S1, base_url=graph.env["OPS_ARM_ENDPOINT"], credential_scopes=[ARM_SCOPE]
-    )
+    acr = arm_client(ContainerRegistryManagementClient, graph.server, S1)
     arm_registry = acr.registries.get("rg-acr", "contosoprod")
     assert registry["properties"]["loginServer"] == arm_registry.login_server
     assert registry["properties"]["loginServer"] == graph.world.registries["contosoprod"].login_server
 
-    aks = ContainerServiceClient(
-        credential, S1, base_url=graph.env["OPS_ARM_ENDPOINT"], credential_scopes=[ARM_SCOPE]
-    )
+    aks = arm_client(ContainerServiceClient, graph.server, S1)
     arm_cluster = aks.managed_clusters.get("rg-aks", "aks-prod")
     cluster = by_name["aks-prod"]
     assert cluster["type"] == "microsoft.containerservice/managedclusters"

@@ -40,15 +40,13 @@ from dataclasses import dataclass
 
 import pytest
 import urllib3
-import yaml
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.containerservice import ContainerServiceClient
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from sandbox.http import AKS_AUDIENCE
 from sandbox.world import Cluster, RoleAssignment, World
-from tests.support.sandbox import ARM_SCOPE, sandbox_env, start_sandbox
+from tests.support.sandbox import arm_client, kube_configuration, serve_sandbox
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 CLUSTER = "aks-kube"
@@ -140,36 +138,13 @@ class KubeClients:
         return client.ApiClient(config)
 
 
-def kube_configuration(kubeconfig: dict, token: str) -> client.Configuration:
-    """The cluster's server and CA from the kubeconfig; the AAD token instead of kubelogin."""
-    configuration = client.Configuration()
-    # The AAD user entry runs kubelogin; the app supplies a managed-identity token instead.
-    kubeconfig = {
-        **kubeconfig,
-        "users": [{"name": u["name"], "user": {"token": token}} for u in kubeconfig["users"]],
-    }
-    config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration)
-    return configuration
-
-
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClients]:
-    server = start_sandbox(ESTATE, state_dir=tmp_path_factory.mktemp("kube"))
-    try:
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            env = sandbox_env(server, monkeypatch)
-            credential = ManagedIdentityCredential()
-            arm = ContainerServiceClient(
-                credential, SUBSCRIPTION, base_url=env["OPS_ARM_ENDPOINT"], credential_scopes=[ARM_SCOPE]
-            )
-            credentials = arm.managed_clusters.list_cluster_user_credentials("rg-aks", CLUSTER)
-            kubeconfig = yaml.safe_load(credentials.kubeconfigs[0].value)
-            token = credential.get_token(f"{AKS_AUDIENCE}/.default").token
-            configuration = kube_configuration(kubeconfig, token)
-            assert configuration.host == f"https://127.0.0.1:{server.world.clusters[CLUSTER].port}"
-            yield KubeClients(client.ApiClient(configuration), server.world, configuration, arm)
-    finally:
-        server.stop()
+    with serve_sandbox(ESTATE, tmp_path_factory.mktemp("kube")) as server:
+        arm = arm_client(ContainerServiceClient, server, SUBSCRIPTION)
+        configuration = kube_configuration(arm, "rg-aks", CLUSTER)
+        assert configuration.host == f"https://127.0.0.1:{server.world.clusters[CLUSTER].port}"
+        yield KubeClients(client.ApiClient(configuration), server.world, configuration, arm)
 
 
 @pytest.fixture()

@@ -17,7 +17,6 @@ Cases:
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 from collections.abc import Iterator
@@ -25,17 +24,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import yaml
-from azure.identity import ManagedIdentityCredential
 from azure.mgmt.containerservice import ContainerServiceClient
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from sandbox.estate import EstateError, dump_estate, load_estate
 from sandbox.estate.kubeobjects import template_hash
-from sandbox.http import AKS_AUDIENCE
 from sandbox.world import RoleAssignment, World
-from tests.support.sandbox import ARM_SCOPE, SUBSCRIPTION, minimal_estate, sandbox_env, start_sandbox
+from tests.support.sandbox import (
+    SUBSCRIPTION,
+    arm_client,
+    kube_configuration,
+    minimal_estate,
+    serve_sandbox,
+)
 
 CLUSTER = "aks-test"
 API = "contosotest.azurecr.io/payments/api"
@@ -94,29 +96,11 @@ class Kube:
 
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    server = start_sandbox(estate(), state_dir=tmp_path_factory.mktemp("rollouts"))
-    try:
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            env = sandbox_env(server, monkeypatch)
-            credential = ManagedIdentityCredential()
-            arm = ContainerServiceClient(
-                credential, SUBSCRIPTION, base_url=env["OPS_ARM_ENDPOINT"], credential_scopes=[ARM_SCOPE]
-            )
-            kubeconfig = yaml.safe_load(
-                arm.managed_clusters.list_cluster_user_credentials("rg-aks", CLUSTER).kubeconfigs[0].value
-            )
-            entry = kubeconfig["clusters"][0]["cluster"]
-            configuration = client.Configuration()
-            configuration.host = entry["server"]
-            ca = tmp_path_factory.mktemp("ca") / "ca.crt"
-            ca.write_bytes(base64.b64decode(entry["certificate-authority-data"]))
-            configuration.ssl_ca_cert = str(ca)
-            token = credential.get_token(f"{AKS_AUDIENCE}/.default").token
-            configuration.api_key = {"authorization": token}
-            configuration.api_key_prefix = {"authorization": "Bearer"}
-            yield Kube(client.ApiClient(configuration), server.world)
-    finally:
-        server.stop()
+    with serve_sandbox(estate(), tmp_path_factory.mktemp("rollouts")) as server:
+        configuration = kube_configuration(
+            arm_client(ContainerServiceClient, server, SUBSCRIPTION), "rg-aks", CLUSTER
+        )
+        yield Kube(client.ApiClient(configuration), server.world)
 
 
 def images(template: Any) -> list[str]:

@@ -39,9 +39,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from azure.identity import ManagedIdentityCredential
 
-from sandbox.acr.client import registry_session
 from sandbox.estate.manifests import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
@@ -54,9 +52,8 @@ from sandbox.estate.manifests import (
     index_bytes,
 )
 from tests.support.docker_registry import run_docker_registry
-from tests.support.sandbox import minimal_estate, sandbox_env, start_sandbox
+from tests.support.sandbox import acr_session, minimal_estate, serve_sandbox
 
-ACR_SCOPE = "https://containerregistry.azure.net/.default"
 ALL_MANIFESTS = ", ".join([OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST])
 _LINK = re.compile(r"<([^>]+)>;\s*rel=\"next\"")
 
@@ -81,18 +78,9 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         with run_docker_registry(tmp_path_factory.mktemp("docker-registry")) as registry:
             yield Target("docker-registry", registry.url, requests.Session())
         return
-    server = start_sandbox(minimal_estate(), state_dir=tmp_path_factory.mktemp("sandbox"))
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            sandbox_env(server, patch)
-            credential = ManagedIdentityCredential()
-            session = registry_session(
-                lambda: credential.get_token(ACR_SCOPE).token, verify=str(server.tls.ca_cert)
-            )
-            login_server = server.world.registries["contosotest"].login_server
-            yield Target("sandbox", f"https://{login_server}", session)
-    finally:
-        server.stop()
+    with serve_sandbox(minimal_estate(), tmp_path_factory.mktemp("sandbox")) as server:
+        login_server = server.world.registries["contosotest"].login_server
+        yield Target("sandbox", f"https://{login_server}", acr_session(server))
 
 
 def digest_of(data: bytes) -> str:

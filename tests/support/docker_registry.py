@@ -11,15 +11,13 @@ skip: .ci/run installs the ``docker-registry`` package.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.azurite import pick_free_ports, stop_process, wait_until_listening
+from tests.support.processes import serve_on_free_ports
 
 DOCKER_REGISTRY_BIN = Path("/usr/bin/docker-registry")
-_START_ATTEMPTS = 3
 
 _CONFIG = """\
 version: 0.1
@@ -61,32 +59,11 @@ def run_docker_registry(location: Path, *, binary: Path = DOCKER_REGISTRY_BIN) -
             f"docker-registry is not installed at {binary}; install the Debian package "
             "`docker-registry` (apt-get install docker-registry), as .ci/run does"
         )
-    location.mkdir(parents=True, exist_ok=True)
-    process, registry = _start_listening(binary, location)
-    try:
-        yield registry
-    finally:
-        stop_process(process)
 
-
-def _start_listening(binary: Path, location: Path) -> tuple[subprocess.Popen[bytes], DockerRegistry]:
-    # A free port can be taken between picking and binding: that shows up as an early exit.
-    failure = ""
-    for attempt in range(_START_ATTEMPTS):
-        registry = DockerRegistry(pick_free_ports(1)[0])
+    def command(ports: list[int], attempt: int) -> list[str]:
         config = location / "config.yml"
-        config.write_text(_CONFIG.format(root=location / f"data{attempt}", port=registry.port))
-        log_path = location / "docker-registry.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [str(binary), "serve", str(config)],
-                cwd=location,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        failure = wait_until_listening(process, (registry.port,), log_path)
-        if not failure:
-            return process, registry
-        stop_process(process)
-    raise RuntimeError(f"docker-registry did not start: {failure}")
+        config.write_text(_CONFIG.format(root=location / f"data{attempt}", port=ports[0]))
+        return [str(binary), "serve", str(config)]
+
+    with serve_on_free_ports("docker-registry", location, ports=1, command=command) as (port,):
+        yield DockerRegistry(port)

@@ -16,14 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
-from sandbox.acr.client import registry_session
 from sandbox.acr.pushing import push_image
 from sandbox.server import SandboxServer
 from sandbox.world import Finding, Manifest, World
-from tests.support.sandbox import SUBSCRIPTION
+from tests.support.sandbox import SUBSCRIPTION, acr_session
 
 REGISTRY = "contosogate"
 QUARANTINING = "contosoquar"
@@ -189,23 +187,7 @@ def pull(
     server: SandboxServer, repository: str, reference: str, *, registry: str = REGISTRY
 ) -> requests.Response:
     """A pull by an OCI client holding the app's identity (the sandbox has one identity)."""
-    from azure.identity import ManagedIdentityCredential
-
-    credential = ManagedIdentityCredential()
-    session = registry_session(
-        lambda: credential.get_token("https://containerregistry.azure.net/.default").token,
-        verify=str(server.tls.ca_cert),
-    )
+    session = acr_session(server)
     login = server.world.registries[registry].login_server
     accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
     return session.get(f"https://{login}/v2/{repository}/manifests/{reference}", headers={"Accept": accept})
-
-
-def reset_gate_caches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Per-process clients and credentials point at one sandbox: forget them for a test."""
-    from ops.adapters import graph, notify
-    from tests.support.purge import reset_adapter_caches
-
-    monkeypatch.setattr(graph, "_CLIENTS", {})
-    monkeypatch.setattr(notify, "_CLIENTS", {})
-    reset_adapter_caches(monkeypatch)

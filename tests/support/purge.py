@@ -3,18 +3,15 @@
 ``ESTATE`` is one registry whose repositories hold, each by name (the ``ref``), what a
 purge must delete and what it must keep, with one AKS cluster whose workloads use some
 of it. ``EXPECTED_DELETED`` and ``EXPECTED_KEPT`` name them; ``POLICY`` is the policy
-that produces exactly that outcome. ``reset_adapter_caches`` forgets per-process clients
-(credentials point at one sandbox's identity endpoint).
+that produces exactly that outcome.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from sandbox.world import World
-from tests.support.sandbox import SUBSCRIPTION
+from tests.support.sandbox import SUBSCRIPTION, minimal_estate
 
 REGISTRY = "contosopurge"
 SIGNATURE = "application/vnd.cncf.notary.signature"
@@ -25,19 +22,9 @@ def _m(ref: str, age: str, *tags: str, **extra: Any) -> dict[str, Any]:
     return {"ref": ref, "age": age, "tags": list(tags), **extra}
 
 
-ESTATE: dict[str, Any] = {
-    "settings": {"lroSeconds": 0.2},
-    "subscriptions": [
-        {
-            "id": SUBSCRIPTION,
-            "name": "test",
-            "resourceGroups": [
-                {"name": "rg-acr", "location": "eastus2"},
-                {"name": "rg-aks", "location": "eastus2"},
-            ],
-        }
-    ],
-    "registries": [
+# MINIMAL_ESTATE's settings and subscription, with this registry and cluster.
+ESTATE: dict[str, Any] = minimal_estate(
+    registries=[
         {
             "name": REGISTRY,
             "resourceGroup": "rg-acr",
@@ -93,7 +80,7 @@ ESTATE: dict[str, Any] = {
             ],
         }
     ],
-    "clusters": [
+    clusters=[
         {
             "name": "aks-shop",
             "resourceGroup": "rg-aks",
@@ -134,7 +121,7 @@ ESTATE: dict[str, Any] = {
             ],
         }
     ],
-}
+)
 
 POLICY = """
 purge:
@@ -220,19 +207,6 @@ def remember_refs(world: World) -> None:
         _DIGESTS[(id(world), repo_model["name"])] = labels
 
 
-def reset_adapter_caches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Per-process clients and credentials point at one sandbox: forget them for a test."""
-    from ops import services
-    from ops.adapters import aks, arm, identity, kube, registry
-
-    monkeypatch.setattr(identity, "_CREDENTIALS", {})
-    monkeypatch.setattr(aks, "_CLIENTS", {})
-    monkeypatch.setattr(arm, "_CLIENTS", {})
-    monkeypatch.setattr(registry, "_CLIENTS", {})
-    monkeypatch.setattr(kube, "_READERS", {})
-    services.reset_services()
-
-
 def expected_remaining(world: World) -> dict[str, set[str]]:
     """The refs that must remain, by repository, given the estate's refs."""
     out = {}
@@ -253,5 +227,4 @@ __all__ = [
     "expected_remaining",
     "refs_of",
     "remember_refs",
-    "reset_adapter_caches",
 ]

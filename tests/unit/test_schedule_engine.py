@@ -26,9 +26,9 @@ from ops.schedule.planner import ScheduleReport, ScheduleState, plan_schedule
 from ops.schedule.policy import SchedulePolicy, load_policy
 from ops.schedule.records import Kind, Operation, OpStatus, Purpose, SavedPool
 from ops.schedule.windows import local_to_instant
+from tests.unit.schedule_builders import observed_cluster
 
 BERLIN = ZoneInfo("Europe/Berlin")
-SUB = "00000000-0000-0000-0000-000000000001"
 DEV_TAGS = {"ops-schedule": "Mon-Fri 07:30-19:00", "ops-timezone": "Europe/Berlin", "environment": "dev"}
 
 
@@ -54,16 +54,12 @@ def cluster(
     provisioning: str = "Succeeded",
     pools: tuple[ObservedPool, ...] | None = None,
 ) -> ObservedCluster:
-    return ObservedCluster(
-        id=f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}",
-        name=name,
-        subscription=SUB,
-        resource_group="rg",
-        location="westeurope",
+    return observed_cluster(
+        name,
         tags=DEV_TAGS if tags is None else tags,
+        pools=pools if pools is not None else (pool("system", 2, mode="System"), pool("user", 3)),
         power_state=power,
         provisioning_state=provisioning,
-        pools=pools if pools is not None else (pool("system", 2, mode="System"), pool("user", 3)),
     )
 
 

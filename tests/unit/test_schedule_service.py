@@ -30,26 +30,22 @@ from ops.schedule.protocols import OperationRef, OperationResult, OperationState
 from ops.schedule.records import LEASE_NAME, OPERATIONS_TABLE, POOLS_TABLE, SNOOZES_TABLE
 from ops.schedule.service import ScheduleService
 from ops.state.sqlite import SqliteStateStore
+from tests.unit.schedule_builders import SUB, observed_cluster
 
-SUB = "00000000-0000-0000-0000-000000000001"
 TAGS = {"ops-schedule": "Mon-Fri 07:30-19:00", "ops-timezone": "Europe/Berlin", "environment": "dev"}
 EVENING = datetime(2026, 11, 26, 19, 5, tzinfo=UTC)  # 20:05 in Berlin, Thursday
 MORNING = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)  # 08:00 in Berlin, Friday
 
 
 def make_cluster(name: str, tags: Mapping[str, str] = TAGS, **kwargs: object) -> ObservedCluster:
-    return ObservedCluster(
-        id=f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}",
-        name=name,
-        subscription=SUB,
-        resource_group="rg",
-        location="westeurope",
+    return observed_cluster(
+        name,
         tags=dict(tags),
         pools=(
             ObservedPool("system", "System", PoolScale(2)),
             ObservedPool("apps", "User", PoolScale(3, True, 2, 6)),
         ),
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
