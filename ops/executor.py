@@ -268,3 +268,23 @@ class _Runner:
 def failed_transiently(outcomes: Sequence[Outcome]) -> bool:
     """True when some action may succeed on redelivery, so the trigger should raise."""
     return any(o.status is Status.FAILED and o.retryable for o in outcomes)
+
+
+def prune_claims(store: StateStore, *, now: datetime, retention: timedelta) -> int:
+    """Delete idempotency claims older than ``retention``; the number deleted.
+
+    Claims would otherwise grow without bound. Past the retention an effect is safe to
+    forget: a repeat is a new plan, and re-applying a delete or a set is harmless.
+    """
+    cutoff = now - retention
+    pruned = 0
+    for record in store.list_records(_CLAIMS):
+        try:
+            stamp = datetime.fromisoformat(str(record.value.get("at")))
+        except ValueError:
+            stamp = cutoff  # unreadable: old enough to go
+        if stamp <= cutoff:
+            with contextlib.suppress(Conflict, NotFound):
+                store.delete_record(_CLAIMS, record.key, etag=record.etag)
+                pruned += 1
+    return pruned

@@ -46,6 +46,7 @@ from ops.executor import (
     apply_plan,
     check_cap,
     failed_transiently,
+    prune_claims,
 )
 from ops.plan import Action, Outcome, Plan, Status
 from ops.policies import format_duration
@@ -653,10 +654,13 @@ class PurgeService:
         return PurgeResult("refused", message.run, summary)
 
     def _prune(self, now: datetime) -> int:
-        """Delete runs older than the retention with their records (housekeeping: a failure
-        is logged, and the next run tries again)."""
+        """Delete runs older than the retention with their records, and old executor claims
+        (housekeeping: a failure is logged, and the next run tries again)."""
         try:
             pruned = prune_records(self.store, now=now, retention=self.config.retention)
+            # Every capability's executor claims share one table; the daily purge run is
+            # where they are pruned too.
+            pruned += prune_claims(self.store, now=now, retention=self.config.retention)
         except OpsError as exc:
             log.warning("pruning old purge records failed: %s", exc)
             return 0

@@ -9,7 +9,7 @@ effect and one audit record; concurrency is bounded; the token bucket paces a
 service; one failing action does not stop the others; an action claimed by a run
 that has not finished is a retryable failure, not "done"; a Retry-After longer than
 the backoff bound gives up retryably instead of sleeping past the function timeout;
-a store failure after the effect still reports the effect.
+a store failure after the effect still reports the effect; old claims are pruned.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from ops.errors import CapExceeded, NotFound, TransientError
-from ops.executor import ExecutionPolicy, RateLimit, TokenBucket, apply_plan, failed_transiently
+from ops.executor import ExecutionPolicy, RateLimit, TokenBucket, apply_plan, failed_transiently, prune_claims
 from ops.plan import Action, Plan, Status
 from ops.state.sqlite import SqliteStateStore
 from ops.state.store import AuditRecord
@@ -279,3 +279,17 @@ def test_store_failure_after_the_effect_still_reports_the_effect(tmp_path: Path)
     assert outcome.status is Status.APPLIED
     assert "audit pending" in outcome.detail
     assert rec.calls == Counter({"a": 1})
+
+
+def test_old_claims_are_pruned_and_recent_ones_kept(store: SqliteStateStore) -> None:
+    plan = Plan("purge", [delete("a"), delete("b")])
+    apply_plan(plan, handlers={"delete": Recorder()}, store=store, policy=APPLY)
+    now = datetime.now(UTC)
+    old = delete("old")
+    stamp = (now - timedelta(days=40)).isoformat()
+    store.put_record("action-claims", old.key, {"status": "done", "at": stamp}, etag=None)
+    assert prune_claims(store, now=now, retention=timedelta(days=30)) == 1
+    assert {r.key for r in store.list_records("action-claims")} == {delete("a").key, delete("b").key}
+    # a pruned key may be applied again: the retention bounds how long an effect is remembered
+    (again,) = apply_plan(Plan("purge", [old]), handlers={"delete": Recorder()}, store=store, policy=APPLY)
+    assert again.status is Status.APPLIED
