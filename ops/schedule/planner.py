@@ -29,7 +29,7 @@ import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -167,6 +167,38 @@ def plan_schedule(
     return ScheduleReport(now=now, plan=plan, rows=tuple(rows), not_in_scope=outside)
 
 
+def hold_clusters(report: ScheduleReport, held: Mapping[str, str]) -> ScheduleReport:
+    """``report`` without any action on the clusters in ``held`` (cluster key → why).
+
+    Each held cluster that had an action is reported as skipped with the reason instead:
+    the tick re-reads a cluster before acting on it, and when that read fails the plan
+    must not act on Resource Graph's possibly stale view (the cluster may just have been
+    tagged a protected environment, or started by hand).
+    """
+    wanted = {key.lower(): reason for key, reason in held.items()}
+    if not wanted:
+        return report
+    dropped: dict[str, list[Action]] = defaultdict(list)
+    kept: list[Action] = []
+    for action in report.plan.actions:
+        key = str(action.params["cluster"]).lower()
+        (dropped[key] if key in wanted else kept).append(action)
+    if not dropped:
+        return report
+    skipped = list(report.plan.skipped)
+    rows = []
+    for row in report.rows:
+        key = row.id.lower()
+        if key in dropped:
+            reason = f"skipped: {wanted[key]}; retry next tick"
+            would = ", ".join(sorted({a.kind for a in dropped[key]}))
+            skipped.append(Guard(row.id, reason, {"held": [a.key for a in dropped[key]]}))
+            row = _with(row, action="none", reason=f"{reason} (would have done: {would})")
+        rows.append(row)
+    plan = replace(report.plan, actions=tuple(kept), skipped=tuple(skipped))
+    return replace(report, plan=plan, rows=tuple(rows))
+
+
 def _decide(
     cluster: ObservedCluster,
     policy: SchedulePolicy,
@@ -197,13 +229,15 @@ def _decide(
     assert schedule.schedule is not None  # resolve_schedule guarantees it unless excluded
     evaluation = _evaluate(schedule.schedule, schedule.zone, schedule.holidays, now)
     row = _with(row, node_hours_saved_per_week=_node_hours_saved(cluster, schedule, state, evaluation))
-    if policy.is_protected(schedule.environment):
+    # Any environment tag naming a protected environment protects, read from the raw tags
+    # (not only the first tag present): a wrong "stop prod" costs far more than a missed stop.
+    protected_by = policy.protected_environment(cluster.tags)
+    if protected_by is not None:
         reason = (
-            f"protected: environment={schedule.environment} is a protected environment; "
-            "the schedule never stops it"
+            f"protected: environment={protected_by} is a protected environment; the schedule never stops it"
         )
         return _Decision(
-            _with(row, desired="on", reason=reason, node_hours_saved_per_week=None),
+            _with(row, environment=protected_by, desired="on", reason=reason, node_hours_saved_per_week=None),
             protected=Guard(cluster.id, reason),
         )
     desired = evaluation.desired
@@ -507,10 +541,22 @@ def _needs_restore(pool: ObservedPool | None, scale: PoolScale) -> bool:
     if pool is None:
         return False  # a pool deleted since it was saved is not ours to recreate
     return (
-        pool.scale != scale
+        _scale_differs(pool.scale, scale)
         or pool.power_state.lower() != "running"
         or pool.provisioning_state.lower() == "failed"
     )
+
+
+def _scale_differs(observed: PoolScale, saved: PoolScale) -> bool:
+    """Whether the pool is not yet at its saved scale.
+
+    With the autoscaler on, the count is the autoscaler's to move within the bounds:
+    comparing it too would re-issue the restore every tick and fight the autoscaler.
+    """
+    if saved.enable_auto_scaling:
+        wanted = (True, saved.min_count, saved.max_count)
+        return (observed.enable_auto_scaling, observed.min_count, observed.max_count) != wanted
+    return observed != saved
 
 
 def _node_hours_saved(
@@ -587,6 +633,4 @@ def _short(arm_id: str) -> str:
 
 
 def _with(row: ClusterRow, **changes: Any) -> ClusterRow:
-    from dataclasses import replace
-
     return replace(row, **changes)

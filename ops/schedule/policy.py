@@ -32,7 +32,8 @@ TAG_MODE = "ops-schedule-mode"
 TAG_SNOOZE = "ops-snooze-until"
 TAG_EXCLUDE = "ops-exclude"
 OPT_IN_TAGS = (TAG_SCHEDULE, TAG_TIMEZONE, TAG_HOLIDAYS, TAG_MODE, TAG_SNOOZE, TAG_EXCLUDE)
-#: Tags read for the environment, in order; the first present wins.
+#: Tags that name the cluster's environment (names compared trimmed and case-insensitively).
+#: The first present is shown; a cluster is protected if ANY of them names a protected one.
 ENVIRONMENT_TAGS = ("environment", "env")
 DEFAULT_PROTECTED = ("prod", "production")
 SETTING = "OPS_SCHEDULE_POLICY"
@@ -225,9 +226,18 @@ class SchedulePolicy(_Model):
     protected_environments: tuple[str, ...] = Field(DEFAULT_PROTECTED, alias="protectedEnvironments")
 
     def is_protected(self, environment: str | None) -> bool:
-        return environment is not None and environment.lower() in {
-            e.lower() for e in self.protected_environments
+        """Whether ``environment`` is protected, compared trimmed and case-folded."""
+        return environment is not None and _fold(environment) in {
+            _fold(e) for e in self.protected_environments
         }
+
+    def protected_environment(self, tags: Mapping[str, str] | None) -> str | None:
+        """The first environment tag value (trimmed) that names a protected environment.
+
+        Every environment-like tag counts, not only the first: a cluster tagged
+        ``env=prod`` is protected even if an older ``environment=dev`` tag is still on it.
+        """
+        return next((value for value in environments_of(tags) if self.is_protected(value)), None)
 
 
 class PolicyDocument(_Model):
@@ -301,11 +311,27 @@ def lower_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (tags or {}).items()}
 
 
-def environment_of(tags: Mapping[str, str]) -> str | None:
-    for name in ENVIRONMENT_TAGS:
-        if tags.get(name):
-            return tags[name]
-    return None
+def environments_of(tags: Mapping[str, str] | None) -> tuple[str, ...]:
+    """Every non-empty environment tag value (trimmed), ``environment`` before ``env``.
+
+    Reads the tags as given, not lower-cased first, so that two tags differing only in
+    case (``Environment`` and ``environment``, as an inventory may report) both count.
+    """
+    found: list[tuple[int, str]] = []
+    for name, value in (tags or {}).items():
+        folded = _fold(str(name))
+        if folded in ENVIRONMENT_TAGS and str(value).strip():
+            found.append((ENVIRONMENT_TAGS.index(folded), str(value).strip()))
+    return tuple(value for _, value in sorted(found, key=lambda item: item[0]))
+
+
+def environment_of(tags: Mapping[str, str] | None) -> str | None:
+    """The environment shown for a cluster: the first of :func:`environments_of`."""
+    return next(iter(environments_of(tags)), None)
+
+
+def _fold(text: str) -> str:
+    return text.strip().casefold()
 
 
 def resolve_schedule(tags: Mapping[str, str], policy: SchedulePolicy) -> ClusterSchedule | None:

@@ -4,8 +4,10 @@ A tick takes the ``schedule-tick`` lease (timer runs can overlap; one actor acts
 lists the clusters with one paged Resource Graph query, confirms the operations that
 earlier ticks started, plans, re-reads the clusters it is about to change (Resource
 Graph can lag ARM, and the design re-reads state before applying), plans again, and
-applies through the executor. Stop, start and pool updates are started and recorded,
-never waited for: the next tick confirms them.
+applies through the executor. A cluster whose re-read fails is not acted on this tick
+(reported as skipped): Resource Graph's view may predate, say, a new ``environment=prod``.
+Stop, start and pool updates are started and recorded, never waited for: the next tick
+confirms them.
 
 Two clocks: ``clock`` is the schedule's "now" (the real time, or a pinned instant for
 tests and demos, ``OPS_SCHEDULE_NOW``), used for every schedule decision, backoff and
@@ -30,7 +32,7 @@ from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentErro
 from ops.executor import ExecutionPolicy, RateLimit, apply_plan, failed_transiently
 from ops.plan import Action, Outcome, Status, summarize_outcomes
 from ops.schedule.clusters import ZERO, ObservedCluster, PoolScale
-from ops.schedule.planner import CAPABILITY, ScheduleReport, ScheduleState, plan_schedule
+from ops.schedule.planner import CAPABILITY, ScheduleReport, ScheduleState, hold_clusters, plan_schedule
 from ops.schedule.policy import (
     TAG_SNOOZE,
     SchedulePolicy,
@@ -164,6 +166,14 @@ def summarize_confirmations(confirmations: Sequence[Confirmation]) -> dict[str, 
 
 
 @dataclass(frozen=True, slots=True)
+class _Unread:
+    """A cluster ARM could not re-read before acting (a transient error): acting on
+    Resource Graph's older view could stop a cluster just tagged prod, so it waits."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     report: ScheduleReport
     state: ScheduleState
@@ -257,12 +267,17 @@ class ScheduleService:
             return _Prepared(first, state, confirmations)
         fresh = self._reread(c for c in clusters if c.key in to_reread)
         updated: list[ObservedCluster] = []
+        unread: dict[str, str] = {}
         for cluster in clusters:
             current = fresh.get(cluster.key, cluster)
-            if current is not None:  # None: deleted since Resource Graph listed it
+            if isinstance(current, _Unread):
+                # Keep the stale view for the report, but never act on it (see hold_clusters).
+                unread[cluster.key] = f"could not re-read the cluster before acting ({current.error})"
+                updated.append(cluster)
+            elif current is not None:  # None: deleted since Resource Graph listed it
                 updated.append(current)
         report = plan_schedule(updated, policy=self.policy, state=state, now=now, cap=self.cap)
-        return _Prepared(report, state, confirmations)
+        return _Prepared(hold_clusters(report, unread), state, confirmations)
 
     def _load_state(self) -> ScheduleState:
         operations: dict[str, Operation] = {}
@@ -360,16 +375,17 @@ class ScheduleService:
 
     # -- re-reading before acting ------------------------------------------------------
 
-    def _reread(self, clusters: Iterable[ObservedCluster]) -> dict[str, ObservedCluster | None]:
+    def _reread(self, clusters: Iterable[ObservedCluster]) -> dict[str, ObservedCluster | _Unread | None]:
         """Fresh ARM state of ``clusters``: one GET each, or, where a subscription has more
-        than ``LIST_THRESHOLD`` of them, its paged managedClusters list (far fewer requests)."""
+        than ``LIST_THRESHOLD`` of them, its paged managedClusters list (far fewer requests).
+        None: the cluster is gone; :class:`_Unread`: ARM could not say right now."""
         targets = list(clusters)
         by_subscription: dict[str, list[ObservedCluster]] = {}
         for cluster in targets:
             by_subscription.setdefault(cluster.subscription.lower(), []).append(cluster)
         listed = [sub for sub, members in by_subscription.items() if len(members) > LIST_THRESHOLD]
         single = [c for c in targets if c.subscription.lower() not in listed]
-        fresh: dict[str, ObservedCluster | None] = {}
+        fresh: dict[str, ObservedCluster | _Unread | None] = {}
         for subscription, found in zip(listed, self._parallel(listed, self._list_fresh), strict=True):
             members = by_subscription[subscription]
             if found is None:  # could not list: fall back to single reads
@@ -387,14 +403,14 @@ class ScheduleService:
             log.warning("could not list the clusters of %s (%s); reading them one by one", subscription, exc)
             return None
 
-    def _get_fresh(self, cluster: ObservedCluster) -> ObservedCluster | None:
+    def _get_fresh(self, cluster: ObservedCluster) -> ObservedCluster | _Unread | None:
         try:
             return self.control.get_cluster(cluster.id)
         except NotFound:
             return None  # deleted since Resource Graph saw it
         except TransientError as exc:
-            log.warning("could not re-read %s (%s); planning from Resource Graph's view", cluster.id, exc)
-            return cluster
+            log.warning("could not re-read %s (%s); not acting on it this tick", cluster.id, exc)
+            return _Unread(str(exc) or type(exc).__name__)
 
     def _parallel(self, items: Sequence[T], work: Callable[[T], R]) -> list[R]:
         if len(items) <= 1:

@@ -4,14 +4,18 @@ Cases: weekday stop and start, and no action when the cluster is already right;
 idempotency keys name the window (same tick twice → same key, next week → new key);
 a window spanning midnight; DST in both zones through the engine; holidays; snooze
 (keeps running, wakes a stopped cluster, expires); exclude; protected environments
-(default and configured) even when their tags say stop; an invalid time zone or
+(default and configured) even when their tags say stop, by any environment-like tag
+(environment or env, any case of the name, value trimmed and case-folded), not only
+the first; a held cluster (re-read failed) loses its actions and is reported skipped; an invalid time zone or
 schedule on one cluster is reported while the others proceed; policy defaults by
 selector, overridden field by field by tags; clusters out of scope; node-pool mode
 (user pools to zero one at a time, as AKS requires, with their scale saved; system
-pools never; restore exactly; a pool already at zero keeps its earlier record);
+pools never; restore exactly; a pool already at zero keeps its earlier record; an
+autoscaled pool back with its bounds is restored whatever count the autoscaler chose);
 pending operations and busy clusters wait; failed starts back off, retry with a new
 key and give up; the cluster-mode fallback starts system pools first with their last
-known scale, then user pools; estimated node-hours saved per week; the plan cap.
+known scale, then user pools, and stops once every pool is back even if the
+autoscaler moved an autoscaled pool's count; estimated node-hours saved per week; the plan cap.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ops.schedule.clusters import ObservedCluster, ObservedPool, PoolScale
-from ops.schedule.planner import ScheduleReport, ScheduleState, plan_schedule
+from ops.schedule.planner import ScheduleReport, ScheduleState, hold_clusters, plan_schedule
 from ops.schedule.policy import SchedulePolicy, load_policy
 from ops.schedule.records import Kind, Operation, OpStatus, Purpose, SavedPool
 from ops.schedule.windows import local_to_instant
@@ -225,6 +229,44 @@ def test_protected_environments_come_from_settings() -> None:
 
 
 @pytest.mark.parametrize(
+    ("environment_tags", "shown"),
+    [
+        ({"environment": "dev", "env": "prod"}, "prod"),  # the second tag protects too
+        ({"env": "dev", "Environment": "Production"}, "Production"),
+        ({"Environment": " Prod "}, "Prod"),  # key in any case, value trimmed
+        ({"ENV": "prod\t"}, "prod"),
+        ({"environment": "", "env": " PRODUCTION"}, "PRODUCTION"),
+    ],
+)
+def test_any_environment_tag_naming_a_protected_environment_protects(
+    environment_tags: dict[str, str], shown: str
+) -> None:
+    schedule = {k: v for k, v in DEV_TAGS.items() if k != "environment"}
+    report = plan(cluster("aks-x", {**schedule, **environment_tags}), now=THU_EVENING)
+    assert report.plan.actions == ()
+    (guard,) = report.plan.protected
+    assert guard.reason.startswith(f"protected: environment={shown} is a protected environment")
+    assert report.row("aks-x").environment == shown
+
+
+def test_only_protected_values_protect() -> None:
+    tags = {**DEV_TAGS, "env": "development", "Environment-owner": "prod"}
+    assert kinds(plan(cluster("aks-dev", tags), now=THU_EVENING)) == [("stop_cluster", "aks-dev")]
+
+
+def test_held_clusters_lose_their_actions_and_are_reported() -> None:
+    report = plan(cluster("a"), cluster("b"), now=THU_EVENING)
+    held = hold_clusters(report, {cluster("a").id.upper(): "could not re-read the cluster (boom)"})
+    assert kinds(held) == [("stop_cluster", "b")]
+    (guard,) = held.plan.skipped
+    assert guard.target == cluster("a").id
+    assert guard.reason == "skipped: could not re-read the cluster (boom); retry next tick"
+    assert held.row("a").action == "none" and held.row("a").reason.startswith(guard.reason)
+    assert held.row("b") == report.row("b")
+    assert hold_clusters(report, {}) is report
+
+
+@pytest.mark.parametrize(
     ("tags", "error"),
     [
         (
@@ -350,6 +392,24 @@ def test_pools_are_restored_exactly_in_the_morning() -> None:
     assert kinds(plan(restored, now=FRI_MORNING, state=state)) == []
 
 
+@pytest.mark.parametrize(
+    ("observed", "restore"),
+    [
+        (pool("apps", 5, auto=(2, 6)), False),  # the autoscaler's count is its own business
+        (pool("apps", 2, auto=(2, 6)), False),
+        (pool("apps", 3, auto=(1, 6)), True),  # bounds differ
+        (pool("apps", 3), True),  # autoscaler off
+        (pool("apps", 0), True),
+    ],
+)
+def test_an_autoscaled_pool_is_restored_by_its_bounds_not_its_count(
+    observed: ObservedPool, restore: bool
+) -> None:
+    c = staging((pool("system", 2, mode="System"), observed))
+    state = ScheduleState(saved_pools={s.key: s for s in (saved(c, "apps", PoolScale(3, True, 2, 6)),)})
+    assert kinds(plan(c, now=FRI_MORNING, state=state)) == ([("restore_pool", "apps")] if restore else [])
+
+
 def test_a_pool_already_at_zero_keeps_its_earlier_record() -> None:
     half = staging((pool("system", 2, mode="System"), pool("apps", 0, auto=(0, 6)), pool("batch", 0)))
     records = {s.key: s for s in (saved(half, "apps", PoolScale(3, True, 2, 6)),)}
@@ -468,6 +528,12 @@ def test_fallback_starts_system_pools_first_with_their_last_known_scale() -> Non
     report = plan(system_up, now=FRI_MORNING + timedelta(hours=1), state=state_of(failed, pools=known))
     assert kinds(report) == [("restore_pool", "user")]
     assert report.plan.actions[0].params["scale"] == PoolScale(3, True, 1, 5).to_dict()
+    # Both back; the autoscaler has since moved the user pool to 4 nodes within its bounds:
+    # the fallback is done, not re-issued every tick against the autoscaler.
+    all_up = cluster("aks-dev", pools=(pool("system", 2, mode="System"), pool("user", 4, auto=(1, 5))))
+    report = plan(all_up, now=FRI_MORNING + timedelta(hours=2), state=state_of(failed, pools=known))
+    assert report.plan.actions == ()
+    assert report.row("aks-dev").reason.startswith("running after fallback: every pool is back")
 
 
 def test_before_the_fallback_threshold_a_failed_start_is_started_again() -> None:

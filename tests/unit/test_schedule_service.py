@@ -6,9 +6,12 @@ changes nothing anywhere; a failed operation is recorded with backoff and an aud
 record, and retried as a new attempt after the backoff; a start refused by ARM is
 recorded as a failed attempt; a tick without the lease does nothing; a stale inventory
 is corrected by re-reading before acting (many clusters of one subscription with one
-list); node-pool mode saves pools before scaling them to zero and forgets the record
-once restored; a plan over its cap is refused whole; snooze writes the tag, falls back
-to the store for a stopped cluster and can be cleared; cluster names must be unique.
+list); a cluster whose re-read fails transiently (one GET, or a failed list and then
+its GETs) is not acted on this tick, even if the stale view says stop, and is reported
+as skipped while the others proceed; node-pool mode saves pools before scaling them to
+zero and forgets the record once restored; a plan over its cap is refused whole; snooze
+writes the tag, falls back to the store for a stopped cluster and can be cleared;
+cluster names must be unique.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.errors import CapExceeded, Conflict, PermanentError
+from ops.errors import CapExceeded, Conflict, PermanentError, TransientError
 from ops.executor import ExecutionPolicy
 from ops.plan import Status
 from ops.schedule.clusters import ObservedCluster, ObservedPool, PoolScale
@@ -59,6 +62,7 @@ class FakeArm:
         self.writes: list[tuple[str, str]] = []
         self.refuse: str | None = None
         self.lists: list[str] = []
+        self.unreadable: set[str] = set()  # keys whose GET (and list) fail transiently
         self._ids = itertools.count(1)
 
     # ClusterInventory
@@ -67,10 +71,14 @@ class FakeArm:
 
     # ClusterControl
     def get_cluster(self, cluster_id: str) -> ObservedCluster:
+        if cluster_id.lower() in self.unreadable:
+            raise TransientError("(ServerBusy) try again later", retry_after=5)
         return self.clusters[cluster_id.lower()]
 
     def list_subscription_clusters(self, subscription: str) -> list[ObservedCluster]:
         self.lists.append(subscription)
+        if self.unreadable:
+            raise TransientError("(ServerBusy) try again later")
         return [c for c in self.clusters.values() if c.subscription == subscription]
 
     def _begin(self, kind: str, cluster_id: str, payload: object = None) -> OperationRef:
@@ -245,6 +253,33 @@ def test_many_clusters_of_one_subscription_are_re_read_with_one_list(store: Sqli
     result = service(arm, store).tick(now=EVENING)
     assert result.outcomes == [] and arm.writes == []
     assert arm.lists == [SUB.lower()]
+
+
+@pytest.mark.parametrize("others", [0, 4], ids=["single-get", "failed-list-then-gets"])
+def test_a_cluster_that_cannot_be_re_read_is_not_acted_on(store: SqliteStateStore, others: int) -> None:
+    # ARM says prod (just tagged); Resource Graph still says dev, and ARM's GET fails.
+    actual = make_cluster("aks-now-prod", {**TAGS, "environment": "prod"})
+    fine = [make_cluster(f"aks-dev-{n}") for n in range(others)]
+    arm = FakeArm(actual, *fine)
+    arm.stale[actual.key] = make_cluster("aks-now-prod")
+    arm.unreadable.add(actual.key)
+    result = service(arm, store).tick(now=EVENING)
+    assert ("stop", "aks-now-prod") not in arm.writes
+    assert sorted(arm.writes) == sorted(("stop", c.name) for c in fine)  # the others proceed
+    assert result.report is not None
+    (guard,) = result.report.plan.skipped
+    assert guard.target == actual.id
+    assert guard.reason == (
+        "skipped: could not re-read the cluster before acting ((ServerBusy) try again later); retry next tick"
+    )
+    row = result.report.row("aks-now-prod")
+    assert (row.action, row.reason) == ("none", f"{guard.reason} (would have done: stop_cluster)")
+    assert "aks-now-prod" not in operations(store)
+
+    arm.unreadable.clear()  # next tick ARM answers: the fresh view (prod) protects it
+    later = service(arm, store).tick(now=EVENING + timedelta(minutes=5))
+    assert ("stop", "aks-now-prod") not in arm.writes
+    assert later.report is not None and later.report.row("aks-now-prod").reason.startswith("protected:")
 
 
 def test_node_pools_are_saved_scaled_to_zero_and_restored_exactly(store: SqliteStateStore) -> None:
