@@ -9,6 +9,7 @@ and found nothing". Every type here round-trips through JSON for the state store
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -226,6 +227,8 @@ class Evidence:
     referrers: tuple[Referrer, ...] | None = None
     conflicts: tuple[TagConflict, ...] = ()
     quarantine_enabled: bool = False  # the registry's quarantine policy
+    # An index's platform images that were denied on their own: the index cannot pass.
+    denied_children: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The evidence as published with a verdict (manifest bytes left out)."""
@@ -241,4 +244,34 @@ class Evidence:
             "referrers": [r.to_dict() for r in self.referrers] if self.referrers is not None else None,
             "tagConflicts": [c.to_dict() for c in self.conflicts],
             "quarantinePolicyEnabled": self.quarantine_enabled,
+            "deniedPlatformImages": list(self.denied_children),
         }
+
+
+#: Layer media types of cosign's tag-scheme artifacts: simple signing payloads, DSSE/in-toto
+#: attestations, and SPDX/CycloneDX SBOMs.
+COSIGN_LAYER_TYPES = frozenset(
+    {
+        "application/vnd.dev.cosign.simplesigning.v1+json",
+        "application/vnd.dsse.envelope.v1+json",
+        "application/vnd.in-toto+json",
+        "application/spdx+json",
+        "text/spdx",
+        "text/spdx+xml",
+        "application/vnd.cyclonedx+json",
+        "application/vnd.cyclonedx+xml",
+        "application/vnd.cyclonedx",
+    }
+)
+
+
+def cosign_layers(content: str) -> bool:
+    """Whether a manifest's layers are all (and at least one) cosign artifact media types."""
+    try:
+        body = json.loads(content) if content else None
+    except ValueError:
+        return False
+    layers = body.get("layers") if isinstance(body, dict) else None
+    if not isinstance(layers, list) or not layers:
+        return False
+    return all(isinstance(layer, dict) and layer.get("mediaType") in COSIGN_LAYER_TYPES for layer in layers)

@@ -139,6 +139,7 @@ def evaluate(evidence: Evidence, rule: GateRule, *, now: datetime) -> Verdict:
     mode, mode_note = effective_mode(rule, evidence.quarantine_enabled)
     checks: list[Check] = [Check("mode", Result.NOTE, mode_note)] if mode_note else []
     checks += check_tags(evidence)
+    checks += check_children(evidence)
     checks += check_manifest(evidence, rule)
     checks += check_referrers("signatures", rule.signatures, evidence.referrers)
     checks += check_referrers("sbom", rule.sbom, evidence.referrers)
@@ -171,6 +172,15 @@ def check_tags(evidence: Evidence) -> list[Check]:
             "the tag is put back on it",
         )
         for c in evidence.conflicts
+    ]
+
+
+def check_children(evidence: Evidence) -> list[Check]:
+    """An index whose platform image was denied on its own is denied too: passing the index
+    would release that image with it."""
+    return [
+        Check("platform", Result.DENY, f"platform image {digest} was denied on its own")
+        for digest in evidence.denied_children
     ]
 
 
@@ -391,7 +401,9 @@ def plan_decision(
             elif mode is Mode.QUARANTINE:
                 effects.append(_quarantine(target, "Passed", reason, decision, number, details=verdict))
     elif mode is not Mode.AUDIT:
-        if mode is Mode.LOCK and not standing.blocked:
+        if mode is Mode.LOCK:
+            # Always, even when the standing says blocked: that flag may be stale (effects
+            # applied, report failed). The key carries the decision number: applied once.
             effects.append(_action(LOCK, image, reason, decision, number))
         if mode is Mode.QUARANTINE:
             effects.append(_quarantine(image, "Failed", reason, decision, number, details=verdict))

@@ -34,13 +34,13 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentError, TransientError
 from ops.events import IMAGE_PUSHED, Event, parse_image_event
 from ops.executor import ExecutionPolicy, Handler, apply_plan, failed_transiently
 from ops.gate import records
-from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Scan, TagConflict
+from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Scan, TagConflict, cosign_layers
 from ops.gate.planner import (
     LOCK,
     PUBLISH,
@@ -76,6 +76,7 @@ _REFERENCE = re.compile(
 )
 SWEEP_LEASE = "gate-sweep"
 _APPLIED = (Status.APPLIED, Status.ALREADY_DONE)
+_DECIDE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +206,11 @@ class GateService:
                 "duplicate", image.key, str(existing.standing.decision), "event handled before"
             )
         pushed_at = pushed.data.timestamp
-        # cosign's tag scheme (before OCI 1.1 referrers) names a signature, attestation or
-        # SBOM, never an image: nothing to record. Anything else is recorded before the reads.
+        # Every push is recorded before the reads, one tagged like cosign's scheme too: a tag
+        # is only a name, and anyone can push an image under it.
         cosign = _COSIGN_TAG.fullmatch(pushed.tag or "")
-        if cosign is None:
-            existing = self._record_push(image, rule, None, pushed.tag, pushed_at)
-        facts = existing.manifest if existing is not None else None
+        existing = self._record_push(image, rule, None, pushed.tag, pushed_at)
+        facts = existing.manifest
         if facts is None:
             try:
                 facts = self._read_manifest(image, rule)
@@ -225,7 +225,8 @@ class GateService:
             return EventResult(
                 "ignored", image.key, detail=f"an OCI artifact ({facts.artifact_type}), not an image"
             )
-        if cosign is not None:
+        if cosign is not None and self._is_cosign_artifact(image, facts, f"sha256:{cosign['hex']}"):
+            self._withdraw(image.key)
             if self.directory.quarantine_enabled(image):
                 why = f"cosign {cosign['kind']} of sha256:{cosign['hex']}: not gated"
                 self._raise_if_failed(self._apply(plan_release(image, why)))
@@ -245,7 +246,9 @@ class GateService:
             if rule.needs_referrers and record.parent is None:
                 record = self._refresh_referrers(record)
             record = self._decide(record, rule, quarantine)
-        except TransientError:
+        except Exception:
+            # Whatever failed (for now or for good), the event was claimed but not handled:
+            # the redelivery must proceed, not be acknowledged as a duplicate.
             records.update_record(self.store, image.key, lambda r: r and r.with_event(event.id, done=False))
             raise
         records.update_record(self.store, image.key, lambda r: r and r.with_event(event.id, done=True))
@@ -281,6 +284,25 @@ class GateService:
         if record.standing.decision is Decision.PENDING:
             records.mark_pending(self.store, record)
         return record
+
+    def _is_cosign_artifact(self, image: ImageRef, facts: ManifestFacts, subject: str) -> bool:
+        """Whether a push tagged like cosign's scheme really is a cosign signature, attestation
+        or SBOM: every layer has one of cosign's media types, and the image its tag names is in
+        the same repository. Anything else is gated like any image (fail closed)."""
+        if not cosign_layers(facts.content):
+            return False
+        if records.load_record(self.store, subject_key := image.with_digest(subject).key) is not None:
+            return True  # gated already (perhaps locked, so unreadable): it exists
+        try:
+            self.registries(image).read_manifest(image.repository, subject, labels=False)
+        except TransientError:
+            raise
+        except OpsError as exc:
+            log.warning(
+                "gate: %s: cosign-tagged, but %s cannot be read (%s): gated", image.key, subject_key, exc
+            )
+            return False
+        return True
 
     def _read_manifest(self, image: ImageRef, rule: GateRule) -> ManifestFacts:
         return self.registries(image).read_manifest(image.repository, image.digest, labels=bool(rule.labels))
@@ -382,16 +404,43 @@ class GateService:
         image = record.image
         for child in facts.children:
             child_key = image.with_digest(child).key
+            known = records.load_record(self.store, child_key)
+            if known is not None and known.standing.decision is Decision.DENY and known.parent != image.key:
+                # Denied on its own: never re-parented (its index's pass would release it);
+                # the index is denied instead (see _denied_children).
+                continue
             records.link_child(self.store, child_key, image.key)
             records.update_record(self.store, child_key, lambda r: r and replace(r, parent=image.key))
-        if record.parent is None and not facts.children:
-            parent = records.parent_of(self.store, image.key)
-            if parent is not None:
-                record = (
-                    records.update_record(self.store, image.key, lambda r: r and replace(r, parent=parent))
-                    or record
-                )
+        if not facts.children:
+            record = self._find_parent(record)
         return record
+
+    def _find_parent(self, record: GateRecord) -> GateRecord:
+        """A platform image whose index was pushed (and linked) first."""
+        if record.parent is not None:
+            return record
+        parent = records.parent_of(self.store, record.image.key)
+        if parent is None:
+            return record
+        return (
+            records.update_record(self.store, record.image.key, lambda r: r and replace(r, parent=parent))
+            or record
+        )
+
+    def _denied_children(self, record: GateRecord) -> tuple[str, ...]:
+        """An index's platform images denied on their own (not by adopting this index's deny)."""
+        if record.manifest is None or not record.manifest.children:
+            return ()
+        denied = []
+        for digest in record.manifest.children:
+            child = records.load_record(self.store, record.image.with_digest(digest).key)
+            if (
+                child is not None
+                and child.standing.decision is Decision.DENY
+                and child.parent != record.image.key
+            ):
+                denied.append(digest)
+        return tuple(denied)
 
     def _block(self, record: GateRecord, rule: GateRule, quarantine: bool) -> GateRecord:
         parent = records.load_record(self.store, record.parent) if record.parent else None
@@ -404,9 +453,13 @@ class GateService:
         mode, _ = effective_mode(rule, quarantine)
         plan = plan_block(record.image, mode, quarantine_enabled=quarantine, standing=record.standing)
         if plan.actions:
-            outcomes = self._apply(plan)
+            outcomes = self._apply_in_order(plan)
             self._raise_if_failed(outcomes)
-            blocked = mode is not Mode.AUDIT and all(o.status in _APPLIED for o in outcomes)
+            blocked = (
+                mode is not Mode.AUDIT
+                and len(outcomes) == len(plan.actions)
+                and all(o.status in _APPLIED for o in outcomes)
+            )
             record = (
                 records.update_record(
                     self.store,
@@ -428,13 +481,25 @@ class GateService:
     # ------------------------------------------------------------------------ decisions
 
     def _decide(self, record: GateRecord, rule: GateRule, quarantine: bool) -> GateRecord:
-        """Evaluate, apply what a changed verdict needs, and record the outcome."""
+        """Evaluate from the stored record, apply what a changed verdict needs, and record the
+        outcome only if no one (a push beside a sweep) decided the image meanwhile; otherwise
+        evaluate again from what they stored."""
+        for _ in range(_DECIDE_ATTEMPTS):
+            fresh = records.load_record(self.store, record.image.key) or record
+            decided = self._decide_once(fresh, rule, quarantine)
+            if decided is not None:
+                return decided
+        raise TransientError(f"gate: {record.image.key} kept being decided by others; retried later")
+
+    def _decide_once(self, record: GateRecord, rule: GateRule, quarantine: bool) -> GateRecord | None:
         if record.parent is not None:
             parent = records.load_record(self.store, record.parent)
             if parent is not None:
                 return self._adopt(record, parent)
         now = self.clock()
-        evidence = record.evidence(quarantine_enabled=quarantine)
+        evidence = replace(
+            record.evidence(quarantine_enabled=quarantine), denied_children=self._denied_children(record)
+        )
         verdict = evaluate(evidence, rule, now=now)
         standing = record.standing
         changed = verdict.decision is not Decision.PENDING and verdict.decision is not standing.decision
@@ -452,29 +517,50 @@ class GateService:
                 log.error(
                     "gate: %s: effects failed; the verdict stays unapplied: %s", record.image.key, effects
                 )
-                return self._save_verdict(record, verdict, standing)
+                return self._save_verdict(record, verdict, standing, expected=record.standing)
             report = self._apply(plan.report)
             self._raise_if_failed(report)
             if not all(o.status in _APPLIED for o in (*effects, *report)):
                 # Dry run or kill switch: the verdict is shown, and applied once they are off.
-                return self._save_verdict(record, verdict, standing)
+                return self._save_verdict(record, verdict, standing, expected=record.standing)
             blocked = standing.blocked
             if verdict.mode is not Mode.AUDIT:
                 blocked = verdict.decision is Decision.DENY
             standing = Standing(decision=verdict.decision, number=plan.number, blocked=blocked)
-        decided = self._save_verdict(record, verdict, standing)
+        decided = self._save_verdict(record, verdict, standing, expected=record.standing)
+        if decided is None:
+            return None
         if changed:
             for child in children:
                 self._adopt(child, decided)
         return decided
 
-    def _save_verdict(self, record: GateRecord, verdict: Verdict, standing: Standing) -> GateRecord:
+    @overload
+    def _save_verdict(self, record: GateRecord, verdict: Verdict, standing: Standing) -> GateRecord: ...
+
+    @overload
+    def _save_verdict(
+        self, record: GateRecord, verdict: Verdict, standing: Standing, *, expected: Standing
+    ) -> GateRecord | None: ...
+
+    def _save_verdict(
+        self, record: GateRecord, verdict: Verdict, standing: Standing, *, expected: Standing | None = None
+    ) -> GateRecord | None:
+        """Store a verdict; with ``expected``, only if the stored standing is still that one
+        (inside the ETag'd change), else None: someone else decided meanwhile."""
         now = self.clock()
-        updated = records.update_record(
-            self.store,
-            record.image.key,
-            lambda r: r and replace(r, verdict=verdict, standing=standing, updated=now),
-        )
+        lost = False
+
+        def change(current: GateRecord | None) -> GateRecord | None:
+            nonlocal lost
+            lost = current is not None and expected is not None and current.standing != expected
+            if current is None or lost:
+                return current
+            return replace(current, verdict=verdict, standing=standing, updated=now)
+
+        updated = records.update_record(self.store, record.image.key, change)
+        if lost:
+            return None
         if standing.decision is Decision.PENDING:
             records.mark_pending(self.store, updated or record)
         else:
@@ -485,7 +571,14 @@ class GateService:
         if record.manifest is None or not record.manifest.children:
             return []
         keys = [record.image.with_digest(d).key for d in record.manifest.children]
-        return [child for child in (records.load_record(self.store, k) for k in keys) if child is not None]
+        found = (records.load_record(self.store, k) for k in keys)
+        # A child denied on its own is never released with its index.
+        return [
+            child
+            for child in found
+            if child is not None
+            and not (child.standing.decision is Decision.DENY and child.parent != record.image.key)
+        ]
 
     def _adopt(self, child: GateRecord, parent: GateRecord) -> GateRecord:
         """A platform image takes its index's decision: the index's plan released it on a pass,
@@ -523,6 +616,10 @@ class GateService:
                         if unread is None:
                             continue
                         record = unread
+                    if record.manifest is not None and not record.manifest.children:
+                        # A platform image whose index was linked after this image was
+                        # recorded: released (or held) with its index, never locked alone.
+                        record = self._find_parent(record)
                     record = self._store_scan(record, scans.get(record.image.key, record.scan))
                     quarantine = self.directory.quarantine_enabled(record.image)
                     if not record.standing.blocked:
@@ -540,9 +637,9 @@ class GateService:
                     transient = exc
                     result.failed[record.image.key] = f"{type(exc).__name__}: {exc}"
                     continue
-                except OpsError as exc:
+                except Exception as exc:  # one bad image must not stop every sweep from now on
                     result.failed[record.image.key] = f"{type(exc).__name__}: {exc}"
-                    log.error("gate sweep: %s: %s", record.image.key, exc)
+                    log.exception("gate sweep: %s: %s", record.image.key, exc)
                     continue
                 result.evaluated += 1
                 decision = str(record.standing.decision)
@@ -566,16 +663,26 @@ class GateService:
     def _load_pending(self) -> list[tuple[GateRecord, GateRule]]:
         assert self.policy is not None
         out = []
+        now = self.clock()
         for item in self.store.list_pending(records.PENDING_KIND, limit=self.config.sweep_limit):
-            record = records.load_record(self.store, item.key)
+            try:
+                record = records.load_record(self.store, item.key)
+            except Exception:  # an unreadable record: to the back of the list, not in the way
+                log.exception("gate sweep: the record of %s cannot be read", item.key)
+                self.store.put_pending(replace(item, due=now))
+                continue
             if record is None or record.standing.decision is not Decision.PENDING:
                 records.clear_pending(self.store, item.key)
                 continue
-            if record.parent is not None:
-                continue  # decided with its index
+            if record.parent is not None and records.load_record(self.store, record.parent) is not None:
+                # Decided with its index, which is on the list itself and marks it again
+                # if need be: off the list, so that it does not crowd out new pushes.
+                records.clear_pending(self.store, item.key)
+                continue
             rule = self.policy.rule_for(record.image.registry, record.image.repository)
             if rule is None:
-                log.warning("gate sweep: no rule covers %s any more; it stays pending", record.image.key)
+                log.warning("gate sweep: no rule covers %s any more; it waits at the back", record.image.key)
+                self.store.put_pending(replace(item, due=now))
                 continue
             out.append((record, rule))
         return out
@@ -722,6 +829,16 @@ class GateService:
             sleep=lambda seconds: time.sleep(min(seconds, cap)),
             now=self.clock,
         )
+
+    def _apply_in_order(self, plan: Plan) -> list[Outcome]:
+        """Each action only once the one before it took effect: the quarantine release of lock
+        mode must never run on an image whose lock failed (or was only shown, in a dry run)."""
+        outcomes: list[Outcome] = []
+        for action in plan.actions:
+            outcomes.extend(self._apply(replace(plan, actions=(action,))))
+            if outcomes[-1].status not in _APPLIED:
+                break
+        return outcomes
 
     def _raise_if_failed(self, outcomes: Sequence[Outcome]) -> None:
         if failed_transiently(outcomes):

@@ -24,11 +24,12 @@ delivery (a signature before its image; an immutable tag's re-push handled befor
 push); a multi-platform index (judged on its platform images, released with them, whatever
 order their events come in); dry run (verdicts shown, applied once it is off); other event
 types, OCI artifacts that are not images (a Helm chart) and cosign's tag-scheme signatures are
-not gated; malformed events are acknowledged and recorded; transient failures (a registry 503
-raises, and the redelivery applies nothing twice; a Resource Graph 429 fails the sweep, and the
-next sweep decides); a push whose manifest cannot be read is recorded as pending first (a 503
-raises, and the sweep reads the manifest before it blocks; a read-disabled repository raises,
-is recorded as a rejection, and the sweep denies the image at its settle timeout, fail closed);
+not gated, but an image merely tagged like one is; malformed events are acknowledged and
+recorded; transient failures (a registry 503 raises, and the redelivery applies nothing twice; a
+Resource Graph 429 fails the sweep, and the next sweep decides); a push whose manifest cannot be
+read is recorded as pending first (a 503 raises, and the sweep reads the manifest before it blocks;
+a read-disabled repository raises, is recorded as a rejection, and the sweep denies the image at its
+settle timeout, fail closed);
 ``ops invoke`` and ``ops gate`` on the CLI.
 """
 
@@ -64,6 +65,7 @@ from tests.support.gate import (
     published,
     pull,
     push,
+    pushed_event,
     retag,
     scanned,
     tag_target,
@@ -517,7 +519,7 @@ def test_other_events_and_non_images_are_ignored_and_malformed_events_recorded(
     helm = "application/vnd.cncf.helm.config.v1+json"
     chart, chart_event = push(world, "sev/charts", "1.2.0", artifact_type=helm)
     invoke("gate_on_image_pushed", chart_event)  # an OCI artifact, not an image
-    legacy, legacy_event = push(world, "sev/others", f"sha256-{digest[7:]}.sig")
+    legacy, legacy_event = _push_cosign_signature(world, "sev/others", digest)
     invoke("gate_on_image_pushed", legacy_event)  # cosign's tag-scheme signature
     store = get_services().store()
     login = world.registries[REGISTRY].login_server
@@ -526,6 +528,55 @@ def test_other_events_and_non_images_are_ignored_and_malformed_events_recorded(
         assert manifest(world, repository, pushed).attrs.read_enabled is True
     rejected = audit(store, "rejected")
     assert len(rejected) == 1 and "data.target.digest" in rejected[0].reason
+
+
+def _push_cosign_signature(world: Any, repository: str, subject: str) -> tuple[str, dict[str, Any]]:
+    """What ``cosign sign`` pushes without OCI 1.1 referrers: a simple-signing layer under the
+    tag ``sha256-<hex>.sig``."""
+    from sandbox.acr import artifacts, media
+    from sandbox.acr.events import Caller
+
+    target = world.registries[REGISTRY]
+    payload = json.dumps({"critical": {"image": {"docker-manifest-digest": subject}}}).encode()
+    config = b"{}"
+    for blob in (payload, config):
+        artifacts.store_blob(world, target, blob)
+    content = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media.OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": media.compute_digest(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                    "digest": media.compute_digest(payload),
+                    "size": len(payload),
+                    "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ=="},
+                }
+            ],
+        }
+    ).encode()
+    tag = f"sha256-{subject[7:]}.sig"
+    caller = Caller.in_process(target, "PUT")
+    pushed = artifacts.put_manifest(
+        world, target, repository, tag, content, media.OCI_MANIFEST, caller=caller
+    )
+    return pushed.manifest.digest, pushed_event(world, REGISTRY, repository, pushed.manifest.digest, tag)
+
+
+def test_an_image_merely_tagged_like_a_cosign_signature_is_gated(sandbox: SandboxServer) -> None:
+    world = sandbox.world
+    subject, _ = push(world, "sev/lookalike", "v1")
+    fake, event = push(world, "sev/lookalike", f"sha256-{subject[7:]}.sig")  # ordinary layers
+    invoke("gate_on_image_pushed", event)
+    store = get_services().store()
+    login = world.registries[REGISTRY].login_server
+    assert store.get_record("gate-images", f"{login}/sev/lookalike@{fake}") is not None
+    assert manifest(world, "sev/lookalike", fake).attrs.read_enabled is False
 
 
 def test_a_registry_503_raises_and_the_redelivery_applies_nothing_twice(sandbox: SandboxServer) -> None:

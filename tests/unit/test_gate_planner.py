@@ -12,7 +12,9 @@ Cases:
 - plan_decision: unblock on pass (children too), stay blocked and mark Failed on deny,
   re-lock after an earlier pass, restore a moved immutable tag, untag the other tags,
   record and publish; nothing when pending or unchanged; keys depend on image,
-  decision and decision number, never on time.
+  decision and decision number, never on time; a deny in lock mode always locks, even
+  when the standing says blocked (that flag may be stale), once per decision number;
+- an index whose platform image was denied on its own is denied, naming the child.
 """
 
 from __future__ import annotations
@@ -260,7 +262,8 @@ CHILD = IMAGE.with_digest(OTHER)
             [(QUARANTINE, IMAGE.digest), (QUARANTINE, OTHER)],
         ),
         ({"mode": "audit"}, {}, Standing(), False, []),
-        ({}, DIRTY, Standing(blocked=True), False, []),
+        # A stale "blocked" (effects applied, report failed) must not skip the lock.
+        ({}, DIRTY, Standing(blocked=True), False, [(LOCK, IMAGE.digest)]),
         ({}, DIRTY, Standing(decision=Decision.PASS, number=1), False, [(LOCK, IMAGE.digest)]),
         (
             {"mode": "quarantine", "requireScan": False},
@@ -275,7 +278,7 @@ CHILD = IMAGE.with_digest(OTHER)
             {**DIRTY, "tags": ("v1", "latest"), "conflicts": (TagConflict("v1", OTHER, "v.*"),)},
             Standing(blocked=True),
             False,
-            [(RESTORE_TAG, OTHER), (UNTAG, IMAGE.digest)],
+            [(LOCK, IMAGE.digest), (RESTORE_TAG, OTHER), (UNTAG, IMAGE.digest)],
         ),
     ],
 )
@@ -312,3 +315,17 @@ def test_keys_name_the_decision_not_the_time() -> None:
     assert key == again
     flipped = plan_decision(first, subject, rule(), standing=Standing(decision=Decision.DENY, number=3))
     assert [a.key for a in flipped.effects.actions] != key and flipped.number == 4
+
+
+def test_a_deny_in_lock_mode_locks_even_when_recorded_as_blocked() -> None:
+    plan = _decide({}, DIRTY, Standing(decision=Decision.PENDING, number=2, blocked=True))
+    locks = [a for a in plan.effects.actions if a.kind == LOCK]
+    assert len(locks) == 1 and locks[0].params["number"] == 3  # once per decision number
+
+
+def test_an_index_with_a_child_denied_on_its_own_is_denied() -> None:
+    index = ManifestFacts("application/vnd.oci.image.index.v1+json", size=500, children=(OTHER,))
+    verdict = evaluate(evidence(manifest=index, denied_children=(OTHER,)), rule(), now=NOW)
+    assert verdict.decision is Decision.DENY
+    assert any(OTHER in reason and "denied on its own" in reason for reason in verdict.reasons)
+    assert evaluate(evidence(manifest=index), rule(), now=NOW).decision is Decision.PASS
