@@ -16,17 +16,11 @@ from urllib.parse import urlsplit
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import HttpRequest
 
-from ops.adapters import clients
 from ops.adapters.clients import management_client, parse_resource_id
 from ops.adapters.errors import translated_errors
 from ops.config import Settings
 from ops.schedule.clusters import ObservedCluster, PoolScale, cluster_from_arm
 from ops.schedule.protocols import OperationRef, OperationResult, OperationState
-
-#: Kept so fixtures that still patch ``aks._CLIENTS`` keep importing; patching it is a
-#: no-op. The cache is ops.adapters.clients', keyed by credential, so a fresh credential
-#: (ops.adapters.identity) is what gets fresh clients.
-_CLIENTS = clients._CLIENTS
 
 MANAGED_CLUSTERS = "Microsoft.ContainerService/managedClusters"
 

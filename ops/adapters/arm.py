@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ops.adapters import clients
 from ops.adapters.aks import container_service_client
 from ops.adapters.clients import cached_client, enum_text, management_client, parse_resource_id
 from ops.adapters.errors import translated_errors
@@ -24,11 +23,6 @@ from ops.config import Settings
 from ops.errors import ConfigError, InvalidInput
 from ops.gate.evidence import ImageRef
 from ops.purge.inventory import ClusterRef, RegistryRef
-
-#: Kept so fixtures that still patch ``arm._CLIENTS`` keep importing; patching it is a
-#: no-op. The cache is ops.adapters.clients', keyed by credential, so a fresh credential
-#: (ops.adapters.identity) is what gets fresh clients.
-_CLIENTS = clients._CLIENTS
 
 REGISTRIES = "Microsoft.ContainerRegistry/registries"
 

@@ -13,18 +13,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ops.adapters import clients
 from ops.adapters.clients import enum_text, management_client
 from ops.adapters.errors import translated_errors
 from ops.config import Settings
 from ops.errors import PermanentError
 from ops.gate.evidence import Finding
 from ops.schedule.clusters import ObservedCluster, cluster_from_arm
-
-#: Kept so fixtures that still patch ``graph._CLIENTS`` keep importing; patching it is a
-#: no-op. The cache is ops.adapters.clients', keyed by credential, so a fresh credential
-#: (ops.adapters.identity) is what gets fresh clients.
-_CLIENTS = clients._CLIENTS
 
 #: Resource Graph's largest page.
 MAX_PAGE = 1000

@@ -13,16 +13,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ops.adapters import clients
 from ops.adapters.clients import cached_client
 from ops.adapters.errors import translated_errors
 from ops.adapters.identity import build_credential
 from ops.config import Settings
-
-#: Kept so fixtures that still patch ``notify._CLIENTS`` keep importing; patching it is a
-#: no-op. The cache is ops.adapters.clients', keyed by credential, so a fresh credential
-#: (ops.adapters.identity) is what gets fresh clients.
-_CLIENTS = clients._CLIENTS
 
 
 def publisher_client(settings: Settings, endpoint: str) -> Any:

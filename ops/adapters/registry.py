@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from ops.adapters.clients import cached_client
 from ops.adapters.errors import translated_errors
 from ops.adapters.identity import build_credential
 from ops.config import Settings
@@ -66,17 +67,11 @@ MANIFEST_ACCEPT = ", ".join(
 _ACTIONS = "pull,delete,metadata_read,metadata_write"
 _REFRESH_MARGIN_S = 300
 
-_CLIENTS: dict[tuple[str, str], AcrRegistry] = {}
-_CLIENTS_LOCK = threading.Lock()
-
 
 def registry_client(settings: Settings, registry: RegistryRef) -> AcrRegistry:
     """The process-wide AcrRegistry of ``registry`` (created on first use)."""
-    key = (registry.login_server.lower(), registry.name)
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            _CLIENTS[key] = AcrRegistry(settings, registry)
-        return _CLIENTS[key]
+    key = (AcrRegistry, registry.login_server.lower(), registry.name, build_credential(settings))
+    return cached_client(key, lambda: AcrRegistry(settings, registry))
 
 
 def gate_registry(settings: Settings, image: ImageRef) -> AcrRegistry:

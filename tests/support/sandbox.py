@@ -228,11 +228,10 @@ def reset_adapter_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     """The app's per-process credentials, clients and services point at one sandbox (its ports
     and CA): forget them all for a test, which gets its own."""
     from ops import services
-    from ops.adapters import aks, arm, graph, identity, kube, notify, registry
+    from ops.adapters import clients, identity, kube
 
     monkeypatch.setattr(identity, "_CREDENTIALS", {})
-    for module in (aks, arm, graph, notify, registry):
-        monkeypatch.setattr(module, "_CLIENTS", {})
+    monkeypatch.setattr(clients, "_CLIENTS", {})
     monkeypatch.setattr(kube, "_READERS", {})
     services.reset_services()
 
