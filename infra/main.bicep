@@ -77,6 +77,11 @@ param purgeSchedule string = '0 0 3 * * *'
 @description('OPS_PURGE_POLICY: the purge policy, inline YAML or a path inside the deployed app. Empty: purge plans nothing.')
 param purgePolicy string = ''
 
+@minLength(3)
+@maxLength(63)
+@description('OPS_PURGE_QUEUE: the app\'s own fan-out queue in its storage; the host creates it.')
+param purgeQueue string = 'purge-work'
+
 @minValue(1)
 @maxValue(500)
 @description('OPS_PURGE_BATCH_SIZE: repositories per purge_repository message.')
@@ -203,8 +208,7 @@ var appSettings = {
   OPS_SCHEDULE_NOW: ''
   PURGE_SCHEDULE: purgeSchedule
   OPS_PURGE_POLICY: purgePolicy
-  // The app's own fan-out queue in its storage; the host creates it.
-  OPS_PURGE_QUEUE: 'purge-work'
+  OPS_PURGE_QUEUE: purgeQueue
   OPS_PURGE_BATCH_SIZE: string(purgeBatchSize)
   OPS_PURGE_ESTIMATE_BYTES: purgeEstimateBytes ? 'true' : 'false'
   OPS_PURGE_SNAPSHOT_MAX_AGE: purgeSnapshotMaxAge

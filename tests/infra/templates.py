@@ -38,6 +38,24 @@ HOST_ONLY_SETTINGS = frozenset(
     {"APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
 )
 
+#: Product settings whose value the deployment derives from what it creates or from the cloud
+#: it deploys to, so there is nothing for ``azd env set`` to choose. Every other setting in
+#: ``appSettings`` comes from a parameter that infra/main.parameters.json maps.
+INFRA_OWNED_SETTINGS: dict[str, str] = {
+    "OPS_ARM_ENDPOINT": "ARM of the cloud deployed to, environment().resourceManager",
+    "OPS_ARM_AUDIENCE": "the token audience of that ARM endpoint",
+    "OPS_STATE_PATH": "the SQLite fallback, unused with storage; the package is read-only, so /tmp",
+    "OPS_SCHEDULE_NOW": "a test clock, refused in Azure, so always empty there",
+    "OPS_EVENTS_TOPIC_ENDPOINT": "the app's own topic, created by this deployment",
+    "AZURE_CLIENT_ID": "the app's identity, created by this deployment",
+    "AzureWebJobsStorage__accountName": "the app's storage, created by this deployment",
+    "AzureWebJobsStorage__blobServiceUri": "the app's storage, created by this deployment",
+    "AzureWebJobsStorage__queueServiceUri": "the app's storage, created by this deployment",
+    "AzureWebJobsStorage__tableServiceUri": "the app's storage, created by this deployment",
+    "AzureWebJobsStorage__credential": "always the managed identity: shared keys are off",
+    "AzureWebJobsStorage__clientId": "the app's identity, created by this deployment",
+}
+
 #: Owner, Contributor and User Access Administrator: never granted.
 FORBIDDEN_ROLES = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
@@ -179,6 +197,39 @@ def product_settings() -> dict[str, Any]:
     """infra/main.bicep's ``appSettings`` variable: setting name -> pycep expression."""
     value: dict[str, Any] = parse(INFRA / "main.bicep")["variables"]["appSettings"]["value"]
     return value
+
+
+def parameter_env_names() -> dict[str, str]:
+    """infra/main.parameters.json: parameter -> the azd environment value it is read from.
+
+    Each entry is ``"${NAME}"`` (azd substitutes the environment value; when it is unset or
+    empty, the template's default applies); anything else is refused here.
+    """
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    names = {}
+    for parameter, entry in mapped.items():
+        match = re.fullmatch(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", str(entry.get("value")))
+        if match is None:
+            raise ValueError(f'main.parameters.json {parameter}: expected "${{NAME}}", not {entry!r}')
+        names[parameter] = match.group(1)
+    return names
+
+
+def referenced_parameters(expression: Any, path: Path = INFRA / "main.bicep") -> set[str]:
+    """The parameters of ``path`` that ``expression`` reads, through its variables too."""
+    tree = parse(path)
+    parameters, variables = set(tree.get("parameters", {})), tree.get("variables", {})
+    found: set[str] = set()
+    seen: set[str] = set()
+    pending = [expression]
+    while pending:
+        for name in strings(pending.pop()):
+            if name in parameters:
+                found.add(name)
+            elif name in variables and name not in seen:
+                seen.add(name)
+                pending.append(variables[name]["value"])
+    return found
 
 
 def host_settings() -> dict[str, Any]:
