@@ -20,12 +20,10 @@ Only pydantic is imported, so importing this module stays cheap on a cold start.
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Final, Literal, NoReturn, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -42,7 +40,18 @@ from pydantic import (
 from pydantic.alias_generators import to_camel, to_pascal
 from pydantic_core import PydanticCustomError
 
+from ops.distribution import (
+    MAX_REPOSITORY_LENGTH,
+    REPOSITORY_EXPECTED,
+    REPOSITORY_PATTERN,
+    TAG_EXPECTED,
+    TAG_PATTERN,
+)
 from ops.errors import InvalidInput
+from ops.payloads import MAX_DEPTH, Loc
+from ops.payloads import fail as _fail
+from ops.payloads import format_path as _format_path
+from ops.payloads import load_json as _load_json
 from ops.resource_ids import parse_resource_id
 
 __all__ = [
@@ -75,37 +84,20 @@ IMAGE_DELETED: Final = "Microsoft.ContainerRegistry.ImageDeleted"
 SUBSCRIPTION_VALIDATION: Final = "Microsoft.EventGrid.SubscriptionValidationEvent"
 COMMON_ALERT_SCHEMA: Final = "azureMonitorCommonAlertSchema"
 
-# Limits on raw input. Event Grid caps an event and a delivered batch at about 1 MB and
-# a batch at 5,000 events; the common alert schema caps an alert at 256 KB. The limits
-# leave headroom above those, and exist so that a hostile body costs little to refuse.
-MAX_EVENT_BODY_BYTES: Final = 2 * 1024 * 1024
+# Limits on input, in UTF-8 bytes whether it arrives as bytes, text or already decoded
+# (ops.payloads). Event Grid caps an event, and a delivered batch, at 1 MB and a batch at
+# 5,000 events: nothing larger can come from Event Grid. The common alert schema caps an
+# alert at 256 KB; that limit leaves headroom, so that a hostile body costs little to refuse.
+MAX_EVENT_BODY_BYTES: Final = 1024 * 1024
 MAX_ALERT_BODY_BYTES: Final = 1024 * 1024
 MAX_RUNBOOK_BODY_BYTES: Final = 64 * 1024
 MAX_BATCH_EVENTS: Final = 5000
-MAX_DEPTH: Final = 64
-MAX_NODES: Final = 1_000_000
 
-Loc = tuple[str | int, ...]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 # --------------------------------------------------------------------------- errors
 
-
-def _format_path(loc: Sequence[str | int]) -> str:
-    """``("data", "allOf", 0, "x")`` → ``data.allOf[0].x``; odd keys are quoted."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _PLAIN_KEY.fullmatch(part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{json.dumps(part)}]"
-    return text
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")
 
 # Expected-value wording for pydantic's own error types; our validators raise
 # PydanticCustomError whose message already says what is expected.
@@ -164,10 +156,6 @@ def _invalid_from(error: ValidationError, prefix: Loc) -> InvalidInput:
     return InvalidInput(_format_path((*prefix, *first["loc"])), expected, got)
 
 
-def _fail(loc: Loc, expected: str, got: object = None) -> NoReturn:
-    raise InvalidInput(_format_path(loc), expected, got)
-
-
 def _validate(model: type[ModelT], value: Any, prefix: Loc = ()) -> ModelT:
     try:
         return model.model_validate(value)
@@ -175,81 +163,6 @@ def _validate(model: type[ModelT], value: Any, prefix: Loc = ()) -> ModelT:
         raise _invalid_from(error, prefix) from error
     except RecursionError:  # pragma: no cover - _check_json bounds depth first
         _fail(prefix, f"JSON nested at most {MAX_DEPTH} levels deep")
-
-
-# ----------------------------------------------------------------------- raw input
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _reject_constant(name: str) -> NoReturn:
-    # json accepts NaN and Infinity, which are not JSON and poison arithmetic later.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _load_json(body: object, *, limit: int) -> Any:
-    """Decode a body (bytes or text) or accept already-decoded JSON, then check it.
-
-    Bytes must be UTF-8 (a BOM is tolerated). Decoded values must be plain JSON: no
-    NaN, no non-string keys, no lone surrogates, nesting at most ``MAX_DEPTH`` deep.
-    """
-    if isinstance(body, bytes | bytearray | memoryview):
-        raw = bytes(body)
-        if len(raw) > limit:
-            _fail((), f"a body of at most {limit} bytes", f"{len(raw)} bytes")
-        try:
-            body = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            _fail((), "UTF-8 encoded JSON", f"a byte that is not UTF-8 at offset {error.start}")
-    if isinstance(body, str):
-        if len(body) > limit:
-            _fail((), f"a body of at most {limit} characters", f"{len(body)} characters")
-        try:
-            value = json.loads(body.removeprefix("\ufeff"), parse_constant=_reject_constant)
-        except json.JSONDecodeError as error:
-            _fail((), "valid JSON", f"{error.msg} at line {error.lineno} column {error.colno}")
-        except RecursionError:
-            _fail((), f"JSON nested at most {MAX_DEPTH} levels deep")
-        except ValueError as error:  # NaN/Infinity, or an integer with too many digits
-            _fail((), "valid JSON", str(error)[:80])
-    else:
-        value = body
-    _check_json(value)
-    return value
-
-
-def _check_json(value: Any) -> None:
-    """Refuse anything but plain, bounded JSON, so validation sees only JSON values.
-
-    Iterative, so depth is bounded here rather than by Python's recursion limit, and a
-    node budget stops self-referencing or explosively shared Python structures.
-    """
-    stack: list[tuple[Any, Loc]] = [(value, ())]
-    seen = 0
-    while stack:
-        node, loc = stack.pop()
-        seen += 1
-        if seen > MAX_NODES:
-            _fail((), f"at most {MAX_NODES} JSON values")
-        if len(loc) > MAX_DEPTH:
-            _fail(loc, f"JSON nested at most {MAX_DEPTH} levels deep")
-        if node is None or isinstance(node, bool | int):
-            continue
-        if isinstance(node, float):
-            if not math.isfinite(node):
-                _fail(loc, "a finite number", node)
-        elif isinstance(node, str):
-            if _SURROGATE.search(node):
-                _fail(loc, "text without unpaired surrogate characters")
-        elif isinstance(node, dict):
-            for key, item in node.items():
-                if not isinstance(key, str) or _SURROGATE.search(key):
-                    _fail(loc, "an object whose keys are valid strings", key)
-                stack.append((item, (*loc, key)))
-        elif isinstance(node, list):
-            stack.extend((item, (*loc, index)) for index, item in enumerate(node))
-        else:
-            _fail(loc, "a JSON value (object, array, string, number, boolean or null)", type(node).__name__)
 
 
 # ------------------------------------------------------------------- field types
@@ -318,20 +231,12 @@ TextOrCode = Annotated[str | int, _one_of(str, int, expected="a string or an int
 TextOrObject = Annotated[str | dict[str, Any], _one_of(str, dict, expected="a string or an object")]
 
 Digest = Annotated[str, _matching(r"sha256:[0-9a-f]{64}", "a digest like sha256:<64 lowercase hex digits>")]
-# The OCI distribution spec's repository and tag grammars. Both end up in registry
-# URLs, so anything else is refused here rather than escaped later.
+# The OCI distribution spec's repository and tag grammars (ops.distribution). Both end up
+# in registry URLs, so anything else is refused here rather than escaped later.
 Repository = Annotated[
-    str,
-    Field(max_length=256),
-    _matching(
-        r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*",
-        "a repository name (lowercase path components, as in the OCI spec)",
-    ),
+    str, Field(max_length=MAX_REPOSITORY_LENGTH), _matching(REPOSITORY_PATTERN, REPOSITORY_EXPECTED)
 ]
-Tag = Annotated[
-    str,
-    _matching(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", "a tag of at most 128 characters [A-Za-z0-9._-]"),
-]
+Tag = Annotated[str, Field(max_length=128), _matching(TAG_PATTERN, TAG_EXPECTED)]
 Host = Annotated[
     str,
     Field(max_length=260),

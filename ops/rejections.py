@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from ops.payloads import show_body
 from ops.state.store import AuditRecord, StateStore, as_utc
 
 KIND = "rejected"
@@ -34,14 +35,15 @@ def record_rejection(
     day's first record only: the error text is what identifies a rejection.
     """
     moment = as_utc(now)
-    reason = f"{type(error).__name__}: {error}"
+    # Printable whatever the input held: a lone surrogate must not fail the record itself.
+    reason = f"{type(error).__name__}: {error}".encode("utf-8", "backslashreplace").decode("utf-8")
     digest = hashlib.sha256(reason.encode()).hexdigest()[:32]
     detail: dict[str, object] = {"error": type(error).__name__}
     path = getattr(error, "path", None)
     if isinstance(path, str):
         detail["path"] = path
     if body is not None:
-        detail["body"] = _show_body(body)
+        detail["body"] = show_body(body, limit=_BODY_LIMIT)
     return store.append_audit(
         AuditRecord(
             key=f"{KIND}:{capability}:{source}:{moment.date().isoformat()}:{digest}",
@@ -54,14 +56,3 @@ def record_rejection(
             detail=detail,
         )
     )
-
-
-def _show_body(body: object) -> str:
-    """The body as text for the audit trail: bytes decoded, anything else ``repr``-ed, shortened."""
-    if isinstance(body, bytes):
-        text = body.decode("utf-8", "replace")
-    elif isinstance(body, str):
-        text = body
-    else:
-        text = repr(body)
-    return text if len(text) <= _BODY_LIMIT else text[: _BODY_LIMIT - 3] + "..."

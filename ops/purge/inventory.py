@@ -31,12 +31,18 @@ SUBJECT_MEDIA_TYPES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class RegistryRef:
-    """A registry found through ARM: its name, data-plane host and SKU (for write limits)."""
+    """A registry found through ARM: its name, data-plane host and SKU (for write limits).
+
+    ``endpoints`` are every other host name that serves the registry (see
+    :func:`ops.purge.images.registry_hosts`): an image pulled through any of them is
+    the registry's image. The login server is the only one the app talks to.
+    """
 
     name: str
     login_server: str
     sku: str = "Premium"
     id: str = ""
+    endpoints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

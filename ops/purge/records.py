@@ -5,6 +5,8 @@ Keyed records, by table::
     purge-runs       <run>                    a scheduled run: policy, budget, batches, when its
                                               in-use set was read, whether it applies deletes
     purge-inuse      <run>/<registry>/<n>     that run's in-use set, per registry, in parts
+    purge-enqueued   <run>/<batch>            what the run enqueued in that batch: the registry as
+                                              ARM reported it, and the repositories
     purge-grants     <run>/<batch>            a batch's share of the run's delete budget
     purge-batches    <run>/<batch>            a finished (or refused) batch's summary
     purge-lastknown  h/<cluster>              each cluster's last-known in-use set: when it was
@@ -43,12 +45,13 @@ log = logging.getLogger(__name__)
 RUNS = "purge-runs"
 IN_USE = "purge-inuse"
 GRANTS = "purge-grants"
+ENQUEUED = "purge-enqueued"
 BATCHES = "purge-batches"
 LAST_KNOWN = "purge-lastknown"
 LEASE = "purge-schedule"
 
 #: Tables whose keys start with ``<run>/``.
-_PER_RUN = (IN_USE, GRANTS, BATCHES)
+_PER_RUN = (IN_USE, ENQUEUED, GRANTS, BATCHES)
 _RUN_TIME = "%Y%m%dT%H%M%SZ"
 
 

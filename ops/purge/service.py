@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ops.distribution import is_repository_name
 from ops.errors import Conflict, InvalidInput, NotFound, OpsError, TransientError
 from ops.executor import (
     ExecutionPolicy,
@@ -50,7 +51,8 @@ from ops.executor import (
 )
 from ops.plan import Action, Outcome, Plan, Status
 from ops.policies import format_duration
-from ops.purge.images import InUseIndex, build_in_use, join_parts, merge_in_use, split_parts
+from ops.purge.batches import enqueued_record, load_in_use, verify_batch
+from ops.purge.images import InUseIndex, build_in_use, merge_in_use, split_parts
 from ops.purge.inventory import INDEX_MEDIA_TYPES, ClusterRef, RegistryRef, RepositoryState
 from ops.purge.messages import BatchMessage
 from ops.purge.planner import CAPABILITY, DELETE, UNLOCK_MANIFEST, UNLOCK_TAG, deletes_wanted, plan_purge
@@ -58,6 +60,7 @@ from ops.purge.policy import PurgePolicy, load_policy, read_policy_setting
 from ops.purge.protocols import ClusterReader, Directory, RegistryClient, RegistryClients, WorkQueue
 from ops.purge.records import (
     BATCHES,
+    ENQUEUED,
     GRANTS,
     IN_USE,
     LAST_KNOWN,
@@ -218,15 +221,16 @@ class PurgeService:
                 return ScheduleResult(status="skipped", detail=busy)
             registries = self.list_registries(policy)
             in_use = self.observe_in_use(registries, now=started)
-            messages: list[BatchMessage] = []
+            messages: list[tuple[BatchMessage, RegistryRef]] = []
             repositories = 0
             for registry in registries:
                 names = self.list_repositories(registry, policy)
                 repositories += len(names)
                 for start in range(0, len(names), self.config.batch_size):
                     chunk = names[start : start + self.config.batch_size]
-                    messages.append(batch_message(run, len(messages), registry, chunk))
+                    messages.append((batch_message(run, len(messages), registry, chunk), registry))
             budget = self.budget(policy)
+            parts = {r.name: split_parts(in_use.for_host(r.login_server)) for r in registries}
             record = {
                 "created": started.isoformat(),
                 # When the clusters were read: batches refuse a set older than snapshot_max_age.
@@ -240,11 +244,19 @@ class PurgeService:
                 "clusters": list(in_use.clusters),
                 "last_seen": {c: t.isoformat() for c, t in in_use.last_seen.items()},
                 "registries": [r.name for r in registries],
+                # A batch refuses an in-use set with fewer parts than this (ops.purge.batches).
+                "in_use_parts": {name: len(found) for name, found in parts.items()},
             }
-            # The run first, so that pruning finds every record a crashed schedule left.
+            # The run first, so that pruning finds every record a crashed schedule left;
+            # then the in-use set and what each batch holds, before any message is sent.
             self.store.put_record(RUNS, run, record, etag=None)
-            self._store_in_use(run, registries, in_use)
-            for message in messages:
+            for name, found in parts.items():
+                for index, part in enumerate(found):
+                    self.store.put_record(IN_USE, f"{run}/{name}/{index:04d}", part, etag="*")
+            for message, registry in messages:
+                held = enqueued_record(registry, message.repositories)
+                self.store.put_record(ENQUEUED, message.key, held, etag="*")
+            for message, _ in messages:
                 self.queue.send(message.to_json())
             if not messages:
                 self._finish_run(run, 0)
@@ -265,21 +277,27 @@ class PurgeService:
     # -- the queue ------------------------------------------------------------------------
 
     def process_batch(self, message: BatchMessage) -> PurgeResult:
-        """Plan and apply one batch; a replay of a finished batch does nothing."""
-        finished = self.store.get_record(BATCHES, message.key)
-        if finished is not None:
-            return PurgeResult("already_done", message.run, finished.value)
+        """Plan and apply one batch; a replay of a finished batch does nothing.
+
+        The message is honoured only if it is exactly what its run enqueued
+        (``ops.purge.batches``); the batch then runs with the registry the run recorded.
+        """
         run = self.store.get_record(RUNS, message.run)
         if run is None:
             raise InvalidInput("run", "a run recorded by purge_schedule", message.run)
+        registry = verify_batch(self.store, message, run.value)
+        finished = self.store.get_record(BATCHES, message.key)
+        if finished is not None:
+            return PurgeResult("already_done", message.run, finished.value)
         stale = self._stale_snapshot(run.value, self.now())
         if stale is not None:
             return self._refuse_batch(message, run.value, stale)
+        found = load_in_use(self.store, message.run, run.value, registry)
+        if isinstance(found, str):
+            return self._refuse_batch(message, run.value, found)
         policy = load_policy(run.value["policy"], origin=f"run {message.run} policy")
-        registry = message.registry_ref
-        records = self.store.list_records(IN_USE, prefix=f"{message.run}/{registry.name}/")
         in_use = InUseIndex(
-            registries={registry.login_server.lower(): join_parts(r.value for r in records)},
+            registries={registry.login_server.lower(): found},
             unreadable=dict(run.value.get("unreadable") or {}),
             clusters=tuple(run.value.get("clusters") or ()),
             last_seen={
@@ -383,8 +401,16 @@ class PurgeService:
         )
 
     def list_repositories(self, registry: RegistryRef, policy: PurgePolicy) -> list[str]:
+        """The registry's repositories some rule covers. A name outside the OCI grammar (which
+        ACR does not allow) is left alone: no batch message could carry it."""
         client = self.registries(registry)
-        return sorted(n for n in client.list_repositories() if policy.rules_for(registry.name, n))
+        names = []
+        for name in client.list_repositories():
+            if not is_repository_name(name):
+                log.warning("registry %s: repository %r is not a valid name; skipped", registry.name, name)
+            elif policy.rules_for(registry.name, name):
+                names.append(name)
+        return sorted(names)
 
     def observe_in_use(self, registries: Sequence[RegistryRef], *, now: datetime | None = None) -> InUseIndex:
         """Every image any pod or pod template in any cluster names, for these registries.
@@ -441,11 +467,6 @@ class PurgeService:
             for state in pool.map(read, names):
                 if state is not None:
                     yield state
-
-    def _store_in_use(self, run: str, registries: Sequence[RegistryRef], in_use: InUseIndex) -> None:
-        for registry in registries:
-            for index, part in enumerate(split_parts(in_use.for_host(registry.login_server))):
-                self.store.put_record(IN_USE, f"{run}/{registry.name}/{index:04d}", part, etag="*")
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -704,7 +725,12 @@ def batch_message(run: str, batch: int, registry: RegistryRef, repositories: Seq
         {
             "run": run,
             "batch": batch,
-            "registry": {"name": registry.name, "loginServer": registry.login_server, "sku": registry.sku},
+            "registry": {
+                "name": registry.name,
+                "id": registry.id,
+                "loginServer": registry.login_server,
+                "sku": registry.sku,
+            },
             "repositories": list(repositories),
         }
     )

@@ -52,7 +52,8 @@ from ops.triggers.invoking import invoke_function
 EVENTS = Path(__file__).parents[1] / "fixtures" / "events"
 PUSHED = json.loads((EVENTS / "acr_image_pushed_eventgrid.json").read_text())[0]
 EVENT = PUSHED["id"]
-MESSAGE = {"run": "r1", "batch": 0, "registry": {"name": "reg", "loginServer": "reg.azurecr.io"},
+REGISTRY_ID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/reg"
+MESSAGE = {"run": "r1", "batch": 0, "registry": {"name": "reg", "id": REGISTRY_ID, "loginServer": "reg.azurecr.io"},
            "repositories": ["a"]}  # fmt: skip
 TIMER = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
 
@@ -65,7 +66,7 @@ FUNCTIONS = {
     "gate_sweep": ("gate", TIMER),
 }
 #: what a rejection record keeps of the delivered input (timers deliver none)
-KEPT_BODY = {"gate_on_image_pushed": f"'id': '{EVENT}'", "purge_repository": '"run": "r1"'}
+KEPT_BODY = {"gate_on_image_pushed": f'"id": "{EVENT}"', "purge_repository": '"run": "r1"'}
 
 RECORDED_AND_RAISED = [
     ConfigError("gate.rules[0].maxSeverity: 'severe' is not a severity"),

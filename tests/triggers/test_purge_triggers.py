@@ -30,7 +30,11 @@ TIMER = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": 
 MESSAGE = {
     "run": "r1",
     "batch": 0,
-    "registry": {"name": "reg", "loginServer": "reg.azurecr.io"},
+    "registry": {
+        "name": "reg",
+        "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/reg",
+        "loginServer": "reg.azurecr.io",
+    },
     "repositories": ["a"],
 }
 
@@ -81,7 +85,7 @@ def test_malformed_message_is_recorded_once_and_acknowledged() -> None:
     for _ in range(2):  # a redelivery of the same bad message is not recorded again
         assert invoke_function(function_app.app, "purge_repository", "{not json").results == [None]
     (reason,) = rejected()
-    assert reason.startswith("InvalidInput: <root>: expected a JSON object")
+    assert reason.startswith("InvalidInput: <root>: expected valid JSON")
 
 
 def test_message_of_an_unknown_run_is_rejected() -> None:
@@ -103,6 +107,9 @@ def test_transient_failure_raises_for_redelivery(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_batch_with_a_stale_in_use_set_is_refused_and_acknowledged() -> None:
+    from ops.purge.batches import enqueued_record
+    from ops.purge.messages import parse_batch_message
+    from ops.purge.records import ENQUEUED
     from ops.purge.service import BATCHES, RUNS
 
     read_at = datetime.now(UTC) - timedelta(hours=2)  # the batch waited in the queue for two hours
@@ -110,6 +117,8 @@ def test_a_batch_with_a_stale_in_use_set_is_refused_and_acknowledged() -> None:
     record = {"created": read_at.isoformat(), "in_use_at": read_at.isoformat(), "batches": 1, "budget": 10,
               "remaining": 10, "policy": policy}  # fmt: skip
     get_services().store().put_record(RUNS, "r1", record, etag=None)
+    held = enqueued_record(parse_batch_message(MESSAGE).registry_ref, MESSAGE["repositories"])
+    get_services().store().put_record(ENQUEUED, "r1/00000", held, etag=None)
     for _ in range(2):  # a redelivery finds the batch recorded
         assert invoke_function(function_app.app, "purge_repository", MESSAGE).results == [None]
     refused = get_services().store().get_record(BATCHES, "r1/00000")

@@ -108,7 +108,7 @@ def test_merging_cluster_indexes() -> None:
 
 
 def test_batch_message_round_trips() -> None:
-    body = '{"run": "20261126T030000Z-ab12cd34", "batch": 3, "registry": {"name": "reg", "loginServer": "reg.azurecr.io", "sku": "Standard"}, "repositories": ["a", "b/c"]}'  # noqa: E501
+    body = '{"run": "20261126T030000Z-ab12cd34", "batch": 3, "registry": {"name": "reg", "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/reg", "loginServer": "reg.azurecr.io", "sku": "Standard"}, "repositories": ["a", "b/c"]}'  # noqa: E501
     message = parse_batch_message(body)
     assert message.key == "20261126T030000Z-ab12cd34/00003"
     assert message.registry_ref.sku == "Standard"
@@ -116,7 +116,13 @@ def test_batch_message_round_trips() -> None:
     assert parse_batch_message(body.encode()) == message
 
 
-GOOD = {"run": "r", "batch": 0, "registry": {"name": "x", "loginServer": "y"}, "repositories": ["a"]}
+REGISTRY_ID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/x"
+GOOD = {
+    "run": "r",
+    "batch": 0,
+    "registry": {"name": "x", "id": REGISTRY_ID, "loginServer": "y"},
+    "repositories": ["a"],
+}
 
 
 def body_with(**changes: object) -> str:
@@ -133,8 +139,24 @@ def body_with(**changes: object) -> str:
         (body_with(repositories=[]), "repositories"),
         (body_with(run="r/../x"), "run"),
         (body_with(batch=-1), "batch"),
-        (body_with(registry={"name": "x"}), "registry.loginServer"),
+        (body_with(registry={"name": "x", "id": REGISTRY_ID}), "registry.loginServer"),
+        (body_with(registry={"name": "x", "loginServer": "y"}), "registry.id"),
+        (body_with(registry={"name": "x", "id": "/subscriptions/s", "loginServer": "y"}), "registry.id"),
+        (
+            body_with(registry={"name": "x", "id": REGISTRY_ID, "loginServer": "127.0.0.1:1/x"}),
+            "registry.loginServer",
+        ),
         (body_with(extra=1), "extra"),
+        (body_with(repositories=["../../v2/_catalog"]), "repositories[0]"),
+        (body_with(repositories=["a", "x" * 40_000]), "repositories[1]"),
+        (body_with(repositories=["a", "x" * 60_000]), "<root>"),  # over the message size
+        (body_with(repositories=["a", "x" * 256]), "repositories[1]"),
+        (body_with(repositories=["Upper/Case"]), "repositories[0]"),
+        (body_with(repositories=["a//b"]), "repositories[0]"),
+        (body_with(repositories=["a"] * 501), "repositories"),
+        (body_with(repositories=["\ud800"]), "repositories[0]"),  # a lone surrogate, escaped
+        ("[" * 100_000 + "]" * 100_000, "<root>"),
+        ('{"run": ' + "[" * 5000 + "]" * 5000 + "}", "<root>"),
     ],
 )
 def test_malformed_messages_name_the_field(body: str, path: str) -> None:

@@ -67,7 +67,8 @@ purge:
       untagged: true
       allowSuspicious: true
 """
-REGISTRY = RegistryRef(name="reg", login_server=LOGIN, sku="Premium")
+REGISTRY_ID = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/reg"
+REGISTRY = RegistryRef(name="reg", login_server=LOGIN, sku="Premium", id=REGISTRY_ID)
 
 
 class FakeDirectory:
@@ -236,7 +237,8 @@ def test_schedule_enqueues_batches_and_stores_in_use_once(store: SqliteStateStor
     assert result.status == "scheduled" and result.batches == 2 and result.repositories == 3
     messages = [json.loads(b) for b in service.queue.bodies]  # type: ignore[union-attr]
     assert [m["repositories"] for m in messages] == [["alpha", "beta"], ["gamma"]]
-    assert messages[0]["registry"] == {"name": "reg", "loginServer": LOGIN, "sku": "Premium"}
+    registry = {"name": "reg", "id": REGISTRY_ID, "loginServer": LOGIN, "sku": "Premium"}
+    assert messages[0]["registry"] == registry
     assert clusters.reads == 1
     run = store.get_record(RUNS, result.run)
     assert run is not None and run.value["batches"] == 2 and run.value["budget"] == 200
@@ -391,7 +393,12 @@ def test_unknown_run_is_invalid_input(store: SqliteStateStore) -> None:
 
     service = make_service(store, standard_registry())
     message = parse_batch_message(
-        {"run": "nope", "batch": 0, "registry": {"name": "reg", "loginServer": LOGIN}, "repositories": ["a"]}
+        {
+            "run": "nope",
+            "batch": 0,
+            "registry": {"name": "reg", "id": REGISTRY_ID, "loginServer": LOGIN},
+            "repositories": ["a"],
+        }
     )
     with pytest.raises(InvalidInput, match="run"):
         service.process_batch(message)

@@ -1,0 +1,133 @@
+"""Purge batch messages that are not what purge_schedule enqueued: ``ops invoke`` with
+host-shaped queue bodies against the sandbox, the queue on Azurite.
+
+Cases: a real message from ``purge_schedule``, changed in one way each (the registry
+name to one the run did not snapshot, the login server to ``127.0.0.1:1``, the
+registry id to another registry's, the batch number, the repositories, the run id), is
+rejected (``ops invoke`` exits 0: acknowledged), recorded once as a rejection naming
+the field, and sends no request at all to a registry: nothing is read, no token is
+asked for, nothing is deleted; afterwards the untampered messages still purge exactly
+what the policy selects.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ops.cli import app
+from sandbox.server import SandboxServer
+from tests.support.azurite import Azurite, run_azurite
+from tests.support.purge import ESTATE, POLICY, expected_remaining, refs_of, remember_refs
+from tests.support.queues import delete_message, receive_messages
+from tests.support.sandbox import app_sandbox, control
+
+# The support policy, for every registry: a message naming another registry is planned by a rule.
+ANY_REGISTRY_POLICY = POLICY.replace("      registry: contosopurge\n", "")
+OTHER_ID = "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoprod2"  # noqa: E501
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    with run_azurite(tmp_path_factory.mktemp("azurite")) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Iterator[SandboxServer]:
+    assert ANY_REGISTRY_POLICY != POLICY
+    settings = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "OPS_DRY_RUN": "false",
+        "OPS_PURGE_POLICY": ANY_REGISTRY_POLICY,
+        "OPS_PURGE_QUEUE": f"purge-msg-{uuid.uuid4().hex[:12]}",
+        "OPS_PURGE_BATCH_SIZE": "2",
+        "OPS_MAX_ACTIONS_PER_RUN": "100",
+    }
+    with app_sandbox(ESTATE, tmp_path, monkeypatch, settings) as server:
+        remember_refs(server.world)
+        yield server
+
+
+def ops_invoke(name: str, payload: str | None = None) -> Any:
+    args = ["invoke", name] + (["--payload", "-"] if payload is not None else [])
+    return CliRunner().invoke(app, args, input=payload)
+
+
+def scheduled_messages() -> list[Any]:
+    from ops.services import get_services
+
+    assert ops_invoke("purge_schedule").exit_code == 0
+    return receive_messages(get_services().purge_queue(), max_messages=32, visibility_timeout=60)
+
+
+def rejections(since: datetime) -> list[Any]:
+    from ops.services import get_services
+
+    records = get_services().store().query_audit(capability="purge", since=since, limit=1000)
+    return [r for r in records if r.kind == "rejected"]
+
+
+def change(body: dict[str, Any], how: str, other: dict[str, Any]) -> dict[str, Any]:
+    copy = json.loads(json.dumps(body))
+    registry = copy["registry"]
+    match how:
+        case "registry.name":
+            registry["name"] = "contosoprod2"
+        case "registry.loginServer":
+            registry["loginServer"] = "127.0.0.1:1"
+        case "registry.id":
+            registry["id"] = OTHER_ID
+        case "batch":
+            copy["batch"] = 99
+        case "repositories":
+            copy["repositories"] = other["repositories"]
+        case "run":
+            copy["run"] = "20261126T030000Z-00000000"
+    return copy
+
+
+CHANGES = {
+    "registry.name": "registry.name",
+    "registry.loginServer": "registry.loginServer",
+    "registry.id": "registry.id",
+    "batch": "batch",
+    "repositories": "repositories",
+    "run": "run",
+}
+
+
+def test_a_message_unlike_what_the_run_enqueued_is_rejected_and_touches_no_registry(
+    sandbox: SandboxServer,
+) -> None:
+    from ops.services import get_services
+
+    messages = scheduled_messages()
+    assert len(messages) == 2
+    first, second = (json.loads(m.body) for m in messages)
+    before = refs_of(sandbox.world)
+    since = datetime.now(UTC)
+    control(sandbox, "DELETE", "requests")
+    for how, path in CHANGES.items():
+        result = ops_invoke("purge_repository", json.dumps(change(first, how, second)))
+        assert result.exit_code == 0, (how, result.output)  # acknowledged: redelivery cannot help
+        again = ops_invoke("purge_repository", json.dumps(change(first, how, second)))
+        assert again.exit_code == 0
+        reasons = [r.reason for r in rejections(since) if f"InvalidInput: {path}:" in r.reason]
+        assert len(reasons) == 1, (how, [r.reason for r in rejections(since)])  # recorded once
+    log = control(sandbox, "GET", "requests")["requests"]
+    assert [r for r in log if r["service"].startswith("acr:")] == []  # no read, no token, no delete
+    assert refs_of(sandbox.world) == before
+
+    queue = get_services().purge_queue()
+    for message in messages:  # the real messages still do their job
+        assert ops_invoke("purge_repository", message.body).exit_code == 0
+        delete_message(queue, message)
+    assert refs_of(sandbox.world) == expected_remaining(sandbox.world)
