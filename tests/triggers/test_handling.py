@@ -53,8 +53,8 @@ EVENTS = Path(__file__).parents[1] / "fixtures" / "events"
 PUSHED = json.loads((EVENTS / "acr_image_pushed_eventgrid.json").read_text())[0]
 EVENT = PUSHED["id"]
 REGISTRY_ID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/reg"
-MESSAGE = {"run": "r1", "batch": 0, "registry": {"name": "reg", "id": REGISTRY_ID, "loginServer": "reg.azurecr.io"},
-           "repositories": ["a"]}  # fmt: skip
+MESSAGE = {"run": "r1", "batch": 0, "repositories": ["a"],
+           "registry": {"name": "reg", "id": REGISTRY_ID, "loginServer": "reg.azurecr.io"}}  # fmt: skip
 TIMER = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
 
 #: function → (capability, host-shaped payload)
