@@ -117,6 +117,24 @@ param gateQueryBatch int = 300
 @description('OPS_GATE_SWEEP_LIMIT: pending images one gate_sweep re-evaluates.')
 param gateSweepLimit int = 5000
 
+@description('OPS_AUTH_AUDIENCE: client id (GUID) of the Entra app registration that protects the HTTP API (runbooks, alerts); it defines the app roles (docs/runbooks.md). Empty: every HTTP call but health is refused.')
+param apiAppClientId string = ''
+
+@description('OPS_AUTH_APP_ID_URI: application id URI of that app registration, the audience of v1 tokens. Empty: api://<client id>.')
+param apiAppIdUri string = ''
+
+@description('OPS_AUTH_ROLE_READ: app role that may read runbook plans and runs.')
+param authRoleRead string = 'Ops.Read'
+
+@description('OPS_AUTH_ROLE_OPERATE: app role that may apply runbooks.')
+param authRoleOperate string = 'Ops.Operate'
+
+@description('OPS_AUTH_ROLE_APPROVE: app role that may apply overrides and runbooks that need approval.')
+param authRoleApprove string = 'Ops.Approve'
+
+@description('OPS_AUTH_ROLE_WEBHOOK: app role the action group\'s webhook application holds.')
+param authRoleWebhook string = 'ActionGroupsSecureWebhook'
+
 @description('Object ID of the Entra application that secure webhooks from the action group are issued for. Empty: no action group and no alert rules.')
 param alertWebhookAppObjectId string = ''
 
@@ -220,6 +238,15 @@ var appSettings = {
   OPS_GATE_SWEEP_LIMIT: string(gateSweepLimit)
   // Where gate verdicts are published as CloudEvents: the app's own custom topic.
   OPS_EVENTS_TOPIC_ENDPOINT: events.outputs.endpoint
+  // Entra ID validation of HTTP callers: this tenant, this cloud's authority, the API's app roles.
+  OPS_AUTH_TENANT_ID: tenant().tenantId
+  OPS_AUTH_AUDIENCE: apiAppClientId
+  OPS_AUTH_APP_ID_URI: apiAppIdUri
+  OPS_AUTH_AUTHORITY_HOST: environment().authentication.loginEndpoint
+  OPS_AUTH_ROLE_READ: authRoleRead
+  OPS_AUTH_ROLE_OPERATE: authRoleOperate
+  OPS_AUTH_ROLE_APPROVE: authRoleApprove
+  OPS_AUTH_ROLE_WEBHOOK: authRoleWebhook
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

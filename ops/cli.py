@@ -424,3 +424,12 @@ def gate_pending(output: OutputOpt = None) -> None:
 
 def main() -> None:
     app()
+
+
+def _register_commands() -> None:
+    from ops.commands import http
+
+    http.register(app, sandbox_app)
+
+
+_register_commands()

@@ -246,6 +246,51 @@ class GateSettings(_Group):
         return check_ncrontab(value)
 
 
+class AuthSettings(_Group):
+    """Who may call the HTTP functions: the Entra tenant, the API's app registration, the
+    app-role names, and the authority host (another cloud's, or the sandbox's).
+
+    Tokens are accepted for the API's client id (``OPS_AUTH_AUDIENCE``, v2 tokens) and
+    its application id URI (``OPS_AUTH_APP_ID_URI``, default ``api://<client id>``, v1
+    tokens). With no tenant or audience, every HTTP call but ``health`` is refused.
+    """
+
+    tenant_id: OptionalStr = Field(None, alias="OPS_AUTH_TENANT_ID")
+    audience: OptionalStr = Field(None, alias="OPS_AUTH_AUDIENCE")
+    app_id_uri: OptionalStr = Field(None, alias="OPS_AUTH_APP_ID_URI")
+    authority_host: str = Field("https://login.microsoftonline.com", alias="OPS_AUTH_AUTHORITY_HOST")
+    role_read: str = Field("Ops.Read", min_length=1, alias="OPS_AUTH_ROLE_READ")
+    role_operate: str = Field("Ops.Operate", min_length=1, alias="OPS_AUTH_ROLE_OPERATE")
+    role_approve: str = Field("Ops.Approve", min_length=1, alias="OPS_AUTH_ROLE_APPROVE")
+    role_webhook: str = Field("ActionGroupsSecureWebhook", min_length=1, alias="OPS_AUTH_ROLE_WEBHOOK")
+
+    @field_validator("tenant_id", "audience")
+    @classmethod
+    def _check_guid(cls, value: str | None) -> str | None:
+        if value is not None and not _GUID.match(value):
+            raise ValueError("expected a GUID")
+        return value
+
+    @field_validator("authority_host")
+    @classmethod
+    def _check_authority(cls, value: str) -> str:
+        if not re.match(r"^https://[^\s/]+/?$", value):
+            raise ValueError("expected an https:// host, like https://login.microsoftonline.com")
+        return value.rstrip("/")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tenant_id and self.audience)
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        """Every ``aud`` a token for this API may carry."""
+        if not self.audience:
+            return ()
+        uris = {self.app_id_uri or f"api://{self.audience}"}
+        return (self.audience, *sorted(uris))
+
+
 class Settings(_Group):
     """Everything the app is configured with, grouped by concern."""
 
@@ -256,6 +301,7 @@ class Settings(_Group):
     schedule: ScheduleSettings
     purge: PurgeSettings
     gate: GateSettings
+    auth: AuthSettings
 
     @classmethod
     def env_names(cls) -> frozenset[str]:

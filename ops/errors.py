@@ -7,6 +7,8 @@ decide what to do from the type alone, never by matching messages::
     ├── ConfigError               settings or policy are wrong; fix config, do not retry
     ├── InvalidInput              an event, alert or request is malformed; record and ack
     ├── TransientError            worth retrying, after ``retry_after`` seconds if known
+    ├── Unauthenticated           an HTTP caller's token is missing or not valid (401)
+    ├── NotPermitted              an authenticated caller lacks the app role (403)
     └── PermanentError            retrying is useless
         ├── NotFound              the target is gone (a delete that 404s is done)
         ├── Conflict              an ETag or lease is held by someone else
@@ -54,6 +56,28 @@ class TransientError(OpsError):
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
+        super().__init__(message)
+
+
+class Unauthenticated(OpsError):
+    """An HTTP request carries no bearer token, or one that fails validation.
+
+    The message is safe to show the caller; ``reason`` says which check failed, for
+    the app's own log only (telling a caller that, say, the signature was fine but the
+    audience was not helps an attacker more than an operator).
+    """
+
+    def __init__(self, message: str, *, reason: str, challenge: str = "invalid_token") -> None:
+        self.reason = reason
+        self.challenge = challenge  # the RFC 6750 error code; "" when no token was sent
+        super().__init__(message)
+
+
+class NotPermitted(OpsError):
+    """A validated caller lacks the app role an operation needs."""
+
+    def __init__(self, message: str, *, role: str) -> None:
+        self.role = role
         super().__init__(message)
 
 

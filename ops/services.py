@@ -20,6 +20,7 @@ from ops.executor import ExecutionPolicy
 from ops.state.store import StateStore
 
 if TYPE_CHECKING:
+    from ops.auth import Authenticator
     from ops.gate.service import GateService
     from ops.purge.protocols import WorkQueue
     from ops.purge.service import PurgeService
@@ -121,6 +122,33 @@ class Services:
             store=self.store(),
             execution=self.execution_policy(apply=apply),
             config=GateConfig(query_batch=gate.query_batch, sweep_limit=gate.sweep_limit),
+        )
+
+    def authenticator(self) -> Authenticator:
+        """Validates the HTTP functions' Entra tokens; the tenant's keys are cached per process.
+
+        Without a tenant and an audience no token can be valid: ConfigError, so that an
+        unconfigured app refuses every caller instead of trusting any.
+        """
+        from ops.adapters.entra import entra_keys
+        from ops.auth import Authenticator, Role, TokenPolicy
+        from ops.errors import ConfigError
+
+        auth = self.settings.auth
+        if not auth.tenant_id or not auth.audience:
+            raise ConfigError(
+                "OPS_AUTH_TENANT_ID and OPS_AUTH_AUDIENCE: expected the Entra tenant and the API's "
+                "client id; without them the HTTP functions accept no caller"
+            )
+        return Authenticator(
+            keys=entra_keys(auth.authority_host, auth.tenant_id),
+            policy=TokenPolicy(tenant_id=auth.tenant_id, audiences=auth.audiences),
+            role_names={
+                Role.READ: auth.role_read,
+                Role.OPERATE: auth.role_operate,
+                Role.APPROVE: auth.role_approve,
+                Role.WEBHOOK: auth.role_webhook,
+            },
         )
 
     def purge_queue(self) -> WorkQueue:

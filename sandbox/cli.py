@@ -74,6 +74,44 @@ def events(source: str | Path | Mapping[str, str]) -> list[dict[str, Any]]:
     return result
 
 
+def issue_token(
+    source: str | Path | Mapping[str, str],
+    *,
+    roles: list[str],
+    app: bool = False,
+    name: str = "operator",
+    version: str = "2.0",
+    ttl: int = 3600,
+) -> str:
+    """An access token for the app's HTTP API from the running sandbox's Entra tenant."""
+    authority, ca_file = _locate_authority(source)
+    body = {"roles": roles, "app": app, "name": name, "version": version, "ttl": ttl}
+    request = urllib.request.Request(
+        f"{authority}/_sandbox/entra/token",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+    with urllib.request.urlopen(request, context=context, timeout=30) as response:
+        token: str = json.loads(response.read())["access_token"]
+    return token
+
+
+def _locate_authority(source: str | Path | Mapping[str, str]) -> tuple[str, str | None]:
+    """(login host, CA file) of the sandbox an environment or env file points at."""
+    if isinstance(source, Mapping):
+        values: Mapping[str, str | None] = source
+    else:
+        from dotenv import dotenv_values
+
+        values = dotenv_values(Path(source))
+    authority = values.get("OPS_AUTH_AUTHORITY_HOST")
+    if not authority:
+        raise ValueError("OPS_AUTH_AUTHORITY_HOST is not set; load the sandbox env file (--env-file) first")
+    return authority.rstrip("/"), values.get("SSL_CERT_FILE")
+
+
 def call_control(
     source: str | Path | Mapping[str, str], method: str, path: str, body: Any = None, *, timeout: float = 30.0
 ) -> Any:

@@ -27,6 +27,7 @@ from typing import Any
 
 import uvicorn
 
+from sandbox.entra import EntraTenant, build_entra_app
 from sandbox.faults import Faults, GuardMiddleware
 from sandbox.identity import IDENTITY_PATH, build_identity_app
 from sandbox.tls import TlsFiles, ensure_tls_files
@@ -67,6 +68,8 @@ class SandboxServer:
         self.tls: TlsFiles = ensure_tls_files(self.state_dir)
         self.identity_port = 0
         self.arm_port = 0
+        self.login_port = 0
+        self.entra = EntraTenant(world.identity.tenant_id)
         self._apps: dict[int, ASGIApp] = {}
         self._sockets: list[socket.socket] = []
         self._server: uvicorn.Server | None = None
@@ -88,6 +91,14 @@ class SandboxServer:
             )
         )
         self.arm_port = self._listen(self._guarded_arm_app())
+        self.login_port = self._listen(
+            GuardMiddleware(
+                build_entra_app(self.entra, lambda: self.authority),
+                world=self.world,
+                faults=self.faults,
+                service="entra",
+            )
+        )
         with self.world.lock:
             for name in list(self.world.registries):
                 self._bind_registry(name)
@@ -181,6 +192,11 @@ class SandboxServer:
         return f"https://{self.host}:{self.identity_port}{IDENTITY_PATH}"
 
     @property
+    def authority(self) -> str:
+        """The login host: Entra ID's OIDC discovery, keys and token endpoint for the tenant."""
+        return f"https://{self.host}:{self.login_port}"
+
+    @property
     def logs_endpoint(self) -> str:
         # Log Analytics queries go to the ARM port under /loganalytics (LogsQueryClient
         # appends /workspaces/{id}/query to this).
@@ -199,6 +215,10 @@ class SandboxServer:
             "OPS_EVENTS_TOPIC_ENDPOINT": f"{self.arm_endpoint}/eventgrid/topics/ops-events/api/events",
             "SSL_CERT_FILE": str(self.tls.ca_cert),
             "REQUESTS_CA_BUNDLE": str(self.tls.ca_cert),
+            # Entra ID for the app's HTTP API: its tenant, its app registration, its login host.
+            "OPS_AUTH_AUTHORITY_HOST": self.authority,
+            "OPS_AUTH_TENANT_ID": self.entra.tenant_id,
+            "OPS_AUTH_AUDIENCE": self.entra.api_client_id,
         }
         env.update(self.extra_env)
         return env

@@ -9,6 +9,8 @@ same ``try`` as the work, so a bad setting and a bad policy are handled alike.
 error                     record  Event Grid, queue, timer                    HTTP
 ========================  ======  ==========================================  ======
 InvalidInput              yes     acknowledge: retrying cannot fix the input  400
+Unauthenticated           no      acknowledge                                 401
+NotPermitted              yes     acknowledge                                 403
 TransientError            no      raise: the host redelivers or fails the run 503
 ConfigError               yes     raise                                       500
 NotFound                  yes     raise                                       404
@@ -28,9 +30,12 @@ gate fails closed. The rejection record (``ops.rejections``, once a day per erro
 says why in the audit trail. A rejection that cannot be recorded is never
 acknowledged: the error is raised, so the host keeps the input.
 
-HTTP callers are answered with the status above and a JSON body naming the error
-(and, for invalid input, the field path); ``Forbidden`` is a 502 because it is
-the app's identity that Azure refused, not the caller.
+HTTP callers are answered with the status above and an RFC 9457 problem document
+(``application/problem+json``: ``type``, ``title``, ``status``, ``detail``, plus
+``error``, the error's class, and for invalid input ``path`` and ``expected``); a 401
+carries ``WWW-Authenticate: Bearer``. ``Forbidden`` is a 502 because it is the app's
+identity that Azure refused, not the caller. An Unauthenticated caller is told no
+more than that its token was not accepted; which check failed goes to the log.
 
 Services are imported inside the functions: ``import function_app`` stays light.
 """
@@ -52,11 +57,13 @@ from ops.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    NotPermitted,
     OpsError,
     PermanentError,
     TransientError,
+    Unauthenticated,
 )
-from ops.triggers.responses import respond_json
+from ops.triggers.responses import respond_problem
 
 if TYPE_CHECKING:
     from ops.services import Services
@@ -74,6 +81,8 @@ class Handling:
 #: The first class an error is an instance of decides, so subclasses come first.
 HANDLING: tuple[tuple[type[OpsError], Handling], ...] = (
     (InvalidInput, Handling(record=True, acknowledge=True, status=400)),
+    (Unauthenticated, Handling(record=False, acknowledge=True, status=401)),
+    (NotPermitted, Handling(record=True, acknowledge=True, status=403)),
     (TransientError, Handling(record=False, acknowledge=False, status=503)),
     (ConfigError, Handling(record=True, acknowledge=False, status=500)),
     (NotFound, Handling(record=True, acknowledge=False, status=404)),
@@ -155,7 +164,8 @@ def _settle(
     else:
         verb = "rejected" if acknowledged else "failed"
         note = "" if recorded else " (not recorded)"
-        log.error("%s %s%s: %s: %s", function_name, verb, note, type(error).__name__, error)
+        why = f" ({error.reason})" if isinstance(error, Unauthenticated) else ""
+        log.error("%s %s%s: %s: %s%s", function_name, verb, note, type(error).__name__, error, why)
     return acknowledged
 
 
@@ -183,10 +193,20 @@ def _record(
 
 
 def _error_response(error: OpsError, status: int) -> func.HttpResponse:
-    body: dict[str, object] = {"error": type(error).__name__, "message": str(error)}
+    extra: dict[str, object] = {"error": type(error).__name__, "message": str(error)}
     if isinstance(error, InvalidInput):
-        body["path"] = error.path
-    response = respond_json(body, status)
+        extra |= {"path": error.path, "expected": error.expected}
+    if isinstance(error, NotPermitted):
+        extra["role"] = error.role
+    response = respond_problem(status, str(error), **extra)
     if isinstance(error, TransientError) and error.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if isinstance(error, Unauthenticated):
+        challenge = f'Bearer realm="{REALM}"'
+        if error.challenge:
+            challenge += f', error="{error.challenge}"'
+        response.headers["WWW-Authenticate"] = challenge
     return response
+
+
+REALM = "acr-aks-ops"

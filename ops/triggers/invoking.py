@@ -62,6 +62,61 @@ def invoke_function(app: func.FunctionApp, name: str, payload: Any) -> Invocatio
     return invocation
 
 
+def call_http_function(app: func.FunctionApp, name: str, request: dict[str, Any]) -> func.HttpResponse:
+    """Call HTTP function ``name`` with a host-shaped ``request`` (``method``, ``url``,
+    ``headers``, ``params``, ``body``); the function's own HttpResponse, unrendered."""
+    fn = list_functions(app)[name]
+    trigger = fn.get_trigger()
+    if trigger.type != "httpTrigger":
+        raise ValueError(f"{name} is not an HTTP function")
+    response = fn.get_user_function()(**{trigger.name: _decode(trigger, request)[0]})
+    if not isinstance(response, func.HttpResponse):
+        raise TypeError(f"{name} returned {type(response).__name__}, not an HttpResponse")
+    return response
+
+
+def find_http_function(app: func.FunctionApp, method: str, path: str) -> str | None:
+    """The HTTP function the host would route ``method path`` (under ``/api/``) to.
+
+    As in the host's router, a route with more literal segments wins over one that
+    matches through parameters (``runbooks/runs/{id}`` before ``runbooks/{name}``).
+    """
+    candidates = []
+    for name, fn in list_functions(app).items():
+        trigger = fn.get_trigger()
+        if trigger.type != "httpTrigger":
+            continue
+        methods = {str(getattr(m, "value", m)).upper() for m in (trigger.methods or ())}
+        if methods and method.upper() not in methods:
+            continue
+        route = (trigger.route or name).strip("/")
+        if match_route(route, path) is not None:
+            literals = sum(1 for part in route.split("/") if not part.startswith("{"))
+            candidates.append((-literals, name))
+    return min(candidates)[1] if candidates else None
+
+
+def match_route(route: str, path: str) -> dict[str, str] | None:
+    """The route parameters of ``path`` (``runbooks/purge``, no ``/api/``) under ``route``
+    (``runbooks/{name?}``): ``{x}``, optional ``{x?}``, ``{x:constraint}`` and ``{*rest}``;
+    None when it does not match."""
+    pattern = ""
+    for part in route.strip("/").split("/"):
+        token = re.fullmatch(r"\{(\*?)(\w+)(?::[^}?]*)?(\??)\}", part)
+        if token is None:
+            pattern += "/" + re.escape(part)
+        elif token.group(1):
+            pattern += f"(?:/(?P<{token.group(2)}>.+))?"
+        elif token.group(3):
+            pattern += f"(?:/(?P<{token.group(2)}>[^/]+))?"
+        else:
+            pattern += f"/(?P<{token.group(2)}>[^/]+)"
+    match = re.fullmatch(pattern, "/" + path.strip("/"), flags=re.IGNORECASE)
+    if match is None:
+        return None
+    return {key: value for key, value in match.groupdict().items() if value is not None}
+
+
 def _decode(trigger: Any, payload: Any) -> list[Any]:
     converter = meta.get_binding_registry().get(trigger.type)
     if converter is None:
@@ -112,9 +167,9 @@ def _http_datum(trigger: Any, payload: Any) -> meta.Datum:
 
 def _route_params(route: str, path: str) -> dict[str, str]:
     """Match ``runbooks/{name}`` against ``/api/runbooks/purge`` → ``{"name": "purge"}``."""
-    pattern = re.sub(r"\\\{(\w+)(?::[^}]*)?\\\}", r"(?P<\1>[^/]+)", re.escape(route.strip("/")))
-    match = re.search(f"(?:^|/){pattern}/?$", path)
-    return match.groupdict() if match else {}
+    relative = path.strip("/")
+    relative = relative[4:] if relative.startswith("api/") else relative
+    return match_route(route, relative) or {}
 
 
 def _queue_metadata() -> dict[str, meta.Datum]:

@@ -228,8 +228,9 @@ def reset_adapter_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     """The app's per-process credentials, clients and services point at one sandbox (its ports
     and CA): forget them all for a test, which gets its own."""
     from ops import services
-    from ops.adapters import clients, identity, kube
+    from ops.adapters import clients, entra, identity, kube
 
+    monkeypatch.setattr(entra, "_KEYS", {})
     monkeypatch.setattr(identity, "_CREDENTIALS", {})
     monkeypatch.setattr(clients, "_CLIENTS", {})
     monkeypatch.setattr(kube, "_READERS", {})

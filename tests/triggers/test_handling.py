@@ -348,7 +348,8 @@ def test_http_answers_each_error_with_its_status(
     fake(monkeypatch, store, None)
     monkeypatch.setitem(PROBE, "error", error)
     (answer,) = invoke_function(HTTP, "runbook_probe", REQUEST).results
-    assert answer["status"] == status and answer["mimetype"] == "application/json"
+    assert answer["status"] == status and answer["mimetype"] == "application/problem+json"
+    assert answer["body"]["status"] == status and answer["body"]["detail"] == str(error)
     assert answer["body"]["error"] == type(error).__name__ and answer["body"]["message"] == str(error)
     if isinstance(error, InvalidInput):
         assert answer["body"]["path"] == "params.registry"
