@@ -54,6 +54,8 @@ INFRA_OWNED_SETTINGS: dict[str, str] = {
     "AzureWebJobsStorage__tableServiceUri": "the app's storage, created by this deployment",
     "AzureWebJobsStorage__credential": "always the managed identity: shared keys are off",
     "AzureWebJobsStorage__clientId": "the app's identity, created by this deployment",
+    "OPS_AUTH_TENANT_ID": "the tenant deployed to, tenant().tenantId",
+    "OPS_AUTH_AUTHORITY_HOST": "the login host of the cloud deployed to (environment())",
 }
 
 #: Owner, Contributor and User Access Administrator: never granted.
