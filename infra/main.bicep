@@ -49,6 +49,9 @@ param killSwitch bool = false
 @description('OPS_LOG_LEVEL.')
 param logLevel string = 'INFO'
 
+@description('OPS_TRACE: also print every span to the console (the host\'s log stream); Application Insights has them anyway.')
+param trace bool = false
+
 @minValue(1)
 @maxValue(100000)
 @description('OPS_MAX_ACTIONS_PER_RUN: a plan over this cap is refused whole.')
@@ -204,6 +207,7 @@ var appSettings = {
   OPS_KILL_SWITCH: killSwitch ? 'true' : 'false'
   OPS_SUBSCRIPTIONS: join(scopeSubscriptions, ',')
   OPS_LOG_LEVEL: logLevel
+  OPS_TRACE: trace ? 'true' : 'false'
   OPS_MAX_ACTIONS_PER_RUN: string(maxActionsPerRun)
   OPS_MAX_CONCURRENCY: string(maxConcurrency)
   // ARM of the cloud this is deployed to; it is also the token audience.

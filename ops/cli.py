@@ -42,15 +42,32 @@ def _output(local: Output | None) -> Output:
 
 @app.callback()
 def configure(
+    ctx: typer.Context,
     env_file: Annotated[
         Path | None, typer.Option("--env-file", help="dotenv file loaded on top of the environment")
     ] = None,
     output: Annotated[Output, typer.Option("--output", "-o", help="table or json")] = Output.table,
+    trace: Annotated[
+        bool, typer.Option("--trace", help="print a span for the command and each Azure call, on stderr")
+    ] = False,
 ) -> None:
     """Load settings from a dotenv file, on top of the environment."""
     _State.output = output
     if env_file is not None:
         load_env_file(env_file)
+    trace_command(ctx, console=trace)
+
+
+def trace_command(ctx: typer.Context, *, console: bool) -> None:
+    """Run the command as one invocation, whose span (with ``--trace`` or ``OPS_TRACE``, or
+    with Application Insights configured) is the parent of every call it makes."""
+    from ops.adapters.telemetry import configure_telemetry
+    from ops.telemetry import invocation
+
+    configure_telemetry(os.environ, console=console)
+    command = ctx.invoked_subcommand or "ops"
+    capability = command if command in {"purge", "gate", "schedule", "remediate", "failover"} else "cli"
+    ctx.with_resource(invocation(f"ops {command}", capability=capability))
 
 
 def load_env_file(path: Path) -> None:

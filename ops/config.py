@@ -58,6 +58,8 @@ class CoreSettings(_Group):
     kill_switch: bool = Field(False, alias="OPS_KILL_SWITCH")
     subscriptions: CommaList = Field((), alias="OPS_SUBSCRIPTIONS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="OPS_LOG_LEVEL")
+    # Print every span to the console (ops --trace does the same for one command).
+    trace: bool = Field(False, alias="OPS_TRACE")
 
     @field_validator("subscriptions")
     @classmethod

@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from ops.errors import CapExceeded, Conflict, NotFound, OpsError, TransientError
 from ops.plan import Action, Outcome, Plan, Status
 from ops.state.store import AuditRecord, StateStore
+from ops.telemetry import record_outcomes
+from ops.telemetry.context import run_in_context
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,24 @@ def apply_plan(
     """Apply ``plan`` and return one Outcome per action, in plan order.
 
     Raises CapExceeded before touching anything when the plan is over its cap, in
-    dry runs too, so that a dry run predicts a real run faithfully.
+    dry runs too, so that a dry run predicts a real run faithfully. Every plan applied
+    here, and each action's outcome, is recorded by ops.telemetry.
     """
+    outcomes = _apply_plan(plan, handlers, store, policy, limits, clock, sleep, now)
+    record_outcomes(plan, outcomes, dry_run=policy.dry_run)
+    return outcomes
+
+
+def _apply_plan(
+    plan: Plan,
+    handlers: Mapping[str, Handler],
+    store: StateStore,
+    policy: ExecutionPolicy,
+    limits: Mapping[str, RateLimit] | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    now: Callable[[], datetime],
+) -> list[Outcome]:
     check_cap(plan)
     missing = sorted({a.kind for a in plan.actions} - set(handlers))
     if missing and not (policy.dry_run or policy.kill_switch):
@@ -132,7 +150,9 @@ def apply_plan(
         results = [runner.run(a) for a in unique]
     else:
         with ThreadPoolExecutor(max_workers=min(policy.max_concurrency, len(unique))) as pool:
-            results = list(pool.map(runner.run, unique))
+            # Each task runs in a copy of this context: its records and spans keep the invocation.
+            context = run_in_context()
+            results = list(pool.map(lambda a: context.copy().run(runner.run, a), unique))
     by_key = {o.action.key: o for o in results}
     return [
         by_key[a.key]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from ops.adapters.identity import build_credential
+from ops.adapters.telemetry import throttle_counting_retry
 from ops.config import Settings
 from ops.resource_ids import ResourceId, parse_resource_id
 
@@ -49,7 +50,12 @@ def management_client(settings: Settings, cls: Callable[..., _T], *, subscriptio
 
     def build() -> _T:
         args = (credential,) if subscription is None else (credential, subscription)
-        return cls(*args, base_url=endpoint, credential_scopes=[audience + "/.default"])
+        return cls(
+            *args,
+            base_url=endpoint,
+            credential_scopes=[audience + "/.default"],
+            retry_policy=throttle_counting_retry("arm"),
+        )
 
     key = (cls, endpoint, audience, (subscription or "").lower(), credential)
     return cached_client(key, build)

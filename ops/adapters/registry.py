@@ -42,6 +42,7 @@ from urllib.parse import quote, unquote, urlsplit
 from ops.adapters.clients import cached_client
 from ops.adapters.errors import translated_errors
 from ops.adapters.identity import build_credential
+from ops.adapters.telemetry import throttle_counting_retry
 from ops.config import Settings
 from ops.gate.evidence import ImageRef, ManifestFacts, Referrer
 from ops.purge.inventory import SUBJECT_MEDIA_TYPES, Manifest, RegistryRef, RepositoryState, Tag
@@ -97,6 +98,7 @@ class AcrRegistry:
             build_credential(settings),
             audience=ACR_AUDIENCE,
             transport=RequestsTransport(session=session, session_owner=False),
+            retry_policy=throttle_counting_retry("acr"),
         )
         self.tokens = _ScopedTokens(self.client, registry.login_server)
 

@@ -64,6 +64,7 @@ from ops.gate.records import GateRecord
 from ops.gate.verdicts import verdict_event
 from ops.plan import Action, Outcome, Plan, Status
 from ops.state.store import StateStore
+from ops.telemetry import record_gate_pending
 
 log = logging.getLogger(__name__)
 
@@ -608,6 +609,8 @@ class GateService:
         transient: TransientError | None = None
         try:
             pending = self._load_pending()
+            ages = [(now - record.first_seen).total_seconds() for record, _ in pending]
+            record_gate_pending(len(pending), oldest_age_s=max(ages, default=0.0))
             scans, result.queries = self._read_scans([r for r, rule in pending if rule.require_scan])
             for record, rule in pending:
                 try:

@@ -80,6 +80,7 @@ from ops.purge.summary import (
     summarize_batch,
 )
 from ops.state.store import AuditRecord, StateStore
+from ops.telemetry import record_bytes_reclaimed
 
 log = logging.getLogger(__name__)
 
@@ -498,6 +499,7 @@ class PurgeService:
         summary = summarize_batch(
             plan, outcomes, repositories=len(states), bytes_reclaimed=freed, dry_run=self.execution.dry_run
         )
+        record_bytes_reclaimed(freed, capability=CAPABILITY, dry_run=self.execution.dry_run)
         return outcomes, summary
 
     def _read_layers(

@@ -63,6 +63,7 @@ from ops.schedule.records import (
     settle_operation,
 )
 from ops.state.store import AuditRecord, StateStore
+from ops.telemetry import record_schedule_clusters
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +247,7 @@ class ScheduleService:
             )
         finally:
             self.store.release_lease(lease)
+        record_schedule_clusters((row.desired, row.current) for row in prepared.report.rows)
         return TickResult(moment, prepared.report, outcomes, prepared.confirmations, dry_run=dry)
 
     def _prepare(self, now: datetime, *, persist: bool, reread: bool = True) -> _Prepared:

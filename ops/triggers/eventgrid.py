@@ -30,7 +30,7 @@ def gate_on_image_pushed(event: func.EventGridEvent) -> None:
         result = services.gate_service().handle_event(parse_events(body)[0])
         return {"event": event.id, **result.to_dict()}
 
-    run_handler("gate_on_image_pushed", handle, capability="gate", body=body)
+    run_handler("gate_on_image_pushed", handle, capability="gate", body=body, event_id=event.id)
 
 
 def _event_body(event: func.EventGridEvent | func.CloudEvent) -> dict[str, object]:

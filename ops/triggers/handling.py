@@ -43,6 +43,7 @@ Services are imported inside the functions: ``import function_app`` stays light.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -105,23 +106,32 @@ def run_handler(
     capability: str,
     body: object = None,
     past_due: bool = False,
+    event_id: str | None = None,
 ) -> None:
     """Run ``call`` for an Event Grid, queue or timer function; return when the input is done
     with (handled, or rejected and recorded), raise when the host should keep it.
 
     ``call`` returns a summary of what it did, for the log; ``body`` is the delivered
-    input, kept with a rejection record.
+    input, kept with a rejection record; ``event_id`` (the event's or message's id) names
+    the invocation in telemetry.
     """
-    log = logging.getLogger(f"ops.triggers.{function_name}")
-    try:
-        from ops.services import get_services
+    from ops.telemetry import invocation, record_invocation_result
 
-        outcome = call(get_services())
-    except Exception as exc:
-        if _settle(function_name, exc, capability=capability, body=body, log=log):
-            return
-        raise
-    log.info("%s%s: %s", function_name, " (past due)" if past_due else "", outcome)
+    log = logging.getLogger(f"ops.triggers.{function_name}")
+    start_telemetry()
+    with invocation(function_name, capability=capability, event_id=event_id):
+        try:
+            from ops.services import get_services
+
+            outcome = call(get_services())
+        except Exception as exc:
+            if _settle(function_name, exc, capability=capability, body=body, log=log):
+                record_invocation_result("rejected", error=exc)
+                return
+            record_invocation_result(_result_of(exc), error=exc)
+            raise
+        record_invocation_result("handled")
+        log.info("%s%s: %s", function_name, " (past due)" if past_due else "", outcome)
 
 
 def respond_to_request(
@@ -132,21 +142,39 @@ def respond_to_request(
     body: object = None,
 ) -> func.HttpResponse:
     """Run ``call`` for an HTTP function: the product's errors become JSON answers (see the table)."""
-    log = logging.getLogger(f"ops.triggers.{function_name}")
-    try:
-        from ops.services import get_services
+    from ops.telemetry import invocation, record_invocation_result
 
-        response = call(get_services())
-    except OpsError as exc:
-        handling = handling_for(exc)
-        assert handling is not None  # every OpsError has a row
-        _settle(function_name, exc, capability=capability, body=body, log=log)
-        return _error_response(exc, handling.status)
-    except Exception as exc:
-        _settle(function_name, exc, capability=capability, body=body, log=log)
-        raise
-    log.info("%s: %s", function_name, response.status_code)
-    return response
+    log = logging.getLogger(f"ops.triggers.{function_name}")
+    start_telemetry()
+    with invocation(function_name, capability=capability):
+        try:
+            from ops.services import get_services
+
+            response = call(get_services())
+        except OpsError as exc:
+            handling = handling_for(exc)
+            assert handling is not None  # every OpsError has a row
+            _settle(function_name, exc, capability=capability, body=body, log=log)
+            record_invocation_result("rejected" if handling.status < 500 else _result_of(exc), error=exc)
+            return _error_response(exc, handling.status)
+        except Exception as exc:
+            _settle(function_name, exc, capability=capability, body=body, log=log)
+            record_invocation_result("failed", error=exc)
+            raise
+        record_invocation_result("handled")
+        log.info("%s: %s", function_name, response.status_code)
+        return response
+
+
+def start_telemetry() -> None:
+    """Configure telemetry on the first invocation in this process (never at import)."""
+    from ops.adapters.telemetry import configure_telemetry
+
+    configure_telemetry(os.environ)
+
+
+def _result_of(error: Exception) -> str:
+    return "transient" if isinstance(error, TransientError) else "failed"
 
 
 def _settle(
@@ -158,6 +186,10 @@ def _settle(
         log.exception("%s failed unexpectedly: %s: %s", function_name, type(error).__name__, error)
         return False
     recorded = not handling.record or _record(function_name, error, capability=capability, body=body, log=log)
+    if handling.record:
+        from ops.telemetry import record_rejection
+
+        record_rejection(capability=capability, function=function_name, error=error, recorded=recorded)
     acknowledged = handling.acknowledge and recorded
     if isinstance(error, TransientError):
         log.warning("%s failed transiently: %s: %s", function_name, type(error).__name__, error)

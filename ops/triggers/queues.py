@@ -28,4 +28,4 @@ def purge_repository(msg: func.QueueMessage) -> None:
 
         return services.purge_service().process_batch(parse_batch_message(body)).to_dict()
 
-    run_handler("purge_repository", handle, capability="purge", body=body)
+    run_handler("purge_repository", handle, capability="purge", body=body, event_id=msg.id)
