@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,12 +35,7 @@ from ops.plan import Action, Plan
 from ops.state.sqlite import SqliteStateStore
 from ops.triggers.invoking import invoke_function
 from tests.telemetry.conftest import Captured
-
-EVENTS = Path(__file__).parents[1] / "fixtures" / "events"
-PUSHED = json.loads((EVENTS / "acr_image_pushed_eventgrid.json").read_text())[0]
-MESSAGE = {"run": "r1", "batch": 0, "registry": {"name": "reg", "loginServer": "reg.azurecr.io"},
-           "repositories": ["a"]}  # fmt: skip
-TIMER = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
+from tests.triggers.test_handling import MESSAGE, PUSHED, TIMER
 
 #: function → (capability, host-shaped payload, whether its invocation has an event id)
 FUNCTIONS = {
