@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from ops.auth.callers import Caller, Role
 from ops.auth.tokens import INVALID, SigningKeys, TokenPolicy, validate_token
 from ops.errors import NotPermitted, Unauthenticated
+from ops.telemetry import annotate
 
 
 class Authenticator:
@@ -25,8 +26,13 @@ class Authenticator:
         self.role_names = dict(role_names)
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
-        """The caller of a request with these headers (any case), or Unauthenticated."""
-        return validate_token(bearer_token(headers), keys=self.keys, policy=self.policy)
+        """The caller of a request with these headers (any case), or Unauthenticated.
+
+        The caller's object id then names the invocation in telemetry: its span, and every
+        record it writes (``caller``), so that a caller's actions can be queried."""
+        caller = validate_token(bearer_token(headers), keys=self.keys, policy=self.policy)
+        annotate(caller=caller.object_id or caller.app_id)
+        return caller
 
     def require(self, headers: Mapping[str, str], *roles: Role) -> Caller:
         """The caller, who must hold every one of ``roles``; the caller notes the roles used."""
