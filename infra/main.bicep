@@ -110,6 +110,12 @@ param gateSweepSchedule string = '0 */1 * * * *'
 @description('OPS_GATE_POLICY: the gate policy, inline YAML or a path inside the deployed app. Empty: nothing is gated.')
 param gatePolicy string = ''
 
+@description('OPS_REMEDIATE_POLICY: the remediation policy, inline YAML or a path inside the deployed app. Empty: the defaults, which route no alert.')
+param remediatePolicy string = ''
+
+@description('OPS_ALERT_DEDUPE_TTL: how long an alert id + monitor condition is remembered as handled.')
+param alertDedupeTtl string = '2d'
+
 @minValue(1)
 @maxValue(1000)
 @description('OPS_GATE_QUERY_BATCH: image digests per Resource Graph findings query.')
@@ -240,6 +246,8 @@ var appSettings = {
   OPS_GATE_POLICY: gatePolicy
   OPS_GATE_QUERY_BATCH: string(gateQueryBatch)
   OPS_GATE_SWEEP_LIMIT: string(gateSweepLimit)
+  OPS_REMEDIATE_POLICY: remediatePolicy
+  OPS_ALERT_DEDUPE_TTL: alertDedupeTtl
   // Where gate verdicts are published as CloudEvents: the app's own custom topic.
   OPS_EVENTS_TOPIC_ENDPOINT: events.outputs.endpoint
   // Entra ID validation of HTTP callers: this tenant, this cloud's authority, the API's app roles.

@@ -293,6 +293,14 @@ class AuthSettings(_Group):
         return (self.audience, *sorted(uris))
 
 
+class RemediateSettings(_Group):
+    """The remediate capability: its policy (a file path or inline YAML; empty: the defaults,
+    which plan but route no alert) and how long an alert's id + condition is remembered."""
+
+    policy: OptionalStr = Field(None, alias="OPS_REMEDIATE_POLICY")
+    dedupe_ttl: Duration = Field(timedelta(days=2), gt=timedelta(0), alias="OPS_ALERT_DEDUPE_TTL")
+
+
 class Settings(_Group):
     """Everything the app is configured with, grouped by concern."""
 
@@ -304,6 +312,7 @@ class Settings(_Group):
     purge: PurgeSettings
     gate: GateSettings
     auth: AuthSettings
+    remediate: RemediateSettings
 
     @classmethod
     def env_names(cls) -> frozenset[str]:

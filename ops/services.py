@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ops.gate.service import GateService
     from ops.purge.protocols import WorkQueue
     from ops.purge.service import PurgeService
+    from ops.remediate.service import RemediateService
     from ops.schedule.service import ScheduleService
 
 
@@ -149,6 +150,25 @@ class Services:
                 Role.APPROVE: auth.role_approve,
                 Role.WEBHOOK: auth.role_webhook,
             },
+        )
+
+    def remediate_service(self, *, apply: bool | None = None) -> RemediateService:
+        """The remediate capability: ARM (AKS, network, compute, monitor) and the clusters' API servers."""
+        from ops.adapters.outbound import ArmClusters, ArmOutbound, KubeAutoscaler
+        from ops.remediate.policy import read_policy_setting
+        from ops.remediate.service import RemediateService
+
+        outbound = ArmOutbound(self.settings)
+        return RemediateService(
+            clusters=ArmClusters(self.settings),
+            outbound=outbound,
+            capacity=outbound,
+            autoscaler=KubeAutoscaler(self.settings),
+            store=self.store(),
+            execution=self.execution_policy(apply=apply),
+            policy=read_policy_setting(self.settings.remediate.policy),
+            subscriptions=self.settings.core.subscriptions,
+            clock=lambda: datetime.now(UTC),
         )
 
     def purge_queue(self) -> WorkQueue:

@@ -160,6 +160,7 @@ class AgentPool:
     os_type: str = "Linux"
     max_pods: int = 110
     orchestrator_version: str = "1.30.5"
+    vnet_subnet_id: str | None = None  # the subnet its nodes (and, with flat Azure CNI, pods) take IPs from
 
 
 @dataclass(slots=True)
@@ -170,6 +171,8 @@ class NetworkProfile:
     managed_outbound_ip_count: int = 1
     allocated_outbound_ports: int = 0
     idle_timeout_minutes: int = 30
+    network_plugin_mode: str | None = None  # "overlay": pods take no subnet IPs
+    nat_gateway_ip_count: int = 1  # natGatewayProfile.managedOutboundIPProfile.count (managedNATGateway)
 
 
 @dataclass(slots=True)
@@ -187,6 +190,7 @@ class KubeObjects:
     replicasets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     jobs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     replicationcontrollers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    configmaps: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     resource_version: int = 1
 
 
@@ -207,12 +211,51 @@ class Cluster:
     aad_managed: bool = True
     azure_rbac: bool = True
     port: int = 0  # assigned by the server; the cluster's API server is https://127.0.0.1:<port>
+    # SNAT ports each node's workloads want open at once: the source of the load balancer's
+    # (or NAT gateway's) SNAT metrics, which tests and the demo change at run time.
+    snat_ports_wanted_per_node: int = 0
+    pods_per_new_node: int = 10  # how many Pending pods one node added by the autoscaler takes
+    revision: int = 1  # bumped by every accepted write; the eTag derives from it
 
     @property
     def id(self) -> str:
         return resource_id(
             self.subscription, self.resource_group, "Microsoft.ContainerService/managedClusters", self.name
         )
+
+
+@dataclass(slots=True)
+class Subnet:
+    name: str
+    address_prefix: str
+    other_used: int = 0  # addresses taken by things other than AKS node pools (VMs, endpoints)
+
+
+@dataclass(slots=True)
+class VirtualNetwork:
+    name: str
+    subscription: str
+    resource_group: str
+    location: str
+    address_prefixes: list[str] = field(default_factory=list)
+    subnets: dict[str, Subnet] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return resource_id(
+            self.subscription, self.resource_group, "Microsoft.Network/virtualNetworks", self.name
+        )
+
+
+@dataclass(slots=True)
+class Quota:
+    """A regional Compute quota: ``name`` is a VM family (``standardDSv5Family``) or ``cores``."""
+
+    subscription: str
+    location: str
+    name: str
+    limit: int
+    other_usage: int = 0  # vCPUs used by VMs outside the estate's clusters
 
 
 @dataclass(slots=True)
@@ -259,6 +302,8 @@ class World:
     registries: dict[str, Registry] = field(default_factory=dict)  # by registry name
     clusters: dict[str, Cluster] = field(default_factory=dict)  # by cluster name
     findings: list[Finding] = field(default_factory=list)
+    virtual_networks: dict[str, VirtualNetwork] = field(default_factory=dict)  # by lower-case id
+    quotas: list[Quota] = field(default_factory=list)
     identity: Identity = field(default_factory=Identity)
     events: list[dict[str, Any]] = field(default_factory=list)  # Event Grid events as ACR emits them
     published: list[dict[str, Any]] = field(default_factory=list)  # CloudEvents the app published

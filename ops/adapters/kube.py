@@ -42,6 +42,7 @@ from ops.config import Settings
 from ops.errors import ConfigError, Forbidden, NotFound, OpsError, PermanentError, TransientError
 from ops.purge.images import ImageUse
 from ops.purge.inventory import ClusterRef
+from ops.remediate.clusters import AutoscalerSignal
 
 #: The AKS AAD server application: the audience of tokens the API server accepts.
 AKS_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
@@ -108,6 +109,63 @@ class KubeReader:
                 user = f"{cluster.name}/{meta.get('namespace', '')}/{kind}/{meta.get('name', '')}"
                 for image in images(item):
                     yield ImageUse(image=image, user=user)
+
+    def read_autoscaler(self, cluster: ClusterRef) -> AutoscalerSignal:
+        """What the cluster says about its autoscaler: pods Pending as Unschedulable,
+        ``NotTriggerScaleUp`` events ("max node group size reached"), and the node groups
+        the ``kube-system/cluster-autoscaler-status`` ConfigMap shows at their max size."""
+        from kubernetes import client as k8s
+
+        core = k8s.CoreV1Api(self._api_client(cluster))
+        pods = self._list_all(
+            cluster,
+            "pod",
+            lambda **kw: core.list_pod_for_all_namespaces(field_selector="status.phase=Pending", **kw),
+        )
+        unschedulable = sum(
+            1
+            for pod in pods
+            if any(
+                c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable"
+                for c in (pod.get("status") or {}).get("conditions") or []
+            )
+        )
+        events = self._list_all(
+            cluster,
+            "event",
+            lambda **kw: core.list_event_for_all_namespaces(field_selector="reason=NotTriggerScaleUp", **kw),
+        )
+        at_max = sum(1 for e in events if "max node group size reached" in str(e.get("message") or ""))
+        return AutoscalerSignal(
+            unschedulable_pods=unschedulable,
+            max_size_reached_events=at_max,
+            status_max_reached=tuple(self._groups_at_max(cluster, core)),
+        )
+
+    def _groups_at_max(self, cluster: ClusterRef, core: Any) -> list[str]:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            response = core.read_namespaced_config_map(
+                "cluster-autoscaler-status", "kube-system", _preload_content=False, _request_timeout=30
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise _api_error(cluster, "configmap", exc) from None
+        text = (json.loads(response.data).get("data") or {}).get("status") or ""
+        try:
+            status = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return []  # the older free-text format: the events say enough
+        groups = status.get("nodeGroups") if isinstance(status, dict) else None
+        out = []
+        for group in groups or []:
+            health = group.get("health") or {}
+            target, top = health.get("cloudProviderTarget"), health.get("maxSize")
+            if isinstance(target, int) and isinstance(top, int) and target >= top:
+                out.append(str(group.get("name")))
+        return out
 
     # -- paging ---------------------------------------------------------------------------------
 

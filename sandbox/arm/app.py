@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.arm import clusters, registries
+from sandbox.arm import clusters, compute, metrics, network, registries
 from sandbox.arm.control import build_control_routes
 from sandbox.arm.lro import LroEngine
 from sandbox.arm.routing import ROUTES, ArmCall, ArmContext, authenticate, check_api_version
@@ -26,7 +26,7 @@ from sandbox.http import SandboxHTTPError, azure_error
 from sandbox.world import World
 
 log = logging.getLogger(__name__)
-_HANDLER_MODULES = (registries, clusters)  # importing them registers their routes
+_HANDLER_MODULES = (registries, clusters, network, compute, metrics)  # importing them registers their routes
 
 
 class ArmApp:

@@ -32,8 +32,9 @@ from typing import Any
 import yaml
 from starlette.responses import Response
 
+from sandbox.arm.capacity import check_capacity
 from sandbox.arm.lro import Operation
-from sandbox.arm.resources import render_agent_pool, render_cluster
+from sandbox.arm.resources import cluster_etag, render_agent_pool, render_cluster
 from sandbox.arm.routing import (
     ArmCall,
     arm_route,
@@ -46,8 +47,9 @@ from sandbox.arm.routing import (
 )
 from sandbox.authz import check_action
 from sandbox.estate.kubeobjects import ObjectFactory
-from sandbox.estate.nodes import DEFAULT_NAMESPACES, snat_problem, sync_pool_nodes
+from sandbox.estate.nodes import DEFAULT_NAMESPACES, sync_pool_nodes
 from sandbox.http import AKS_AUDIENCE, SandboxHTTPError
+from sandbox.kube.autoscaler import run_autoscaler
 from sandbox.world import AgentPool, Cluster, NetworkProfile, resource_id
 
 _PROVIDER = "Microsoft.ContainerService"
@@ -120,10 +122,22 @@ def _tags_of(tags: dict[Any, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in tags.items()}
 
 
-def _check_snat(network: NetworkProfile, pools: list[AgentPool]) -> None:
-    problem = snat_problem(network, pools)
-    if problem is not None:
-        raise SandboxHTTPError(400, "InvalidLoadBalancerProfileAllocatedOutboundPorts", problem)
+def _check_if_match(call: ArmCall, cluster: Cluster | None) -> None:
+    """Optimistic concurrency: an ``If-Match`` that is not the current eTag is refused with 412."""
+    wanted = call.request.headers.get("if-match")
+    if wanted is None:
+        return
+    wanted = wanted.strip()
+    if wanted == "*" and cluster is not None:
+        return
+    current = None if cluster is None else cluster_etag(cluster)
+    if current is None or wanted.strip('"') != current:
+        raise SandboxHTTPError(
+            412,
+            "PreconditionFailed",
+            f"Operation failed because the eTag in the If-Match header ({wanted}) does not match the "
+            f"resource's current eTag ({current}). Read the resource again and retry with its eTag.",
+        )
 
 
 # -- managedClusters: reads ------------------------------------------------------------------
@@ -151,7 +165,7 @@ async def list_clusters_by_group(call: ArmCall) -> Response:
 async def get_cluster(call: ArmCall) -> Response:
     cluster = _cluster(call)
     check_action(call.world, cluster.id, _READ)
-    return ok(render_cluster(cluster, call.world))
+    return ok(render_cluster(cluster, call.world), headers={"ETag": f'"{cluster_etag(cluster)}"'})
 
 
 @arm_route("POST", _MC + "/{resourceName}/listClusterUserCredential", "managed_clusters.list_user_credential")
@@ -300,6 +314,7 @@ async def update_tags(call: ArmCall) -> Response:
         _assert_idle(call, cluster)
         _assert_running(cluster, "updating tags")
         cluster.tags = _tags_of(tags)
+        cluster.revision += 1
         op = _begin_update(call, cluster, finish_extra=None)
     return _accepted(call, cluster, op, render_cluster(cluster, world), 200)
 
@@ -333,6 +348,7 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
     except SandboxHTTPError:
         existing = None
     with world.lock:
+        _check_if_match(call, existing)
         if existing is None:
             return _create_cluster(call, body, props, sub.id, group, name)
         cluster = existing
@@ -348,7 +364,7 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
         pools = {p.name: _copy_pool(p) for p in cluster.agent_pools.values()}
         _apply_profiles(pools, props.get("agentPoolProfiles") or [], version=cluster.kubernetes_version)
         network = _network_from(props.get("networkProfile"), cluster.network)
-        _check_snat(network, list(pools.values()))
+        check_capacity(world, cluster, network, cluster.agent_pools, list(pools.values()))
         if "tags" in body:
             cluster.tags = _tags_of(body.get("tags") or {})
         changed = [
@@ -364,7 +380,9 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
                 pool.provisioning_state = "Succeeded"
                 cluster.agent_pools[pool.name] = pool
                 sync_pool_nodes(cluster, pool, world.now())
+            run_autoscaler(world, cluster)
 
+        cluster.revision += 1
         op = _begin_update(call, cluster, finish_extra=apply)
     return _accepted(call, cluster, op, render_cluster(cluster, world), 200)
 
@@ -392,7 +410,7 @@ def _create_cluster(
         raise _invalid("agentPoolProfiles", "at least one agent pool is required")
     _apply_profiles(cluster.agent_pools, profiles, version=version, first_is_system=True)
     cluster.network = _network_from(props.get("networkProfile"), NetworkProfile())
-    _check_snat(cluster.network, list(cluster.agent_pools.values()))
+    check_capacity(world, cluster, cluster.network, {}, list(cluster.agent_pools.values()))
     aad = props.get("aadProfile") or {}
     cluster.aad_managed = bool(aad.get("managed", True))
     cluster.azure_rbac = bool(aad.get("enableAzureRBAC", True))
@@ -468,6 +486,12 @@ def _apply_pool_properties(pool: AgentPool, props: dict[str, Any], target: str) 
         pool.min_count = pool.max_count = None
     if props.get("maxPods"):
         pool.max_pods = int(props["maxPods"])
+    subnet = props.get("vnetSubnetID")
+    if subnet:
+        if pool.vnet_subnet_id is None:
+            pool.vnet_subnet_id = subnet
+        elif subnet.lower() != pool.vnet_subnet_id.lower():
+            raise _invalid(f"{target}.vnetSubnetID", "the subnet of an existing agent pool cannot change")
     if props.get("osType"):
         pool.os_type = props["osType"]
     surge = (props.get("upgradeSettings") or {}).get("maxSurge")
@@ -498,6 +522,8 @@ def _apply_pool_properties(pool: AgentPool, props: dict[str, Any], target: str) 
             raise _invalid(
                 f"{target}.minCount", f"minCount {pool.min_count} is greater than maxCount {pool.max_count}"
             )
+        if pool.max_count > 1000:
+            raise _invalid(f"{target}.maxCount", f"maxCount {pool.max_count} is greater than 1000")
         if not pool.min_count <= pool.count <= pool.max_count:
             raise _invalid(f"{target}.count", f"count {pool.count} is not within minCount and maxCount")
 
@@ -533,6 +559,18 @@ def _network_from(profile: dict[str, Any] | None, current: NetworkProfile) -> Ne
                 "loadBalancerProfile.allocatedOutboundPorts", f"{ports} is not 0..64000 in multiples of 8"
             )
         net.allocated_outbound_ports = int(ports)
+    nat_ips = ((profile.get("natGatewayProfile") or {}).get("managedOutboundIPProfile") or {}).get("count")
+    if nat_ips is not None:
+        if not 1 <= int(nat_ips) <= 16:
+            raise _invalid(
+                "natGatewayProfile.managedOutboundIPProfile.count", f"{nat_ips} is not between 1 and 16"
+            )
+        net.nat_gateway_ip_count = int(nat_ips)
+    mode = profile.get("networkPluginMode")
+    if mode is not None and mode != current.network_plugin_mode:
+        raise SandboxHTTPError(
+            400, "UnsupportedBySandbox", "The sandbox does not emulate changing networkPluginMode."
+        )
     idle = lb.get("idleTimeoutInMinutes")
     if idle is not None:
         if not 4 <= int(idle) <= 120:
@@ -578,7 +616,8 @@ async def create_or_update_pool(call: ArmCall) -> Response:
         _apply_pool_properties(pool, props, "agentPoolProfile")
         others = [p for p in cluster.agent_pools.values() if p.name != name]
         _validate_pools([*others, pool])
-        _check_snat(cluster.network, [*others, pool])
+        check_capacity(world, cluster, cluster.network, cluster.agent_pools, [*others, pool])
+        cluster.revision += 1
         if existing is not None:
             # GETs show the pool as it is (Updating) until the operation ends; the
             # answer to the PUT shows what was asked for, as AKS's does.
@@ -593,6 +632,7 @@ async def create_or_update_pool(call: ArmCall) -> Response:
             pool.provisioning_state = "Succeeded"
             cluster.agent_pools[name] = pool
             sync_pool_nodes(cluster, pool, world.now())
+            run_autoscaler(world, cluster)
 
         def fail(_: dict[str, str]) -> None:
             cluster.agent_pools[name].provisioning_state = "Failed"

@@ -10,6 +10,7 @@ request log:
 - ``GET /_sandbox/state``: the current state in the estate-file format;
 - ``GET|DELETE /_sandbox/events``: recorded Event Grid events (ImagePushed, ...);
 - ``GET|PATCH /_sandbox/settings``: e.g. ``{"throttling": false, "lroSeconds": 0.2}``;
+- ``POST /_sandbox/signals``: a cluster's SNAT demand and pending pods (``sandbox.arm.signals``);
 - ``GET /_sandbox/health``.
 """
 
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.arm.lro import LroEngine
+from sandbox.arm.signals import build_signal_routes
 from sandbox.faults import Faults, parse_fault
 from sandbox.http import SandboxHTTPError
 from sandbox.world import World
@@ -154,4 +156,5 @@ def build_control_routes(world: World, *, faults: Faults, engine: LroEngine) -> 
         Route("/_sandbox/events", events, methods=["GET", "DELETE"], name="control.events"),
         Route("/_sandbox/settings", settings, methods=["GET", "PATCH"], name="control.settings"),
         Route("/_sandbox/health", health, methods=["GET"], name="control.health"),
+        *build_signal_routes(world),
     ]

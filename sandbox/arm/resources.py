@@ -92,6 +92,24 @@ def node_resource_group(cluster: Cluster) -> str:
     return f"MC_{cluster.resource_group}_{cluster.name}_{cluster.location}"
 
 
+def outbound_ip_ids(cluster: Cluster) -> list[str]:
+    """The managed outbound public IPs AKS made in the node resource group (load balancer or NAT
+    gateway): one per ``managedOutboundIPs.count`` (or NAT ``managedOutboundIPProfile.count``)."""
+    net = cluster.network
+    count = (
+        net.nat_gateway_ip_count
+        if net.outbound_type == "managedNATGateway"
+        else net.managed_outbound_ip_count
+    )
+    if net.outbound_type not in ("loadBalancer", "managedNATGateway"):
+        return []
+    base = f"/subscriptions/{cluster.subscription}/resourceGroups/{node_resource_group(cluster)}/providers"
+    return [
+        f"{base}/Microsoft.Network/publicIPAddresses/{_uuid_of(f'{cluster.id}/outbound/{i}')}"
+        for i in range(count)
+    ]
+
+
 def render_pool_properties(cluster: Cluster, pool: AgentPool) -> dict[str, Any]:
     props: dict[str, Any] = {
         "count": pool.count,
@@ -118,6 +136,8 @@ def render_pool_properties(cluster: Cluster, pool: AgentPool) -> dict[str, Any]:
         props["maxCount"] = pool.max_count
     if pool.max_surge:
         props["upgradeSettings"] = {"maxSurge": pool.max_surge}
+    if pool.vnet_subnet_id:
+        props["vnetSubnetID"] = pool.vnet_subnet_id
     return props
 
 
@@ -145,16 +165,18 @@ def render_cluster(cluster: Cluster, world: World) -> dict[str, Any]:
     if net.network_plugin == "kubenet":
         network["podCidr"] = "10.244.0.0/16"
         network["podCidrs"] = ["10.244.0.0/16"]
+    if net.network_plugin_mode:
+        network["networkPluginMode"] = net.network_plugin_mode
+    if net.outbound_type == "managedNATGateway":
+        network["natGatewayProfile"] = {
+            "managedOutboundIPProfile": {"count": net.nat_gateway_ip_count},
+            "effectiveOutboundIPs": [{"id": ip} for ip in outbound_ip_ids(cluster)],
+            "idleTimeoutInMinutes": 4,
+        }
     if net.outbound_type == "loadBalancer":
         network["loadBalancerProfile"] = {
             "managedOutboundIPs": {"count": net.managed_outbound_ip_count},
-            "effectiveOutboundIPs": [
-                {
-                    "id": f"/subscriptions/{cluster.subscription}/resourceGroups/{node_rg}/providers/"
-                    f"Microsoft.Network/publicIPAddresses/{_fqdn(cluster)[:8]}-outbound-{i}"
-                }
-                for i in range(net.managed_outbound_ip_count)
-            ],
+            "effectiveOutboundIPs": [{"id": ip} for ip in outbound_ip_ids(cluster)],
             "allocatedOutboundPorts": net.allocated_outbound_ports,
             "idleTimeoutInMinutes": net.idle_timeout_minutes,
             "backendPoolType": "NodeIPConfiguration",
@@ -190,6 +212,7 @@ def render_cluster(cluster: Cluster, world: World) -> dict[str, Any]:
         "location": cluster.location,
         "name": cluster.name,
         "type": "Microsoft.ContainerService/ManagedClusters",
+        "eTag": cluster_etag(cluster),
         "tags": dict(cluster.tags),
         "sku": {"name": "Base", "tier": "Free"},
         "identity": {
@@ -199,6 +222,11 @@ def render_cluster(cluster: Cluster, world: World) -> dict[str, Any]:
         },
         "properties": properties,
     }
+
+
+def cluster_etag(cluster: Cluster) -> str:
+    """The cluster's eTag; it changes with every accepted write (``Cluster.revision``)."""
+    return hashlib.sha256(f"{cluster.id.lower()}#{cluster.revision}".encode()).hexdigest()[:16]
 
 
 def _uuid_of(text: str) -> str:

@@ -23,6 +23,7 @@ from sandbox.estate.models import (
     Timed,
     parse_duration,
 )
+from sandbox.estate.networks import NetworkBuilding
 from sandbox.estate.registries import RegistryBuilding
 from sandbox.world import (
     Finding,
@@ -43,7 +44,7 @@ class Problems:
         self.items.append(f"{path}: {message}")
 
 
-class Builder(RegistryBuilding, ClusterBuilding):
+class Builder(RegistryBuilding, ClusterBuilding, NetworkBuilding):
     """One load: the world being built, the reference time and the problems found."""
 
     def __init__(self, estate: EstateModel, now: datetime) -> None:
@@ -92,6 +93,7 @@ class Builder(RegistryBuilding, ClusterBuilding):
                 groups[group.name] = group.location
             world.subscriptions[key] = Subscription(key, sub.name or key, groups)
         self.build_identity()
+        self.build_networks()
         for index, registry in enumerate(estate.registries):
             self.build_registry(registry, f"registries[{index}]")
         for index, finding in enumerate(estate.findings):

@@ -35,6 +35,7 @@ from sandbox.estate.nodes import (
     agent_pool_of,
     snat_problem,
 )
+from sandbox.kube.autoscaler import refresh_autoscaler_status
 from sandbox.world import (
     Cluster,
     NetworkProfile,
@@ -100,7 +101,11 @@ class ClusterBuilding:
             managed_outbound_ip_count=lb.managed_outbound_ips["count"],
             allocated_outbound_ports=lb.allocated_outbound_ports,
             idle_timeout_minutes=lb.idle_timeout_in_minutes,
+            network_plugin_mode=net.network_plugin_mode,
+            nat_gateway_ip_count=net.nat_gateway_profile.managed_outbound_ip_profile.count,
         )
+        cluster.snat_ports_wanted_per_node = model.snat_ports_wanted_per_node
+        cluster.pods_per_new_node = model.pods_per_new_node
         if not any(pool.mode == "System" for pool in model.agent_pools):
             self.problems.add(f"{path}.agentPools", "a cluster needs at least one System pool")
         for p_index, pool in enumerate(model.agent_pools):
@@ -108,6 +113,7 @@ class ClusterBuilding:
                 self.problems.add(f"{path}.agentPools[{p_index}].name", f"duplicate agent pool {pool.name}")
             cluster.agent_pools[pool.name] = agent_pool_of(pool, model.kubernetes_version, model.power_state)
         self.check_snat(cluster, path)
+        self.resolve_subnets(cluster, path)
         factory = ObjectFactory(cluster)
         created = self.now - timedelta(days=90)
         kube = cluster.kube
@@ -240,6 +246,7 @@ class ClusterBuilding:
             from sandbox.estate.generating import generate_pods
 
             generate_pods(self, cluster, model.generate, factory, placer, f"{path}.generate")
+        refresh_autoscaler_status(cluster, self.now)
         self.world.clusters[cluster.name] = cluster
 
     def controlled(

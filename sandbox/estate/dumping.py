@@ -37,6 +37,8 @@ _NODE_LABELS = frozenset(
 
 
 def dump_estate(world: World) -> dict[str, Any]:
+    from sandbox.estate.networks import dump_networks, dump_quotas
+
     with world.lock:
         return {
             "settings": _settings(world.settings),
@@ -54,6 +56,8 @@ def dump_estate(world: World) -> dict[str, Any]:
             "registries": [_registry(registry) for registry in world.registries.values()],
             "findings": [_finding(world, finding) for finding in world.findings],
             "clusters": [_cluster(world, cluster) for cluster in world.clusters.values()],
+            "virtualNetworks": dump_networks(world),
+            "quotas": dump_quotas(world),
             "faults": [fault.to_dict() for fault in world.faults],
         }
 
@@ -275,12 +279,16 @@ def _cluster(world: World, cluster: Cluster) -> dict[str, Any]:
             "outboundType": net.outbound_type,
             "networkPlugin": net.network_plugin,
             "loadBalancerSku": net.load_balancer_sku,
+            "networkPluginMode": net.network_plugin_mode,
             "loadBalancerProfile": {
                 "managedOutboundIPs": {"count": net.managed_outbound_ip_count},
                 "allocatedOutboundPorts": net.allocated_outbound_ports,
                 "idleTimeoutInMinutes": net.idle_timeout_minutes,
             },
+            "natGatewayProfile": {"managedOutboundIPProfile": {"count": net.nat_gateway_ip_count}},
         },
+        "snatPortsWantedPerNode": cluster.snat_ports_wanted_per_node,
+        "podsPerNewNode": cluster.pods_per_new_node,
         "agentPools": [_pool(pool) for pool in cluster.agent_pools.values()],
         "namespaces": [],
         "nodes": [],
@@ -409,6 +417,8 @@ def _pool(pool: Any) -> dict[str, Any]:
         out["maxCount"] = pool.max_count
     if pool.max_surge:
         out["maxSurge"] = pool.max_surge
+    if pool.vnet_subnet_id:
+        out["vnetSubnetID"] = pool.vnet_subnet_id
     return out
 
 

@@ -499,6 +499,44 @@ class ObjectFactory:
             "reportingComponent": "default-scheduler",
         }
 
+    def config_map(
+        self, namespace: str, name: str, data: dict[str, str], *, created: datetime
+    ) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": self._metadata("ConfigMap", namespace, name, created, {}),
+            "data": dict(data),
+        }
+
+    def pod_event(
+        self, pod: dict[str, Any], *, reason: str, message: str, component: str, created: datetime
+    ) -> dict[str, Any]:
+        """A Normal event about a pod from ``component``, such as the autoscaler's NotTriggerScaleUp."""
+        meta = pod["metadata"]
+        name = f"{meta['name']}.{short_hash(meta['uid'] + reason, 16)}"
+        stamp = kube_time(created)
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": self._metadata("Event", meta["namespace"], name, created, {}),
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+            },
+            "reason": reason,
+            "message": message,
+            "type": "Normal",
+            "count": 1,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "source": {"component": component},
+            "reportingComponent": component,
+        }
+
 
 def _object(
     kind: str, metadata: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]

@@ -261,13 +261,25 @@ class LoadBalancerProfileModel(Model):
         return value
 
 
+class ManagedOutboundIPProfileModel(Model):
+    count: int = Field(default=1, ge=1, le=16)
+
+
+class NatGatewayProfileModel(Model):
+    managed_outbound_ip_profile: ManagedOutboundIPProfileModel = Field(
+        default_factory=ManagedOutboundIPProfileModel, alias="managedOutboundIPProfile"
+    )
+
+
 class NetworkProfileModel(Model):
     outbound_type: Literal[
         "loadBalancer", "userDefinedRouting", "managedNATGateway", "userAssignedNATGateway", "none"
     ] = "loadBalancer"
     network_plugin: Literal["azure", "kubenet", "none"] = "azure"
+    network_plugin_mode: Literal["overlay"] | None = None
     load_balancer_sku: Literal["standard", "basic"] = "standard"
     load_balancer_profile: LoadBalancerProfileModel = Field(default_factory=LoadBalancerProfileModel)
+    nat_gateway_profile: NatGatewayProfileModel = Field(default_factory=NatGatewayProfileModel)
 
 
 class AgentPoolModel(Model):
@@ -283,6 +295,8 @@ class AgentPoolModel(Model):
     os_type: Literal["Linux", "Windows"] = "Linux"
     max_pods: int = Field(default=110, ge=10, le=250)
     orchestrator_version: str | None = None
+    # A subnet id, or "<vnet>/<subnet>" of a virtual network in the cluster's resource group.
+    vnet_subnet_id: str | None = Field(default=None, alias="vnetSubnetID")
 
     @model_validator(mode="after")
     def _check_counts(self) -> AgentPoolModel:
@@ -434,6 +448,45 @@ class ClusterModel(Model):
     jobs: list[JobModel] = Field(default_factory=list)
     pods: list[PodModel] = Field(default_factory=list)
     generate: PodGenerator | None = None
+    # SNAT ports each node's workloads want open at once; the SNAT metrics derive from it.
+    snat_ports_wanted_per_node: int = Field(default=0, ge=0, le=64_000)
+    pods_per_new_node: int = Field(default=10, ge=1, le=250)  # Pending pods one autoscaled node takes
+
+
+class SubnetModel(Model):
+    name: str = Field(pattern=r"^[\w][\w.-]{0,79}$")
+    address_prefix: str
+    other_used_addresses: int = Field(default=0, ge=0)
+
+    @field_validator("address_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an address prefix like 10.224.0.0/24 ({exc})") from None
+        return value
+
+
+class VirtualNetworkModel(Model):
+    name: str = Field(pattern=r"^[\w][\w.-]{0,63}$")
+    subscription: str | None = None
+    resource_group: str
+    location: str | None = None
+    address_prefixes: list[str] = Field(min_length=1)
+    subnets: list[SubnetModel] = Field(default_factory=list)
+
+
+class QuotaModel(Model):
+    """A regional vCPU quota: ``name`` is a family like standardDSv5Family, or cores (all families)."""
+
+    subscription: str | None = None
+    location: str
+    name: str = Field(pattern=r"^(cores|standard[A-Za-z0-9]+Family)$")
+    limit: int = Field(ge=0)
+    other_usage: int = Field(default=0, ge=0)
 
 
 class ClusterGenerator(PodGenerator):
@@ -494,5 +547,7 @@ class EstateModel(Model):
     registries: list[RegistryModel] = Field(default_factory=list)
     findings: list[FindingModel] = Field(default_factory=list)
     clusters: list[ClusterModel] = Field(default_factory=list)
+    virtual_networks: list[VirtualNetworkModel] = Field(default_factory=list)
+    quotas: list[QuotaModel] = Field(default_factory=list)
     generate: EstateGenerators = Field(default_factory=EstateGenerators)
     faults: list[dict[str, Any]] = Field(default_factory=list)

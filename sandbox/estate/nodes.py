@@ -33,6 +33,7 @@ def agent_pool_of(model: AgentPoolModel, version: str, cluster_power: str) -> Ag
         os_type=model.os_type,
         max_pods=model.max_pods,
         orchestrator_version=model.orchestrator_version or version,
+        vnet_subnet_id=model.vnet_subnet_id,
     )
 
 
@@ -42,9 +43,11 @@ def snat_problem(net: NetworkProfile, pools: list[AgentPool]) -> str | None:
         return None
     nodes = sum(max_nodes(pool) for pool in pools)
     if net.allocated_outbound_ports * nodes > 64_000 * net.managed_outbound_ip_count:
+        # AKS's own wording (InvalidLoadBalancerProfileAllocatedOutboundPorts).
         return (
-            f"{net.allocated_outbound_ports} allocated outbound ports x {nodes} nodes (max count + max surge "
-            f"of every pool) exceeds 64000 ports x {net.managed_outbound_ip_count} outbound IPs"
+            f"Total node count {nodes} requires {net.allocated_outbound_ports * nodes} ports but only "
+            f"{64_000 * net.managed_outbound_ip_count} ports are available given "
+            f"{net.managed_outbound_ip_count} outbound public IPs"
         )
     return None
 

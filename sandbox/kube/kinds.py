@@ -112,6 +112,7 @@ EVENTS = KubeKind(
     _READ,
     ("ev",),
 )
+CONFIGMAPS = KubeKind("configmaps", "ConfigMap", "", "v1", True, "configmaps", _META_FIELDS, _READ, ("cm",))
 DEPLOYMENTS = KubeKind(
     "deployments", "Deployment", "apps", "v1", True, "deployments", _META_FIELDS, _WRITE, ("deploy",), True
 )
@@ -146,6 +147,7 @@ ALL_KINDS: tuple[KubeKind, ...] = (
     NODES,
     PODS,
     EVENTS,
+    CONFIGMAPS,
     REPLICATIONCONTROLLERS,
     DEPLOYMENTS,
     STATEFULSETS,

@@ -180,7 +180,7 @@ INVALID = [
     (
         _with(f"{CLUSTER}.networkProfile", {"loadBalancerProfile": {"allocatedOutboundPorts": 64000}}),
         f"{CLUSTER}.networkProfile.loadBalancerProfile.allocatedOutboundPorts",
-        "exceeds 64000",
+        "ports but only 64000 ports are available given 1 outbound public IPs",
     ),
     (
         _with(f"{CLUSTER}.networkProfile", {"loadBalancerProfile": {"allocatedOutboundPorts": 1001}}),
