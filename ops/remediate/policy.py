@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ops.alerts.routing import Route, RouteModel, compile_routes
 from ops.errors import ConfigError
 from ops.policies import (
     DURATION_PATTERN,
@@ -142,7 +143,17 @@ class GuardsModel(_Strict):
     )
 
 
+class RemediateRouteModel(RouteModel):
+    """A route of the remediate capability: its action is ``snat`` or ``autoscaler``."""
+
+    action: Literal["snat", "autoscaler"] = Field(description="snat or autoscaler.")
+
+
 class RemediateModel(_Strict):
+    routes: list[RemediateRouteModel] = Field(
+        default_factory=list,
+        description="Which alerts remediation acts on (ops.alerts.routing); action: snat or autoscaler.",
+    )
     snat: SnatModel = Field(default_factory=lambda: SnatModel.model_validate({}))
     autoscaler: AutoscalerModel = Field(default_factory=lambda: AutoscalerModel.model_validate({}))
     guards: GuardsModel = Field(default_factory=lambda: GuardsModel.model_validate({}))
@@ -187,6 +198,7 @@ class Guards:
 
 @dataclass(frozen=True, slots=True)
 class RemediatePolicy:
+    routes: tuple[Route, ...] = ()
     snat: SnatPolicy = field(default_factory=SnatPolicy)
     autoscaler: AutoscalerPolicy = field(default_factory=AutoscalerPolicy)
     guards: Guards = field(default_factory=Guards)
@@ -223,6 +235,7 @@ def compile_policy(document: PolicyDocument) -> RemediatePolicy:
     section = document.remediate
     snat, scaler, guards = section.snat, section.autoscaler, section.guards
     return RemediatePolicy(
+        routes=compile_routes("remediate", section.routes),
         snat=SnatPolicy(
             min_failed_connections=snat.confirm.min_failed_connections,
             used_ratio=snat.confirm.used_ratio,

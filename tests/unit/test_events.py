@@ -1,4 +1,4 @@
-"""Tests for ops.events: parsing of events, ACR image data, alerts and runbook requests.
+"""Tests for ops.events and ops.alerts: parsing of events, ACR image data, alerts and runbook requests.
 
 Cases covered:
 - Microsoft's documented samples (tests/fixtures, see SOURCES.md) parse into the expected
@@ -34,22 +34,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ops.alerts import (
+    AdministrativeAlertContext,
+    Alert,
+    LogSearchV1AlertContext,
+    LogSearchV2AlertContext,
+    MetricAlertContext,
+    ResourceHealthAlertContext,
+    ServiceHealthAlertContext,
+    parse_alert,
+)
 from ops.errors import InvalidInput
 from ops.events import (
     IMAGE_DELETED,
     IMAGE_PUSHED,
     SUBSCRIPTION_VALIDATION,
-    AdministrativeAlertContext,
-    Alert,
     Event,
     ImageEvent,
-    LogSearchV1AlertContext,
-    LogSearchV2AlertContext,
-    MetricAlertContext,
-    ResourceHealthAlertContext,
     RunbookRequest,
-    ServiceHealthAlertContext,
-    parse_alert,
     parse_events,
     parse_image_event,
     parse_runbook_request,
