@@ -187,6 +187,36 @@ param instanceMemoryMB int = 2048
 @description('Log Analytics retention in days.')
 param logRetentionDays int = 30
 
+@description('Put the app in a virtual network: outbound through an integration subnet, its storage, topic and the registries in scope through private endpoints, and public network access off on its storage and topic.')
+param vnetEnabled bool = false
+
+@description('Address space of the virtual network (vnetEnabled).')
+param vnetAddressPrefix string = '10.40.0.0/16'
+
+@description('Integration subnet of the function app (vnetEnabled); the estate must let it reach private AKS API servers.')
+param appSubnetPrefix string = '10.40.1.0/24'
+
+@description('Subnet of the private endpoints (vnetEnabled).')
+param endpointSubnetPrefix string = '10.40.2.0/24'
+
+@description('Object ID of the deploying user or pipeline, granted the storage data roles that ops audit and the other ops commands need. azd sets it to the signed-in user. Empty: no grant.')
+param principalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+@description('What principalId is.')
+param principalType string = 'User'
+
+@description('Email the app\'s own alerts (failed invocations, rejected inputs) notify. Empty: the alert rules fire in the portal only.')
+param opsAlertEmail string = ''
+
+@minValue(0)
+@description('Rejected inputs in 15 minutes above which the rejected-input alert fires.')
+param rejectedInputsThreshold int = 10
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -288,8 +318,108 @@ module storage 'app/storage.bicep' = {
     skuName: storageSku
     deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
   }
 }
+
+// Private DNS zones by sub-resource. A registry's zone also holds its regional data endpoints;
+// Event Grid's zone has no environment() suffix, so it is the public cloud's name.
+var privateZones = {
+  blob: 'privatelink.blob.${environment().suffixes.storage}'
+  queue: 'privatelink.queue.${environment().suffixes.storage}'
+  table: 'privatelink.table.${environment().suffixes.storage}'
+  registry: 'privatelink${environment().suffixes.acrLoginServer}'
+  topic: 'privatelink.eventgrid.azure.net'
+}
+var storageServices = [
+  'blob'
+  'queue'
+  'table'
+]
+
+module network 'app/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    endpointSubnetPrefix: endpointSubnetPrefix
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module privateDns 'app/private-dns.bicep' = if (vnetEnabled) {
+  name: 'private-dns'
+  scope: rg
+  params: {
+    tags: tags
+    zones: [
+      privateZones.blob
+      privateZones.queue
+      privateZones.table
+      privateZones.registry
+      privateZones.topic
+    ]
+    vnetId: vnetEnabled ? network.outputs.id : ''
+  }
+}
+
+module storageEndpoints 'app/private-endpoint.bicep' = [for service in (vnetEnabled ? storageServices : []): {
+  name: 'pe-storage-${service}'
+  scope: rg
+  params: {
+    name: 'pe-${service}-${resourceToken}'
+    location: location
+    tags: tags
+    subnetId: network.outputs.endpointSubnetId
+    serviceId: storage.outputs.id
+    groupId: service
+    zoneId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/privateDnsZones', privateZones[service])
+  }
+  dependsOn: [
+    privateDns
+  ]
+}]
+
+module topicEndpoint 'app/private-endpoint.bicep' = if (vnetEnabled) {
+  name: 'pe-topic'
+  scope: rg
+  params: {
+    name: 'pe-topic-${resourceToken}'
+    location: location
+    tags: tags
+    subnetId: vnetEnabled ? network.outputs.endpointSubnetId : ''
+    serviceId: events.outputs.id
+    groupId: 'topic'
+    zoneId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/privateDnsZones', privateZones.topic)
+  }
+  dependsOn: [
+    privateDns
+  ]
+}
+
+// An endpoint into each registry in scope, in the app's resource group (azd down removes it).
+// Registries must be Premium; the connection is approved at once when the deploying identity
+// may approve it on the registry, and waits for the registry's owner otherwise.
+module registryEndpoints 'app/private-endpoint.bicep' = [for (r, i) in (vnetEnabled ? registries : []): {
+  name: take('pe-registry-${i}-${r.name}', 64)
+  scope: rg
+  params: {
+    name: take('pe-acr-${r.name}-${resourceToken}', 80)
+    location: location
+    tags: tags
+    subnetId: network.outputs.endpointSubnetId
+    serviceId: resourceId(r.?subscriptionId ?? subscription().subscriptionId, r.resourceGroup, 'Microsoft.ContainerRegistry/registries', r.name)
+    groupId: 'registry'
+    zoneId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/privateDnsZones', privateZones.registry)
+  }
+  dependsOn: [
+    privateDns
+  ]
+}]
 
 module monitoring 'app/monitoring.bicep' = {
   name: 'monitoring'
@@ -310,6 +440,7 @@ module events 'app/events.bicep' = {
     name: '${abbrs.eventGridDomainsTopics}ops-${resourceToken}'
     location: location
     tags: tags
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
   }
 }
 
@@ -329,6 +460,52 @@ module api 'app/api.bicep' = {
     appSettings: appSettings
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    subnetId: vnetEnabled ? network.outputs.appSubnetId : ''
+  }
+}
+
+module diagnostics 'app/diagnostics.bicep' = {
+  name: 'diagnostics'
+  scope: rg
+  params: {
+    workspaceId: monitoring.outputs.workspaceId
+    functionAppName: api.outputs.name
+    storageAccountName: storage.outputs.name
+    topicName: events.outputs.name
+  }
+}
+
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    workspaceId: monitoring.outputs.workspaceId
+    environmentName: environmentName
+  }
+}
+
+module selfAlerts 'app/self-alerts.bicep' = {
+  name: 'self-alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    workspaceName: monitoring.outputs.workspaceName
+    actionGroupName: '${abbrs.insightsActionGroups}ops-self-${resourceToken}'
+    email: opsAlertEmail
+    rejectedInputsThreshold: rejectedInputsThreshold
+  }
+}
+
+module operator 'app/operator.bicep' = if (!empty(principalId)) {
+  name: 'operator'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    principalId: principalId
+    principalType: principalType
   }
 }
 
@@ -364,6 +541,7 @@ module alerts 'app/alerts.bicep' = if (!empty(alertWebhookAppObjectId)) {
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output SERVICE_API_NAME string = api.outputs.name
 output OPS_APP_URL string = 'https://${api.outputs.defaultHostName}'
@@ -378,3 +556,4 @@ output OPS_FUNCTION_APP_ID string = api.outputs.id
 output OPS_EVENTGRID_IDENTITY_ID string = identity.outputs.eventGridIdentityId
 output OPS_DEADLETTER_STORAGE_ID string = storage.outputs.id
 output OPS_DEADLETTER_CONTAINER string = deadLetterContainerName
+output OPS_WORKSPACE_ID string = monitoring.outputs.workspaceId

@@ -27,6 +27,9 @@ param appSettings object
 param maximumInstanceCount int
 param instanceMemoryMB int
 
+@description('Integration subnet (vnetEnabled); empty: no virtual network.')
+param subnetId string = ''
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
@@ -90,7 +93,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Inbound stays public with vnetEnabled too: Event Grid and action-group webhooks call in.
     publicNetworkAccess: 'Enabled'
+    virtualNetworkSubnetId: empty(subnetId) ? null : subnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'

@@ -6,8 +6,15 @@ param name string
 param location string
 param tags object
 
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+@description('Disabled with vnetEnabled: the app publishes through its private endpoint.')
+param publicNetworkAccess string = 'Enabled'
+
 resource topic 'Microsoft.EventGrid/topics@2025-02-15' = {
-  // checkov:skip=CKV_AZURE_193: the app has no virtual network and publishes on the public endpoint; local auth is off, so only Entra-authorized senders get in
+  // checkov:skip=CKV_AZURE_193: public access follows vnetEnabled (a parameter checkov does not evaluate): off with it; without it local auth is off, so only Entra-authorized senders get in
   name: name
   location: location
   tags: tags
@@ -18,7 +25,7 @@ resource topic 'Microsoft.EventGrid/topics@2025-02-15' = {
   properties: {
     inputSchema: 'CloudEventSchemaV1_0'
     disableLocalAuth: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
   }
 }
 

@@ -15,9 +15,16 @@ param deploymentContainerName string
 @description('Blob container where Event Grid writes gate events it could not deliver.')
 param deadLetterContainerName string
 
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+@description('Disabled with vnetEnabled: the app reaches the account through its private endpoints only.')
+param publicNetworkAccess string = 'Enabled'
+
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_35: the app has no virtual network and reaches storage on its public endpoint; every request needs an Entra token (shared keys are off)
-  // checkov:skip=CKV_AZURE_59: as CKV_AZURE_35: public endpoint, Entra-only access, no anonymous blob access
+  // checkov:skip=CKV_AZURE_35: public access follows vnetEnabled (a parameter checkov does not evaluate): off with it, and without it every request needs an Entra token (shared keys are off)
+  // checkov:skip=CKV_AZURE_59: as CKV_AZURE_35: publicNetworkAccess is Disabled with vnetEnabled; otherwise Entra-only access and no anonymous blob access
   // checkov:skip=CKV_AZURE_206: zone-redundant by default; geo-redundant SKUs are a storageSku choice for those who need the audit trail to outlive a region
   name: name
   location: location
@@ -36,11 +43,11 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     isLocalUserEnabled: false
     isSftpEnabled: false
     minimumTlsVersion: 'TLS1_2'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
     supportsHttpsTrafficOnly: true
     networkAcls: {
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Disabled' ? 'Deny' : 'Allow'
     }
   }
 }

@@ -39,6 +39,9 @@ param deadLetterContainer string
 @description('Subscribe the gate to ImagePushed. False until gate_on_image_pushed is deployed: Event Grid refuses a subscription to a function that does not exist.')
 param subscribeGate bool = true
 
+@description('The app\'s Log Analytics workspace (output OPS_WORKSPACE_ID); each registry sends its logs and metrics there. Empty: no diagnostic setting.')
+param workspaceId string = ''
+
 // Seed of the custom scheduler role's name, shared with the clusters that are assigned it.
 var scheduleRoleSeed = 'acr-aks-ops-cluster-scheduler-${environmentName}'
 
@@ -66,6 +69,7 @@ module registryGrants 'registry.bicep' = [for (r, i) in registries: {
     deadLetterStorageId: deadLetterStorageId
     deadLetterContainer: deadLetterContainer
     subscribeGate: subscribeGate
+    workspaceId: workspaceId
   }
 }]
 

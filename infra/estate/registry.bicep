@@ -24,6 +24,9 @@ param deadLetterStorageId string
 param deadLetterContainer string
 param subscribeGate bool
 
+@description('The app\'s Log Analytics workspace; empty: no diagnostic setting.')
+param workspaceId string = ''
+
 var roles = loadJsonContent('../roles.json')
 
 // The function that receives ImagePushed (DESIGN: gate_on_image_pushed).
@@ -158,4 +161,48 @@ resource gateSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2
   ]
 }
 
-output removableResourceIds array = concat(abac ? [repositories.id, catalog.id] : [purgeDelete.id, gateLock.id], [gateQuarantine.id], ownsTopic ? [topic.id] : [], subscribeGate ? [gateSubscription.id] : [])
+// The registry's repository and login events and its metrics, in the app's workspace, under a
+// name of this environment's (a registry takes up to five diagnostic settings).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(workspaceId)) {
+  name: take('acr-aks-ops-${environmentName}', 64)
+  scope: registry
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// The system topic this deployment created: its delivery failures (an ImagePushed the gate
+// never got) belong in the app's workspace too.
+resource topicDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (ownsTopic && !empty(workspaceId)) {
+  name: take('acr-aks-ops-${environmentName}', 64)
+  scope: topic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+output removableResourceIds array = concat(abac ? [repositories.id, catalog.id] : [purgeDelete.id, gateLock.id], [gateQuarantine.id], ownsTopic ? [topic.id] : [], subscribeGate ? [gateSubscription.id] : [], !empty(workspaceId) ? [diagnostics.id] : [], ownsTopic && !empty(workspaceId) ? [topicDiagnostics.id] : [])

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Removes what estate-up.sh deployed, before azd down deletes the app's resource group: the
-# gate's Event Grid subscriptions, the system topics this app created, its role assignments
-# on registries, clusters and subscriptions, and the scheduler role definitions.
+# gate's Event Grid subscriptions, the registries' diagnostic settings to the app's workspace,
+# the system topics this app created, its role assignments on registries, clusters and
+# subscriptions, and the scheduler role definitions.
 #
 # It deletes exactly the IDs the estate deployment listed in its removableResourceIds output,
 # in dependency order, and refuses to run if that list holds any other kind of resource: it
@@ -26,6 +27,7 @@ ids=$(az deployment sub show --subscription "$AZURE_SUBSCRIPTION_ID" --name "$de
 # role definition they use. 0 means a kind of resource this script will not touch.
 pass_of() {
   case "$1" in
+    */providers/Microsoft.Insights/diagnosticSettings/*) echo 1 ;;
     */providers/Microsoft.EventGrid/systemTopics/*/eventSubscriptions/*) echo 1 ;;
     */providers/Microsoft.EventGrid/systemTopics/*) echo 2 ;;
     */providers/Microsoft.Authorization/roleAssignments/*) echo 3 ;;
@@ -36,7 +38,8 @@ pass_of() {
 
 api_version_of() {
   case "$1" in
-    1 | 2) echo 2025-02-15 ;;
+    */providers/Microsoft.Insights/diagnosticSettings/*) echo 2021-05-01-preview ;;
+    */providers/Microsoft.EventGrid/*) echo 2025-02-15 ;;
     *) echo 2022-04-01 ;;
   esac
 }
@@ -53,14 +56,15 @@ for pass in 1 2 3 4; do
   printf '%s\n' "$ids" | while IFS= read -r id; do
     [ -n "$id" ] || continue
     [ "$(pass_of "$id")" = "$pass" ] || continue
-    version=$(api_version_of "$pass")
+    version=$(api_version_of "$id")
     if ! az rest --method get --url "$id?api-version=$version" --output none 2>/dev/null; then
       echo "estate-down: already gone: $id"
       continue
     fi
-    case "$pass" in
+    case "$id" in
+      */providers/Microsoft.Insights/diagnosticSettings/*) az rest --method delete --url "$id?api-version=$version" --output none ;;
       # Topics and their subscriptions delete asynchronously; az resource delete waits.
-      1 | 2) az resource delete --ids "$id" --only-show-errors --output none ;;
+      */providers/Microsoft.EventGrid/*) az resource delete --ids "$id" --only-show-errors --output none ;;
       *) az rest --method delete --url "$id?api-version=$version" --output none ;;
     esac
     echo "estate-down: deleted $id"

@@ -44,6 +44,7 @@ az deployment sub create \
     deadLetterStorageId="$OPS_DEADLETTER_STORAGE_ID" \
     deadLetterContainer="$OPS_DEADLETTER_CONTAINER" \
     subscribeGate="$subscribe_gate" \
+    workspaceId="${OPS_WORKSPACE_ID:-}" \
   --only-show-errors \
   --output none
 

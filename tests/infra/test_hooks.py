@@ -10,8 +10,9 @@ Cases:
 - estate-up subscribes the gate only when gate_on_image_pushed exists, and says why not;
 - estate-up refuses to run before azd provision has set its inputs, and calls nothing;
 - estate-down is a no-op when there is no estate deployment;
-- estate-down deletes event subscriptions, then system topics, then role assignments, then
-  role definitions, skips IDs already gone, and removes the deployment record last;
+- estate-down deletes diagnostic settings and event subscriptions, then system topics,
+  then role assignments, then role definitions, skips IDs already gone, and removes the
+  deployment record last;
 - estate-down refuses, before deleting anything, when the list holds another kind of
   resource (a resource group or a registry).
 """
@@ -34,6 +35,8 @@ APP = f"/subscriptions/{SUB}/resourceGroups/rg-dev/providers/Microsoft.Web/sites
 ACR = f"/subscriptions/{SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/acr1"
 TOPIC = f"/subscriptions/{SUB}/resourceGroups/rg-acr/providers/Microsoft.EventGrid/systemTopics/evgt-acr1"
 EVENT_SUB = f"{TOPIC}/eventSubscriptions/ops-gate-dev"
+DIAGNOSTICS = f"{ACR}/providers/Microsoft.Insights/diagnosticSettings/acr-aks-ops-dev"
+TOPIC_DIAGNOSTICS = f"{TOPIC}/providers/Microsoft.Insights/diagnosticSettings/acr-aks-ops-dev"
 ACR_ASSIGNMENT = (
     f"{ACR}/providers/Microsoft.Authorization/roleAssignments/11111111-1111-1111-1111-111111111111"
 )
@@ -77,6 +80,7 @@ UP_ENV = {
     "OPS_ESTATE_REGISTRIES": '[{"name": "acr1", "resourceGroup": "rg-acr"}]',
     "OPS_ESTATE_CLUSTERS": "[]",
     "OPS_ESTATE_SUBSCRIPTIONS": f'["{SUB}"]',
+    "OPS_WORKSPACE_ID": f"{APP_GROUP}/Microsoft.OperationalInsights/workspaces/log-x",
 }
 
 
@@ -142,6 +146,7 @@ def test_estate_up_deploys_the_estate_template_with_the_environment(tmp_path: Pa
         "deadLetterStorageId": UP_ENV["OPS_DEADLETTER_STORAGE_ID"],
         "deadLetterContainer": "gate-deadletter",
         "subscribeGate": "true",
+        "workspaceId": UP_ENV["OPS_WORKSPACE_ID"],
     }
 
 
@@ -172,11 +177,19 @@ def test_estate_down_without_a_deployment_does_nothing(tmp_path: Path) -> None:
 
 def test_estate_down_deletes_in_dependency_order(tmp_path: Path) -> None:
     # Listed out of order on purpose; SUB_ASSIGNMENT is already gone.
-    removable = [ROLE_DEFINITION, ACR_ASSIGNMENT, TOPIC, SUB_ASSIGNMENT, EVENT_SUB]
+    removable = [
+        ROLE_DEFINITION,
+        ACR_ASSIGNMENT,
+        TOPIC,
+        DIAGNOSTICS,
+        SUB_ASSIGNMENT,
+        EVENT_SUB,
+        TOPIC_DIAGNOSTICS,
+    ]
     state = {
         "deployment": True,
         "removable": removable,
-        "existing": [ROLE_DEFINITION, ACR_ASSIGNMENT, TOPIC, EVENT_SUB],
+        "existing": [ROLE_DEFINITION, ACR_ASSIGNMENT, TOPIC, DIAGNOSTICS, EVENT_SUB, TOPIC_DIAGNOSTICS],
     }
     status, stderr, calls = run_hook(tmp_path, "estate-down.sh", DOWN_ENV, state)
     assert status == 0, stderr
@@ -189,9 +202,22 @@ def test_estate_down_deletes_in_dependency_order(tmp_path: Path) -> None:
             deleted.append(call[call.index("--url") + 1].split("?")[0])
         else:
             deleted.append(" ".join(call[:3]))
-    assert deleted == [EVENT_SUB, TOPIC, ACR_ASSIGNMENT, ROLE_DEFINITION, "deployment sub delete"]
+    assert deleted == [
+        DIAGNOSTICS,
+        EVENT_SUB,
+        TOPIC_DIAGNOSTICS,
+        TOPIC,
+        ACR_ASSIGNMENT,
+        ROLE_DEFINITION,
+        "deployment sub delete",
+    ]
     rest_deletes = [c for c in deletes if c[:1] == ["rest"]]
-    assert [c[c.index("--url") + 1].split("?")[1] for c in rest_deletes] == ["api-version=2022-04-01"] * 2
+    assert [c[c.index("--url") + 1].split("?")[1] for c in rest_deletes] == [
+        "api-version=2021-05-01-preview",
+        "api-version=2021-05-01-preview",
+        "api-version=2022-04-01",
+        "api-version=2022-04-01",
+    ]
 
 
 @pytest.mark.parametrize(
