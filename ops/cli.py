@@ -7,7 +7,6 @@ calls a function as the Functions host would.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -94,11 +93,15 @@ def invoke(
 
     body = _read_payload(payload)
     import function_app
+    from ops.errors import InvalidInput
 
     try:
         result = invoke_function(function_app.app, name, body)
     except KeyError as exc:
         print_json({"function": name, "error": str(exc.args[0])})
+        raise typer.Exit(2) from exc
+    except InvalidInput as exc:  # a payload the host could never deliver: no function ran
+        print_json({"function": name, "error": f"payload: {exc}"})
         raise typer.Exit(2) from exc
     except Exception as exc:
         print_json({"function": name, "error": f"{type(exc).__name__}: {exc}"})
@@ -107,13 +110,19 @@ def invoke(
 
 
 def _read_payload(source: str | None) -> Any:
+    """The payload as JSON where it is plain, bounded JSON, else as the bytes it is (a queue
+    message or an HTTP body is delivered as bytes either way, and the function judges it)."""
+    from ops.errors import InvalidInput
+    from ops.payloads import load_json
+    from ops.triggers.invoking import MAX_PAYLOAD
+
     if source is None:
         return None
-    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     try:
-        return json.loads(text)
-    except ValueError:
-        return text
+        return load_json(raw, limit=MAX_PAYLOAD)
+    except InvalidInput:
+        return raw
 
 
 @app.command()

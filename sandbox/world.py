@@ -107,6 +107,7 @@ class Registry:
     sku: str = "Premium"
     quarantine_enabled: bool = False
     admin_user_enabled: bool = False
+    data_endpoint_enabled: bool = False  # dedicated data endpoints, one per region (Premium)
     tags: dict[str, str] = field(default_factory=dict)
     replications: dict[str, Replication] = field(default_factory=dict)
     repositories: dict[str, Repository] = field(default_factory=dict)

@@ -20,9 +20,10 @@ from ops.adapters.clients import cached_client, enum_text, management_client, pa
 from ops.adapters.errors import translated_errors
 from ops.adapters.identity import build_credential
 from ops.config import Settings
-from ops.errors import ConfigError, InvalidInput
+from ops.errors import ConfigError, InvalidInput, NotFound
 from ops.gate.evidence import ImageRef
 from ops.purge.inventory import ClusterRef, RegistryRef
+from ops.registries import registry_hosts
 
 REGISTRIES = "Microsoft.ContainerRegistry/registries"
 
@@ -48,19 +49,13 @@ class ArmDirectory:
             )
 
     def list_registries(self) -> list[RegistryRef]:
+        """Every registry, with all its endpoints (one more ARM read per Premium registry)."""
         found = []
         for subscription in self.subscriptions:
             client = registry_management_client(self.settings, subscription)
             with translated_errors(f"list registries of subscription {subscription}"):
-                for registry in client.registries.list():
-                    found.append(
-                        RegistryRef(
-                            name=registry.name,
-                            login_server=registry.login_server,
-                            sku=enum_text(registry.sku.name) if registry.sku else "Basic",
-                            id=registry.id,
-                        )
-                    )
+                registries = list(client.registries.list())
+            found += [registry_ref(client, registry) for registry in registries]
         return found
 
     def list_clusters(self) -> list[ClusterRef]:
@@ -98,6 +93,26 @@ class ArmDirectory:
         return bytes(value)
 
 
+def registry_ref(client: Any, registry: Any) -> RegistryRef:
+    """A RegistryRef from the SDK's Registry, with every endpoint ARM reports or implies:
+    the regions are the home region and the replications' (only Premium replicates)."""
+    sku = enum_text(registry.sku.name) if registry.sku else "Basic"
+    regions = [registry.location]
+    if sku == "Premium":
+        group = parse_resource_id(registry.id).resource_group
+        with translated_errors(f"list replications of registry {registry.name}"):
+            regions += [r.location for r in client.replications.list(group, registry.name)]
+    endpoints = registry_hosts(
+        name=registry.name,
+        login_server=registry.login_server,
+        regions=[r for r in regions if r],
+        data_endpoints=registry.data_endpoint_host_names or (),
+    )
+    return RegistryRef(
+        name=registry.name, login_server=registry.login_server, sku=sku, id=registry.id, endpoints=endpoints
+    )
+
+
 def registry_directory(settings: Settings) -> ArmRegistryDirectory:
     """The process-wide ArmRegistryDirectory (its cache is worth keeping between invocations).
 
@@ -108,38 +123,61 @@ def registry_directory(settings: Settings) -> ArmRegistryDirectory:
 
 
 class ArmRegistryDirectory:
-    """The gate's RegistryDirectory: registries by name, and each one's quarantine policy, through ARM.
+    """The gate's RegistryDirectory: registries resolved from their ARM id, with their
+    endpoints and quarantine policy, through ARM.
 
     A push handler asks for every event; the answer is cached per registry for
-    ``ttl_s`` seconds, because the policy changes rarely and ARM reads are throttled.
+    ``ttl_s`` seconds, because a registry's endpoints and policy change rarely and ARM
+    reads are throttled.
     """
 
     def __init__(self, settings: Settings, *, ttl_s: float = 300.0) -> None:
         self.settings = settings
         self.ttl_s = ttl_s
-        self._cache: dict[str, tuple[bool, float]] = {}
+        self._cache: dict[str, tuple[RegistryRef, bool, float]] = {}
         self._lock = threading.Lock()
+
+    def resolve_registry(self, registry_id: str) -> RegistryRef:
+        """The registry with this ARM id, as ARM reports it (login server, SKU, endpoints).
+
+        InvalidInput for an id that is not a registry's, or names one outside
+        ``OPS_SUBSCRIPTIONS`` (when set) or one that does not exist; Forbidden and
+        transient errors as ARM answers.
+        """
+        return self._read(registry_id)[0]
 
     def quarantine_enabled(self, image: ImageRef) -> bool:
         try:
-            registry_id = parse_resource_id(image.registry_id, of_type=REGISTRIES)
-        except InvalidInput:
-            raise ConfigError(
-                f"{image.key}: {image.registry_id!r} is not the ARM id of a container registry"
-            ) from None
-        key = image.registry_id.lower()
+            return self._read(image.registry_id)[1]
+        except InvalidInput as exc:
+            raise ConfigError(f"{image.key}: {exc}") from None
+
+    def _read(self, registry_id: str) -> tuple[RegistryRef, bool]:
+        parsed = parse_resource_id(registry_id, of_type=REGISTRIES, field="registry id")
+        scope = {s.lower() for s in self.settings.core.subscriptions}
+        if scope and parsed.subscription.lower() not in scope:
+            raise InvalidInput(
+                "registry id", "a registry in a subscription of OPS_SUBSCRIPTIONS", parsed.subscription
+            )
+        key = registry_id.strip().lower()
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None and time.monotonic() - cached[1] < self.ttl_s:
-            return cached[0]
-        client = registry_management_client(self.settings, registry_id.subscription)
-        with translated_errors(f"get registry {registry_id.name}"):
-            registry = client.registries.get(registry_id.resource_group, registry_id.name)
+        if cached is not None and time.monotonic() - cached[2] < self.ttl_s:
+            return cached[0], cached[1]
+        client = registry_management_client(self.settings, parsed.subscription)
+        try:
+            with translated_errors(f"get registry {parsed.name}"):
+                registry = client.registries.get(parsed.resource_group, parsed.name)
+        except NotFound:
+            raise InvalidInput(
+                "registry id", "the ARM id of an existing container registry", registry_id
+            ) from None
+        ref = registry_ref(client, registry)
         policy = registry.policies.quarantine_policy if registry.policies else None
         enabled = policy is not None and enum_text(policy.status).lower() == "enabled"
         with self._lock:
-            self._cache[key] = (enabled, time.monotonic())
-        return enabled
+            self._cache[key] = (ref, enabled, time.monotonic())
+        return ref, enabled
 
     def find_registry(self, name: str) -> tuple[str, str, str] | None:
         """(name, login server, ARM id) of the registry named ``name`` or served at that login server."""

@@ -76,8 +76,12 @@ def registry_client(settings: Settings, registry: RegistryRef) -> AcrRegistry:
 
 
 def gate_registry(settings: Settings, image: ImageRef) -> AcrRegistry:
-    """The process-wide AcrRegistry of an image's registry, as the gate names it."""
-    return registry_client(settings, RegistryRef(image.registry, image.login_server, id=image.registry_id))
+    """The process-wide AcrRegistry of an image's registry, resolved from its ARM id: the
+    login server (where tokens go) is the one ARM reports, never one an event or a record
+    carried."""
+    from ops.adapters.arm import registry_directory
+
+    return registry_client(settings, registry_directory(settings).resolve_registry(image.registry_id))
 
 
 class AcrRegistry:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Referrer
+from ops.purge.inventory import RegistryRef
 
 
 class RegistryGate(Protocol):
@@ -50,6 +51,11 @@ class RegistryGates(Protocol):
 
 class RegistryDirectory(Protocol):
     """ARM: the registries in scope, and what each one's configuration says about quarantine."""
+
+    def resolve_registry(self, registry_id: str) -> RegistryRef:
+        """The registry with this ARM id as ARM reports it: login server, SKU, every endpoint.
+        InvalidInput for an id that names no registry in scope."""
+        ...
 
     def quarantine_enabled(self, image: ImageRef) -> bool:
         """Whether the registry's ``policies.quarantinePolicy.status`` is enabled."""

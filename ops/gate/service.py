@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
 from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentError, TransientError
-from ops.events import IMAGE_PUSHED, Event, parse_image_event
+from ops.events import IMAGE_PUSHED, Event, ImageEvent, parse_image_event
 from ops.executor import ExecutionPolicy, Handler, apply_plan, failed_transiently
 from ops.gate import records
 from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Scan, TagConflict, cosign_layers
@@ -63,6 +63,7 @@ from ops.gate.protocols import FindingsSource, RegistryDirectory, RegistryGates,
 from ops.gate.records import GateRecord
 from ops.gate.verdicts import verdict_event
 from ops.plan import Action, Outcome, Plan, Status
+from ops.registries import is_registry_host
 from ops.state.store import StateStore
 from ops.telemetry import record_gate_pending
 
@@ -197,10 +198,12 @@ class GateService:
         if registry is None:
             where = "topic" if event.event_schema == "eventgrid" else "source"
             raise InvalidInput(where, "the ARM id of a container registry", pushed.registry_id)
-        image = ImageRef(registry, pushed.login_server, pushed.repository, pushed.digest, pushed.registry_id)
         rule = self.policy.rule_for(registry, pushed.repository)
         if rule is None:
-            return EventResult("ignored", image.key, detail="no gate rule covers this repository")
+            return EventResult(
+                "ignored", f"{registry}/{pushed.repository}@{pushed.digest}", detail="no gate rule covers it"
+            )
+        image = self._verified_image(pushed, where="topic" if event.event_schema == "eventgrid" else "source")
         existing = records.load_record(self.store, image.key)
         if existing is not None and event.id in existing.events:
             return EventResult(
@@ -257,6 +260,26 @@ class GateService:
         waiting = ", ".join(record.verdict.waiting_for) if record.verdict else ""
         detail = f"waiting for {waiting}" if decision is Decision.PENDING and waiting else ""
         return EventResult("gated", image.key, str(decision), detail)
+
+    def _verified_image(self, pushed: ImageEvent, *, where: str) -> ImageRef:
+        """The pushed image in the registry the event's ARM id names, as ARM reports it.
+
+        The request's host must be one of that registry's endpoints; the login server the
+        gate talks to (and sends tokens to) is ARM's, never the payload's.
+        """
+        try:
+            registry = self.directory.resolve_registry(pushed.registry_id)
+        except InvalidInput as exc:
+            raise InvalidInput(where, exc.expected, exc.got) from None
+        hosts = registry.endpoints or (registry.login_server,)
+        if not is_registry_host(pushed.login_server, hosts):
+            raise InvalidInput(
+                "data.request.host",
+                f"a host of registry {registry.name} (the event's {where}): {', '.join(hosts[:3])}"
+                + (f" or {len(hosts) - 3} more" if len(hosts) > 3 else ""),
+                pushed.login_server,
+            )
+        return ImageRef(registry.name, registry.login_server, pushed.repository, pushed.digest, registry.id)
 
     def _record_push(
         self,

@@ -3,6 +3,10 @@
 Kubernetes names images the way a container runtime pulls them:
 ``myreg.azurecr.io/team/api:1.4``, ``...@sha256:…``, both at once, or a pod
 status ``imageID`` such as ``docker-pullable://myreg.azurecr.io/team/api@sha256:…``.
+A registry answers at several hosts (its login server, each replica's regional
+endpoint, its data endpoints; ``ops.registries``), in any case and with or without
+``:443``: every one of them counts as the registry, so its images are indexed under
+its login server whichever spelling a workload uses.
 Purge matches an image by digest *and* by tag (a tag is resolved to the manifest it
 points at now, through the registry's own tag list), so both forms are kept.
 
@@ -17,6 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from ops.purge.inventory import RegistryRef
+from ops.registries import normalize_host
 
 _SCHEMES = ("docker-pullable://", "docker://", "containerd://", "cri-o://")
 _DEFAULT_HOST = "docker.io"
@@ -66,7 +73,11 @@ def parse_image(text: str) -> ImageRef | None:
         return None
     if tag is None and digest is None:
         tag = "latest"
-    return ImageRef(host=host.lower(), repository=rest, tag=tag, digest=digest)
+    # A registry's repositories and digests are lower case; a reference spelled otherwise
+    # still names them (a runtime may refuse to pull it, but protecting it costs nothing).
+    return ImageRef(
+        host=host.lower(), repository=rest.lower(), tag=tag, digest=digest.lower() if digest else None
+    )
 
 
 @dataclass(slots=True)
@@ -117,19 +128,28 @@ def build_in_use(
     uses: Iterable[ImageUse],
     *,
     hosts: Iterable[str],
+    aliases: Mapping[str, str] | None = None,
     clusters: Sequence[str] = (),
     unreadable: Mapping[str, str] | None = None,
 ) -> InUseIndex:
-    """Index ``uses`` by registry, keeping only images from ``hosts`` (our registries)."""
+    """Index ``uses`` by registry, keeping only images from ``hosts`` (our registries' login
+    servers) or from ``aliases`` (any other endpoint of theirs → its login server)."""
     wanted = {h.lower(): RegistryInUse() for h in hosts}
+    route = {normalize_host(h): h.lower() for h in wanted}
+    route.update({normalize_host(alias): login.lower() for alias, login in (aliases or {}).items()})
     for use in uses:
         ref = parse_image(use.image)
         if ref is None:
             continue
-        target = wanted.get(ref.host)
-        if target is not None:
-            target.add(ref, use.user)
+        login = route.get(normalize_host(ref.host))
+        if login is not None:
+            wanted.setdefault(login, RegistryInUse()).add(ref, use.user)
     return InUseIndex(registries=wanted, unreadable=dict(unreadable or {}), clusters=tuple(clusters))
+
+
+def endpoint_aliases(registries: Iterable[RegistryRef]) -> dict[str, str]:
+    """Every endpoint of every registry → its login server (see ``ops.registries``)."""
+    return {endpoint: r.login_server.lower() for r in registries for endpoint in r.endpoints}
 
 
 def merge_in_use(into: InUseIndex, other: InUseIndex) -> None:

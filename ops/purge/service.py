@@ -52,7 +52,7 @@ from ops.executor import (
 from ops.plan import Action, Outcome, Plan, Status
 from ops.policies import format_duration
 from ops.purge.batches import enqueued_record, load_in_use, verify_batch
-from ops.purge.images import InUseIndex, build_in_use, merge_in_use, split_parts
+from ops.purge.images import InUseIndex, build_in_use, endpoint_aliases, merge_in_use, split_parts
 from ops.purge.inventory import INDEX_MEDIA_TYPES, ClusterRef, RegistryRef, RepositoryState
 from ops.purge.messages import BatchMessage
 from ops.purge.planner import CAPABILITY, DELETE, UNLOCK_MANIFEST, UNLOCK_TAG, deletes_wanted, plan_purge
@@ -426,6 +426,7 @@ class PurgeService:
         at = now or self.now()
         clusters = sorted(self.directory.list_clusters(), key=lambda c: c.name)
         hosts = [r.login_server for r in registries]
+        aliases = endpoint_aliases(registries)
 
         def read(cluster: ClusterRef) -> tuple[InUseIndex, bool]:
             """The cluster's in-use set, and whether it was read from the cluster just now."""
@@ -440,7 +441,8 @@ class PurgeService:
                 log.info("cluster %s is stopped: using its in-use set of %s", cluster.name, known.seen)
                 return known.as_index(cluster.name), False
             try:
-                return build_in_use(self.clusters.list_image_uses(cluster), hosts=hosts), True
+                uses = self.clusters.list_image_uses(cluster)
+                return build_in_use(uses, hosts=hosts, aliases=aliases), True
             except OpsError as exc:
                 log.warning("cluster %s could not be read: %s", cluster.name, exc)
                 return InUseIndex(unreadable={cluster.name: f"{type(exc).__name__}: {exc}"}), False

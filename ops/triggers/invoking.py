@@ -5,6 +5,10 @@ converters (the registry the Python worker uses), so that ``ops invoke`` and the
 tests exercise the same objects the host would pass: an ``HttpRequest``, an
 ``EventGridEvent``/``CloudEvent``, a ``TimerRequest`` or a ``QueueMessage``.
 An Event Grid array is delivered one event per invocation, as the host does.
+
+A payload the host could not have delivered (an Event Grid body that is not JSON or
+nests too deep, a timer status that is not an object, a decoded payload that is not
+plain JSON) raises :class:`ops.errors.InvalidInput` before any function runs.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 from azure.functions import meta
+
+from ops.errors import InvalidInput
+from ops.payloads import check_json, load_json
+
+#: What the invoker accepts at all; each function holds its input to its own, smaller limit.
+MAX_PAYLOAD = 64 * 1024 * 1024
 
 _FUNCTIONS: dict[int, dict[str, Any]] = {}
 
@@ -125,18 +135,29 @@ def _decode(trigger: Any, payload: Any) -> list[Any]:
     if kind == "httpTrigger":
         return [converter.decode(_http_datum(trigger, payload), trigger_metadata={})]
     if kind == "eventGridTrigger":
-        events = payload if isinstance(payload, list) else [payload]
-        return [
-            converter.decode(meta.Datum(json.dumps(event), "json"), trigger_metadata={}) for event in events
-        ]
+        # The host parses the delivery to split a batch: text that is not JSON (or nests
+        # deeper than any JSON parser allows) never reaches a function.
+        delivery = load_json(payload, limit=MAX_PAYLOAD) if isinstance(payload, str | bytes) else payload
+        events = delivery if isinstance(delivery, list) else [delivery]
+        return [converter.decode(meta.Datum(_dump(event), "json"), trigger_metadata={}) for event in events]
     if kind == "timerTrigger":
         status = payload or {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
-        return [converter.decode(meta.Datum(json.dumps(status), "json"), trigger_metadata={})]
+        if not isinstance(status, dict):
+            raise InvalidInput(
+                "<root>", "a timer status object (Schedule, ScheduleStatus, IsPastDue)", status
+            )
+        return [converter.decode(meta.Datum(_dump(status), "json"), trigger_metadata={})]
     if kind == "queueTrigger":
-        body = payload if isinstance(payload, str | bytes) else json.dumps(payload)
+        body = payload if isinstance(payload, str | bytes) else _dump(payload)
         datum = meta.Datum(body, "bytes" if isinstance(body, bytes) else "string")
         return [converter.decode(datum, trigger_metadata=_queue_metadata())]
     raise ValueError(f"trigger type {kind} is not supported by the local invoker")
+
+
+def _dump(value: Any) -> str:
+    """JSON text of a decoded payload: plain, bounded JSON only (``ops.payloads``)."""
+    check_json(value, limit=MAX_PAYLOAD, what="a payload")
+    return json.dumps(value)
 
 
 def _http_datum(trigger: Any, payload: Any) -> meta.Datum:
@@ -148,7 +169,7 @@ def _http_datum(trigger: Any, payload: Any) -> meta.Datum:
     params = dict(parse_qsl(parts.query)) | dict(request.get("params") or {})
     body = request.get("body")
     if body is not None and not isinstance(body, str | bytes):
-        body = json.dumps(body)
+        body = _dump(body)
     raw = body.encode() if isinstance(body, str) else (body or b"")
     return meta.Datum(
         {

@@ -49,8 +49,8 @@ def render_registry(registry: Registry) -> dict[str, Any]:
                 "azureADAuthenticationAsArmPolicy": {"status": "enabled"},
             },
             "encryption": {"status": "disabled"},
-            "dataEndpointEnabled": False,
-            "dataEndpointHostNames": [],
+            "dataEndpointEnabled": registry.data_endpoint_enabled,
+            "dataEndpointHostNames": data_endpoint_host_names(registry),
             "privateEndpointConnections": [],
             "publicNetworkAccess": "Enabled",
             "networkRuleBypassOptions": "AzureServices",
@@ -61,6 +61,17 @@ def render_registry(registry: Registry) -> dict[str, Any]:
     if registry.sku == "Premium":  # network rules exist only on Premium
         body["properties"]["networkRuleSet"] = {"defaultAction": "Allow", "ipRules": []}
     return body
+
+
+def data_endpoint_host_names(registry: Registry) -> list[str]:
+    """ACR's dedicated data endpoints: ``<name>.<region>.data.azurecr.io`` for the home region
+    and every replica's, reported only while ``dataEndpointEnabled`` is on (Premium)."""
+    if not registry.data_endpoint_enabled:
+        return []
+    regions = [registry.location] + [
+        r.location for r in registry.replications.values() if r.location != registry.location
+    ]
+    return [f"{registry.name.lower()}.{region}.data.azurecr.io" for region in regions]
 
 
 def render_replication(

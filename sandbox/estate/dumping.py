@@ -113,6 +113,7 @@ def _registry(registry: Registry) -> dict[str, Any]:
         "sku": registry.sku,
         "quarantineEnabled": registry.quarantine_enabled,
         "adminUserEnabled": registry.admin_user_enabled,
+        "dataEndpointEnabled": registry.data_endpoint_enabled,
         "tags": dict(registry.tags),
         "created": _time(registry.created),
         "replications": [

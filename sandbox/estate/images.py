@@ -1,6 +1,8 @@
 """Image references, and the mapping between estate names and sandbox login servers.
 
-An estate names its registries' images as Azure does, ``<registry>.azurecr.io/repo:tag``,
+An estate names its registries' images as Azure does, ``<registry>.azurecr.io/repo:tag``
+(or through another endpoint of the registry, ``<registry>.<region>.geo.azurecr.io``, which
+is left as written, as a workload would have it),
 so that an estate file does not depend on the ports a server happens to get. When a
 server assigns ports, :func:`apply_login_servers` rewrites those references in the
 in-cluster objects to ``127.0.0.1:<port>/repo:tag`` (the login server ARM reports, so
@@ -18,6 +20,9 @@ from sandbox.world import World
 
 ACR_SUFFIX = ".azurecr.io"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# A registry's endpoints, as a workload may name them: the login server, a replica's
+# regional endpoint or a data endpoint, any case, with or without the HTTPS port.
+_ACR_ENDPOINT = re.compile(r"(?P<name>[a-z0-9]+)(?:\.[a-z0-9]+\.(?:geo|data))?\.azurecr\.io(?::443)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,8 @@ def parse_image_ref(text: str, *, short_registry: bool = False) -> ImageRef | No
         host, repo_parts = parts[0], parts[1:]
     else:
         host, repo_parts = "docker.io", (parts if len(parts) >= 2 else ["library", *parts])
-    registry_name = host[: -len(ACR_SUFFIX)] if host.endswith(ACR_SUFFIX) else None
+    endpoint = _ACR_ENDPOINT.fullmatch(host.lower())
+    registry_name = endpoint["name"] if endpoint else None
     if not all(repo_parts):
         return None
     return ImageRef(

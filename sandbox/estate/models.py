@@ -212,6 +212,7 @@ class RegistryModel(Timed):
     sku: Literal["Basic", "Standard", "Premium"] = "Premium"
     quarantine_enabled: bool = False
     admin_user_enabled: bool = False
+    data_endpoint_enabled: bool = False
     tags: dict[str, str] = Field(default_factory=dict)
     replications: list[ReplicationModel] = Field(default_factory=list)
     repositories: list[RepositoryModel] = Field(default_factory=list)

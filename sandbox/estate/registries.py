@@ -62,9 +62,14 @@ class RegistryBuilding:
             sku=model.sku,
             quarantine_enabled=model.quarantine_enabled,
             admin_user_enabled=model.admin_user_enabled,
+            data_endpoint_enabled=model.data_endpoint_enabled,
             tags=dict(model.tags),
             created=self.created_of(model),
         )
+        if model.data_endpoint_enabled and model.sku != "Premium":
+            self.problems.add(
+                f"{path}.dataEndpointEnabled", f"data endpoints need the Premium SKU, not {model.sku}"
+            )
         if model.replications and model.sku != "Premium":
             self.problems.add(
                 f"{path}.replications", f"geo-replication needs the Premium SKU, not {model.sku}"

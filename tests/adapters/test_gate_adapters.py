@@ -9,8 +9,9 @@ Cases:
 - Resource Graph: one query returns every row (Healthy ones too) for many digests, of
   the right registry host and repository; anything but sha256 digests is refused before
   a query is built;
-- ARM: a registry's quarantine policy, cached (one ARM read for repeated asks); finding a
-  registry by name or login server;
+- ARM: a registry's quarantine policy and endpoints, cached (one read of the registry and
+  one of its replications for repeated asks); resolving a registry by ARM id (a missing one
+  is invalid input); finding a registry by name or login server;
 - Event Grid: verdict CloudEvents published through EventGridPublisherClient land in the
   sandbox topic unchanged.
 """
@@ -28,6 +29,7 @@ from ops.adapters.graph import GraphFindings
 from ops.adapters.notify import EventGridPublisher
 from ops.adapters.registry import gate_registry
 from ops.config import Settings, load_settings
+from ops.errors import InvalidInput
 from ops.gate.evidence import ImageRef
 from sandbox.acr.pushing import push_image
 from sandbox.server import SandboxServer
@@ -191,8 +193,15 @@ def test_quarantine_policy_is_read_once_and_registries_are_found(
     assert directory.quarantine_enabled(quarantining) is True
     assert directory.quarantine_enabled(quarantining) is True
     assert directory.quarantine_enabled(plain) is False
-    assert arm_reads() == before + 2
+    assert arm_reads() == before + 4  # per registry, once: the registry and its replications
     login = server.world.registries[REGISTRY].login_server
+    resolved = directory.resolve_registry(plain.registry_id.upper())
+    assert (resolved.name, resolved.login_server, resolved.id) == (REGISTRY, login, plain.registry_id)
+    assert resolved.endpoints[0] == login
+    assert arm_reads() == before + 4  # cached: ARM ids are case-insensitive
+    with pytest.raises(InvalidInput) as caught:
+        directory.resolve_registry(plain.registry_id.replace(REGISTRY, "nosuchregistry"))
+    assert caught.value.path == "registry id"
     assert directory.find_registry(REGISTRY.upper()) == (REGISTRY, login, plain.registry_id)
     assert directory.find_registry(login) == (REGISTRY, login, plain.registry_id)
     assert directory.find_registry("nosuchregistry") is None

@@ -1,5 +1,5 @@
-"""Purge batch messages that are not what purge_schedule enqueued: ``ops invoke`` with
-host-shaped queue bodies against the sandbox, the queue on Azurite.
+"""What purge must not trust, end to end: ``ops invoke`` with host-shaped queue bodies and
+timer payloads against the sandbox, the queue on Azurite.
 
 Cases: a real message from ``purge_schedule``, changed in one way each (the registry
 name to one the run did not snapshot, the login server to ``127.0.0.1:1``, the
@@ -8,6 +8,10 @@ rejected (``ops invoke`` exits 0: acknowledged), recorded once as a rejection na
 the field, and sends no request at all to a registry: nothing is read, no token is
 asked for, nothing is deleted; afterwards the untampered messages still purge exactly
 what the policy selects.
+
+Also: images that workloads name through another endpoint of the registry (a replica's
+regional endpoint ``<name>.westeurope.geo.azurecr.io``, a data endpoint ARM reports,
+upper case, ``:443``) are protected as in use, like the login server's spelling.
 """
 
 from __future__ import annotations
@@ -52,6 +56,34 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -
         "OPS_MAX_ACTIONS_PER_RUN": "100",
     }
     with app_sandbox(ESTATE, tmp_path, monkeypatch, settings) as server:
+        remember_refs(server.world)
+        yield server
+
+
+@pytest.fixture
+def spelled_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azurite: Azurite
+) -> Iterator[SandboxServer]:
+    """The support estate, geo-replicated with data endpoints, and workloads that name three
+    images through endpoints other than the login server."""
+    estate = json.loads(json.dumps(ESTATE))
+    estate["registries"][0].update(replications=[{"location": "westeurope"}], dataEndpointEnabled=True)
+    spellings = {
+        "geo": "contosopurge.westeurope.geo.azurecr.io/shop/api:ci-100",
+        "data": "CONTOSOPURGE.eastus2.data.azurecr.io/shop/web:ci-301",
+        "port": "contosopurge.eastus2.geo.azurecr.io:443/shop/api:ci-104",
+    }
+    estate["clusters"][0]["deployments"] += [
+        {"name": name, "namespace": "shop", "containers": [image]} for name, image in spellings.items()
+    ]
+    settings = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "OPS_DRY_RUN": "false",
+        "OPS_PURGE_POLICY": POLICY,
+        "OPS_PURGE_QUEUE": f"purge-msg-{uuid.uuid4().hex[:12]}",
+        "OPS_MAX_ACTIONS_PER_RUN": "100",
+    }
+    with app_sandbox(estate, tmp_path, monkeypatch, settings) as server:
         remember_refs(server.world)
         yield server
 
@@ -131,3 +163,21 @@ def test_a_message_unlike_what_the_run_enqueued_is_rejected_and_touches_no_regis
         assert ops_invoke("purge_repository", message.body).exit_code == 0
         delete_message(queue, message)
     assert refs_of(sandbox.world) == expected_remaining(sandbox.world)
+
+
+def test_images_named_through_other_endpoints_of_the_registry_are_in_use(
+    spelled_sandbox: SandboxServer,
+) -> None:
+    from ops.services import get_services
+
+    queue = get_services().purge_queue()
+    for message in scheduled_messages():
+        assert ops_invoke("purge_repository", message.body).exit_code == 0
+        delete_message(queue, message)
+    remaining = refs_of(spelled_sandbox.world)
+    assert {"old-ci", "signed-ci", "signed-ci-sig", "signed-ci-sbom"} <= remaining["shop/api"]
+    assert "web-old" in remaining["shop/web"]
+    expected = expected_remaining(spelled_sandbox.world)
+    expected["shop/api"] |= {"old-ci", "signed-ci", "signed-ci-sig", "signed-ci-sbom"}
+    expected["shop/web"] |= {"web-old"}
+    assert remaining == expected  # everything else is purged as before

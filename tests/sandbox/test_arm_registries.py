@@ -3,6 +3,8 @@
 Cases:
 - registries list by subscription and by resource group, with nextLink paging when the
   page size is small; the login server is the registry's sandbox port;
+- dedicated data endpoints: ``dataEndpointHostNames`` lists ``<name>.<region>.data.azurecr.io``
+  for the home region and each replica's while ``dataEndpointEnabled``, none otherwise;
 - get; a missing registry is 404 ResourceNotFound; a missing resource group is 404
   ResourceGroupNotFound;
 - begin_update changes tags and the quarantine policy (seen by later GETs and in the
@@ -48,6 +50,27 @@ def test_list_registries_pages_with_next_link(sandbox: SandboxServer, acr_mgmt: 
     test = next(r for r in listed if r.name == "contosotest")
     assert test.login_server == f"127.0.0.1:{sandbox.world.registries['contosotest'].port}"
     assert test.sku.name == "Premium"
+
+
+DATA_ENDPOINTS = {
+    **minimal_estate()["registries"][0],
+    "dataEndpointEnabled": True,
+}
+
+
+@pytest.mark.parametrize("sandbox_estate", [minimal_estate(registries=[DATA_ENDPOINTS])], indirect=True)
+def test_data_endpoints_are_reported_per_region_while_enabled(sandbox: SandboxServer, acr_mgmt: Any) -> None:
+    registry = acr_mgmt.registries.get("rg-acr", "contosotest")
+    assert registry.data_endpoint_enabled is True
+    assert registry.data_endpoint_host_names == [
+        "contosotest.eastus2.data.azurecr.io",
+        "contosotest.westeurope.data.azurecr.io",
+    ]
+
+
+def test_no_data_endpoints_are_reported_while_disabled(sandbox: SandboxServer, acr_mgmt: Any) -> None:
+    registry = acr_mgmt.registries.get("rg-acr", "contosotest")
+    assert registry.data_endpoint_enabled is False and registry.data_endpoint_host_names == []
 
 
 def test_get_registry_and_missing_ones(sandbox: SandboxServer, acr_mgmt: Any) -> None:

@@ -18,6 +18,11 @@ Cases:
   instead of overwriting it;
 - the sweep looks up an index linked after a platform image was recorded, and never locks a
   platform image of an index that already passed.
+- the registry comes from the event's topic through ARM: a request host that is not one of
+  its endpoints (another registry's, ``127.0.0.1:1``) or a topic ARM does not know is
+  invalid input, and nothing is recorded or touched; any endpoint of the registry (a
+  regional one, another case, ``:443``) is accepted, and the image is keyed by ARM's login
+  server.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.errors import Forbidden, NotFound
+from ops.errors import Forbidden, InvalidInput, NotFound
 from ops.events import Event, parse_events
 from ops.executor import ExecutionPolicy
 from ops.gate import records
@@ -40,6 +45,8 @@ from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Referrer
 from ops.gate.planner import Decision, Standing, Verdict
 from ops.gate.policy import Mode, load_policy
 from ops.gate.service import GateService
+from ops.purge.inventory import RegistryRef
+from ops.registries import registry_hosts
 from ops.state.sqlite import SqliteStateStore
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -109,8 +116,16 @@ class FakeGate:
 
 
 class FakeDirectory:
+    """ARM with one registry, contoso; any other registry id is not found."""
+
     def __init__(self, quarantine: bool) -> None:
         self.quarantine = quarantine
+
+    def resolve_registry(self, registry_id: str) -> RegistryRef:
+        if registry_id.lower() != REGISTRY_ID.lower():
+            raise InvalidInput("registry id", "the id of an existing container registry", registry_id)
+        endpoints = registry_hosts(name="contoso", login_server=LOGIN, regions=["eastus2", "westeurope"])
+        return RegistryRef("contoso", LOGIN, id=REGISTRY_ID, endpoints=endpoints)
 
     def quarantine_enabled(self, image: ImageRef) -> bool:
         return self.quarantine
@@ -161,11 +176,20 @@ class Harness:
         self.gate.manifests[(repository, digest(char))] = facts
         return ImageRef("contoso", LOGIN, repository, digest(char), REGISTRY_ID)
 
-    def event(self, repository: str, char: str, tag: str | None, *, event_id: str | None = None) -> Event:
+    def event(
+        self,
+        repository: str,
+        char: str,
+        tag: str | None,
+        *,
+        event_id: str | None = None,
+        host: str = LOGIN,
+        topic: str = REGISTRY_ID,
+    ) -> Event:
         raw = json.loads(FIXTURE.read_text())
         raw = copy.deepcopy(raw[0] if isinstance(raw, list) else raw)
         raw["id"] = event_id or str(uuid.uuid4())
-        raw["topic"] = REGISTRY_ID
+        raw["topic"] = topic
         raw["subject"] = f"{repository}:{tag}" if tag else repository
         raw["eventTime"] = NOW.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         data = raw["data"]
@@ -178,7 +202,7 @@ class Harness:
             "repository": repository,
             **({"tag": tag} if tag else {}),
         }
-        data["request"]["host"] = LOGIN
+        data["request"]["host"] = host
         data.pop("connectedRegistry", None)
         return parse_events([raw])[0]
 
@@ -200,6 +224,39 @@ def quarantining(tmp_path: Path) -> Iterator[Harness]:
     made = Harness(tmp_path, quarantine=True)
     yield made
     made.store.close()
+
+
+# ---------------------------------------------------------------- the registry, from ARM
+
+
+@pytest.mark.parametrize(
+    ("host", "topic", "path"),
+    [
+        ("127.0.0.1:1", REGISTRY_ID, "data.request.host"),  # would send the token exchange there
+        ("other.azurecr.io", REGISTRY_ID, "data.request.host"),  # registry B's image, A's topic
+        (LOGIN, REGISTRY_ID.replace("/contoso", "/other"), "topic"),  # no such registry in ARM
+    ],
+)
+def test_a_host_or_topic_arm_does_not_confirm_is_invalid_and_touches_nothing(
+    harness: Harness, host: str, topic: str, path: str
+) -> None:
+    harness.put("signed/api", "a", image_facts(IMAGE_TYPE))
+    with pytest.raises(InvalidInput) as caught:
+        harness.service.handle_event(harness.event("signed/api", "a", "v1", host=host, topic=topic))
+    assert caught.value.path == path
+    assert harness.gate.calls == [] and harness.store.list_records(records.IMAGES) == []
+
+
+@pytest.mark.parametrize(
+    "host", ["contoso.westeurope.geo.azurecr.io", "CONTOSO.azurecr.io", "contoso.azurecr.io:443"]
+)
+def test_any_endpoint_of_the_registry_is_accepted_and_the_login_server_is_arms(
+    harness: Harness, host: str
+) -> None:
+    image = harness.put("signed/api", "a", image_facts(IMAGE_TYPE))
+    result = harness.service.handle_event(harness.event("signed/api", "a", "v1", host=host))
+    assert result.status == "gated" and result.image == image.key  # keyed by ARM's login server
+    assert ("lock", "signed/api", image.digest) in harness.gate.calls
 
 
 # ---------------------------------------------------------------------------- item 1
