@@ -14,9 +14,10 @@ then runs ``gate_sweep`` until nothing is pending, and prints::
   run (pages and throttled attempts included): the push handler never queries, a
   sweep asks once per ``OPS_GATE_QUERY_BATCH`` digests;
 - ``p50_ms``, ``p99_ms``: the push handler's latency per event, in process (lock
-  included: read the manifest, record, lock, evaluate);
-- ``sweeps``, ``sweep_s``: sweeps run, and their total time (unlock, record and publish
-  each verdict).
+  included: read the manifest, record, lock the pushed tag, evaluate), in the default
+  ``lock-tags`` mode;
+- ``sweeps``, ``sweep_s``: sweeps run, and their total time (unlock each tag that still
+  names its digest, or lock a denied manifest; record and publish each verdict).
 
 Goals: graph_queries ≤ 10 and p99_ms ≤ 200. ``--quick`` delivers 1,000 events; the full
 run 2,000 (over the registry's write limit of 2,000 a minute with the unlocks, so the
@@ -48,7 +49,6 @@ gate:
   rules:
     - name: bench
       registry: benchgate
-      mode: lock
       maxSeverity: high
       immutableTags: ['v\d+\.\d+\.\d+']
       settleTimeout: 30m

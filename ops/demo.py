@@ -73,14 +73,14 @@ def step_estate(ctx: DemoContext) -> None:
     )
 
 
-#: The gate on contosoprod's shop/ repositories: locked until scanned clean and signed.
+#: The gate on contosoprod's shop/ repositories: tags locked until scanned clean and signed
+#: (the default mode, lock-tags: signers and Defender still read the digest).
 DEMO_GATE_POLICY = r"""
 gate:
   rules:
     - name: shop
       registry: contosoprod
       repository: 'shop/.*'
-      mode: lock
       maxSeverity: medium
       signatures: [notation, cosign]
       immutableTags: ['v\d+\.\d+\.\d+']

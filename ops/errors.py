@@ -13,6 +13,7 @@ decide what to do from the type alone, never by matching messages::
         ├── NotFound              the target is gone (a delete that 404s is done)
         ├── Conflict              an ETag or lease is held by someone else
         ├── Forbidden             the identity lacks a role for this action
+        ├── Locked                a registry lock (readEnabled/writeEnabled false) refused it
         └── CapExceeded           a plan is larger than its cap; nothing was applied
 
 A trigger acknowledges only ``InvalidInput`` (after recording it): retrying cannot fix a
@@ -95,6 +96,11 @@ class Conflict(PermanentError):
 
 class Forbidden(PermanentError):
     """The identity is not authorized for the action (Azure's 403)."""
+
+
+class Locked(PermanentError):
+    """ACR refused the call because of a lock on the repository, manifest or tag (405
+    ``REGISTRY_DISALLOWED_OPERATION``)."""
 
 
 class CapExceeded(PermanentError):

@@ -165,10 +165,15 @@ def role_actions(world: World, role: str) -> tuple[str, ...]:
     return BUILTIN_ROLES.get(role, ())
 
 
-def is_allowed(world: World, scope_id: str, action: str) -> bool:
-    """Whether the identity may perform ``action`` on the resource (or scope) ``scope_id``."""
-    identity = world.identity
-    if not identity.roles:
+def is_allowed(world: World, scope_id: str, action: str, principal: str | None = None) -> bool:
+    """Whether the identity may perform ``action`` on the resource (or scope) ``scope_id``.
+
+    ``principal`` is the caller's object id (a token's ``sub``); None is the app's identity.
+    """
+    identity = world.principal(principal)
+    if identity is None:
+        return False
+    if identity is world.identity and not identity.roles:
         return True
     wanted = (action, *_EQUIVALENT.get(action, ()))
     target = scope_id.rstrip("/").lower()
@@ -183,15 +188,17 @@ def is_allowed(world: World, scope_id: str, action: str) -> bool:
     return False
 
 
-def check_action(world: World, scope_id: str, action: str) -> None:
+def check_action(world: World, scope_id: str, action: str, principal: str | None = None) -> None:
     """Raise Azure's 403 ``AuthorizationFailed`` unless a role assignment grants ``action``."""
-    if is_allowed(world, scope_id, action):
+    if is_allowed(world, scope_id, action, principal):
         return
-    identity = world.identity
+    identity = world.principal(principal)
+    client = identity.client_id if identity is not None else "unknown"
+    object_id = identity.principal_id if identity is not None else principal
     raise SandboxHTTPError(
         403,
         "AuthorizationFailed",
-        f"The client '{identity.client_id}' with object id '{identity.principal_id}' does not have "
+        f"The client '{client}' with object id '{object_id}' does not have "
         f"authorization to perform action '{action}' over scope '{scope_id}' or the scope is invalid. "
         "If access was recently granted, please refresh your credentials.",
     )

@@ -16,6 +16,7 @@ other endpoint can reject a token minted for the wrong service, as Azure does.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox.http import mint_token
-from sandbox.world import World
+from sandbox.world import Identity, World
 
 IDENTITY_PATH = "/msi/token"
 API_VERSION = "2019-08-01"
@@ -42,19 +43,13 @@ def build_identity_app(world: World, *, secret: str) -> Starlette:
         resource = params.get("resource")
         if not resource:
             return _failure(400, "The 'resource' query parameter is required.")
-        identity = world.identity
-        for key, own in (
-            ("client_id", identity.client_id),
-            ("object_id", identity.principal_id),
-            ("principal_id", identity.principal_id),
-        ):
-            asked = params.get(key)
-            if asked and asked.lower() != own.lower():
-                return _failure(
-                    400,
-                    "No User Assigned or Delegated Managed Identity found for specified "
-                    "ClientId/ResourceId/PrincipalId.",
-                )
+        identity = _choose_identity(world, params)
+        if identity is None:
+            return _failure(
+                400,
+                "No User Assigned or Delegated Managed Identity found for specified "
+                "ClientId/ResourceId/PrincipalId.",
+            )
         if params.get("mi_res_id"):
             return _failure(
                 400, "No User Assigned or Delegated Managed Identity found for specified ResourceId."
@@ -79,6 +74,22 @@ def build_identity_app(world: World, *, secret: str) -> Starlette:
         )
 
     return Starlette(routes=[Route(IDENTITY_PATH, issue_token, methods=["GET"], name="identity.token")])
+
+
+def _choose_identity(world: World, params: Mapping[str, str]) -> Identity | None:
+    """The identity a request names by ``client_id``, ``object_id`` or ``principal_id`` (the
+    app's when it names none): the app's own, or another one the host has assigned (a CI
+    signer's, in tests); None when it names one the host does not have."""
+    candidates = [world.identity, *world.identities]
+    for key, attribute in (
+        ("client_id", "client_id"),
+        ("object_id", "principal_id"),
+        ("principal_id", "principal_id"),
+    ):
+        asked = params.get(key)
+        if asked:
+            return next((i for i in candidates if getattr(i, attribute).lower() == asked.lower()), None)
+    return world.identity
 
 
 def _failure(status: int, message: str) -> JSONResponse:

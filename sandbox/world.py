@@ -306,6 +306,9 @@ class World:
     virtual_networks: dict[str, VirtualNetwork] = field(default_factory=dict)  # by lower-case id
     quotas: list[Quota] = field(default_factory=list)
     identity: Identity = field(default_factory=Identity)
+    # Other principals that call the registries (a CI signer, a scanner), each with its own
+    # role assignments: empty ``roles`` grants them nothing (unlike the app's identity).
+    identities: list[Identity] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # Event Grid events as ACR emits them
     published: list[dict[str, Any]] = field(default_factory=list)  # CloudEvents the app published
     requests: list[RequestRecord] = field(default_factory=list)
@@ -320,6 +323,13 @@ class World:
 
     def monotonic(self) -> float:
         return time.monotonic() + self.clock_offset
+
+    def principal(self, principal_id: str | None) -> Identity | None:
+        """The identity with this object id: the app's, or one of ``identities``; None if unknown."""
+        if principal_id is None or principal_id.lower() == self.identity.principal_id.lower():
+            return self.identity
+        wanted = principal_id.lower()
+        return next((i for i in self.identities if i.principal_id.lower() == wanted), None)
 
     def registry_by_port(self, port: int) -> Registry | None:
         return next((r for r in self.registries.values() if r.port == port), None)

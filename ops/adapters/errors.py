@@ -24,7 +24,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from ops.errors import Conflict, Forbidden, NotFound, OpsError, PermanentError, TransientError
+from ops.errors import Conflict, Forbidden, Locked, NotFound, OpsError, PermanentError, TransientError
 
 
 @contextlib.contextmanager
@@ -50,7 +50,21 @@ def to_ops_error(action: str, error: AzureError) -> OpsError:
         return NotFound(message)
     if isinstance(error, ClientAuthenticationError) or status in (401, 403):
         return Forbidden(message)
+    if status == 405 and _registry_code(error) == "REGISTRY_DISALLOWED_OPERATION":
+        return Locked(message)
     return PermanentError(message)
+
+
+def _registry_code(error: AzureError) -> str | None:
+    """The first code of an ACR error body (``{"errors": [{"code", "message"}]}``), if any."""
+    response = getattr(error, "response", None)
+    try:
+        body = response.json() if response is not None else None
+    except Exception:  # not JSON: no code to read
+        return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    return str(first.get("code")) if isinstance(first, dict) else None
 
 
 def read_retry_after(error: AzureError) -> float | None:

@@ -212,6 +212,12 @@ class AcrRegistry:
         with translated_errors(f"{verb} pulls of {self.registry.name}/{repository}@{digest}"):
             self.client.update_manifest_properties(repository, digest, can_read=enabled, retry_total=0)
 
+    def set_tag_read_enabled(self, repository: str, tag: str, enabled: bool) -> None:
+        verb = "unlock" if enabled else "lock"
+        self.tokens.authorize([repository])
+        with translated_errors(f"{verb} pulls of {self.registry.name}/{repository}:{tag}"):
+            self.client.update_tag_properties(repository, tag, can_read=enabled, retry_total=0)
+
     def set_quarantine(self, repository: str, digest: str, state: str, details: str) -> None:
         """ACR's quarantine: PATCH ``quarantineState`` with ``quarantineDetails`` (AcrQuarantineWriter)."""
         from azure.core.rest import HttpRequest

@@ -6,10 +6,12 @@ decides at once, because no later evidence can undo a known violation; otherwise
 image waiting for evidence stays pending until the rule's settle timeout, and then
 gets the rule's ``onTimeout`` verdict; an image with nothing to wait for passes.
 
-:func:`plan_block` is what a push does before anything is known (lock, quarantine, or
-nothing in audit mode); :func:`plan_decision` is what a changed verdict does: unblock
-on pass; on deny, stay blocked, mark the quarantine Failed with details, put back a
-moved immutable tag, and optionally untag; then record and publish the verdict.
+:func:`plan_block` is what a push does before anything is known (lock the tags or the
+manifest, quarantine, or nothing in audit mode); :func:`plan_decision` is what a changed
+verdict does: unblock on pass; on deny, stay blocked (the manifest locked too in
+``lock-tags`` mode), mark the quarantine Failed with details, put back a moved immutable
+tag, and optionally untag; then record and publish the verdict. What each mode locks and
+releases is :mod:`ops.gate.blocking`.
 Action keys name the image, the verdict and the decision number, so a replayed event,
 a second tag of the same digest or an overlapping sweep applies each effect once.
 """
@@ -23,20 +25,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ops.gate import blocking
+from ops.gate.blocking import PUBLISH, RECORD, RESTORE_TAG, UNTAG, make_action, quarantine_action
 from ops.gate.evidence import Evidence, Finding, ImageRef, Referrer
 from ops.gate.policy import SEVERITIES, GateRule, Mode, Requirement
-from ops.plan import Action, Plan, make_key
+from ops.plan import Action, Plan
 from ops.policies import format_duration
 
 CAPABILITY = "gate"
-
-LOCK = "gate.lock"
-UNLOCK = "gate.unlock"
-QUARANTINE = "gate.quarantine"
-RESTORE_TAG = "gate.restore_tag"
-UNTAG = "gate.untag"
-RECORD = "gate.record"
-PUBLISH = "gate.publish"
 
 #: Defender fix statuses that mean "no fix to install now".
 NO_FIX = frozenset({"NoFixAvailable", "WontFix", "Scheduled"})
@@ -110,7 +106,7 @@ class Verdict:
             decision=Decision(value["decision"]),
             checks=tuple(Check.from_dict(c) for c in value.get("checks") or ()),
             rule=str(value.get("rule") or ""),
-            mode=Mode(value.get("mode") or Mode.LOCK),
+            mode=Mode(value.get("mode") or Mode.LOCK_TAGS),
             at=datetime.fromisoformat(str(value["at"])),
         )
 
@@ -130,7 +126,8 @@ class Standing:
 def effective_mode(rule: GateRule, quarantine_enabled: bool) -> tuple[Mode, str | None]:
     """The mode the registry allows, and a note when it differs from the rule's."""
     if rule.mode is Mode.QUARANTINE and not quarantine_enabled:
-        return Mode.LOCK, "the registry's quarantine policy is disabled, so the image is locked instead"
+        note = "the registry's quarantine policy is disabled, so the image's tags are locked instead"
+        return Mode.LOCK_TAGS, note
     return rule.mode, None
 
 
@@ -325,38 +322,37 @@ def _bytes(size: int) -> str:
 # -------------------------------------------------------------------------------- actions
 
 
-def plan_block(image: ImageRef, mode: Mode, *, quarantine_enabled: bool, standing: Standing) -> Plan:
-    """What a push does at once: lock, or (re)quarantine; in audit mode nothing is blocked.
-
-    On a registry whose quarantine policy is on, ACR quarantines every push; in lock and
-    audit mode the gate releases that quarantine (Defender does not scan quarantined
-    images, and audit mode blocks nothing), locking first in lock mode.
+def plan_block(
+    image: ImageRef,
+    mode: Mode,
+    *,
+    quarantine_enabled: bool,
+    standing: Standing,
+    tags: Sequence[str] = (),
+) -> Plan:
+    """What a push does at once: lock (the tags, or the manifest), or (re)quarantine; in audit
+    mode nothing is blocked. In ``lock-tags`` mode a tag pushed while its digest is pending is
+    locked too; a tag pushed once the image passed is released (it may carry a lock the gate
+    set for the digest it named before). See :mod:`ops.gate.blocking`.
     """
-    if standing.blocked or standing.decision is not Decision.PENDING:
+    if standing.decision is Decision.PASS and mode is Mode.LOCK_TAGS:
+        reason = "passed: a tag pushed after the pass stays readable"
+        tagged = [(image, tag) for tag in tags]
+        return Plan(
+            CAPABILITY, actions=tuple(blocking.release_tag_effects(tagged, reason, "pass", standing.number))
+        )
+    if standing.decision is not Decision.PENDING:
         return Plan(CAPABILITY)
-    actions: list[Action] = []
-    if mode is Mode.LOCK:
-        actions.append(_action(LOCK, image, "pending: locked until the gate decides", Decision.PENDING, 0))
-    if mode is Mode.QUARANTINE:
-        actions.append(
-            _quarantine(
-                image, "Quarantined", "pending: quarantined until the gate decides", Decision.PENDING, 0
-            )
-        )
-    elif quarantine_enabled:
-        why = (
-            "locked instead, so that Defender can scan it"
-            if mode is Mode.LOCK
-            else "audit mode blocks nothing"
-        )
-        actions.append(_quarantine(image, "Passed", f"released from quarantine: {why}", Decision.PENDING, 0))
-    return Plan(CAPABILITY, actions=tuple(actions))
+    actions = blocking.block_effects(
+        image, mode, quarantine_enabled=quarantine_enabled, blocked=standing.blocked, tags=tags
+    )
+    return Plan(CAPABILITY, actions=actions)
 
 
 def plan_release(image: ImageRef, why: str) -> Plan:
     """Release an image ACR quarantined that the gate does not hold: a referrer (verifiers must
     read signatures), or a platform image of an index that already passed."""
-    return Plan(CAPABILITY, actions=(_quarantine(image, "Passed", why, Decision.PASS, 0),))
+    return Plan(CAPABILITY, actions=(quarantine_action(image, "Passed", why, str(Decision.PASS), 0),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,12 +375,14 @@ def plan_decision(
     *,
     standing: Standing,
     children: Sequence[ImageRef] = (),
+    children_tags: Sequence[tuple[ImageRef, str]] = (),
     event: Mapping[str, Any] | None = None,
 ) -> DecisionPlan:
     """The actions a verdict needs, or none when it is pending or unchanged.
 
-    ``children`` are an index's platform images, unblocked with it. ``event`` is the
-    CloudEvent to publish (None when no topic is configured).
+    ``children`` are an index's platform images, released (or held) with it, and
+    ``children_tags`` their tags. ``event`` is the CloudEvent to publish (None when no
+    topic is configured).
     """
     if verdict.decision is Decision.PENDING or verdict.decision is standing.decision:
         return DecisionPlan(Plan(CAPABILITY), Plan(CAPABILITY), standing.number)
@@ -393,76 +391,46 @@ def plan_decision(
     image = evidence.image
     mode = verdict.mode
     reason = f"{decision}: " + "; ".join(verdict.reasons)
+    details = {"verdict": str(verdict.decision), "rule": verdict.rule, "reasons": list(verdict.reasons)}
+    targets = (image, *children)
     effects: list[Action] = []
     if decision is Decision.PASS:
-        for target in (image, *children):
-            if mode is Mode.LOCK:
-                effects.append(_action(UNLOCK, target, reason, decision, number))
-            elif mode is Mode.QUARANTINE:
-                effects.append(_quarantine(target, "Passed", reason, decision, number, details=verdict))
+        tagged = [*((image, tag) for tag in evidence.tags), *children_tags]
+        effects += blocking.release_effects(
+            targets,
+            mode,
+            reason,
+            number,
+            tagged=tagged,
+            was_denied=standing.decision is Decision.DENY,
+            details=details,
+        )
     elif mode is not Mode.AUDIT:
-        if mode is Mode.LOCK:
-            # Always, even when the standing says blocked: that flag may be stale (effects
-            # applied, report failed). The key carries the decision number: applied once.
-            effects.append(_action(LOCK, image, reason, decision, number))
-        if mode is Mode.QUARANTINE:
-            effects.append(_quarantine(image, "Failed", reason, decision, number, details=verdict))
+        effects += blocking.hold_effects(targets, mode, reason, number, details=details)
         moved = {c.tag for c in evidence.conflicts}
         for conflict in evidence.conflicts:
             effects.append(
-                _action(
+                make_action(
                     RESTORE_TAG,
                     image.with_digest(conflict.previous),
                     f"immutable tag {conflict.tag} put back on {conflict.previous}, not {image.digest}",
-                    decision,
+                    str(decision),
                     number,
                     tag=conflict.tag,
                 )
             )
         if rule.untag_on_deny:
             for tag in sorted(set(evidence.tags) - moved):
-                effects.append(_action(UNTAG, image, f"untagged: {reason}", decision, number, tag=tag))
-    report = [_action(RECORD, image, reason, decision, number, verdict=verdict.to_dict())]
+                effects.append(
+                    make_action(UNTAG, image, f"untagged: {reason}", str(decision), number, tag=tag)
+                )
+    report = [make_action(RECORD, image, reason, str(decision), number, verdict=verdict.to_dict())]
     if event is not None:
         report.append(
-            _action(PUBLISH, image, f"published {event['type']}", decision, number, event=dict(event))
+            make_action(
+                PUBLISH, image, f"published {event['type']}", str(decision), number, event=dict(event)
+            )
         )
     return DecisionPlan(
         Plan(CAPABILITY, actions=tuple(effects)), Plan(CAPABILITY, actions=tuple(report)), number
-    )
-
-
-def _action(kind: str, image: ImageRef, reason: str, decision: Decision, number: int, **extra: Any) -> Action:
-    """An action on ``image`` whose key is (kind, image, decision, number, tag): nothing time-dependent."""
-    identity = {"decision": str(decision), "number": number, "tag": extra.get("tag")}
-    params = {"image": image.to_dict(), **identity, **extra}
-    return Action(
-        kind=kind,
-        target=image.key if "tag" not in extra else f"{image.key} ({extra['tag']})",
-        reason=reason,
-        service=f"acr:{image.registry}" if kind not in (RECORD, PUBLISH) else kind,
-        params=params,
-        key=make_key(kind, image.key, identity),
-        # A manifest deleted meanwhile needs no blocking, releasing or untagging any more.
-        missing_ok=kind in (LOCK, UNLOCK, QUARANTINE, UNTAG),
-    )
-
-
-def _quarantine(
-    image: ImageRef,
-    state: str,
-    reason: str,
-    decision: Decision,
-    number: int,
-    *,
-    details: Verdict | None = None,
-) -> Action:
-    body: dict[str, Any] = {"state": state, "reason": reason}
-    if details is not None:
-        body = {"state": state, "verdict": str(details.decision), "rule": details.rule,
-                "reasons": list(details.reasons)}  # fmt: skip
-    action = _action(QUARANTINE, image, reason, decision, number, state=state)
-    params = {**action.params, "details": json.dumps(body, separators=(",", ":"))}
-    return Action(
-        action.kind, action.target, action.reason, action.service, params, action.key, action.missing_ok
     )

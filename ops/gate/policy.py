@@ -72,8 +72,9 @@ _CVE = re.compile(r"^[A-Za-z][\w.-]*-\d{4}-\d+$")
 class Mode(StrEnum):
     """How a gated image is kept from being pulled until it passes."""
 
+    LOCK_TAGS = "lock-tags"  # readEnabled=false on the image's tags; the digest stays readable
+    LOCK = "lock"  # readEnabled=false on the manifest: no pull at all, by tag or by digest
     QUARANTINE = "quarantine"  # ACR quarantineState, where the registry's quarantine policy is on
-    LOCK = "lock"  # readEnabled=false on the manifest
     AUDIT = "audit"  # nothing is blocked: verdicts are only recorded and published
 
 
@@ -180,7 +181,11 @@ class RuleModel(_Strict):
     name: str | None = Field(None, description="A label for verdicts and errors; defaults to rules[i].")
     registry: Regex = Field(".*", description="Registry names (lower case) this rule covers (regex).")
     repository: Regex = Field(".*", description="Repository names this rule covers (regex).")
-    mode: Mode = Field(Mode.LOCK, description="quarantine, lock or audit.")
+    mode: Mode = Field(
+        Mode.LOCK_TAGS,
+        description="lock-tags (lock the image's tags; signers and Defender read the digest), lock (the "
+        "manifest), quarantine or audit.",
+    )
     require_scan: bool = Field(
         True, alias="requireScan", description="Wait for Defender's vulnerability scan before passing."
     )

@@ -28,6 +28,10 @@ class RegistryGate(Protocol):
         """Lock (False) or unlock (True) pulls of the manifest."""
         ...
 
+    def set_tag_read_enabled(self, repository: str, tag: str, enabled: bool) -> None:
+        """Lock (False) or unlock (True) pulls by ``tag``; pulls by digest are not affected."""
+        ...
+
     def set_quarantine(self, repository: str, digest: str, state: str, details: str) -> None:
         """Set ``quarantineState`` (Quarantined, Passed or Failed) with ``quarantineDetails``."""
         ...
@@ -39,7 +43,7 @@ class RegistryGate(Protocol):
         ...
 
     def resolve_tag(self, repository: str, tag: str) -> str:
-        """The digest ``tag`` names now."""
+        """The digest ``tag`` names now (from its metadata: a read-locked tag resolves too)."""
         ...
 
 

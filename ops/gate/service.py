@@ -36,19 +36,31 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
-from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentError, TransientError
+from ops.errors import (
+    Conflict,
+    InvalidInput,
+    Locked,
+    NotFound,
+    OpsError,
+    PermanentError,
+    TransientError,
+)
 from ops.events import IMAGE_PUSHED, Event, ImageEvent, parse_image_event
 from ops.executor import ExecutionPolicy, Handler, apply_plan, failed_transiently
 from ops.gate import records
-from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Scan, TagConflict, cosign_layers
-from ops.gate.planner import (
+from ops.gate.blocking import (
     LOCK,
+    LOCK_TAG,
     PUBLISH,
     QUARANTINE,
     RECORD,
     RESTORE_TAG,
     UNLOCK,
+    UNLOCK_TAG,
     UNTAG,
+)
+from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Scan, TagConflict, cosign_layers
+from ops.gate.planner import (
     Decision,
     Standing,
     Verdict,
@@ -475,30 +487,39 @@ class GateService:
                 self._raise_if_failed(self._apply(plan_release(record.image, why)))
             return self._adopt(record, parent)
         mode, _ = effective_mode(rule, quarantine)
-        plan = plan_block(record.image, mode, quarantine_enabled=quarantine, standing=record.standing)
+        plan = plan_block(
+            record.image, mode, quarantine_enabled=quarantine, standing=record.standing, tags=record.tags
+        )
         if plan.actions:
             outcomes = self._apply_in_order(plan)
             self._raise_if_failed(outcomes)
-            blocked = (
-                mode is not Mode.AUDIT
-                and len(outcomes) == len(plan.actions)
-                and all(o.status in _APPLIED for o in outcomes)
-            )
-            record = (
-                records.update_record(
-                    self.store,
-                    record.image.key,
-                    lambda r: r and replace(r, standing=replace(r.standing, blocked=blocked)),
+            if record.standing.decision is Decision.PENDING:  # else: tags released after a pass
+                blocked = (
+                    mode is not Mode.AUDIT
+                    and len(outcomes) == len(plan.actions)
+                    and all(o.status in _APPLIED for o in outcomes)
                 )
-                or record
-            )
+                record = (
+                    records.update_record(
+                        self.store,
+                        record.image.key,
+                        lambda r: r and replace(r, standing=replace(r.standing, blocked=blocked)),
+                    )
+                    or record
+                )
         if parent is not None and parent.standing.decision is Decision.DENY:
             return self._adopt(record, parent)
         return record
 
     def _refresh_referrers(self, record: GateRecord) -> GateRecord:
         image = record.image
-        found = tuple(self.registries(image).list_referrers(image.repository, image.digest))
+        try:
+            found = tuple(self.registries(image).list_referrers(image.repository, image.digest))
+        except Locked as exc:
+            # Whether ACR lists the referrers of a locked manifest is not documented: if it
+            # refuses, the image waits for its signatures and is denied at its settle timeout.
+            log.warning("gate: %s: the referrers cannot be listed (%s); still waiting", image.key, exc)
+            return record
         updated = records.update_record(self.store, image.key, lambda r: r and replace(r, referrers=found))
         return updated or record
 
@@ -532,7 +553,13 @@ class GateService:
             event = verdict_event(verdict, evidence, number=standing.number + 1)
         children = self._children(record)
         plan = plan_decision(
-            verdict, evidence, rule, standing=standing, children=[c.image for c in children], event=event
+            verdict,
+            evidence,
+            rule,
+            standing=standing,
+            children=[c.image for c in children],
+            children_tags=[(c.image, tag) for c in children for tag in c.tags],
+            event=event,
         )
         if not plan.empty:
             effects = self._apply(plan.effects)
@@ -884,6 +911,20 @@ class GateService:
             gate, image = gate_of(action)
             gate.set_read_enabled(image.repository, image.digest, True)
 
+        def lock_tag(action: Action) -> None:
+            gate, image = gate_of(action)
+            gate.set_tag_read_enabled(image.repository, action.params["tag"], False)
+
+        def unlock_tag(action: Action) -> None:
+            """Only while the tag still names this image: a tag moved to another digest is that
+            digest's to release (or to keep locked while it is pending)."""
+            gate, image = gate_of(action)
+            tag = action.params["tag"]
+            if gate.resolve_tag(image.repository, tag) != image.digest:
+                log.info("gate: %s:%s names another digest now; left to that image", image.repository, tag)
+                return
+            gate.set_tag_read_enabled(image.repository, tag, True)
+
         def quarantine(action: Action) -> None:
             gate, image = gate_of(action)
             gate.set_quarantine(
@@ -901,6 +942,9 @@ class GateService:
             if facts is None or not facts.content:
                 facts = gate.read_manifest(image.repository, image.digest, labels=False)
             gate.put_tag(image.repository, action.params["tag"], facts.content, facts.media_type)
+            if previous is None or previous.standing.decision is Decision.PASS:
+                # The tag may carry the read lock set for the digest it was moved to.
+                gate.set_tag_read_enabled(image.repository, action.params["tag"], True)
 
         def record(action: Action) -> None:
             log.info("gate verdict %s: %s", action.target, action.reason)
@@ -912,6 +956,8 @@ class GateService:
         return {
             LOCK: lock,
             UNLOCK: unlock,
+            LOCK_TAG: lock_tag,
+            UNLOCK_TAG: unlock_tag,
             QUARANTINE: quarantine,
             UNTAG: untag,
             RESTORE_TAG: restore_tag,

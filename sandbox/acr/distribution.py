@@ -9,6 +9,30 @@ manifest is hidden from pulls by tag and refused by digest
 (``IMAGE_QUARANTINED``) to callers without the AcrQuarantineReader role. The
 referrers API (distribution spec 1.1) answers an image index, filtered by
 ``artifactType`` with ``OCI-Filters-Applied``.
+
+Blocked images, and where each behaviour comes from (docs/gate.md keeps the table):
+
+* ``readEnabled=false`` on a manifest refuses every pull of it, GET and HEAD, by digest
+  and by any tag naming it ("Prevent read (pull) operations", Microsoft Learn
+  container-registry-image-lock.md), with ACR's lock refusal ``405
+  REGISTRY_DISALLOWED_OPERATION`` (the FAQ's "Why does my pull or push request fail with
+  disallowed operation?": "The image or repository may be locked"; the 405 and its body
+  as recorded in Azure/azure-sdk-for-net#22827).
+* ``readEnabled=false`` on a tag refuses pulls by that tag only: tag and manifest
+  attributes "are managed separately" (container-registry-image-lock.md), so the digest
+  stays readable.
+* A manifest whose ``subject`` is locked or quarantined is still accepted: "A registry
+  MUST initially accept an otherwise valid manifest with a subject field that references
+  a manifest that does not exist" (distribution spec 1.1, Push), so the registry never
+  reads the subject on a push; the client does (notation and oras resolve the subject
+  before they sign or attach), and that read is what a lock refuses.
+* Quarantine: a pull by tag answers 404 (the tag is not found) and by digest
+  ``IMAGE_QUARANTINED`` "The image is quarantined." (Azure/acr docs/preview/quarantine,
+  Azure/acr#210), unless the caller holds AcrQuarantineReader ("List, read, and pull
+  quarantined images", container-registry-rbac-built-in-roles-directory-reference.md).
+* Unconfirmed, so a setting: the referrers API of a subject the caller may not read
+  (``unreadableSubjectReferrers``: ``list``, the default, or ``refuse`` with the
+  same error a pull of the subject gets).
 """
 
 from __future__ import annotations
@@ -32,7 +56,7 @@ from sandbox.acr.errors import (
     unsupported,
 )
 from sandbox.acr.tokens import QUARANTINE_READ, allows, catalog_access, repository_access
-from sandbox.world import Manifest
+from sandbox.world import Manifest, Repository, Tag
 
 
 def distribution_routes(ctx: RegistryContext) -> list[Route]:
@@ -57,18 +81,12 @@ def distribution_routes(ctx: RegistryContext) -> list[Route]:
 
     async def get_manifest(request: Request) -> Response:
         name, reference = request.path_params["name"], request.path_params["reference"]
-        ctx.tokens.authorize(request, repository_access(name, "pull"))
+        claims = ctx.tokens.authorize(request, repository_access(name, "pull"))
         with ctx.world.lock:
             registry = ctx.registry
             repo = artifacts.get_repository(registry, name)
             manifest, tag = artifacts.resolve(repo, reference)
-            if not artifacts.readable(repo, manifest, tag):
-                raise disallowed()
-            if artifacts.is_quarantined(registry, manifest) and not allows(
-                ctx.world, registry, QUARANTINE_READ
-            ):
-                # ACR's quarantine: the tag is not found, the digest is refused.
-                raise manifest_unknown(reference) if tag is not None else quarantined()
+            _check_readable(ctx, repo, manifest, tag, reference, claims)
             if not media.accepts(request.headers.get("accept"), manifest.media_type):
                 raise _not_acceptable(reference, manifest.media_type)
             content = manifest.content
@@ -118,12 +136,16 @@ def distribution_routes(ctx: RegistryContext) -> list[Route]:
 
     async def list_referrers(request: Request) -> Response:
         name, digest = request.path_params["name"], request.path_params["digest"]
-        ctx.tokens.authorize(request, repository_access(name, "pull"))
+        claims = ctx.tokens.authorize(request, repository_access(name, "pull"))
         if not media.is_digest(digest):
             raise digest_invalid("invalid digest", {"Digest": digest})
         artifact_type = request.query_params.get("artifactType") or None
         with ctx.world.lock:
             repo = artifacts.get_repository(ctx.registry, name)
+            subject = repo.manifests.get(digest)
+            if subject is not None and ctx.world.settings.get("unreadable_subject_referrers") == "refuse":
+                # Unconfirmed: ACR may refuse the referrers of a subject the caller may not pull.
+                _check_readable(ctx, repo, subject, None, digest, claims)
             found = artifacts.referrers(repo, digest, artifact_type)
             descriptors = [_descriptor(m) for m in found]
         body = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, "manifests": descriptors}
@@ -155,6 +177,25 @@ def distribution_routes(ctx: RegistryContext) -> list[Route]:
             "/v2/{name:path}/referrers/{digest}", list_referrers, methods=["GET"], name="v2.referrers.list"
         ),
     ]
+
+
+def _check_readable(
+    ctx: RegistryContext,
+    repo: Repository,
+    manifest: Manifest,
+    tag: Tag | None,
+    reference: str,
+    claims: dict[str, Any],
+) -> None:
+    """Refuse a pull as ACR does: a read lock at any level (405), or a quarantine (a tag is
+    not found, a digest is ``IMAGE_QUARANTINED``) unless the caller is a quarantine reader."""
+    if not artifacts.readable(repo, manifest, tag):
+        raise disallowed()
+    registry = ctx.registry
+    if artifacts.is_quarantined(registry, manifest) and not allows(
+        ctx.world, registry, QUARANTINE_READ, principal=claims.get("sub")
+    ):
+        raise manifest_unknown(reference) if tag is not None else quarantined()
 
 
 def catalog_lister(ctx: RegistryContext, path: str) -> Callable[[Request], Awaitable[Response]]:

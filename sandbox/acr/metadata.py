@@ -109,11 +109,11 @@ def metadata_routes(ctx: RegistryContext) -> list[Route]:
 
     async def update_manifest(request: Request) -> Response:
         name, reference = request.path_params["name"], request.path_params["reference"]
-        ctx.tokens.authorize(request, repository_access(name, "metadata_write"))
+        claims = ctx.tokens.authorize(request, repository_access(name, "metadata_write"))
         changes = await read_json(request)
         if artifacts.QUARANTINE_FIELDS & set(changes):
             # Only AcrQuarantineWriter may clear or set quarantine.
-            check_rbac(ctx.world, ctx.registry, QUARANTINE_WRITE)
+            check_rbac(ctx.world, ctx.registry, QUARANTINE_WRITE, principal=claims.get("sub"))
         with ctx.world.lock:
             repo = artifacts.get_repository(ctx.registry, name)
             manifest, _ = artifacts.resolve(repo, reference)

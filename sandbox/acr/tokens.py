@@ -181,7 +181,7 @@ class TokenAuthority:
         if need is not None and not _grants(claims["access"], need):
             raise self._challenge(service, need, error="insufficient_scope")
         if need is not None:
-            check_rbac(self.world, self.registry, DATA_ACTIONS[need.action])
+            check_rbac(self.world, self.registry, DATA_ACTIONS[need.action], principal=claims.get("sub"))
         return claims
 
     def _challenge(self, service: str, need: Access | None, *, error: str | None) -> RegistryError:
@@ -197,22 +197,23 @@ class TokenAuthority:
         )
 
 
-def check_rbac(world: World, registry: Registry, action: str) -> None:
-    """403 AuthorizationFailed when the app's role assignments do not grant ``action``."""
+def check_rbac(world: World, registry: Registry, action: str, *, principal: str | None = None) -> None:
+    """403 AuthorizationFailed when the caller's role assignments do not grant ``action``
+    (``principal``: the caller's object id, the ``sub`` of its token; None: the app)."""
     try:
         from sandbox.authz import check_action
     except ImportError:  # authorization emulation not present: everything is allowed
         return
-    check_action(world, registry.id, action)
+    check_action(world, registry.id, action, principal)
 
 
-def allows(world: World, registry: Registry, action: str) -> bool:
-    """Whether the app's role assignments grant ``action`` (no assignments: everything)."""
+def allows(world: World, registry: Registry, action: str, *, principal: str | None = None) -> bool:
+    """Whether the caller's role assignments grant ``action`` (the app without assignments: all)."""
     try:
         from sandbox.authz import is_allowed
     except ImportError:
         return True
-    return is_allowed(world, registry.id, action)
+    return is_allowed(world, registry.id, action, principal)
 
 
 def _grants(access: list[dict[str, Any]], need: Access) -> bool:

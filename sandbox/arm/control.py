@@ -36,6 +36,8 @@ _SETTING_KEYS = {
     "seed": "seed",
     "requestLogLimit": "request_log_limit",
     "limits": "limits",
+    "unreadableSubjectReferrers": "unreadable_subject_referrers",
+    "defenderReadsLockedManifests": "defender_reads_locked_manifests",
 }
 
 
@@ -130,8 +132,12 @@ def build_control_routes(world: World, *, faults: Faults, engine: LroEngine) -> 
             from pydantic import ValidationError
 
             from sandbox.estate.building import settings_to_world
-            from sandbox.estate.models import LimitsModel
+            from sandbox.estate.models import LimitsModel, SettingsModel
 
+            try:
+                SettingsModel.model_validate({k: v for k, v in data.items() if k != "limits"})
+            except ValidationError as exc:
+                raise SandboxHTTPError(400, "InvalidSettings", str(exc)) from None
             converted = {_SETTING_KEYS[key]: value for key, value in data.items()}
             if "limits" in converted:
                 try:

@@ -20,6 +20,7 @@ from sandbox.estate.clusters import ClusterBuilding
 from sandbox.estate.images import parse_image_ref
 from sandbox.estate.models import (
     EstateModel,
+    IdentityModel,
     Timed,
     parse_duration,
 )
@@ -108,8 +109,21 @@ class Builder(RegistryBuilding, ClusterBuilding, NetworkBuilding):
         return world
 
     def build_identity(self) -> None:
-        model = self.estate.identity
-        identity = Identity()
+        self.world.identity = self.identity_of(self.estate.identity, "identity", Identity())
+        for index, model in enumerate(self.estate.identities):
+            path = f"identities[{index}]"
+            if not model.client_id or not model.principal_id:
+                self.problems.add(path, "another identity needs its clientId and principalId")
+                continue
+            identity = self.identity_of(model, path, Identity(roles=[]))
+            known = [self.world.identity, *self.world.identities]
+            if any(i.principal_id.lower() == identity.principal_id.lower() for i in known):
+                self.problems.add(f"{path}.principalId", f"duplicate identity {identity.principal_id}")
+                continue
+            self.world.identities.append(identity)
+
+    def identity_of(self, model: IdentityModel, path: str, identity: Identity) -> Identity:
+        """An identity with its ids, custom roles and role assignments, each checked."""
         if model.client_id:
             identity.client_id = model.client_id
         if model.principal_id:
@@ -119,23 +133,23 @@ class Builder(RegistryBuilding, ClusterBuilding, NetworkBuilding):
         for index, custom in enumerate(model.custom_roles):
             if custom.name in BUILTIN_ROLES:
                 self.problems.add(
-                    f"identity.customRoles[{index}].name", f"{custom.name!r} is a built-in role name"
+                    f"{path}.customRoles[{index}].name", f"{custom.name!r} is a built-in role name"
                 )
             identity.custom_roles[custom.name] = [*custom.actions, *custom.data_actions]
         for index, role in enumerate(model.roles):
             if role.role not in BUILTIN_ROLES and role.role not in identity.custom_roles:
                 self.problems.add(
-                    f"identity.roles[{index}].role",
+                    f"{path}.roles[{index}].role",
                     f"unknown role {role.role!r}; expected a built-in role "
-                    f"({', '.join(sorted(BUILTIN_ROLES))}) or one of identity.customRoles",
+                    f"({', '.join(sorted(BUILTIN_ROLES))}) or one of {path}.customRoles",
                 )
             sub_id = role.scope.split("/")[2].lower()
             if sub_id not in self.world.subscriptions:
                 self.problems.add(
-                    f"identity.roles[{index}].scope", f"subscription {sub_id} is not in the estate"
+                    f"{path}.roles[{index}].scope", f"subscription {sub_id} is not in the estate"
                 )
             identity.roles.append(RoleAssignment(scope=role.scope, role=role.role))
-        self.world.identity = identity
+        return identity
 
     def place(
         self, subscription: str | None, resource_group: str, location: str | None, path: str

@@ -17,7 +17,7 @@ from typing import Any
 from sandbox.estate import manifests as oci
 from sandbox.estate.images import default_image_id, estate_image
 from sandbox.estate.kubeobjects import REVISION, template_hash
-from sandbox.world import Attributes, Cluster, Manifest, Registry, Repository, World
+from sandbox.world import Attributes, Cluster, Identity, Manifest, Registry, Repository, World
 
 _DEFAULT_ATTRS = Attributes()
 _NODE_LABELS = frozenset(
@@ -52,7 +52,8 @@ def dump_estate(world: World) -> dict[str, Any]:
                 }
                 for sub in world.subscriptions.values()
             ],
-            "identity": _identity(world),
+            "identity": _identity(world.identity),
+            "identities": [_identity(identity) for identity in world.identities],
             "registries": [_registry(registry) for registry in world.registries.values()],
             "findings": [_finding(world, finding) for finding in world.findings],
             "clusters": [_cluster(world, cluster) for cluster in world.clusters.values()],
@@ -84,15 +85,22 @@ def _camel_keys(value: Any) -> Any:
 
 
 def _settings(settings: dict[str, Any]) -> dict[str, Any]:
-    keys = ("lro_seconds", "throttling", "arm_page_size", "seed", "request_log_limit")
+    keys = (
+        "lro_seconds",
+        "throttling",
+        "arm_page_size",
+        "seed",
+        "request_log_limit",
+        "unreadable_subject_referrers",
+        "defender_reads_locked_manifests",
+    )
     out = {_camel(key): settings[key] for key in keys if key in settings}
     if settings.get("limits"):
         out["limits"] = _camel_keys(settings["limits"])
     return out
 
 
-def _identity(world: World) -> dict[str, Any]:
-    identity = world.identity
+def _identity(identity: Identity) -> dict[str, Any]:
     return {
         "clientId": identity.client_id,
         "principalId": identity.principal_id,

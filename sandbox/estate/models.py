@@ -539,12 +539,19 @@ class SettingsModel(Model):
     seed: int = 0
     request_log_limit: int = Field(default=200_000, ge=100)
     limits: LimitsModel = Field(default_factory=LimitsModel)
+    # ACR behaviours no public source confirms (docs/gate.md, "How ACR treats a blocked image"):
+    # the referrers API of a subject the caller may not read (readEnabled=false, or quarantined
+    # to a caller without AcrQuarantineReader), and whether Defender's scanner reads a manifest
+    # whose readEnabled is false. Tests run the gate's recommended mode under both answers.
+    unreadable_subject_referrers: Literal["list", "refuse"] = "list"
+    defender_reads_locked_manifests: bool = False
 
 
 class EstateModel(Model):
     settings: SettingsModel = Field(default_factory=SettingsModel)
     subscriptions: list[SubscriptionModel] = Field(min_length=1)
     identity: IdentityModel = Field(default_factory=IdentityModel)
+    identities: list[IdentityModel] = Field(default_factory=list)  # other callers: CI signers, scanners
     registries: list[RegistryModel] = Field(default_factory=list)
     findings: list[FindingModel] = Field(default_factory=list)
     clusters: list[ClusterModel] = Field(default_factory=list)

@@ -31,6 +31,11 @@ read is recorded as pending first (a 503 raises, and the sweep reads the manifes
 a read-disabled repository raises, is recorded as a rejection, and the sweep denies the image at its
 settle timeout, fail closed);
 ``ops invoke`` and ``ops gate`` on the CLI.
+
+Every rule here but the quarantine and audit ones locks the manifest (``mode: lock``), and
+Defender's rows are written straight into the World: these cases are about the policy and the
+gate's delivery semantics. The default ``lock-tags`` mode, with real signing clients and a
+scanner that must read the image, is tests/e2e/test_gate_pipelines.py.
 """
 
 from __future__ import annotations
@@ -83,33 +88,37 @@ gate:
       mode: quarantine
       requireScan: false
       signatures: [notation]
-    - {{name: severity, repository: 'sev/.*', maxSeverity: medium}}
-    - {{name: denylist, repository: 'deny/.*', maxSeverity: critical, denyCves: [CVE-2024-3094]}}
+    - {{name: severity, repository: 'sev/.*', mode: lock, maxSeverity: medium}}
+    - {{name: denylist, repository: 'deny/.*', mode: lock, maxSeverity: critical, denyCves: [CVE-2024-3094]}}
     - name: exceptions
       repository: 'exc/.*'
+      mode: lock
       maxSeverity: low
       cveExceptions:
         - {{cve: CVE-2024-1111, expires: {NEXT_YEAR}, reason: vendor patch due next sprint}}
         - {{cve: CVE-2024-2222, expires: 2024-01-31, reason: accepted for the Q4 release}}
-    - {{name: unfixed, repository: 'unfixed/.*', maxSeverity: low, ignoreUnfixed: true}}
+    - {{name: unfixed, repository: 'unfixed/.*', mode: lock, maxSeverity: low, ignoreUnfixed: true}}
     - name: signed
       repository: 'signed/.*'
+      mode: lock
       requireScan: false
       signatures: [notation, cosign]
       sbom: [spdx, cyclonedx]
     - name: annotated
       repository: 'annotated/.*'
+      mode: lock
       requireScan: false
       annotations: {{org.opencontainers.image.source: 'https://github\\.com/contoso/.+'}}
       labels: [maintainer]
-    - {{name: size, repository: 'size/.*', requireScan: false, maxSize: 1MiB}}
+    - {{name: size, repository: 'size/.*', mode: lock, requireScan: false, maxSize: 1MiB}}
     - name: immutable
       repository: 'release/.*'
+      mode: lock
       requireScan: false
       immutableTags: ['v\\d+\\.\\d+\\.\\d+']
-    - {{name: lenient, repository: 'lenient/.*', settleTimeout: 10m, onTimeout: pass}}
+    - {{name: lenient, repository: 'lenient/.*', mode: lock, settleTimeout: 10m, onTimeout: pass}}
     - {{name: audit, repository: 'audit/.*', mode: audit}}
-    - {{name: default, registry: {REGISTRY}, signatures: [notation], settleTimeout: 30m}}
+    - {{name: default, registry: {REGISTRY}, mode: lock, signatures: [notation], settleTimeout: 30m}}
 """
 
 

@@ -24,6 +24,10 @@ Cases:
   docker-registry 2.8 ignores n and returns every tag without a Link (stated);
 - referrers: the sandbox serves GET /v2/<name>/referrers/<digest>; docker-registry 2.8
   has no referrers API and answers 404 (stated);
+- a referrer whose subject the registry does not hold is accepted by both (201): "A registry
+  MUST initially accept an otherwise valid manifest with a subject field that references a
+  manifest that does not exist" (distribution spec 1.1, Push), so a push never reads its
+  subject, and a lock on the subject cannot refuse it (ACR's side: test_acr_blocked_images);
 - a guard: the docker-registry target is the reference binary over plain HTTP, the
   sandbox target is HTTPS.
 """
@@ -406,6 +410,30 @@ def test_referrers_api(target: Target) -> None:
         # distribution 2.8 predates the OCI 1.1 referrers API: the route does not exist.
         assert response.status_code == 404
         assert "OCI-Subject" not in pushed.headers
+
+
+def test_a_referrer_of_an_absent_subject_is_accepted(target: Target) -> None:
+    repo = "conf/dangling"
+    empty = push_blob(target, repo, b"{}")
+    signature = push_blob(target, repo, b"signature of nothing yet")
+    absent = digest_of(b"an image pushed after its signature")
+    artifact = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.cncf.notary.signature",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/jose+json", "digest": signature, "size": 24}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": absent, "size": 35},
+    }
+    content = json.dumps(artifact).encode()
+
+    pushed = push_manifest(target, repo, digest_of(content), content, OCI_MANIFEST)
+
+    assert pushed.status_code == 201, pushed.text
+    assert pushed.headers["Docker-Content-Digest"] == digest_of(content)
+    if target.is_sandbox:
+        listed = target.session.get(target.url(f"/v2/{repo}/referrers/{absent}")).json()["manifests"]
+        assert [d["digest"] for d in listed] == [digest_of(content)]
 
 
 def test_conformance_runs_against_the_intended_peers(target: Target) -> None:

@@ -6,9 +6,13 @@ Cases:
   timeout, then the rule's onTimeout; an exception applies through its expiry day and
   not after; NotApplicable (exempt) and Healthy rows never deny; an index is scanned
   through its platform images; quarantine mode on a registry without a quarantine
-  policy falls back to lock, and says so;
+  policy falls back to lock-tags, and says so; lock-tags is the default mode;
 - plan_block: lock, quarantine, audit, the quarantine release on quarantining
-  registries, nothing for an image already blocked or decided;
+  registries, nothing for an image already blocked or decided; lock-tags locks every tag
+  (a tag pushed while pending too), releases the quarantine after its tag locks, and
+  releases a tag pushed after the pass;
+- plan_decision in lock-tags mode: a pass unlocks the image's and its children's tags (and
+  the manifests only after an earlier deny); a deny locks the manifest and the children's;
 - plan_decision: unblock on pass (children too), stay blocked and mark Failed on deny,
   re-lock after an earlier pass, restore a moved immutable tag, untag the other tags,
   record and publish; nothing when pending or unchanged; keys depend on image,
@@ -24,15 +28,19 @@ from typing import Any
 
 import pytest
 
-from ops.gate.evidence import Evidence, Finding, ImageRef, ManifestFacts, Referrer, Scan, TagConflict
-from ops.gate.planner import (
+from ops.gate.blocking import (
     LOCK,
+    LOCK_TAG,
     PUBLISH,
     QUARANTINE,
     RECORD,
     RESTORE_TAG,
     UNLOCK,
+    UNLOCK_TAG,
     UNTAG,
+)
+from ops.gate.evidence import Evidence, Finding, ImageRef, ManifestFacts, Referrer, Scan, TagConflict
+from ops.gate.planner import (
     Decision,
     Standing,
     evaluate,
@@ -210,11 +218,12 @@ def test_an_index_is_scanned_through_its_platform_images() -> None:
     assert [c.name for c in verdict.checks] == ["labels", "scan"]  # no config labels, no size on an index
 
 
-def test_quarantine_without_the_registry_policy_falls_back_to_lock() -> None:
+def test_quarantine_without_the_registry_policy_falls_back_to_lock_tags() -> None:
     verdict = evaluate(
         evidence(quarantine_enabled=False), rule(mode="quarantine", requireScan=False), now=NOW
     )
-    assert verdict.mode is Mode.LOCK and verdict.checks[0].name == "mode"
+    assert verdict.mode is Mode.LOCK_TAGS and verdict.checks[0].name == "mode"
+    assert evaluate(evidence(), rule(), now=NOW).mode is Mode.LOCK_TAGS  # the default
     assert evaluate(
         evidence(quarantine_enabled=True), rule(mode="quarantine", requireScan=False), now=NOW
     ).mode is (Mode.QUARANTINE)
@@ -253,7 +262,7 @@ CHILD = IMAGE.with_digest(OTHER)
 @pytest.mark.parametrize(
     ("fields", "given", "standing", "quarantine", "effects"),
     [
-        ({}, {}, Standing(blocked=True), False, [(UNLOCK, IMAGE.digest), (UNLOCK, OTHER)]),
+        ({"mode": "lock"}, {}, Standing(blocked=True), False, [(UNLOCK, IMAGE.digest), (UNLOCK, OTHER)]),
         (
             {"mode": "quarantine", "requireScan": False},
             {},
@@ -263,8 +272,8 @@ CHILD = IMAGE.with_digest(OTHER)
         ),
         ({"mode": "audit"}, {}, Standing(), False, []),
         # A stale "blocked" (effects applied, report failed) must not skip the lock.
-        ({}, DIRTY, Standing(blocked=True), False, [(LOCK, IMAGE.digest)]),
-        ({}, DIRTY, Standing(decision=Decision.PASS, number=1), False, [(LOCK, IMAGE.digest)]),
+        ({"mode": "lock"}, DIRTY, Standing(blocked=True), False, [(LOCK, IMAGE.digest)]),
+        ({"mode": "lock"}, DIRTY, Standing(decision=Decision.PASS, number=1), False, [(LOCK, IMAGE.digest)]),
         (
             {"mode": "quarantine", "requireScan": False},
             DIRTY,
@@ -274,7 +283,7 @@ CHILD = IMAGE.with_digest(OTHER)
         ),
         ({"mode": "audit"}, DIRTY, Standing(), False, []),
         (
-            {"untagOnDeny": True, "immutableTags": ["v.*"]},
+            {"mode": "lock", "untagOnDeny": True, "immutableTags": ["v.*"]},
             {**DIRTY, "tags": ("v1", "latest"), "conflicts": (TagConflict("v1", OTHER, "v.*"),)},
             Standing(blocked=True),
             False,
@@ -295,6 +304,65 @@ def test_plan_decision_effects(
         assert plan.effects.actions[0].params["details"].startswith(f'{{"state":"{state}","verdict"')
     untags = [a.params["tag"] for a in plan.effects.actions if a.kind == UNTAG]
     assert untags in ([], ["latest"])  # the moved immutable tag is put back, not removed
+
+
+@pytest.mark.parametrize(
+    ("quarantine", "standing", "tags", "expected"),
+    [
+        (False, Standing(), ("v1",), [(LOCK_TAG, "v1")]),
+        (True, Standing(), ("v1",), [(LOCK_TAG, "v1"), (QUARANTINE, None)]),
+        (True, Standing(), (), [(QUARANTINE, None)]),  # pushed by digest only: nothing to lock
+        (False, Standing(blocked=True), ("v1", "latest"), [(LOCK_TAG, "v1"), (LOCK_TAG, "latest")]),
+        (False, Standing(decision=Decision.PASS, number=1), ("stable",), [(UNLOCK_TAG, "stable")]),
+        (False, Standing(decision=Decision.DENY, number=1), ("v2",), []),  # the manifest is locked
+    ],
+)
+def test_plan_block_in_lock_tags_mode(
+    quarantine: bool, standing: Standing, tags: tuple, expected: list
+) -> None:
+    plan = plan_block(IMAGE, Mode.LOCK_TAGS, quarantine_enabled=quarantine, standing=standing, tags=tags)
+    assert [(a.kind, a.params.get("tag")) for a in plan.actions] == expected
+    first = plan_block(IMAGE, Mode.LOCK_TAGS, quarantine_enabled=False, standing=Standing(), tags=("v1",))
+    again = plan_block(
+        IMAGE, Mode.LOCK_TAGS, quarantine_enabled=False, standing=Standing(blocked=True), tags=("v1",)
+    )
+    assert {a.key for a in first.actions} == {a.key for a in again.actions}  # locked once per tag
+
+
+@pytest.mark.parametrize(
+    ("given", "standing", "effects"),
+    [
+        (
+            {"tags": ("v1",)},
+            Standing(blocked=True),
+            [(UNLOCK_TAG, IMAGE.digest, "v1"), (UNLOCK_TAG, OTHER, "amd64")],
+        ),
+        (
+            {"tags": ("v1",)},
+            Standing(decision=Decision.DENY, number=1, blocked=True),
+            [
+                (UNLOCK, IMAGE.digest, None),
+                (UNLOCK, OTHER, None),
+                (UNLOCK_TAG, IMAGE.digest, "v1"),
+                (UNLOCK_TAG, OTHER, "amd64"),
+            ],
+        ),
+        (
+            {**DIRTY, "tags": ("v1",)},
+            Standing(blocked=True),
+            [(LOCK, IMAGE.digest, None), (LOCK, OTHER, None)],
+        ),
+    ],
+)
+def test_plan_decision_in_lock_tags_mode(given: dict, standing: Standing, effects: list) -> None:
+    subject = evidence(**given)
+    verdict = evaluate(subject, rule(), now=NOW)
+    plan = plan_decision(
+        verdict, subject, rule(), standing=standing, children=(CHILD,), children_tags=((CHILD, "amd64"),)
+    )
+    assert [
+        (a.kind, a.params["image"]["digest"], a.params.get("tag")) for a in plan.effects.actions
+    ] == effects
 
 
 def test_nothing_to_do_when_pending_or_unchanged() -> None:

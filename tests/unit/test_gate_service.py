@@ -17,12 +17,17 @@ Cases:
 - a decision stored by someone else between evaluation and save makes the loser re-evaluate
   instead of overwriting it;
 - the sweep looks up an index linked after a platform image was recorded, and never locks a
-  platform image of an index that already passed.
+  platform image of an index that already passed;
 - the registry comes from the event's topic through ARM: a request host that is not one of
   its endpoints (another registry's, ``127.0.0.1:1``) or a topic ARM does not know is
   invalid input, and nothing is recorded or touched; any endpoint of the registry (a
   regional one, another case, ``:443``) is accepted, and the image is keyed by ARM's login
-  server.
+  server;
+- lock-tags mode: every tag pushed while the digest is pending is locked and the manifest is
+  not; a pass unlocks each tag still naming the digest; a tag moved meanwhile to another
+  pending digest stays locked; a tag pushed after the pass is released; a deny locks the
+  manifest too; on a quarantining registry a failed tag lock leaves the image quarantined;
+- a referrers listing refused by a lock (405) keeps the image waiting, it does not raise.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.errors import Forbidden, InvalidInput, NotFound
+from ops.errors import Forbidden, InvalidInput, Locked, NotFound, TransientError
 from ops.events import Event, parse_events
 from ops.executor import ExecutionPolicy
 from ops.gate import records
@@ -82,6 +87,9 @@ class FakeGate:
         self.fail_lock: Exception | None = None
         self.fail_referrers: Exception | None = None
         self.fail_read: dict[str, Exception] = {}
+        self.tags: dict[tuple[str, str], str] = {}  # (repository, tag) → digest
+        self.tag_readable: dict[tuple[str, str], bool] = {}
+        self.referrers: dict[str, Sequence[Referrer]] = {}
 
     def read_manifest(self, repository: str, digest: str, *, labels: bool) -> ManifestFacts:
         if digest in self.fail_read:
@@ -93,7 +101,7 @@ class FakeGate:
     def list_referrers(self, repository: str, digest: str) -> Sequence[Referrer]:
         if self.fail_referrers is not None:
             raise self.fail_referrers
-        return ()
+        return self.referrers.get(digest, ())
 
     def set_read_enabled(self, repository: str, digest: str, enabled: bool) -> None:
         if not enabled and self.fail_lock is not None:
@@ -111,8 +119,16 @@ class FakeGate:
     def put_tag(self, repository: str, tag: str, content: str, media_type: str) -> None:
         self.calls.append(("put_tag", repository, tag))
 
+    def set_tag_read_enabled(self, repository: str, tag: str, enabled: bool) -> None:
+        if not enabled and self.fail_lock is not None:
+            raise self.fail_lock
+        self.calls.append(("unlock_tag" if enabled else "lock_tag", repository, tag))
+        self.tag_readable[(repository, tag)] = enabled
+
     def resolve_tag(self, repository: str, tag: str) -> str:
-        raise NotFound(tag)
+        if (repository, tag) not in self.tags:
+            raise NotFound(tag)
+        return self.tags[(repository, tag)]
 
 
 class FakeDirectory:
@@ -147,10 +163,11 @@ class FakeFindings:
 POLICY = """
 gate:
   rules:
-    - {name: signed, repository: 'signed/.*', requireScan: false, signatures: [notation]}
-    - {name: sized, repository: 'sized/.*', requireScan: false, maxSize: 1MiB}
+    - {name: signed, repository: 'signed/.*', mode: lock, requireScan: false, signatures: [notation]}
+    - {name: sized, repository: 'sized/.*', mode: lock, requireScan: false, maxSize: 1MiB}
     - {name: quarantined, repository: 'q/.*', mode: quarantine, requireScan: false}
-    - {name: scanned, repository: 'app/.*'}
+    - {name: tagged, repository: 'tagged/.*', requireScan: false, signatures: [notation], maxSize: 1MiB}
+    - {name: scanned, repository: 'app/.*', mode: lock}
 """
 
 
@@ -440,3 +457,84 @@ def test_the_sweep_never_locks_a_platform_image_whose_index_passed(harness: Harn
     harness.service.sweep()
     assert ("lock", "sized/api", child.digest) not in harness.gate.calls
     assert harness.record(child).standing.decision is Decision.PASS
+
+
+# ---------------------------------------------------------------------------- lock-tags mode
+
+NOTATION = "application/vnd.cncf.notary.signature"
+
+
+def push_tag(h: Harness, image: ImageRef, tag: str) -> str:
+    h.gate.tags[(image.repository, tag)] = image.digest
+    return h.service.handle_event(h.event(image.repository, image.digest[-1], tag)).decision
+
+
+def test_lock_tags_locks_every_tag_pushed_while_pending_and_a_pass_releases_them(harness: Harness) -> None:
+    h = harness
+    image = h.put("tagged/api", "a", image_facts(IMAGE_TYPE))
+    decisions = [push_tag(h, image, "v1"), push_tag(h, image, "latest")]
+    locked = dict(h.gate.tag_readable)
+    h.gate.referrers[image.digest] = [Referrer(digest("5"), NOTATION)]
+    h.service.sweep()
+
+    assert decisions == ["pending", "pending"]
+    assert locked == {("tagged/api", "v1"): False, ("tagged/api", "latest"): False}
+    assert not [c for c in h.gate.calls if c[0] in ("lock", "unlock")]  # the digest stays readable
+    assert h.record(image).standing.decision is Decision.PASS
+    assert h.gate.tag_readable == {("tagged/api", "v1"): True, ("tagged/api", "latest"): True}
+
+
+def test_a_tag_moved_to_another_pending_digest_stays_locked(harness: Harness) -> None:
+    h = harness
+    first = h.put("tagged/api", "a", image_facts(IMAGE_TYPE))
+    second = h.put("tagged/api", "b", image_facts(IMAGE_TYPE))
+    push_tag(h, first, "v1")
+    push_tag(h, second, "v1")  # the tag moves on while the first digest is pending
+    h.gate.referrers[first.digest] = [Referrer(digest("5"), NOTATION)]
+    h.service.sweep()
+
+    assert h.record(first).standing.decision is Decision.PASS
+    assert h.record(second).standing.decision is Decision.PENDING
+    assert ("unlock_tag", "tagged/api", "v1") not in h.gate.calls
+    assert h.gate.tag_readable[("tagged/api", "v1")] is False
+
+
+def test_a_tag_pushed_after_the_pass_is_released(harness: Harness) -> None:
+    h = harness
+    image = h.put("tagged/api", "a", image_facts(IMAGE_TYPE))
+    h.gate.referrers[image.digest] = [Referrer(digest("5"), NOTATION)]
+    assert push_tag(h, image, "v1") == "pass"
+    h.gate.tag_readable[("tagged/api", "stable")] = False  # locked for the digest it named before
+    assert push_tag(h, image, "stable") == "pass"
+
+    assert h.gate.tag_readable[("tagged/api", "stable")] is True
+
+
+def test_a_deny_in_lock_tags_mode_locks_the_manifest_too(harness: Harness) -> None:
+    h = harness
+    image = h.put("tagged/api", "a", image_facts(IMAGE_TYPE, size=2 * 1024 * 1024))
+    assert push_tag(h, image, "v1") == "deny"
+
+    assert ("lock_tag", "tagged/api", "v1") in h.gate.calls
+    assert ("lock", "tagged/api", image.digest) in h.gate.calls
+    assert h.gate.readable[("tagged/api", image.digest)] is False
+
+
+def test_a_failed_tag_lock_leaves_the_image_quarantined(quarantining: Harness) -> None:
+    h = quarantining
+    image = h.put("tagged/api", "a", image_facts(IMAGE_TYPE))
+    h.gate.fail_lock = TransientError("registry 503")
+    h.gate.tags[("tagged/api", "v1")] = image.digest
+    with pytest.raises(TransientError):
+        h.service.handle_event(h.event("tagged/api", "a", "v1"))
+
+    assert not [c for c in h.gate.calls if c[0] == "quarantine"]
+
+
+def test_referrers_refused_by_a_lock_keep_the_image_waiting(harness: Harness) -> None:
+    image = harness.put("signed/api", "a", image_facts(IMAGE_TYPE))
+    harness.gate.fail_referrers = Locked("list referrers: REGISTRY_DISALLOWED_OPERATION")
+    result = harness.service.handle_event(harness.event("signed/api", "a", "v1"))
+
+    assert result.decision == "pending"
+    assert harness.record(image).referrers is None
