@@ -9,6 +9,8 @@ Cases:
 - an Azure SDK call made inside an invocation is a child span of it (azure-core tracing),
   and a 429 from ARM, which the SDK retries after Retry-After, is an
   ``ops.throttled_calls`` point for ``arm``;
+- ACR data-plane calls and the kubernetes client's requests (urllib3) are spans of the
+  invocation's trace too;
 - ``ops --trace`` prints the command's span to stderr and leaves stdout to the command.
 """
 
@@ -130,3 +132,34 @@ def test_ops_trace_prints_spans_to_stderr(tmp_path: Path) -> None:
     spans = [line for line in done.stderr.splitlines() if line.startswith("span ")]
     assert len(spans) == 1 and spans[0].startswith("span ops invoke "), done.stderr
     assert "ops.capability=cli" in spans[0] and "ops.run_id=" in spans[0]
+
+
+def test_registry_and_kubernetes_calls_are_child_spans(otel: Captured, arm_sandbox: object) -> None:
+    from ops.adapters.arm import ArmDirectory
+    from ops.adapters.kube import kube_reader
+    from ops.adapters.registry import registry_client
+    from ops.adapters.telemetry import instrument_sdk_calls
+    from ops.config import load_settings
+
+    instrument_sdk_calls()
+    settings = load_settings({**os.environ, "OPS_SUBSCRIPTIONS": SUBSCRIPTION})
+    directory = ArmDirectory(settings)
+
+    with telemetry.invocation("purge_schedule", capability="purge"):
+        (registry,) = directory.list_registries()
+        assert list(registry_client(settings, registry).list_repositories()) == ["payments/api"]
+        (cluster,) = directory.list_clusters()
+        assert list(kube_reader(settings, directory).list_image_uses(cluster))
+
+    root = otel.span("purge_schedule")
+    spans = otel.spans()
+    assert {s.context.trace_id for s in spans} == {root.context.trace_id}
+    assert any("list_repository_names" in s.name for s in spans), [s.name for s in spans]
+
+    def url(span: object) -> str:
+        attributes = getattr(span, "attributes", None) or {}
+        return str(attributes.get("url.full") or attributes.get("http.url") or "")
+
+    kube = [s for s in spans if "/api/v1/pods" in url(s) or "/apis/apps/v1/" in url(s)]
+    assert kube, [url(s) for s in spans]
+    assert all(s.parent is not None for s in kube)
