@@ -246,6 +246,8 @@ var appSettings = {
   OPS_TRACE: trace ? 'true' : 'false'
   OPS_MAX_ACTIONS_PER_RUN: string(maxActionsPerRun)
   OPS_MAX_CONCURRENCY: string(maxConcurrency)
+  // Renewed by a live holder every 20 s: a crashed run blocks the next one for a minute at most.
+  OPS_LEASE_DURATION: '60s'
   // ARM of the cloud this is deployed to; it is also the token audience.
   OPS_ARM_ENDPOINT: environment().resourceManager
   OPS_ARM_AUDIENCE: environment().resourceManager

@@ -295,10 +295,13 @@ def purge(
         document, rows = _run_purge(policy, registry, apply)
     except OpsError as exc:
         _fail(exc, output)
+    summary = document["summary"]
+    if "interrupted" in document:
+        # stderr, so that --output json stays one document; the exit code says it too.
+        print(document["interrupted"], file=sys.stderr)
     if _output(output) is Output.json:
         print_json(document)
-        return
-    summary = document["summary"]
+        raise typer.Exit(1 if "interrupted" in document else 0)
     print_table(f"purge {document['run']}", _PURGE_COLUMNS, rows)
     for note in document["notes"]:
         print(f"note: {note}")
@@ -309,6 +312,8 @@ def purge(
         f"about {summary['bytes_reclaimed'] / 2**20:,.1f} MiB; protected {summary['protected']} ({reasons})"
         + ("" if apply else "; dry run (--apply to delete)")
     )
+    if "interrupted" in document:
+        raise typer.Exit(1)
 
 
 _PURGE_COLUMNS = ["registry", "repository", "delete", "tags", "protected", "failed"]
@@ -319,13 +324,17 @@ def _run_purge(policy: Path | None, registry: str | None, apply: bool) -> tuple[
     from rich.console import Console
     from rich.progress import Progress
 
+    from ops.interrupts import stop_on_signals
     from ops.purge.policy import load_policy
-    from ops.purge.summary import plan_document, repository_rows
+    from ops.purge.summary import interrupted_summary, plan_document, repository_rows
     from ops.services import get_services
 
     loaded = None if policy is None else load_policy(policy.read_text(), origin=str(policy))
     service = get_services().purge_service(apply=apply)
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    with (
+        stop_on_signals(enabled=apply) as stop,
+        Progress(console=Console(stderr=True), transient=True) as bar,
+    ):
         tasks: dict[str, Any] = {}
 
         def report(stage: str, done: int, total: int | None) -> None:
@@ -333,9 +342,11 @@ def _run_purge(policy: Path | None, registry: str | None, apply: bool) -> tuple[
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        result = service.run_inline(policy=loaded, registry=registry, progress=report)
+        result = service.run_inline(policy=loaded, registry=registry, progress=report, stop=stop.is_set)
     assert result.plan is not None
     document = plan_document(result.plan, result.outcomes, result.summary, result.run)
+    if stop.is_set():
+        document["interrupted"] = interrupted_summary(result.outcomes)
     return document, repository_rows(result.plan, result.outcomes)
 
 

@@ -6,6 +6,24 @@ retries that honour ``retry_after``, "already gone" counted as done, dry-run and
 the kill switch, a cap that refuses oversized plans whole, and exactly one audit
 record per effect, deduplicated by the action's idempotency key even when two
 runs apply the same plan at once.
+
+Crashes. Before an action runs, its claim is written twice: under its key (so no
+other run applies it again) and in an *open* list under the run's ``scope`` (a
+queue batch, or an inline run), with the whole action. A process that dies with
+an action in flight leaves both behind, and the effect may or may not have
+landed. Waiting for the claim to time out would stall every redelivery, and a
+rerun would never meet the action again if the effect did land (the planner no
+longer sees what was deleted), so its audit record would be lost. Instead, a
+capability passes a *verifier* per action kind, which asks the target whether
+the effect is in place (a deleted manifest is gone). :func:`resolve_open_claims`,
+called when a scope starts again, and the claim path itself, when it meets
+another run's unfinished claim, both verify: done means the audit record is
+written now, once; not done means the action may be applied again, which
+idempotent effects (delete → 404, set → same) make harmless. Action kinds without
+a verifier still wait out ``claim_timeout``.
+
+Stopping. ``stop`` is polled before each action starts: a SIGTERM'd CLI run
+finishes what is in flight and reports the rest as not attempted.
 """
 
 from __future__ import annotations
@@ -18,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ops.errors import CapExceeded, Conflict, NotFound, OpsError, TransientError
 from ops.plan import Action, Outcome, Plan, Status
@@ -29,8 +48,14 @@ log = logging.getLogger(__name__)
 
 #: Applies one action; raises ops.errors on failure. Adapters supply these.
 Handler = Callable[[Action], None]
+#: Is the action's effect in place now? True (done), False (not done), None (cannot tell).
+Verifier = Callable[[Action], bool | None]
 
 _CLAIMS = "action-claims"
+#: Claims not yet finished, by ``<capability>/<scope>/<key>``, each with its whole action.
+_OPEN = "action-claims-open"
+INTERRUPTED = "not attempted: interrupted"
+RESUMED = "applied by an interrupted attempt; recorded when resumed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,28 +133,29 @@ def apply_plan(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    verifiers: Mapping[str, Verifier] | None = None,
+    scope: str = "",
+    stop: Callable[[], bool] | None = None,
 ) -> list[Outcome]:
     """Apply ``plan`` and return one Outcome per action, in plan order.
 
     Raises CapExceeded before touching anything when the plan is over its cap, in
     dry runs too, so that a dry run predicts a real run faithfully. Every plan applied
-    here, and each action's outcome, is recorded by ops.telemetry.
+    here, and each action's outcome, is recorded by ops.telemetry. ``scope`` names the
+    unit of work that :func:`resolve_open_claims` resumes after a crash; ``stop``
+    returning True starts no further action.
     """
-    outcomes = _apply_plan(plan, handlers, store, policy, limits, clock, sleep, now)
+    runner = _Runner(plan, handlers, store, policy, limits or {}, clock, sleep, now)
+    runner.verifiers = verifiers or {}
+    runner.scope = scope
+    runner.stop = stop
+    outcomes = _apply_plan(runner)
     record_outcomes(plan, outcomes, dry_run=policy.dry_run)
     return outcomes
 
 
-def _apply_plan(
-    plan: Plan,
-    handlers: Mapping[str, Handler],
-    store: StateStore,
-    policy: ExecutionPolicy,
-    limits: Mapping[str, RateLimit] | None,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    now: Callable[[], datetime],
-) -> list[Outcome]:
+def _apply_plan(runner: _Runner) -> list[Outcome]:
+    plan, handlers, policy = runner.plan, runner.handlers, runner.policy
     check_cap(plan)
     missing = sorted({a.kind for a in plan.actions} - set(handlers))
     if missing and not (policy.dry_run or policy.kill_switch):
@@ -141,7 +167,6 @@ def _apply_plan(
         return [Outcome(a, Status.HALTED, detail="kill switch is on") for a in plan.actions]
     if policy.dry_run:
         return [Outcome(a, Status.DRY_RUN, detail="dry run") for a in plan.actions]
-    runner = _Runner(plan, handlers, store, policy, limits or {}, clock, sleep, now)
     first: dict[str, Action] = {}
     for action in plan.actions:
         first.setdefault(action.key, action)
@@ -183,8 +208,13 @@ class _Runner:
         self.sleep = sleep
         self.now = now
         self.buckets = {svc: TokenBucket(lim, clock=clock, sleep=sleep) for svc, lim in limits.items()}
+        self.verifiers: Mapping[str, Verifier] = {}
+        self.scope = ""
+        self.stop: Callable[[], bool] | None = None
 
     def run(self, action: Action) -> Outcome:
+        if self.stop is not None and self.stop():
+            return Outcome(action, Status.FAILED, 0, INTERRUPTED, retryable=True)
         try:
             claimed = self._claim(action)
         except OpsError as exc:  # the state store is unreachable: apply nothing, retry later
@@ -227,7 +257,10 @@ class _Runner:
     def _claim(self, action: Action) -> Outcome | None:
         """Take the action's key so that no concurrent or later run applies it again."""
         stamp = self.now()
-        value = {"status": "in_progress", "at": stamp.isoformat(), "capability": self.plan.capability}
+        value = claim_value(action, capability=self.plan.capability, scope=self.scope, at=stamp)
+        mine = open_key(self.plan.capability, self.scope, action.key)
+        # The open entry first: a crash after it, whatever else happened, leaves a trace.
+        self.store.put_record(_OPEN, mine, value, etag="*")
         try:
             self.store.put_record(_CLAIMS, action.key, value, etag=None)
             return None
@@ -237,41 +270,68 @@ class _Runner:
         if record is None:  # released between our write and read: try once more
             return self._claim(action)
         if record.value.get("status") == "done":
+            _forget_open(self.store, mine)
             return Outcome(action, Status.ALREADY_DONE, detail="applied before (same idempotency key)")
-        started = datetime.fromisoformat(str(record.value.get("at")))
         busy = Outcome(action, Status.FAILED, detail="being applied by another run", retryable=True)
-        if stamp - started < self.policy.claim_timeout:
-            # Not done yet, and its holder may have died: a redelivery must come back for it.
-            return busy
-        try:  # a stale claim: its holder died mid-action
+        verify = self.verifiers.get(action.kind)
+        if verify is None:
+            started = datetime.fromisoformat(str(record.value.get("at")))
+            if stamp - started < self.policy.claim_timeout:
+                # Not done yet, and its holder may have died: a redelivery must come back for it.
+                _forget_open(self.store, mine)
+                return busy
+        else:
+            # Another run's unfinished claim: ask the target rather than wait for a timeout.
+            try:
+                landed = verify(action)
+            except OpsError as exc:
+                _forget_open(self.store, mine)
+                return Outcome(action, Status.FAILED, 0, f"could not verify a claim: {exc}", retryable=True)
+            if landed:
+                done = self._done(action, Status.ALREADY_DONE, 0, RESUMED, audit_status=Status.APPLIED)
+                if record.value.get("scope") != self.scope:
+                    _forget_open(self.store, open_key_of(record.value, action.key))
+                return done
+            if landed is None:
+                _forget_open(self.store, mine)
+                return busy
+        try:  # a stale claim, or one whose effect did not land: take it over
             self.store.put_record(_CLAIMS, action.key, value, etag=record.etag)
         except Conflict:
+            _forget_open(self.store, mine)
             return busy
+        if record.value.get("scope") != self.scope:
+            _forget_open(self.store, open_key_of(record.value, action.key))
         return None
 
-    def _done(self, action: Action, status: Status, attempts: int, detail: str) -> Outcome:
+    def _done(
+        self,
+        action: Action,
+        status: Status,
+        attempts: int,
+        detail: str,
+        *,
+        audit_status: Status | None = None,
+    ) -> Outcome:
         """Record the effect. It already happened, so a store failure here must not hide it."""
         stamp = self.now()
-        record = AuditRecord(
-            key=action.key,
-            capability=self.plan.capability,
-            kind=action.kind,
-            target=action.target,
-            reason=action.reason,
-            status=str(status),
-            at=stamp,
-            detail={"params": dict(action.params), "attempts": attempts, "note": detail},
-        )
-        done = {"status": "done", "at": stamp.isoformat(), "capability": self.plan.capability}
         for attempt in range(1, 4):
             try:
-                self.store.append_audit(record)
-                self.store.put_record(_CLAIMS, action.key, done, etag="*")
+                record_effect(
+                    self.store,
+                    action,
+                    capability=self.plan.capability,
+                    status=audit_status or status,
+                    attempts=attempts,
+                    note=detail,
+                    at=stamp,
+                )
+                _forget_open(self.store, open_key(self.plan.capability, self.scope, action.key))
                 break
             except OpsError as exc:
                 if attempt == 3:
-                    # The claim stays in progress: after claim_timeout a later run re-applies,
-                    # which idempotent effects (delete → 404, set → same) make harmless.
+                    # The claim stays open: the next attempt of this scope verifies the
+                    # effect and writes the record then (see resolve_open_claims).
                     log.error("%s %s applied, but recording it failed: %s", action.kind, action.target, exc)
                     detail = f"{detail}; audit pending: {exc}".lstrip("; ")
                 else:
@@ -282,7 +342,124 @@ class _Runner:
         log.error("%s %s failed: %s", action.kind, action.target, detail)
         with contextlib.suppress(OpsError):  # an unreleased claim only delays a retry
             self.store.delete_record(_CLAIMS, action.key)
+            _forget_open(self.store, open_key(self.plan.capability, self.scope, action.key))
         return Outcome(action, Status.FAILED, attempts, detail, retryable=retry)
+
+
+# -- claims -------------------------------------------------------------------------------
+
+
+def claim_value(action: Action, *, capability: str, scope: str, at: datetime) -> dict[str, Any]:
+    """An in-progress claim: who holds it, since when, and enough to audit it later."""
+    return {
+        "status": "in_progress",
+        "at": at.isoformat(),
+        "capability": capability,
+        "scope": scope,
+        "action": {**action.to_dict(), "missing_ok": action.missing_ok},
+    }
+
+
+def open_key(capability: str, scope: str, key: str) -> str:
+    return f"{capability}/{scope}/{key}"
+
+
+def open_key_of(claim: Mapping[str, Any], key: str) -> str:
+    return open_key(str(claim.get("capability", "")), str(claim.get("scope", "")), key)
+
+
+def _forget_open(store: StateStore, key: str) -> None:
+    with contextlib.suppress(OpsError):  # a leftover entry is resolved (or pruned) later
+        store.delete_record(_OPEN, key)
+
+
+def action_of(claim: Mapping[str, Any]) -> Action:
+    """The action an open claim was taken for."""
+    data = claim["action"]
+    return Action(
+        kind=data["kind"],
+        target=data["target"],
+        reason=data["reason"],
+        service=data["service"],
+        params=dict(data.get("params") or {}),
+        key=data["key"],
+        missing_ok=bool(data.get("missing_ok", False)),
+    )
+
+
+def record_effect(
+    store: StateStore,
+    action: Action,
+    *,
+    capability: str,
+    status: Status,
+    attempts: int,
+    note: str,
+    at: datetime,
+) -> None:
+    """The effect's one audit record (a repeat adds nothing), then its claim marked done."""
+    store.append_audit(
+        AuditRecord(
+            key=action.key,
+            capability=capability,
+            kind=action.kind,
+            target=action.target,
+            reason=action.reason,
+            status=str(status),
+            at=at,
+            detail={"params": dict(action.params), "attempts": attempts, "note": note},
+        )
+    )
+    done = {"status": "done", "at": at.isoformat(), "capability": capability}
+    store.put_record(_CLAIMS, action.key, done, etag="*")
+
+
+def resolve_open_claims(
+    store: StateStore,
+    *,
+    capability: str,
+    verifiers: Mapping[str, Verifier],
+    scope: str | None = None,
+    older_than: datetime | None = None,
+    now: datetime,
+) -> list[Outcome]:
+    """Settle the unfinished claims a crashed attempt of ``scope`` left (every scope of
+    ``capability`` when None, if claimed before ``older_than``).
+
+    Each is verified against its target: an effect in place gets its audit record now
+    (and is returned, ALREADY_DONE); one not in place is released, so that the next
+    plan may apply it again. A claim that cannot be verified stays open. Call it when
+    the scope starts again and before it plans, while no other attempt of it runs.
+    Verifier errors propagate: the caller retries later.
+    """
+    prefix = f"{capability}/" if scope is None else open_key(capability, scope, "")
+    resolved: list[Outcome] = []
+    for entry in store.list_records(_OPEN, prefix=prefix):
+        value = entry.value
+        if older_than is not None and datetime.fromisoformat(str(value.get("at"))) >= older_than:
+            continue
+        action = action_of(value)
+        claim = store.get_record(_CLAIMS, action.key)
+        finished = claim is None or claim.value.get("status") == "done"
+        if finished or claim is None or open_key_of(claim.value, action.key) != entry.key:
+            _forget_open(store, entry.key)  # finished, failed, or another run's now
+            continue
+        verify = verifiers.get(action.kind)
+        landed = None if verify is None else verify(action)
+        if landed is None:
+            log.warning("%s %s: an interrupted claim cannot be verified yet", action.kind, action.target)
+            continue
+        if landed:
+            record_effect(
+                store, action, capability=capability, status=Status.APPLIED, attempts=1, note=RESUMED, at=now
+            )
+            resolved.append(Outcome(action, Status.ALREADY_DONE, 0, RESUMED))
+            log.info("%s %s: %s", action.kind, action.target, RESUMED)
+        else:
+            with contextlib.suppress(Conflict):  # taken over meanwhile: that run owns it now
+                store.delete_record(_CLAIMS, action.key, etag=claim.etag)
+        _forget_open(store, entry.key)
+    return resolved
 
 
 def failed_transiently(outcomes: Sequence[Outcome]) -> bool:
@@ -298,13 +475,14 @@ def prune_claims(store: StateStore, *, now: datetime, retention: timedelta) -> i
     """
     cutoff = now - retention
     pruned = 0
-    for record in store.list_records(_CLAIMS):
-        try:
-            stamp = datetime.fromisoformat(str(record.value.get("at")))
-        except ValueError:
-            stamp = cutoff  # unreadable: old enough to go
-        if stamp <= cutoff:
-            with contextlib.suppress(Conflict, NotFound):
-                store.delete_record(_CLAIMS, record.key, etag=record.etag)
-                pruned += 1
+    for table in (_CLAIMS, _OPEN):  # open entries too: one a scope never resumed
+        for record in store.list_records(table):
+            try:
+                stamp = datetime.fromisoformat(str(record.value.get("at")))
+            except ValueError:
+                stamp = cutoff  # unreadable: old enough to go
+            if stamp <= cutoff:
+                with contextlib.suppress(Conflict, NotFound):
+                    store.delete_record(table, record.key, etag=record.etag)
+                    pruned += 1
     return pruned

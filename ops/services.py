@@ -69,6 +69,7 @@ class Services:
             policy=load_policy(schedule.policy, protected_environments=schedule.protected_environments),
             execution=self.execution_policy(apply=apply),
             cap=self.settings.caps.max_actions_per_run,
+            lease=self.settings.caps.lease_duration,
             clock=(lambda: pinned) if pinned is not None else (lambda: datetime.now(UTC)),
         )
 
@@ -98,6 +99,7 @@ class Services:
                 snapshot_max_age=purge.snapshot_max_age,
                 concurrency=purge.concurrency,
                 stopped_cluster_max_age=purge.stopped_cluster_max_age,
+                lease=self.settings.caps.lease_duration,
             ),
             queue=self.purge_queue() if queue else None,
         )
@@ -122,7 +124,11 @@ class Services:
             publisher=EventGridPublisher(self.settings, topic) if topic else None,
             store=self.store(),
             execution=self.execution_policy(apply=apply),
-            config=GateConfig(query_batch=gate.query_batch, sweep_limit=gate.sweep_limit),
+            config=GateConfig(
+                query_batch=gate.query_batch,
+                sweep_limit=gate.sweep_limit,
+                lease=self.settings.caps.lease_duration,
+            ),
         )
 
     def authenticator(self) -> Authenticator:

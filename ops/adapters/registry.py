@@ -167,6 +167,18 @@ class AcrRegistry:
         with translated_errors(f"unlock tag {self.registry.name}/{repository}:{tag}"):
             self.client.update_tag_properties(repository, tag, can_delete=True, can_write=True, retry_total=0)
 
+    def read_manifest_flags(self, repository: str, digest: str) -> tuple[bool, bool]:
+        self.tokens.authorize([repository])
+        with translated_errors(f"read manifest {self.registry.name}/{repository}@{digest}"):
+            found = self.client.get_manifest_properties(repository, digest, retry_total=0)
+        return bool(found.can_delete), bool(found.can_write)
+
+    def read_tag_flags(self, repository: str, tag: str) -> tuple[bool, bool]:
+        self.tokens.authorize([repository])
+        with translated_errors(f"read tag {self.registry.name}/{repository}:{tag}"):
+            found = self.client.get_tag_properties(repository, tag, retry_total=0)
+        return bool(found.can_delete), bool(found.can_write)
+
     # -- the gate: evidence, locks, quarantine, tags ------------------------------------------
 
     def read_manifest(self, repository: str, digest: str, *, labels: bool) -> ManifestFacts:

@@ -294,6 +294,39 @@ class TableStateStore:
                 raise
         return Lease(name=name, holder=holder, token=lease.id, expires=expires)
 
+    def renew_lease(self, lease: Lease, *, duration: timedelta, now: datetime) -> Lease | None:
+        if duration <= timedelta(0):
+            raise ValueError(f"lease duration must be positive, got {duration}")
+        blob = self._leases.get_blob_client(encode_key(lease.name))
+        expires = as_utc(now + duration)
+        with translated_errors(f"renew lease {lease.name}"):
+            held = BlobLeaseClient(blob, lease_id=lease.token)
+            try:
+                # Restarts a fixed blob lease's own clock; an infinite one just stays.
+                held.renew()
+                blob.set_blob_metadata(
+                    {"holder": encode_key(lease.holder), "expires": format_instant(expires)}, lease=held
+                )
+            except HttpResponseError as error:
+                # 409/412: another holder broke or took it; 404: the blob is gone.
+                if error.status_code in (404, 409, 412):
+                    return None
+                raise
+        return Lease(name=lease.name, holder=lease.holder, token=lease.token, expires=expires)
+
+    def read_lease(self, name: str) -> Lease | None:
+        blob = self._leases.get_blob_client(encode_key(name))
+        with translated_errors(f"read lease {name}"):
+            try:
+                properties = blob.get_blob_properties()
+            except ResourceNotFoundError:
+                return None
+        expires = properties.metadata.get("expires")
+        if properties.lease.state != "leased" or not expires:
+            return None
+        holder = decode_key(properties.metadata.get("holder", ""))
+        return Lease(name=name, holder=holder, token="", expires=parse_instant(expires))
+
     def release_lease(self, lease: Lease) -> None:
         blob = self._leases.get_blob_client(encode_key(lease.name))
         with translated_errors(f"release lease {lease.name}"):

@@ -76,6 +76,7 @@ from ops.gate.records import GateRecord
 from ops.gate.verdicts import verdict_event
 from ops.plan import Action, Outcome, Plan, Status
 from ops.registries import is_registry_host
+from ops.state.leases import LEASE_DURATION, LeaseHeld, take_lease
 from ops.state.store import StateStore
 from ops.telemetry import record_gate_pending
 
@@ -100,7 +101,7 @@ class GateConfig:
     query_batch: int = 300  # digests per Resource Graph query
     sweep_limit: int = 5000  # pending images one sweep looks at
     event_ttl: timedelta = timedelta(hours=48)  # Event Grid retries for up to 24 h
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = LEASE_DURATION
     retry_sleep_cap: float = 2.0  # an Event Grid delivery times out after 30 s
 
 
@@ -651,11 +652,17 @@ class GateService:
         if self.policy is None:
             return SweepResult(status="skipped", detail="no gate policy is configured (OPS_GATE_POLICY)")
         now = self.clock()
-        lease = self.store.acquire_lease(
-            SWEEP_LEASE, holder=f"sweep-{uuid.uuid4().hex[:8]}", duration=self.config.lease, now=now
-        )
-        if lease is None:
-            return SweepResult(status="skipped", detail="another sweep holds the lease")
+        try:
+            lease = take_lease(
+                self.store,
+                SWEEP_LEASE,
+                holder=f"sweep-{uuid.uuid4().hex[:8]}",
+                what="another sweep holds the lease",
+                duration=self.config.lease,
+                now=self.clock,
+            )
+        except LeaseHeld as held:
+            return SweepResult(status="skipped", detail=str(held))
         transient: TransientError | None = None
         try:
             pending = self._load_pending()
@@ -698,7 +705,7 @@ class GateService:
                 decision = str(record.standing.decision)
                 result.decisions[decision] = result.decisions.get(decision, 0) + 1
         finally:
-            self.store.release_lease(lease)
+            lease.release()
         if transient is not None:
             raise TransientError(
                 f"gate sweep: {len(result.failed)} image(s) failed transiently; the next sweep retries them "

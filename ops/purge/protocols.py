@@ -57,6 +57,14 @@ class RegistryClient(Protocol):
 
     def unlock_tag(self, repository: str, tag: str) -> None: ...
 
+    def read_manifest_flags(self, repository: str, digest: str) -> tuple[bool, bool]:
+        """The manifest's (deleteEnabled, writeEnabled); NotFound when it is gone."""
+        ...
+
+    def read_tag_flags(self, repository: str, tag: str) -> tuple[bool, bool]:
+        """The tag's (deleteEnabled, writeEnabled); NotFound when it is gone."""
+        ...
+
 
 class RegistryClients(Protocol):
     """Builds (and caches) the data-plane client of a registry."""

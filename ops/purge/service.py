@@ -33,6 +33,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,10 +45,12 @@ from ops.executor import (
     Handler,
     RateLimit,
     TokenBucket,
+    Verifier,
     apply_plan,
     check_cap,
     failed_transiently,
     prune_claims,
+    resolve_open_claims,
 )
 from ops.plan import Action, Outcome, Plan, Status
 from ops.policies import format_duration
@@ -79,6 +82,7 @@ from ops.purge.summary import (
     refused_summary,
     summarize_batch,
 )
+from ops.state.leases import LEASE_DURATION, HeldLease, LeaseHeld, hold_lease
 from ops.state.store import AuditRecord, StateStore
 from ops.telemetry import record_bytes_reclaimed
 
@@ -104,6 +108,11 @@ WRITE_LIMITS = {"Basic": 100, "Standard": 500, "Premium": 2000}
 READ_LIMITS = {"Basic": 1000, "Standard": 3000, "Premium": 10000}
 
 Progress = Callable[[str, int, int | None], None]
+#: True once the run should start no further delete (SIGTERM, or the lease lost).
+Stop = Callable[[], bool]
+#: The executor scope of ``ops purge --apply`` (one at a time, under the purge lease).
+INLINE_SCOPE = "inline"
+_HELD = "another purge run holds the purge lease"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +127,7 @@ class PurgeConfig:
     policy: str | None = None
     batch_size: int = 20
     default_max_deletes: int = 200
-    lease: timedelta = timedelta(minutes=30)
+    lease: timedelta = LEASE_DURATION
     estimate_bytes: bool = True
     read_concurrency: int = 8
     snapshot_max_age: timedelta = timedelta(minutes=30)
@@ -213,57 +222,62 @@ class PurgeService:
         policy = self.load_policy()
         started = self.now()
         run = new_run_id(started)
-        lease = self.store.acquire_lease(LEASE, holder=run, duration=self.config.lease, now=started)
-        if lease is None:
-            return ScheduleResult(status="skipped", detail="another purge run holds the purge lease")
         try:
-            busy = self._runs_still_deleting(started)
-            if busy:
-                return ScheduleResult(status="skipped", detail=busy)
-            registries = self.list_registries(policy)
-            in_use = self.observe_in_use(registries, now=started)
-            messages: list[tuple[BatchMessage, RegistryRef]] = []
-            repositories = 0
-            for registry in registries:
-                names = self.list_repositories(registry, policy)
-                repositories += len(names)
-                for start in range(0, len(names), self.config.batch_size):
-                    chunk = names[start : start + self.config.batch_size]
-                    messages.append((batch_message(run, len(messages), registry, chunk), registry))
-            budget = self.budget(policy)
-            parts = {r.name: split_parts(in_use.for_host(r.login_server)) for r in registries}
-            record = {
-                "created": started.isoformat(),
-                # When the clusters were read: batches refuse a set older than snapshot_max_age.
-                "in_use_at": started.isoformat(),
-                "dry_run": self.execution.dry_run,
-                "batches": len(messages),
-                "budget": budget,
-                "remaining": budget,
-                "policy": dict(policy.document),
-                "unreadable": dict(in_use.unreadable),
-                "clusters": list(in_use.clusters),
-                "last_seen": {c: t.isoformat() for c, t in in_use.last_seen.items()},
-                "registries": [r.name for r in registries],
-                # A batch refuses an in-use set with fewer parts than this (ops.purge.batches).
-                "in_use_parts": {name: len(found) for name, found in parts.items()},
-            }
-            # The run first, so that pruning finds every record a crashed schedule left;
-            # then the in-use set and what each batch holds, before any message is sent.
-            self.store.put_record(RUNS, run, record, etag=None)
-            for name, found in parts.items():
-                for index, part in enumerate(found):
-                    self.store.put_record(IN_USE, f"{run}/{name}/{index:04d}", part, etag="*")
-            for message, registry in messages:
-                held = enqueued_record(registry, message.repositories)
-                self.store.put_record(ENQUEUED, message.key, held, etag="*")
-            for message, _ in messages:
-                self.queue.send(message.to_json())
-            if not messages:
-                self._finish_run(run, 0)
-            pruned = self._prune(started)
-        finally:
-            self.store.release_lease(lease)
+            with self._lease(run):
+                return self._schedule(run, policy, started)
+        except LeaseHeld as held:
+            return ScheduleResult(status="skipped", detail=str(held))
+
+    def _schedule(self, run: str, policy: PurgePolicy, started: datetime) -> ScheduleResult:
+        assert self.queue is not None
+        busy = self._runs_still_deleting(started)
+        if busy:
+            return ScheduleResult(status="skipped", detail=busy)
+        registries = self.list_registries(policy)
+        # Batches that never came back (poisoned, or refused as stale) may have left
+        # unfinished deletes behind: verify them, so each effect gets its record.
+        self._resume(registries, scope=None, older_than=started - self.config.snapshot_max_age)
+        in_use = self.observe_in_use(registries, now=started)
+        messages: list[tuple[BatchMessage, RegistryRef]] = []
+        repositories = 0
+        for registry in registries:
+            names = self.list_repositories(registry, policy)
+            repositories += len(names)
+            for start in range(0, len(names), self.config.batch_size):
+                chunk = names[start : start + self.config.batch_size]
+                messages.append((batch_message(run, len(messages), registry, chunk), registry))
+        budget = self.budget(policy)
+        parts = {r.name: split_parts(in_use.for_host(r.login_server)) for r in registries}
+        record = {
+            "created": started.isoformat(),
+            # When the clusters were read: batches refuse a set older than snapshot_max_age.
+            "in_use_at": started.isoformat(),
+            "dry_run": self.execution.dry_run,
+            "batches": len(messages),
+            "budget": budget,
+            "remaining": budget,
+            "policy": dict(policy.document),
+            "unreadable": dict(in_use.unreadable),
+            "clusters": list(in_use.clusters),
+            "last_seen": {c: t.isoformat() for c, t in in_use.last_seen.items()},
+            "registries": [r.name for r in registries],
+            # A batch refuses an in-use set with fewer parts than this (ops.purge.batches).
+            "in_use_parts": {name: len(found) for name, found in parts.items()},
+        }
+        # The run first, so that pruning finds every record a crashed schedule left;
+        # then the in-use set and what each batch holds, before any message is sent.
+        self.store.put_record(RUNS, run, record, etag=None)
+        for name, found in parts.items():
+            for index, part in enumerate(found):
+                self.store.put_record(IN_USE, f"{run}/{name}/{index:04d}", part, etag="*")
+        for message, registry in messages:
+            held = enqueued_record(registry, message.repositories)
+            self.store.put_record(ENQUEUED, message.key, held, etag="*")
+        for message, _ in messages:
+            self.queue.send(message.to_json())
+        if not messages:
+            self._finish_run(run, 0)
+        pruned = self._prune(started)
         log.info("purge run %s: %d batch(es) of %d repositories enqueued", run, len(messages), repositories)
         return ScheduleResult(
             status="scheduled",
@@ -290,6 +304,8 @@ class PurgeService:
         finished = self.store.get_record(BATCHES, message.key)
         if finished is not None:
             return PurgeResult("already_done", message.run, finished.value)
+        # A redelivery after a crash: settle what the dead attempt left in flight first.
+        resumed = self._resume([registry], scope=message.key)
         stale = self._stale_snapshot(run.value, self.now())
         if stale is not None:
             return self._refuse_batch(message, run.value, stale)
@@ -317,7 +333,12 @@ class PurgeService:
         )
         # Up to `concurrency` batches delete at once, each on its own instance: each takes its share.
         outcomes, summary = self._execute(
-            plan, states, {registry.name: (registry, client)}, share=self.config.concurrency
+            plan,
+            states,
+            {registry.name: (registry, client)},
+            share=self.config.concurrency,
+            scope=message.key,
+            resumed=resumed,
         )
         if failed_transiently(outcomes):
             raise TransientError(
@@ -338,34 +359,67 @@ class PurgeService:
         policy: PurgePolicy | None = None,
         registry: str | None = None,
         progress: Progress | None = None,
+        stop: Stop | None = None,
     ) -> PurgeResult:
         """The whole purge in this process: one plan over every repository in scope.
 
         Applying takes the purge lease, as ``purge_schedule`` does, and refuses while a
         scheduled run may still delete: each run has its own delete budget, and two at
-        once would spend both. A plan (dry run) needs neither.
+        once would spend both. A plan (dry run) needs neither. The lease lasts a minute
+        and is renewed while the run works, so a run that dies blocks the next for at
+        most that long; deletes the dead run left in flight are verified and recorded
+        first. ``stop`` (or losing the lease) starts no further delete: the result then
+        says how many were done.
         """
         policy = policy or self.load_policy()
         started = self.now()
         run = new_run_id(started)
         if self.execution.dry_run:
-            return self._run_inline(run, policy, registry, progress)
-        lease = self.store.acquire_lease(LEASE, holder=run, duration=self.config.lease, now=started)
-        if lease is None:
-            raise Conflict(
-                "another purge run holds the purge lease (purge_schedule listing, or another "
-                "`ops purge --apply`); try again when it is done, or plan without --apply"
-            )
-        try:
+            return self._run_inline(run, policy, registry, progress, stop)
+        with self._lease(run, hint="; try again after that, or plan without --apply") as held:
             busy = self._runs_still_deleting(started)
             if busy:
                 raise Conflict(f"{busy}; try again when it is done, or plan without --apply")
-            return self._run_inline(run, policy, registry, progress)
-        finally:
-            self.store.release_lease(lease)
+
+            def halted() -> bool:
+                return held.lost.is_set() or (stop is not None and stop())
+
+            return self._run_inline(run, policy, registry, progress, halted)
+
+    def _lease(self, run: str, *, hint: str = "") -> AbstractContextManager[HeldLease]:
+        """The purge lease for ``run``, renewed while it works (``LeaseHeld`` if taken)."""
+        return hold_lease(
+            self.store, LEASE, holder=run, what=_HELD, duration=self.config.lease, now=self.now, hint=hint
+        )
+
+    def _resume(
+        self,
+        registries: Sequence[RegistryRef],
+        *,
+        scope: str | None,
+        older_than: datetime | None = None,
+    ) -> int:
+        """Verify and record the deletes an interrupted attempt of ``scope`` left unfinished."""
+        if self.execution.dry_run:
+            return 0
+        clients = {r.name: (r, self.registries(r)) for r in registries}
+        resolved = resolve_open_claims(
+            self.store,
+            capability=CAPABILITY,
+            verifiers=_verifiers(clients),
+            scope=scope,
+            older_than=older_than,
+            now=self.now(),
+        )
+        return len(resolved)
 
     def _run_inline(
-        self, run: str, policy: PurgePolicy, registry: str | None, progress: Progress | None
+        self,
+        run: str,
+        policy: PurgePolicy,
+        registry: str | None,
+        progress: Progress | None,
+        stop: Stop | None,
     ) -> PurgeResult:
         report = progress or (lambda _stage, _done, _total: None)
         clock = time.monotonic()
@@ -374,6 +428,7 @@ class PurgeService:
             registries = [r for r in registries if r.name == registry]
             if not registries:
                 raise InvalidInput("--registry", "a registry in scope that a rule covers", registry)
+        resumed = self._resume(registries, scope=INLINE_SCOPE)
         report("clusters", 0, None)
         in_use = self.observe_in_use(registries)
         clients = {r.name: (r, self.registries(r)) for r in registries}
@@ -388,7 +443,9 @@ class PurgeService:
             states, policy=policy, in_use=in_use, now=self.now(), run_id=run, max_deletes=self.budget(policy)
         )
         planned = time.monotonic()
-        outcomes, summary = self._execute(plan, states, clients, progress=report)
+        outcomes, summary = self._execute(
+            plan, states, clients, progress=report, scope=INLINE_SCOPE, stop=stop, resumed=resumed
+        )
         self._record_run(run, [summary], dry_run=self.execution.dry_run)
         timings = {"plan_s": planned - clock, "apply_s": time.monotonic() - planned}
         return PurgeResult("done", run, summary, plan, outcomes, timings)
@@ -481,10 +538,13 @@ class PurgeService:
         *,
         progress: Progress | None = None,
         share: int = 1,
+        scope: str = "",
+        stop: Stop | None = None,
+        resumed: int = 0,
     ) -> tuple[list[Outcome], dict[str, Any]]:
         check_cap(plan)
         layers = self._read_layers(plan, states, clients) if self.config.estimate_bytes else {}
-        outcomes = self._apply_in_stages(plan, clients, progress, share=share)
+        outcomes = self._apply_in_stages(plan, clients, progress, share=share, scope=scope, stop=stop)
         gone = deleted_digests(outcomes)
         freed = 0
         for state in states:
@@ -499,7 +559,12 @@ class PurgeService:
                 ]
                 freed += reclaimed_bytes(layers, deleted=deleted, kept=kept)
         summary = summarize_batch(
-            plan, outcomes, repositories=len(states), bytes_reclaimed=freed, dry_run=self.execution.dry_run
+            plan,
+            outcomes,
+            repositories=len(states),
+            bytes_reclaimed=freed,
+            dry_run=self.execution.dry_run,
+            resumed=resumed,
         )
         record_bytes_reclaimed(freed, capability=CAPABILITY, dry_run=self.execution.dry_run)
         return outcomes, summary
@@ -551,12 +616,15 @@ class PurgeService:
         progress: Progress | None,
         *,
         share: int = 1,
+        scope: str = "",
+        stop: Stop | None = None,
     ) -> list[Outcome]:
         """Apply stage by stage; skip what depends on a delete or unlock that did not happen.
 
         Writes are paced under ``1/share`` of each registry's SKU write limit.
         """
         handlers = _handlers(clients)
+        verifiers = _verifiers(clients)
         limits = {f"acr:{name}": write_limit(ref.sku, share) for name, (ref, _) in clients.items()}
         results: dict[str, Outcome] = {}
         blocked: set[tuple[str, str, str]] = set()
@@ -579,6 +647,9 @@ class PurgeService:
                 store=self.store,
                 policy=self.execution,
                 limits=limits,
+                verifiers=verifiers,
+                scope=scope,
+                stop=stop,
             )
             for outcome in outcomes:
                 results[outcome.action.key] = outcome
@@ -759,6 +830,41 @@ def _handlers(clients: Mapping[str, tuple[RegistryRef, RegistryClient]]) -> dict
         UNLOCK_MANIFEST: lambda a: client(a).unlock_manifest(a.params["repository"], a.params["digest"]),
         UNLOCK_TAG: lambda a: client(a).unlock_tag(a.params["repository"], a.params["tag"]),
     }
+
+
+def _verifiers(clients: Mapping[str, tuple[RegistryRef, RegistryClient]]) -> dict[str, Verifier]:
+    """Is an action's effect in place? Asked of the registry after a crash (see ops.executor).
+
+    A deleted manifest is gone (gone means done); an unlocked manifest or tag has delete
+    and write enabled. An unlocked manifest deleted since cannot tell: None.
+    """
+
+    def client(action: Action) -> RegistryClient | None:
+        found = clients.get(action.params["registry"])
+        return None if found is None else found[1]
+
+    def deleted(action: Action) -> bool | None:
+        registry = client(action)
+        if registry is None:
+            return None
+        try:
+            registry.read_manifest_flags(action.params["repository"], action.params["digest"])
+        except NotFound:
+            return True
+        return False
+
+    def unlocked(action: Action) -> bool | None:
+        registry, params = client(action), action.params
+        if registry is None:
+            return None
+        try:
+            if action.kind == UNLOCK_TAG:
+                return all(registry.read_tag_flags(params["repository"], params["tag"]))
+            return all(registry.read_manifest_flags(params["repository"], params["digest"]))
+        except NotFound:
+            return None
+
+    return {DELETE: deleted, UNLOCK_MANIFEST: unlocked, UNLOCK_TAG: unlocked}
 
 
 def _subject(action: Action) -> tuple[str, str, str]:

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ops.executor import INTERRUPTED
 from ops.plan import Outcome, Plan, Status
 from ops.purge.planner import DELETE
 
@@ -31,6 +32,7 @@ _COUNTS = (
     "bytes_reclaimed",
     "unlocked",
     "failed",
+    "resumed",
 )
 
 
@@ -57,8 +59,15 @@ def reclaimed_bytes(
 
 
 def summarize_batch(
-    plan: Plan, outcomes: Sequence[Outcome], *, repositories: int, bytes_reclaimed: int, dry_run: bool
+    plan: Plan,
+    outcomes: Sequence[Outcome],
+    *,
+    repositories: int,
+    bytes_reclaimed: int,
+    dry_run: bool,
+    resumed: int = 0,
 ) -> dict[str, Any]:
+    """``resumed`` counts effects of an interrupted attempt, verified and recorded by this one."""
     done = [o for o in outcomes if o.status in _DONE]
     deletes = [o for o in done if o.action.kind == DELETE]
     return {
@@ -69,6 +78,7 @@ def summarize_batch(
         "bytes_reclaimed": bytes_reclaimed,
         "unlocked": sum(1 for o in done if o.action.kind != DELETE),
         "failed": sum(1 for o in outcomes if o.status is Status.FAILED),
+        "resumed": resumed,
         "protected": len(plan.protected),
         "protected_by_reason": dict(
             Counter(str(g.detail.get("protection", "other")) for g in plan.protected)
@@ -113,6 +123,16 @@ def merge_summaries(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     total["refused_repositories"] = refused_repositories
     total["refused"] = list(refused)
     return total
+
+
+def interrupted_summary(outcomes: Sequence[Outcome]) -> str:
+    """What an operator sees when a run was stopped: how far it got, and what happens next."""
+    started = [o for o in outcomes if o.detail != INTERRUPTED]
+    done = sum(1 for o in started if o.status in _DONE)
+    return (
+        f"interrupted after {len(started)} of {len(outcomes)} action(s) ({done} done, "
+        f"{len(started) - done} failed); the purge lease is released: run it again to finish"
+    )
 
 
 def plan_document(

@@ -62,6 +62,7 @@ from ops.schedule.records import (
     saved_pool_key,
     settle_operation,
 )
+from ops.state.leases import LEASE_DURATION, LeaseHeld, take_lease
 from ops.state.store import AuditRecord, StateStore
 from ops.telemetry import record_schedule_clusters
 
@@ -70,7 +71,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-LEASE_DURATION = timedelta(minutes=10)
 #: Above this many clusters to re-read in one subscription, one paged ARM list is cheaper than GETs.
 LIST_THRESHOLD = 3
 
@@ -198,6 +198,7 @@ class ScheduleService:
         sleep: Callable[[float], None] = time.sleep,
         pacing: Pacing | None = None,
         holder: str | None = None,
+        lease: timedelta = LEASE_DURATION,
     ) -> None:
         self.inventory = inventory
         self.control = control
@@ -210,6 +211,7 @@ class ScheduleService:
         self.sleep = sleep
         self.pacing = pacing or Pacing()
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = lease
 
     # -- the CLI's dry view ---------------------------------------------------------
 
@@ -228,11 +230,17 @@ class ScheduleService:
         """One tick under the lease; returns what it did (``skipped`` without the lease)."""
         moment = now or self.clock()
         dry = self.execution.dry_run or self.execution.kill_switch
-        lease = self.store.acquire_lease(
-            LEASE_NAME, holder=self.holder, duration=LEASE_DURATION, now=self.wall_clock()
-        )
-        if lease is None:
-            return TickResult(moment, skipped="another schedule tick holds the lease", dry_run=dry)
+        try:
+            lease = take_lease(
+                self.store,
+                LEASE_NAME,
+                holder=self.holder,
+                what="another schedule tick holds the lease",
+                duration=self.lease,
+                now=self.wall_clock,
+            )
+        except LeaseHeld as held:
+            return TickResult(moment, skipped=str(held), dry_run=dry)
         try:
             prepared = self._prepare(moment, persist=not dry)
             plan = prepared.report.plan
@@ -246,7 +254,7 @@ class ScheduleService:
                 now=self.wall_clock,
             )
         finally:
-            self.store.release_lease(lease)
+            lease.release()
         record_schedule_clusters((row.desired, row.current) for row in prepared.report.rows)
         return TickResult(moment, prepared.report, outcomes, prepared.confirmations, dry_run=dry)
 

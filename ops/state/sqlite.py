@@ -215,6 +215,22 @@ class SqliteStateStore:
             )
         return Lease(name=name, holder=holder, token=token, expires=expires)
 
+    def renew_lease(self, lease: Lease, *, duration: timedelta, now: datetime) -> Lease | None:
+        if duration <= timedelta(0):
+            raise ValueError(f"lease duration must be positive, got {duration}")
+        expires = as_utc(now + duration)
+        with self._transaction() as db:
+            renewed = db.execute(
+                "UPDATE leases SET expires_us = ? WHERE name = ? AND token = ?",
+                (epoch_micros(expires), lease.name, lease.token),
+            ).rowcount
+        return Lease(lease.name, lease.holder, lease.token, expires) if renewed else None
+
+    def read_lease(self, name: str) -> Lease | None:
+        with self._lock:
+            row = self._db.execute("SELECT holder, expires_us FROM leases WHERE name = ?", (name,)).fetchone()
+        return None if row is None else Lease(name, row[0], "", from_epoch_micros(row[1]))
+
     def release_lease(self, lease: Lease) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM leases WHERE name = ? AND token = ?", (lease.name, lease.token))

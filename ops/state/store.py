@@ -138,6 +138,17 @@ class StateStore(Protocol):
         """
         ...
 
+    def renew_lease(self, lease: Lease, *, duration: timedelta, now: datetime) -> Lease | None:
+        """Extend a held lease to ``now + duration``; None when it is no longer ours
+        (it expired and was taken over, or was released). Holders renew while they
+        work, so that a lease can be short and a dead holder's is soon free."""
+        ...
+
+    def read_lease(self, name: str) -> Lease | None:
+        """Who holds ``name`` and until when, as recorded (``token`` is empty); None when
+        it is free. A lease past its ``expires`` may still be shown: callers compare."""
+        ...
+
     def release_lease(self, lease: Lease) -> None:
         """Free the lease if it is still ours; a lease that expired and was taken by
         someone else is left alone."""

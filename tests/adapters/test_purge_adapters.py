@@ -8,7 +8,8 @@ Cases:
   from its content, manifest, tag and repository locks, tag times); lists page at 1,000
   and follow ``Link``; one token exchange covers many repositories, so no request meets
   a 401; blobs of a manifest; delete (a missing manifest is done), unlock of a manifest
-  and a tag; a throttled delete is a TransientError with Retry-After (the executor
+  and a tag; a manifest's and a tag's lock flags read back (NotFound once gone, which is
+  how a crashed delete is verified); a throttled delete is a TransientError with Retry-After (the executor
   retries writes, not the SDK); a missing or unparseable createdTime/lastUpdateTime is
   unknown (None), never 1970; purge and the gate read a manifest's subject, children and
   artifact type with one parser, so they agree (an image's config is no artifact type);
@@ -45,7 +46,7 @@ from ops.adapters.registry import (
     registry_client,
 )
 from ops.config import Settings, load_settings
-from ops.errors import Forbidden, TransientError
+from ops.errors import Forbidden, NotFound, TransientError
 from ops.purge.inventory import INDEX_MEDIA_TYPES, ClusterRef, Manifest, RegistryRef
 from sandbox.server import SandboxServer
 from tests.support.azurite import run_azurite
@@ -192,15 +193,23 @@ def test_acr_deletes_and_unlocks(settings: Settings, sandbox: SandboxServer) -> 
     client = registry_client(settings, registry_ref(settings))
     web = client.read_repository("shop/web")
     doomed = next(m for m in web.manifests if "ci-301" in m.tags)
+    assert client.read_manifest_flags("shop/web", doomed.digest) == (True, True)
     client.delete_manifest("shop/web", doomed.digest)
     client.delete_manifest("shop/web", doomed.digest)  # already gone: done, not an error
     assert doomed.digest not in sandbox.world.registries[REGISTRY].repositories["shop/web"].manifests
+    with pytest.raises(NotFound):  # how a crashed delete is verified: gone means done
+        client.read_manifest_flags("shop/web", doomed.digest)
     api = client.read_repository("shop/api")
     locked = next(m for m in api.manifests if "ci-103" in m.tags)
+    assert client.read_manifest_flags("shop/api", locked.digest) == (False, True)
     client.unlock_manifest("shop/api", locked.digest)
     client.unlock_tag("shop/api", "ci-103")
     world_manifest = sandbox.world.registries[REGISTRY].repositories["shop/api"].manifests[locked.digest]
     assert world_manifest.attrs.delete_enabled and world_manifest.attrs.write_enabled
+    assert client.read_manifest_flags("shop/api", locked.digest) == (True, True)
+    assert client.read_tag_flags("shop/api", "ci-103") == (True, True)
+    with pytest.raises(NotFound):
+        client.read_tag_flags("shop/api", "no-such-tag")
 
 
 def test_acr_throttled_delete_is_transient_with_retry_after(

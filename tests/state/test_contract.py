@@ -16,7 +16,10 @@ Cases:
 - leases: two would-be holders at once (barrier) → exactly one wins, for short, blob-
   window and long durations; not reentrant; expiry lets the next holder in; after expiry
   two contenders race → exactly one wins; release frees it; releasing a lost lease
-  leaves the new holder's lease alone;
+  leaves the new holder's lease alone; renewal moves the expiry (another handle then
+  cannot take it past the first expiry), read_lease names the holder and expiry from
+  another handle, a lease taken over after its expiry cannot be renewed by its old
+  holder, and a released or never-taken lease reads as free;
 - pending: put, replace by (kind, key), list_due only due items oldest first with the
   boundary included and limit honoured, list_pending includes future items, kinds are
   separate, remove (and removing a missing item is fine).
@@ -306,6 +309,35 @@ def test_leases_are_independent_by_name(store: StateStore) -> None:
     assert first is not None and other is not None
     assert other.name == AWKWARD_KEY
     assert store.acquire_lease("schedule", holder="b", duration=duration, now=T0) is None
+
+
+def test_renewal_keeps_a_live_holder_and_others_see_who_holds(open_store: OpenStore) -> None:
+    handles = [open_store(), open_store()]
+    duration = timedelta(seconds=30)
+    lease = handles[0].acquire_lease("purge", holder="run-1", duration=duration, now=T0)
+    assert lease is not None
+    shown = handles[1].read_lease("purge")
+    assert shown is not None and (shown.holder, shown.expires) == ("run-1", T0 + duration)
+
+    renewed = handles[0].renew_lease(lease, duration=duration, now=T0 + timedelta(seconds=20))
+    assert renewed is not None and renewed.token == lease.token
+    assert renewed.expires == T0 + timedelta(seconds=50)
+    # Past the first expiry the renewed lease still holds, and says until when.
+    assert handles[1].acquire_lease("purge", holder="run-2", duration=duration, now=T0 + duration) is None
+    shown = handles[1].read_lease("purge")
+    assert shown is not None and shown.expires == T0 + timedelta(seconds=50)
+
+    # Its holder stops renewing (it died): the next run takes it at the expiry, and the
+    # old holder, should it come back, cannot renew what is no longer its own.
+    lapsed = T0 + timedelta(seconds=50)
+    taken = handles[1].acquire_lease("purge", holder="run-2", duration=duration, now=lapsed)
+    assert taken is not None
+    assert handles[0].renew_lease(lease, duration=duration, now=T0 + timedelta(seconds=51)) is None
+    shown = handles[0].read_lease("purge")
+    assert shown is not None and shown.holder == "run-2"
+    handles[1].release_lease(taken)
+    assert handles[0].read_lease("purge") is None
+    assert handles[0].read_lease("never-taken") is None
 
 
 def acquire_gate(handles: list[StateStore], duration: timedelta, now: datetime, index: int) -> Lease | None:

@@ -10,6 +10,15 @@ service; one failing action does not stop the others; an action claimed by a run
 that has not finished is a retryable failure, not "done"; a Retry-After longer than
 the backoff bound gives up retryably instead of sleeping past the function timeout;
 a store failure after the effect still reports the effect; old claims are pruned.
+
+Crashes (the process dies inside a handler, before or after its effect lands):
+resolving the scope's open claims writes the one audit record of an effect that
+landed and releases a claim whose effect did not, so the next run applies it once;
+another run's unfinished claim met while applying is verified at once (landed: done
+and recorded; not landed: taken over and applied) instead of waiting for the claim
+timeout; a claim that cannot be verified stays open; an effect whose audit write
+failed is recorded when its scope resumes; a stop request starts no further action
+and reports the rest as not attempted; open entries are pruned with old claims.
 """
 
 from __future__ import annotations
@@ -23,12 +32,23 @@ from pathlib import Path
 import pytest
 
 from ops.errors import CapExceeded, NotFound, TransientError
-from ops.executor import ExecutionPolicy, RateLimit, TokenBucket, apply_plan, failed_transiently, prune_claims
+from ops.executor import (
+    INTERRUPTED,
+    RESUMED,
+    ExecutionPolicy,
+    RateLimit,
+    TokenBucket,
+    apply_plan,
+    failed_transiently,
+    prune_claims,
+    resolve_open_claims,
+)
 from ops.plan import Action, Plan, Status
 from ops.state.sqlite import SqliteStateStore
 from ops.state.store import AuditRecord
 
 APPLY = ExecutionPolicy(dry_run=False, max_concurrency=4, backoff_s=0.0)
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def delete(target: str) -> Action:
@@ -293,3 +313,179 @@ def test_old_claims_are_pruned_and_recent_ones_kept(store: SqliteStateStore) -> 
     # a pruned key may be applied again: the retention bounds how long an effect is remembered
     (again,) = apply_plan(Plan("purge", [old]), handlers={"delete": Recorder()}, store=store, policy=APPLY)
     assert again.status is Status.APPLIED
+
+
+# -- crashes ----------------------------------------------------------------------------
+
+
+class Died(BaseException):
+    """The process dying inside a handler: nothing after this line runs."""
+
+
+class Target:
+    """Manifests that exist until deleted; a delete can die before or after it lands."""
+
+    def __init__(self, *names: str) -> None:
+        self.present = set(names)
+        self.deletes: Counter[str] = Counter()
+        self.die: dict[str, str] = {}  # target -> "before" | "after"
+
+    def delete(self, action: Action) -> None:
+        when = self.die.pop(action.target, None)
+        if when == "before":
+            raise Died
+        if action.target not in self.present:
+            raise NotFound(action.target)
+        self.present.discard(action.target)
+        self.deletes[action.target] += 1
+        if when == "after":
+            raise Died
+
+    def verify(self, action: Action) -> bool | None:
+        return action.target not in self.present
+
+
+def crash(store: SqliteStateStore, target: Target, plan: Plan, *, scope: str) -> None:
+    with pytest.raises(Died):
+        apply_plan(
+            plan,
+            handlers={"delete": target.delete},
+            store=store,
+            policy=ExecutionPolicy(dry_run=False, max_concurrency=1),
+            verifiers={"delete": target.verify},
+            scope=scope,
+        )
+
+
+def audit_keys(store: SqliteStateStore) -> Counter[str]:
+    return Counter(r.key for r in store.query_audit(limit=1000))
+
+
+def test_resuming_records_an_effect_that_landed_and_releases_one_that_did_not(
+    store: SqliteStateStore,
+) -> None:
+    target = Target("a", "b")
+    landed, lost = delete("a"), delete("b")
+    target.die = {"a": "after"}
+    crash(store, target, Plan("purge", [landed]), scope="run/0001")
+    target.die = {"b": "before"}
+    crash(store, target, Plan("purge", [lost]), scope="run/0001")
+    assert audit_keys(store) == Counter()  # both died before recording anything
+
+    resolved = resolve_open_claims(
+        store, capability="purge", verifiers={"delete": target.verify}, scope="run/0001", now=NOW
+    )
+    assert [(o.action.key, o.status, o.detail) for o in resolved] == [
+        (landed.key, Status.ALREADY_DONE, RESUMED)
+    ]
+    assert audit_keys(store) == Counter({landed.key: 1})
+    (record,) = store.query_audit(limit=10)
+    assert (record.target, record.status, record.detail["note"]) == ("a", "applied", RESUMED)
+    assert store.list_records("action-claims-open") == []
+    # Resolving again changes nothing; the next run applies only what did not land.
+    assert (
+        resolve_open_claims(
+            store, capability="purge", verifiers={"delete": target.verify}, scope="run/0001", now=NOW
+        )
+        == []
+    )
+    outcomes = apply_plan(
+        Plan("purge", [landed, lost]),
+        handlers={"delete": target.delete},
+        store=store,
+        policy=APPLY,
+        verifiers={"delete": target.verify},
+        scope="run/0001",
+    )
+    assert [o.status for o in outcomes] == [Status.ALREADY_DONE, Status.APPLIED]
+    assert target.deletes == Counter({"a": 1, "b": 1})
+    assert audit_keys(store) == Counter({landed.key: 1, lost.key: 1})
+
+
+def test_an_unfinished_claim_met_while_applying_is_verified_not_waited_for(store: SqliteStateStore) -> None:
+    target = Target("a", "b")
+    target.die = {"a": "after"}
+    crash(store, target, Plan("purge", [delete("a")]), scope="run-1")
+    target.die = {"b": "before"}
+    crash(store, target, Plan("purge", [delete("b")]), scope="run-1")
+    # Another run (another scope) meets both claims seconds later, far inside claim_timeout.
+    outcomes = apply_plan(
+        Plan("purge", [delete("a"), delete("b")]),
+        handlers={"delete": target.delete},
+        store=store,
+        policy=APPLY,
+        verifiers={"delete": target.verify},
+        scope="run-2",
+    )
+    assert [(o.status, o.detail) for o in outcomes] == [(Status.ALREADY_DONE, RESUMED), (Status.APPLIED, "")]
+    assert target.deletes == Counter({"a": 1, "b": 1})
+    assert audit_keys(store) == Counter({delete("a").key: 1, delete("b").key: 1})
+    assert store.list_records("action-claims-open") == []  # run-1's entries were settled too
+
+
+def test_a_claim_that_cannot_be_verified_stays_open(store: SqliteStateStore) -> None:
+    target = Target("a")
+    target.die = {"a": "after"}
+    crash(store, target, Plan("purge", [delete("a")]), scope="s")
+    assert (
+        resolve_open_claims(
+            store, capability="purge", verifiers={"delete": lambda a: None}, scope="s", now=NOW
+        )
+        == []
+    )
+    assert len(store.list_records("action-claims-open")) == 1
+    (busy,) = apply_plan(
+        Plan("purge", [delete("a")]),
+        handlers={"delete": target.delete},
+        store=store,
+        policy=APPLY,
+        verifiers={"delete": lambda a: None},
+        scope="t",
+    )
+    assert busy.status is Status.FAILED and busy.retryable and busy.detail == "being applied by another run"
+
+
+def test_an_effect_whose_audit_write_failed_is_recorded_when_its_scope_resumes(tmp_path: Path) -> None:
+    flaky = FlakyAuditStore(str(tmp_path / "s.db"))
+    target = Target("a")
+    (outcome,) = apply_plan(
+        Plan("purge", [delete("a")]),
+        handlers={"delete": target.delete},
+        store=flaky,
+        policy=APPLY,
+        verifiers={"delete": target.verify},
+        scope="s",
+        sleep=lambda _s: None,
+    )
+    assert "audit pending" in outcome.detail
+    store = SqliteStateStore(str(tmp_path / "s.db"))  # the store is back
+    resolved = resolve_open_claims(
+        store, capability="purge", verifiers={"delete": target.verify}, scope="s", now=NOW
+    )
+    assert len(resolved) == 1 and audit_keys(store) == Counter({delete("a").key: 1})
+
+
+def test_stop_starts_no_further_action(store: SqliteStateStore) -> None:
+    rec = Recorder()
+    plan = Plan("purge", [delete("a"), delete("b"), delete("c")])
+    outcomes = apply_plan(
+        plan,
+        handlers={"delete": rec},
+        store=store,
+        policy=ExecutionPolicy(dry_run=False, max_concurrency=1),
+        stop=lambda: sum(rec.calls.values()) >= 1,
+    )
+    assert [o.status for o in outcomes] == [Status.APPLIED, Status.FAILED, Status.FAILED]
+    assert [o.detail for o in outcomes[1:]] == [INTERRUPTED, INTERRUPTED]
+    assert all(o.retryable for o in outcomes[1:]) and rec.calls == Counter({"a": 1})
+    assert store.list_records("action-claims-open") == []
+
+
+def test_open_entries_are_pruned_with_old_claims(store: SqliteStateStore) -> None:
+    target = Target("a")
+    target.die = {"a": "before"}
+    crash(store, target, Plan("purge", [delete("a")]), scope="s")
+    assert len(store.list_records("action-claims-open")) == 1
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert prune_claims(store, now=later, retention=timedelta(days=30)) == 2
+    assert store.list_records("action-claims-open") == [] and store.list_records("action-claims") == []

@@ -145,6 +145,16 @@ class FakeRegistry:
     def unlock_tag(self, repository: str, tag: str) -> None:
         raise AssertionError("no unlocks expected")
 
+    def read_manifest_flags(self, repository: str, digest: str) -> tuple[bool, bool]:
+        state = self.repos.get(repository)
+        found = [m for m in state.manifests if m.digest == digest] if state else []
+        if not found:
+            raise NotFound(digest)
+        return found[0].delete_enabled, found[0].write_enabled
+
+    def read_tag_flags(self, repository: str, tag: str) -> tuple[bool, bool]:
+        raise AssertionError("no unlocks expected")
+
 
 class FakeQueue:
     def __init__(self) -> None:
@@ -475,7 +485,8 @@ def test_applying_inline_takes_the_purge_lease(store: SqliteStateStore) -> None:
     service = make_service(store, registry, clusters=Watching({"aks-prod": [f"{LOGIN}/alpha:ci-2"]}))
     other = store.acquire_lease(LEASE, holder="purge_schedule", duration=timedelta(minutes=30), now=NOW)
     assert other is not None
-    with pytest.raises(Conflict, match=r"holds the purge lease .*plan without --apply"):
+    refusal = r"holds the purge lease: held by purge_schedule until 2026-11-26T12:30:00Z \(in 1800s;"
+    with pytest.raises(Conflict, match=refusal + r".*plan without --apply"):
         service.run_inline()
     assert registry.deletes == [] and registry.reads == 0
     dry = make_service(store, standard_registry(), dry_run=True).run_inline()  # a plan needs no lease
