@@ -62,6 +62,9 @@ param maxActionsPerRun int = 200
 @description('OPS_MAX_CONCURRENCY: parallel requests per run; ACR advises at most 32.')
 param maxConcurrency int = 16
 
+@description('OPS_LEASE_DURATION: how long a run\'s singleton lease lasts unless its holder renews it (every third of it); a crashed run blocks the next one this long at most (5s to 10m).')
+param leaseDuration string = '60s'
+
 @description('OPS_LOGS_ENDPOINT: the Log Analytics query endpoint of this cloud.')
 param logsEndpoint string = 'https://api.loganalytics.io'
 
@@ -246,8 +249,7 @@ var appSettings = {
   OPS_TRACE: trace ? 'true' : 'false'
   OPS_MAX_ACTIONS_PER_RUN: string(maxActionsPerRun)
   OPS_MAX_CONCURRENCY: string(maxConcurrency)
-  // Renewed by a live holder every 20 s: a crashed run blocks the next one for a minute at most.
-  OPS_LEASE_DURATION: '60s'
+  OPS_LEASE_DURATION: leaseDuration
   // ARM of the cloud this is deployed to; it is also the token audience.
   OPS_ARM_ENDPOINT: environment().resourceManager
   OPS_ARM_AUDIENCE: environment().resourceManager
