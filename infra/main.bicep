@@ -147,6 +147,12 @@ param authRoleApprove string = 'Ops.Approve'
 @description('OPS_AUTH_ROLE_WEBHOOK: app role the action group\'s webhook application holds.')
 param authRoleWebhook string = 'ActionGroupsSecureWebhook'
 
+@description('FAILOVER_WATCH_SCHEDULE: NCRONTAB (six fields, UTC) of failover_watch, which resumes failovers and verifies failback.')
+param failoverWatchSchedule string = '0 */1 * * * *'
+
+@description('OPS_FAILOVER_POLICY: the failover policy, inline YAML or a path inside the deployed app. Empty: failover is off.')
+param failoverPolicy string = ''
+
 @description('Object ID of the Entra application that secure webhooks from the action group are issued for. Empty: no action group and no alert rules.')
 param alertWebhookAppObjectId string = ''
 
@@ -282,6 +288,10 @@ var appSettings = {
   OPS_GATE_SWEEP_LIMIT: string(gateSweepLimit)
   OPS_REMEDIATE_POLICY: remediatePolicy
   OPS_ALERT_DEDUPE_TTL: alertDedupeTtl
+  FAILOVER_WATCH_SCHEDULE: failoverWatchSchedule
+  OPS_FAILOVER_POLICY: failoverPolicy
+  // A test clock for demos; in Azure failover uses the real time.
+  OPS_FAILOVER_NOW: ''
   // Where gate verdicts are published as CloudEvents: the app's own custom topic.
   OPS_EVENTS_TOPIC_ENDPOINT: events.outputs.endpoint
   // Entra ID validation of HTTP callers: this tenant, this cloud's authority, the API's app roles.

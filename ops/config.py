@@ -306,6 +306,30 @@ class RemediateSettings(_Group):
     dedupe_ttl: Duration = Field(timedelta(days=2), gt=timedelta(0), alias="OPS_ALERT_DEDUPE_TTL")
 
 
+class FailoverSettings(_Group):
+    """The failover capability: its policy, its watch timer, and a test clock.
+
+    ``OPS_FAILOVER_NOW`` pins the failover's "now" (hysteresis, the daily cap) to an
+    instant, for tests and demos on the sandbox clock only; leave it empty in Azure.
+    """
+
+    policy: OptionalStr = Field(None, alias="OPS_FAILOVER_POLICY")
+    watch_schedule: str = Field("0 */1 * * * *", alias="FAILOVER_WATCH_SCHEDULE")
+    now: Annotated[datetime | None, BeforeValidator(_blank_to_none)] = Field(None, alias="OPS_FAILOVER_NOW")
+
+    @field_validator("watch_schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        return check_ncrontab(value)
+
+    @field_validator("now")
+    @classmethod
+    def _check_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expected an ISO 8601 time with an offset, like 2026-11-26T19:05:00+00:00")
+        return value
+
+
 class Settings(_Group):
     """Everything the app is configured with, grouped by concern."""
 
@@ -318,6 +342,7 @@ class Settings(_Group):
     gate: GateSettings
     auth: AuthSettings
     remediate: RemediateSettings
+    failover: FailoverSettings
 
     @classmethod
     def env_names(cls) -> frozenset[str]:
@@ -348,6 +373,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     schedule = groups.get("schedule")
     if hosted and isinstance(schedule, ScheduleSettings) and schedule.now is not None:
         problems.append("OPS_SCHEDULE_NOW: expected empty in Azure; a pinned clock is for tests and demos")
+    failover = groups.get("failover")
+    if hosted and isinstance(failover, FailoverSettings) and failover.now is not None:
+        problems.append("OPS_FAILOVER_NOW: expected empty in Azure; a pinned clock is for tests and demos")
     if problems:
         raise ConfigError(problems)
     return Settings.model_validate(groups)

@@ -21,6 +21,7 @@ from ops.state.store import StateStore
 
 if TYPE_CHECKING:
     from ops.auth import Authenticator
+    from ops.failover.service import FailoverService
     from ops.gate.service import GateService
     from ops.purge.protocols import WorkQueue
     from ops.purge.service import PurgeService
@@ -175,6 +176,30 @@ class Services:
             policy=read_policy_setting(self.settings.remediate.policy),
             subscriptions=self.settings.core.subscriptions,
             clock=lambda: datetime.now(UTC),
+        )
+
+    def failover_service(self, *, apply: bool | None = None) -> FailoverService:
+        """The failover capability: App Configuration, Front Door, Traffic Manager, ACR
+        replications and Resource Health; transitions published to the app's topic."""
+        from ops.adapters.failover import AzureFailoverPaths
+        from ops.adapters.notify import EventGridPublisher
+        from ops.errors import ConfigError
+        from ops.failover.policy import load_policy
+        from ops.failover.service import FailoverService
+
+        failover = self.settings.failover
+        policy = load_policy(failover.policy)
+        if policy is None:
+            raise ConfigError("OPS_FAILOVER_POLICY: expected a failover policy; failover is off without one")
+        pinned = failover.now
+        topic = self.settings.endpoints.events_topic_endpoint
+        return FailoverService(
+            policy=policy,
+            paths=AzureFailoverPaths(self.settings),
+            store=self.store(),
+            execution=self.execution_policy(apply=apply),
+            clock=(lambda: pinned) if pinned is not None else (lambda: datetime.now(UTC)),
+            publisher=EventGridPublisher(self.settings, topic) if topic else None,
         )
 
     def purge_queue(self) -> WorkQueue:

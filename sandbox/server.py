@@ -104,6 +104,8 @@ class SandboxServer:
                 self._bind_registry(name)
             for name in list(self.world.clusters):
                 self._bind_cluster(name)
+            for name in list(self.world.failover.app_configs):
+                self._bind_app_config(name)
             _apply_login_servers(self.world)
         # The World is long-lived and large (a generated estate is millions of objects);
         # without this, every full collection would re-scan it, stalling requests for
@@ -301,20 +303,64 @@ class SandboxServer:
             return port
 
     def _bind_registry(self, name: str) -> int:
-        registry = self.world.registries[name]
+        """The registry's global login server, plus one regional endpoint per replica."""
+        from sandbox.failover.gates import GlobalRoutingGate, RegionGate
+
+        world = self.world
+        registry = world.registries[name]
+        inner = _build_registry_app(world, name)
         app = GuardMiddleware(
-            _build_registry_app(self.world, name), world=self.world, faults=self.faults, service=f"acr:{name}"
+            GlobalRoutingGate(inner, world=world, registry=lambda: world.registries[name]),
+            world=world,
+            faults=self.faults,
+            service=f"acr:{name}",
         )
         registry.port = self._listen(app)
+        for replication in registry.replications.values():
+            location = replication.location
+            # The gate is outermost: an impaired region resets the connection itself.
+            regional = RegionGate(
+                GuardMiddleware(inner, world=world, faults=self.faults, service=f"acr:{name}"),
+                world=world,
+                region=lambda location=location: location,
+            )
+            replication.port = self._listen(regional)
         return registry.port
 
     def _bind_cluster(self, name: str) -> int:
+        from sandbox.failover.gates import RegionGate
+
         cluster = self.world.clusters[name]
-        app = GuardMiddleware(
-            _build_kube_app(self.world, name), world=self.world, faults=self.faults, service=f"kube:{name}"
+        app = RegionGate(
+            GuardMiddleware(
+                _build_kube_app(self.world, name),
+                world=self.world,
+                faults=self.faults,
+                service=f"kube:{name}",
+            ),
+            world=self.world,
+            region=lambda: self.world.clusters[name].location,
         )
         cluster.port = self._listen(app)
         return cluster.port
+
+    def _bind_app_config(self, name: str) -> int:
+        from sandbox.failover.appconfig import build_appconfig_app
+        from sandbox.failover.gates import RegionGate
+
+        store = self.world.failover.app_configs[name]
+        app = RegionGate(
+            GuardMiddleware(
+                build_appconfig_app(self.world, name),
+                world=self.world,
+                faults=self.faults,
+                service=f"appconfig:{name}",
+            ),
+            world=self.world,
+            region=lambda: self.world.failover.app_configs[name].location,
+        )
+        store.port = self._listen(app)
+        return store.port
 
 
 def _arm_service(path: str) -> str:

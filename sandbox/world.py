@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox.failover.state import FailoverState
+
 
 def resource_id(subscription: str, resource_group: str, resource_type: str, name: str) -> str:
     """An ARM resource id; ``resource_type`` is ``<provider>/<type>``."""
@@ -96,6 +98,7 @@ class Replication:
     region_endpoint_enabled: bool = True
     status: str = "Succeeded"  # provisioningState
     zone_redundancy: str = "Disabled"
+    port: int = 0  # the regional endpoint (<registry>.<region>.geo.azurecr.io) is 127.0.0.1:<port>
 
 
 @dataclass(slots=True)
@@ -315,6 +318,7 @@ class World:
     settings: dict[str, Any] = field(default_factory=dict)  # e.g. lro_seconds, throttling on/off
     faults: list[Any] = field(default_factory=list)  # sandbox.faults.Fault, injected faults in order
     clock_offset: float = 0.0
+    failover: FailoverState = field(default_factory=FailoverState)  # regions, Front Door, TM, App Config
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def now(self) -> datetime:

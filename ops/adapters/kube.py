@@ -217,6 +217,18 @@ class KubeReader:
             self.sleep(min(_MAX_WAIT_S, error.retry_after if error.retry_after is not None else 2.0**attempt))
         raise AssertionError("unreachable")
 
+    def check_api_server(self, cluster: ClusterRef, *, timeout_s: float = 5.0) -> None:
+        """Ask the API server for ``/version``: the failover's synthetic check that it answers.
+
+        Raises TransientError when it does not answer, so a caller tells "down" from "bug"."""
+        from kubernetes import client as k8s
+
+        api = self._api_client(cluster)
+        try:
+            k8s.VersionApi(api).get_code(_request_timeout=timeout_s)
+        except Exception as exc:  # urllib3 and kubernetes raise many types; all mean "no answer"
+            raise TransientError(f"cluster {cluster.name}: the API server did not answer ({exc})") from None
+
     # -- client -------------------------------------------------------------------------------------
 
     def _api_client(self, cluster: ClusterRef) -> Any:

@@ -72,9 +72,12 @@ def repository_access(name: str, action: str) -> Access:
 
 def login_server(request: Request, registry: Registry) -> str:
     """The registry's login server as clients address it (``127.0.0.1:<port>``)."""
+    host = request.headers.get("host")
+    if host and any(rep.port and host.endswith(f":{rep.port}") for rep in registry.replications.values()):
+        return host  # a regional endpoint: credentials are per host name, as in ACR
     if registry.port:
         return registry.login_server
-    return request.headers.get("host") or registry.login_server
+    return host or registry.login_server
 
 
 class TokenAuthority:

@@ -1,7 +1,8 @@
 """The ARM endpoint (``OPS_ARM_ENDPOINT``): one ASGI app for management calls.
 
 It serves the Microsoft.ContainerRegistry and Microsoft.ContainerService routes
-(``sandbox.arm.registries``, ``sandbox.arm.clusters``), the Resource Graph route
+(``sandbox.arm.registries``, ``sandbox.arm.clusters``), the failover estate's
+Microsoft.Cdn, Traffic Manager and Resource Health routes (``sandbox.failover``), the Resource Graph route
 from ``sandbox.graph.routes`` and Log Analytics from ``sandbox.logs.routes`` when
 those packages are present, and the ``/_sandbox`` control endpoints. A path the
 sandbox does not emulate gets a 400 that says so, never a silent empty success.
@@ -21,12 +22,23 @@ from sandbox.arm import clusters, compute, metrics, network, registries
 from sandbox.arm.control import build_control_routes
 from sandbox.arm.lro import LroEngine
 from sandbox.arm.routing import ROUTES, ArmCall, ArmContext, authenticate, check_api_version
+from sandbox.failover import frontdoor, resourcehealth, trafficmanager
 from sandbox.faults import Faults
 from sandbox.http import SandboxHTTPError, azure_error
 from sandbox.world import World
 
 log = logging.getLogger(__name__)
-_HANDLER_MODULES = (registries, clusters, network, compute, metrics)  # importing them registers their routes
+# importing them registers their routes
+_HANDLER_MODULES = (
+    registries,
+    clusters,
+    network,
+    compute,
+    metrics,
+    frontdoor,
+    trafficmanager,
+    resourcehealth,
+)
 
 
 class ArmApp:

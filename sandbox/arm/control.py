@@ -11,7 +11,8 @@ request log:
 - ``GET|DELETE /_sandbox/events``: recorded Event Grid events (ImagePushed, ...);
 - ``GET|PATCH /_sandbox/settings``: e.g. ``{"throttling": false, "lroSeconds": 0.2}``;
 - ``POST /_sandbox/signals``: a cluster's SNAT demand and pending pods (``sandbox.arm.signals``);
-- ``GET /_sandbox/health``.
+- ``GET /_sandbox/health``;
+- ``/_sandbox/regions``: impair and heal regions (``sandbox.failover.control``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from sandbox.arm.lro import LroEngine
 from sandbox.arm.signals import build_signal_routes
+from sandbox.failover.control import build_region_routes
 from sandbox.faults import Faults, parse_fault
 from sandbox.http import SandboxHTTPError
 from sandbox.world import World
@@ -163,4 +165,5 @@ def build_control_routes(world: World, *, faults: Faults, engine: LroEngine) -> 
         Route("/_sandbox/settings", settings, methods=["GET", "PATCH"], name="control.settings"),
         Route("/_sandbox/health", health, methods=["GET"], name="control.health"),
         *build_signal_routes(world),
+        *build_region_routes(world),
     ]

@@ -21,9 +21,11 @@ from sandbox.arm.routing import (
     lro_headers,
     not_found,
     ok,
+    operation_status,
     page,
 )
 from sandbox.authz import check_action
+from sandbox.failover.gates import check_home_region
 from sandbox.http import SandboxHTTPError
 from sandbox.world import Registry, Replication
 
@@ -164,6 +166,7 @@ async def _write_replication(call: ArmCall, *, create: bool) -> Response:
     name = call.params["replicationName"]
     rep_id = f"{registry.id}/replications/{name}"
     check_action(call.world, rep_id, _REP_WRITE)
+    check_home_region(call.world, registry)
     body = await call.json()
     props = body.get("properties") or {}
     engine = call.ctx.engine
@@ -229,14 +232,4 @@ async def _write_replication(call: ArmCall, *, create: bool) -> Response:
 )
 async def replication_operation_status(call: ArmCall) -> Response:
     _registry(call)
-    return _operation_status(call)
-
-
-def _operation_status(call: ArmCall) -> Response:
-    op = call.ctx.engine.operations.get(call.params["operationId"])
-    if op is None:
-        raise SandboxHTTPError(
-            404, "OperationNotFound", f"The operation '{call.params['operationId']}' was not found."
-        )
-    headers = {"Retry-After": str(call.ctx.engine.retry_after(op))} if op.status == "InProgress" else None
-    return ok(op.body(), headers=headers)
+    return operation_status(call)

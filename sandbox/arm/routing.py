@@ -243,3 +243,14 @@ def not_found(resource_type: str, name: str, resource_group: str) -> SandboxHTTP
         f"The Resource '{resource_type}/{name}' under resource group '{resource_group}' was not found. "
         "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
     )
+
+
+def operation_status(call: ArmCall) -> Response:
+    """The status resource of the operation named by the ``operationId`` path parameter."""
+    op = call.ctx.engine.operations.get(call.params["operationId"])
+    if op is None:
+        raise SandboxHTTPError(
+            404, "OperationNotFound", f"The operation '{call.params['operationId']}' was not found."
+        )
+    headers = {"Retry-After": str(call.ctx.engine.retry_after(op))} if op.status == "InProgress" else None
+    return ok(op.body(), headers=headers)

@@ -106,7 +106,23 @@ class Builder(RegistryBuilding, ClusterBuilding, NetworkBuilding):
 
             generate_clusters(self, estate.generate.clusters, "generate.clusters")
         self.build_faults()
+        if estate.failover is not None:
+            self.build_failover(estate.failover)
         return world
+
+    def build_failover(self, data: dict[str, Any]) -> None:
+        from pydantic import ValidationError
+
+        from sandbox.failover.estate import FailoverEstateModel, build_failover
+
+        try:
+            model = FailoverEstateModel.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = ".".join(str(part) for part in error["loc"])
+                self.problems.add(f"failover.{where}", error["msg"])
+            return
+        build_failover(self, model, self.now)
 
     def build_identity(self) -> None:
         self.world.identity = self.identity_of(self.estate.identity, "identity", Identity())

@@ -17,6 +17,7 @@ from typing import Any
 from sandbox.estate import manifests as oci
 from sandbox.estate.images import default_image_id, estate_image
 from sandbox.estate.kubeobjects import REVISION, template_hash
+from sandbox.failover.estate import dump_failover
 from sandbox.world import Attributes, Cluster, Identity, Manifest, Registry, Repository, World
 
 _DEFAULT_ATTRS = Attributes()
@@ -60,6 +61,7 @@ def dump_estate(world: World) -> dict[str, Any]:
             "virtualNetworks": dump_networks(world),
             "quotas": dump_quotas(world),
             "faults": [fault.to_dict() for fault in world.faults],
+            **({"failover": failover} if (failover := dump_failover(world)) is not None else {}),
         }
 
 

@@ -559,3 +559,5 @@ class EstateModel(Model):
     quotas: list[QuotaModel] = Field(default_factory=list)
     generate: EstateGenerators = Field(default_factory=EstateGenerators)
     faults: list[dict[str, Any]] = Field(default_factory=list)
+    # regions, Front Door, Traffic Manager, App Configuration: sandbox.failover.estate
+    failover: dict[str, Any] | None = None
