@@ -52,3 +52,15 @@ def gate_sweep(timer: func.TimerRequest) -> None:
         return services.gate_service().sweep().to_dict()
 
     run_handler("gate_sweep", handle, capability="gate", past_due=timer.past_due)
+
+
+@bp.timer_trigger(
+    schedule="%FAILOVER_WATCH_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True
+)
+def failover_watch(timer: func.TimerRequest) -> None:
+    """Failover: resume unfinished failovers, verify health, fail back with hysteresis."""
+
+    def handle(services: Services) -> object:
+        return services.failover_service().watch().to_dict()
+
+    run_handler("failover_watch", handle, capability="failover", past_due=timer.past_due)
