@@ -43,6 +43,7 @@ from ops.errors import ConfigError, Forbidden, NotFound, OpsError, PermanentErro
 from ops.purge.images import ImageUse
 from ops.purge.inventory import ClusterRef
 from ops.remediate.clusters import AutoscalerSignal
+from ops.telemetry import record_throttle
 
 #: The AKS AAD server application: the audience of tokens the API server accepts.
 AKS_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
@@ -291,6 +292,8 @@ def _api_error(cluster: ClusterRef, kind: str, exc: Any) -> OpsError:
     status = int(exc.status or 0)
     reason = _status_message(exc)
     message = f"{cluster.name}: listing {kind}s: {status} {reason}"
+    if status == 429:  # the API server's priority and fairness: retried after Retry-After
+        record_throttle(service="kubernetes")
     if status in (408, 429) or status >= 500 or status == 0:
         headers = {str(k): str(v) for k, v in (exc.headers or {}).items()}
         return TransientError(message, retry_after=retry_after_seconds(headers))

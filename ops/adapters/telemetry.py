@@ -9,8 +9,9 @@ tracing: ARM, Resource Graph, ACR, Tables, Event Grid) and of every urllib3 requ
 (the kubernetes client). Traces are kept whole (``sampling_ratio=1.0``) and records are
 never sampled, so the audit copy in Log Analytics is complete.
 
-``ops --trace`` (or ``OPS_TRACE=true``) prints the same spans to the console instead,
-so that a user sees the calls behind a plan. Without either, nothing is configured and
+``ops --trace`` (or ``OPS_TRACE=true``) prints the same spans to the console (stderr),
+so that a user sees the calls behind a plan; in Azure, ``OPS_TRACE`` adds the console
+(the log stream) to Application Insights. Without either, nothing is configured and
 nothing is imported: cold start pays nothing for telemetry.
 
 Also here: the retry policy that counts 429s for the ``ops.throttled_calls`` metric,
@@ -47,7 +48,9 @@ def configure_telemetry(env: Mapping[str, str], *, console: bool = False) -> str
         connection = (env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or "").strip()
         trace_setting = (env.get("OPS_TRACE") or "").strip().lower() in {"1", "true", "yes", "on"}
         if connection:
-            _configure_azure_monitor(connection, env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING") or "")
+            _configure_azure_monitor(
+                connection, env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING") or "", console=trace_setting
+            )
             # The exporter reads the "ops" logger: let its records through at OPS_LOG_LEVEL.
             level = (env.get("OPS_LOG_LEVEL") or "INFO").strip().upper()
             logging.getLogger("ops").setLevel(level if level in _LEVELS else "INFO")
@@ -63,10 +66,11 @@ def configure_telemetry(env: Mapping[str, str], *, console: bool = False) -> str
     return mode
 
 
-def _configure_azure_monitor(connection: str, authentication: str) -> None:
+def _configure_azure_monitor(connection: str, authentication: str, *, console: bool) -> None:
     from azure.monitor.opentelemetry import configure_azure_monitor
 
     configure_azure_monitor(
+        span_processors=[_console_processor()] if console else [],
         connection_string=connection,
         credential=_credential(authentication),
         logger_name="ops",
@@ -90,14 +94,18 @@ def _credential(authentication: str) -> Any:
 def _configure_console() -> None:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
     provider = TracerProvider()
-    # stderr: the CLI's own output (a plan, JSON) stays clean on stdout.
-    exporter = ConsoleSpanExporter(out=sys.stderr, formatter=_one_line)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(_console_processor())
     trace.set_tracer_provider(provider)
     instrument_sdk_calls()
+
+
+def _console_processor() -> Any:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+    # stderr: the CLI's own output (a plan, JSON) stays clean on stdout.
+    return SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr, formatter=_one_line))
 
 
 def instrument_sdk_calls() -> None:

@@ -82,7 +82,8 @@ def _collect(reader: InMemoryMetricReader) -> dict[tuple[str, frozenset[tuple[st
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
                 for point in metric.data.data_points:
-                    found[(metric.name, frozenset((point.attributes or {}).items()))] = point.value
+                    if hasattr(point, "value"):  # histograms (HTTP durations) are not ours
+                        found[(metric.name, frozenset((point.attributes or {}).items()))] = point.value
     return found
 
 

@@ -10,7 +10,7 @@ Cases:
   and a 429 from ARM, which the SDK retries after Retry-After, is an
   ``ops.throttled_calls`` point for ``arm``;
 - ACR data-plane calls and the kubernetes client's requests (urllib3) are spans of the
-  invocation's trace too;
+  invocation's trace too, and an API server's 429 is a point for ``kubernetes``;
 - ``ops --trace`` prints the command's span to stderr and leaves stdout to the command.
 """
 
@@ -142,6 +142,19 @@ def test_registry_and_kubernetes_calls_are_child_spans(otel: Captured, arm_sandb
     from ops.config import load_settings
 
     instrument_sdk_calls()
+    control(
+        arm_sandbox,  # type: ignore[arg-type]
+        "POST",
+        "faults",
+        {
+            "kind": "throttle",
+            "service": "kube:aks-test",
+            "method": "GET",
+            "path": "/api/v1/pods",
+            "count": 1,
+            "retryAfter": 0,
+        },
+    )
     settings = load_settings({**os.environ, "OPS_SUBSCRIPTIONS": SUBSCRIPTION})
     directory = ArmDirectory(settings)
 
@@ -163,3 +176,4 @@ def test_registry_and_kubernetes_calls_are_child_spans(otel: Captured, arm_sandb
     kube = [s for s in spans if "/api/v1/pods" in url(s) or "/apis/apps/v1/" in url(s)]
     assert kube, [url(s) for s in spans]
     assert all(s.parent is not None for s in kube)
+    assert otel.added("ops.throttled_calls") == [({"service": "kubernetes"}, 1)]
