@@ -42,6 +42,7 @@ from ops.failover.policy import FailoverPolicy, Stamp
 from ops.failover.protocols import FailoverPaths, Publisher
 from ops.plan import Outcome, Plan
 from ops.state.store import StateStore
+from ops.telemetry import record_transition
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,9 @@ class FailoverService:
     clock: Callable[[], datetime]
     publisher: Publisher | None = None
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The phase each stamp had when last read or written, so that a save that changes it is
+    # recorded as a transition (ops.telemetry).
+    _phases: dict[str, Phase] = field(default_factory=dict, repr=False)
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -499,12 +503,19 @@ class FailoverService:
 
     def _read_state(self, stamp: Stamp) -> tuple[StampState, str | None]:
         record = self.store.get_record(STAMPS, stamp.name)
-        if record is None:
-            return StampState(), None
-        return StampState.from_dict(record.value), record.etag
+        state = StampState() if record is None else StampState.from_dict(record.value)
+        self._phases[stamp.name] = state.phase
+        return state, None if record is None else record.etag
 
     def _save(self, stamp: Stamp, state: StampState, etag: str | None) -> str:
-        return self.store.put_record(STAMPS, stamp.name, state.to_dict(), etag=etag).etag
+        saved = self.store.put_record(STAMPS, stamp.name, state.to_dict(), etag=etag).etag
+        before = self._phases.get(stamp.name)
+        if before is not None and before is not state.phase:
+            record_transition(
+                capability="failover", from_state=str(before), to_state=str(state.phase), target=stamp.name
+            )
+        self._phases[stamp.name] = state.phase
+        return saved
 
     def _read_region(self, region: str) -> tuple[RegionHealth, str | None]:
         record = self.store.get_record(REGIONS, region)
