@@ -12,7 +12,8 @@ A push (:meth:`GateService.handle_event`) of an image a rule covers is, in order
    since) is withdrawn again; one whose manifest cannot be read is read by the sweep;
 3. deduplicated by event id (``StateStore.claim_once``): a replay stops here, unless the
    first delivery failed transiently, which the record remembers;
-4. blocked at once: locked, or quarantined, as the rule's mode and the registry allow;
+4. blocked at once: its tags locked (the default), its manifest locked, or quarantined,
+   as the rule's mode and the registry allow (``ops.gate.blocking``);
 5. evaluated with what is known now: manifest checks and referrers, never Resource
    Graph (one query per push would not scale; Defender takes minutes anyway).
 
@@ -21,15 +22,14 @@ A pushed referrer (a signature or an SBOM) is not gated: it re-evaluates its sub
 batches, with one Resource Graph query for many digests, until each has a verdict or
 reaches its settle timeout. A verdict is applied as effects first (unblock, or stay
 blocked and mark the quarantine Failed, restore a moved immutable tag, untag), then
-recorded and published; the actions' idempotency keys make replays and overlapping
-runs apply each effect, and write each audit record, once.
+recorded and published (``ops.gate.effects`` applies them); the actions' idempotency
+keys make replays and overlapping runs apply each effect, and write each audit record, once.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -46,19 +46,9 @@ from ops.errors import (
     TransientError,
 )
 from ops.events import IMAGE_PUSHED, Event, ImageEvent, parse_image_event
-from ops.executor import ExecutionPolicy, Handler, apply_plan, failed_transiently
+from ops.executor import ExecutionPolicy
 from ops.gate import records
-from ops.gate.blocking import (
-    LOCK,
-    LOCK_TAG,
-    PUBLISH,
-    QUARANTINE,
-    RECORD,
-    RESTORE_TAG,
-    UNLOCK,
-    UNLOCK_TAG,
-    UNTAG,
-)
+from ops.gate.effects import APPLIED, GateEffects, raise_if_failed
 from ops.gate.evidence import Finding, ImageRef, ManifestFacts, Scan, TagConflict, cosign_layers
 from ops.gate.planner import (
     Decision,
@@ -74,7 +64,6 @@ from ops.gate.policy import GatePolicy, GateRule, Mode
 from ops.gate.protocols import FindingsSource, RegistryDirectory, RegistryGates, VerdictPublisher
 from ops.gate.records import GateRecord
 from ops.gate.verdicts import verdict_event
-from ops.plan import Action, Outcome, Plan, Status
 from ops.registries import is_registry_host
 from ops.state.leases import LEASE_DURATION, LeaseHeld, take_lease
 from ops.state.store import StateStore
@@ -90,7 +79,6 @@ _REFERENCE = re.compile(
     r"(?:@(?P<digest>sha256:[0-9a-f]{64})|:(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))$"
 )
 SWEEP_LEASE = "gate-sweep"
-_APPLIED = (Status.APPLIED, Status.ALREADY_DONE)
 _DECIDE_ATTEMPTS = 3
 
 
@@ -193,10 +181,15 @@ class GateService:
         self.publisher = publisher
         self.store = store
         self.config = config or GateConfig()
-        # Effects run in plan order, one at a time, and give up quickly: a delivery that
-        # cannot finish raises, and Event Grid redelivers it later.
-        self.execution = replace(execution, max_concurrency=1, max_attempts=min(execution.max_attempts, 3))
         self.clock = clock
+        self.effects = GateEffects(
+            registries=registries,
+            store=store,
+            publisher=publisher,
+            execution=execution,
+            clock=clock,
+            retry_sleep_cap=self.config.retry_sleep_cap,
+        )
 
     # ------------------------------------------------------------------------ pushes
 
@@ -246,7 +239,7 @@ class GateService:
             self._withdraw(image.key)
             if self.directory.quarantine_enabled(image):
                 why = f"cosign {cosign['kind']} of sha256:{cosign['hex']}: not gated"
-                self._raise_if_failed(self._apply(plan_release(image, why)))
+                raise_if_failed(self.effects.apply(plan_release(image, why)))
             return EventResult("ignored", image.key, detail=f"cosign's tag-scheme {cosign['kind']}")
         record = self._record_push(image, rule, facts, pushed.tag, pushed_at)
         quarantine = self.directory.quarantine_enabled(image)
@@ -388,8 +381,8 @@ class GateService:
         assert facts.subject is not None and self.policy is not None
         subject = referrer.with_digest(facts.subject)
         if self.directory.quarantine_enabled(referrer):
-            self._raise_if_failed(
-                self._apply(plan_release(referrer, f"referrer of {subject.digest}: not gated"))
+            raise_if_failed(
+                self.effects.apply(plan_release(referrer, f"referrer of {subject.digest}: not gated"))
             )
         record = records.load_record(self.store, subject.key)
         if record is None:
@@ -485,20 +478,20 @@ class GateService:
             # A platform image whose index passed before its own event came: never blocked.
             if quarantine:
                 why = f"platform image of {parent.image.digest}, which passed"
-                self._raise_if_failed(self._apply(plan_release(record.image, why)))
+                raise_if_failed(self.effects.apply(plan_release(record.image, why)))
             return self._adopt(record, parent)
         mode, _ = effective_mode(rule, quarantine)
         plan = plan_block(
             record.image, mode, quarantine_enabled=quarantine, standing=record.standing, tags=record.tags
         )
         if plan.actions:
-            outcomes = self._apply_in_order(plan)
-            self._raise_if_failed(outcomes)
+            outcomes = self.effects.apply_in_order(plan)
+            raise_if_failed(outcomes)
             if record.standing.decision is Decision.PENDING:  # else: tags released after a pass
                 blocked = (
                     mode is not Mode.AUDIT
                     and len(outcomes) == len(plan.actions)
-                    and all(o.status in _APPLIED for o in outcomes)
+                    and all(o.status in APPLIED for o in outcomes)
                 )
                 record = (
                     records.update_record(
@@ -563,16 +556,16 @@ class GateService:
             event=event,
         )
         if not plan.empty:
-            effects = self._apply(plan.effects)
-            self._raise_if_failed(effects)
+            effects = self.effects.apply(plan.effects)
+            raise_if_failed(effects)
             if not all(o.ok for o in effects):
                 log.error(
                     "gate: %s: effects failed; the verdict stays unapplied: %s", record.image.key, effects
                 )
                 return self._save_verdict(record, verdict, standing, expected=record.standing)
-            report = self._apply(plan.report)
-            self._raise_if_failed(report)
-            if not all(o.status in _APPLIED for o in (*effects, *report)):
+            report = self.effects.apply(plan.report)
+            raise_if_failed(report)
+            if not all(o.status in APPLIED for o in (*effects, *report)):
                 # Dry run or kill switch: the verdict is shown, and applied once they are off.
                 return self._save_verdict(record, verdict, standing, expected=record.standing)
             blocked = standing.blocked
@@ -874,103 +867,6 @@ class GateService:
                 }
             )
         return sorted(rows, key=lambda row: -row["ageSeconds"])
-
-    # ------------------------------------------------------------------------ applying
-
-    def _apply(self, plan: Plan) -> list[Outcome]:
-        if not plan.actions:
-            return []
-        cap = self.config.retry_sleep_cap
-        return apply_plan(
-            plan,
-            handlers=self._handlers(),
-            store=self.store,
-            policy=self.execution,
-            sleep=lambda seconds: time.sleep(min(seconds, cap)),
-            now=self.clock,
-        )
-
-    def _apply_in_order(self, plan: Plan) -> list[Outcome]:
-        """Each action only once the one before it took effect: the quarantine release of lock
-        mode must never run on an image whose lock failed (or was only shown, in a dry run)."""
-        outcomes: list[Outcome] = []
-        for action in plan.actions:
-            outcomes.extend(self._apply(replace(plan, actions=(action,))))
-            if outcomes[-1].status not in _APPLIED:
-                break
-        return outcomes
-
-    def _raise_if_failed(self, outcomes: Sequence[Outcome]) -> None:
-        if failed_transiently(outcomes):
-            failed = [o for o in outcomes if o.status is Status.FAILED]
-            raise TransientError(f"gate: {len(failed)} action(s) failed transiently: {failed[0].detail}")
-
-    def _handlers(self) -> dict[str, Handler]:
-        def gate_of(action: Action) -> tuple[Any, ImageRef]:
-            image = ImageRef.from_dict(action.params["image"])
-            return self.registries(image), image
-
-        def lock(action: Action) -> None:
-            gate, image = gate_of(action)
-            gate.set_read_enabled(image.repository, image.digest, False)
-
-        def unlock(action: Action) -> None:
-            gate, image = gate_of(action)
-            gate.set_read_enabled(image.repository, image.digest, True)
-
-        def lock_tag(action: Action) -> None:
-            gate, image = gate_of(action)
-            gate.set_tag_read_enabled(image.repository, action.params["tag"], False)
-
-        def unlock_tag(action: Action) -> None:
-            """Only while the tag still names this image: a tag moved to another digest is that
-            digest's to release (or to keep locked while it is pending)."""
-            gate, image = gate_of(action)
-            tag = action.params["tag"]
-            if gate.resolve_tag(image.repository, tag) != image.digest:
-                log.info("gate: %s:%s names another digest now; left to that image", image.repository, tag)
-                return
-            gate.set_tag_read_enabled(image.repository, tag, True)
-
-        def quarantine(action: Action) -> None:
-            gate, image = gate_of(action)
-            gate.set_quarantine(
-                image.repository, image.digest, action.params["state"], action.params["details"]
-            )
-
-        def untag(action: Action) -> None:
-            gate, image = gate_of(action)
-            gate.untag(image.repository, action.params["tag"])
-
-        def restore_tag(action: Action) -> None:
-            gate, image = gate_of(action)
-            previous = records.load_record(self.store, image.key)
-            facts = previous.manifest if previous is not None else None
-            if facts is None or not facts.content:
-                facts = gate.read_manifest(image.repository, image.digest, labels=False)
-            gate.put_tag(image.repository, action.params["tag"], facts.content, facts.media_type)
-            if previous is None or previous.standing.decision is Decision.PASS:
-                # The tag may carry the read lock set for the digest it was moved to.
-                gate.set_tag_read_enabled(image.repository, action.params["tag"], True)
-
-        def record(action: Action) -> None:
-            log.info("gate verdict %s: %s", action.target, action.reason)
-
-        def publish(action: Action) -> None:
-            if self.publisher is not None:
-                self.publisher.publish([action.params["event"]])
-
-        return {
-            LOCK: lock,
-            UNLOCK: unlock,
-            LOCK_TAG: lock_tag,
-            UNLOCK_TAG: unlock_tag,
-            QUARANTINE: quarantine,
-            UNTAG: untag,
-            RESTORE_TAG: restore_tag,
-            RECORD: record,
-            PUBLISH: publish,
-        }
 
 
 def _age(delta: timedelta) -> str:

@@ -132,6 +132,9 @@ def lock(http: requests.Session, acr: SandboxServer, repo: str, path: str) -> No
     assert response.status_code == 200, response.text
 
 
+# Source: container-registry-image-lock.md ("Prevent read (pull) operations"); the FAQ's
+# "disallowed operation" answer; the 405 REGISTRY_DISALLOWED_OPERATION body recorded in
+# Azure/azure-sdk-for-net#22827; notation and oras resolve the subject before attaching.
 def test_a_locked_manifest_refuses_every_read_and_so_signing(
     acr: SandboxServer, http: requests.Session
 ) -> None:
@@ -151,6 +154,8 @@ def test_a_locked_manifest_refuses_every_read_and_so_signing(
     assert referrers(http, acr, PLAIN, "blocked/manifest", digest).json()["manifests"] == []
 
 
+# Source: container-registry-image-lock.md, "the changeable attributes of tags and manifest
+# are managed separately".
 def test_a_locked_tag_leaves_the_digest_readable_for_signers(
     acr: SandboxServer, http: requests.Session
 ) -> None:
@@ -169,6 +174,8 @@ def test_a_locked_tag_leaves_the_digest_readable_for_signers(
     assert [(m["digest"], m["artifactType"]) for m in listed] == [(signature, NOTATION)]
 
 
+# Source: OCI distribution spec 1.1, Push: a registry MUST accept a manifest whose subject
+# does not exist, so a push never reads (or is refused by) its subject.
 def test_a_referrer_of_a_blocked_subject_is_accepted(acr: SandboxServer, http: requests.Session) -> None:
     locked = push_image(acr.world, PLAIN, "blocked/push", "v1")
     lock(http, acr, "blocked/push", f"_manifests/{locked}")
@@ -190,6 +197,7 @@ def test_a_referrer_of_a_blocked_subject_is_accepted(acr: SandboxServer, http: r
         assert response.headers["OCI-Subject"] == subject
 
 
+# Source: none; ACR's documentation does not say. Both answers are emulated (docs/gate.md).
 def test_referrers_of_a_locked_subject_follow_the_setting(acr: SandboxServer, http: requests.Session) -> None:
     digest = push_image(acr.world, PLAIN, "blocked/referrers", "v1")
     signature = sign(acr, PLAIN, "blocked/referrers", digest)
@@ -206,6 +214,9 @@ def test_referrers_of_a_locked_subject_follow_the_setting(acr: SandboxServer, ht
     assert refused.status_code == 405 and code_of(refused) == "REGISTRY_DISALLOWED_OPERATION"
 
 
+# Source: Azure/acr docs/preview/quarantine (tag not found, digest refused), Azure/acr#210
+# (IMAGE_QUARANTINED), the built-in roles reference (AcrQuarantineReader: "List, read, and
+# pull quarantined images").
 def test_quarantine_readers_can_sign_and_others_cannot(acr: SandboxServer) -> None:
     digest = push_image(acr.world, QUARANTINING, "blocked/quarantine", "v1")
     reader, pusher = session_of(acr, READER.client_id), session_of(acr, PUSHER.client_id)
@@ -225,6 +236,7 @@ def test_quarantine_readers_can_sign_and_others_cannot(acr: SandboxServer) -> No
     assert [m["digest"] for m in listed_to_reader.json()["manifests"]] == [signature]
 
 
+# Source: the App Service managed-identity protocol (client_id selects a user-assigned identity).
 def test_other_identities_get_their_own_tokens(acr: SandboxServer) -> None:
     token = ManagedIdentityCredential(client_id=PUSHER.client_id).get_token(ACR_SCOPE).token
     unknown = ManagedIdentityCredential(client_id="00000000-0000-4000-8000-0000000000ff")
@@ -258,6 +270,8 @@ def test_estate_identities_are_built_dumped_and_checked() -> None:
         )
 
 
+# Source: Azure/acr#499 (quarantined images are not scanned); agentless-vulnerability-
+# assessment-azure.md (new images are pulled to be scanned); the read lock: unconfirmed, a setting.
 def test_defender_scans_only_what_it_can_read(acr: SandboxServer, http: requests.Session) -> None:
     quarantined = push_image(acr.world, QUARANTINING, "blocked/scan", "v1")
     locked = push_image(acr.world, PLAIN, "blocked/scan", "locked")

@@ -26,7 +26,8 @@ Cases:
 - lock-tags mode: every tag pushed while the digest is pending is locked and the manifest is
   not; a pass unlocks each tag still naming the digest; a tag moved meanwhile to another
   pending digest stays locked; a tag pushed after the pass is released; a deny locks the
-  manifest too; on a quarantining registry a failed tag lock leaves the image quarantined;
+  manifest too; on a quarantining registry a failed tag lock leaves the image quarantined; an
+  immutable tag put back on a digest that passed is unlocked there;
 - a referrers listing refused by a lock (405) keeps the image waiting, it does not raise.
 """
 
@@ -167,6 +168,11 @@ gate:
     - {name: sized, repository: 'sized/.*', mode: lock, requireScan: false, maxSize: 1MiB}
     - {name: quarantined, repository: 'q/.*', mode: quarantine, requireScan: false}
     - {name: tagged, repository: 'tagged/.*', requireScan: false, signatures: [notation], maxSize: 1MiB}
+    - name: released
+      repository: 'released/.*'
+      requireScan: false
+      signatures: [notation]
+      immutableTags: ['v\\d+']
     - {name: scanned, repository: 'app/.*', mode: lock}
 """
 
@@ -538,3 +544,18 @@ def test_referrers_refused_by_a_lock_keep_the_image_waiting(harness: Harness) ->
 
     assert result.decision == "pending"
     assert harness.record(image).referrers is None
+
+
+def test_an_immutable_tag_put_back_on_a_passed_digest_is_unlocked(harness: Harness) -> None:
+    h = harness
+    first = h.put("released/api", "a", image_facts(IMAGE_TYPE))
+    second = h.put("released/api", "b", image_facts(IMAGE_TYPE))
+    h.gate.referrers[first.digest] = [Referrer(digest("5"), NOTATION)]
+    assert push_tag(h, first, "v1") == "pass"
+    assert push_tag(h, second, "v1") == "deny"  # the immutable tag moved: put back on the first
+
+    calls = h.gate.calls
+    assert calls.index(("lock_tag", "released/api", "v1")) < calls.index(("put_tag", "released/api", "v1"))
+    assert calls[calls.index(("put_tag", "released/api", "v1")) + 1] == ("unlock_tag", "released/api", "v1")
+    assert h.gate.tag_readable[("released/api", "v1")] is True
+    assert h.gate.readable[("released/api", second.digest)] is False
