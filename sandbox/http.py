@@ -22,6 +22,9 @@ _KEY = os.urandom(32)
 
 #: Audiences the sandbox knows, as Azure names them.
 ARM_AUDIENCE = "https://management.azure.com"
+# ARM (and Resource Graph, and ACR's token exchange) also take the classic management
+# audience, which the az CLI and older SDKs ask for.
+LEGACY_ARM_AUDIENCE = "https://management.core.windows.net"
 ACR_AUDIENCE = "https://containerregistry.azure.net"
 AKS_AUDIENCE = "6dae42f8-4368-4678-94ff-3960e28e3630"
 LOGS_AUDIENCE = "https://api.loganalytics.io"
@@ -74,6 +77,26 @@ def mint_token(audience: str, *, subject: str, tenant: str, ttl: int = 3600, **c
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     sig = hmac.new(_KEY, f"{head}.{payload}".encode(), hashlib.sha256).digest()
     return f"{head}.{payload}.{_b64(sig)}"
+
+
+def verify_arm_token(token: str) -> dict[str, Any]:
+    """Claims of a token for either of ARM's audiences."""
+    try:
+        return verify_token(token, audience=ARM_AUDIENCE)
+    except SandboxHTTPError as exc:
+        if exc.code != "InvalidAuthenticationTokenAudience":
+            raise
+        return verify_token(token, audience=LEGACY_ARM_AUDIENCE)
+
+
+def require_arm_bearer(request: Request) -> dict[str, Any]:
+    """``require_bearer`` for ARM-plane endpoints, which accept both management audiences."""
+    try:
+        return require_bearer(request, audience=ARM_AUDIENCE)
+    except SandboxHTTPError as exc:
+        if exc.code != "InvalidAuthenticationTokenAudience":
+            raise
+        return require_bearer(request, audience=LEGACY_ARM_AUDIENCE)
 
 
 def verify_token(token: str, *, audience: str) -> dict[str, Any]:

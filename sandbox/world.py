@@ -195,6 +195,8 @@ class KubeObjects:
     jobs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     replicationcontrollers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     configmaps: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    services: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    horizontalpodautoscalers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     resource_version: int = 1
 
 

@@ -27,7 +27,14 @@ from starlette.responses import Response
 
 from sandbox.acr.errors import RegistryError, bad_request
 from sandbox.acr.listing import dump
-from sandbox.http import ACR_AUDIENCE, ARM_AUDIENCE, SandboxHTTPError, mint_token, verify_token
+from sandbox.http import (
+    ACR_AUDIENCE,
+    ARM_AUDIENCE,
+    LEGACY_ARM_AUDIENCE,
+    SandboxHTTPError,
+    mint_token,
+    verify_token,
+)
 from sandbox.world import Registry, World
 
 #: ACR refresh tokens live three hours (Azure/acr-cli#641); access tokens less.
@@ -239,7 +246,7 @@ def _parse_scope(raw: str) -> dict[str, Any]:
 def _verify_aad(token: str) -> dict[str, Any]:
     """ACR takes Entra tokens for its own audience and, as it always has, for ARM's."""
     failure: SandboxHTTPError | None = None
-    for audience in (ACR_AUDIENCE, ARM_AUDIENCE):
+    for audience in (ACR_AUDIENCE, ARM_AUDIENCE, LEGACY_ARM_AUDIENCE):
         try:
             return verify_token(token, audience=audience)
         except SandboxHTTPError as exc:

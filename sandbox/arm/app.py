@@ -16,9 +16,9 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from sandbox.arm import clusters, compute, metrics, network, registries
+from sandbox.arm import clusters, compute, metrics, network, registries, subscriptions
 from sandbox.arm.control import build_control_routes
 from sandbox.arm.lro import LroEngine
 from sandbox.arm.routing import ROUTES, ArmCall, ArmContext, authenticate, check_api_version
@@ -38,6 +38,7 @@ _HANDLER_MODULES = (
     frontdoor,
     trafficmanager,
     resourcehealth,
+    subscriptions,
 )
 
 
@@ -70,6 +71,9 @@ class ArmApp:
         if lowered.startswith("/_sandbox/"):
             await self.control(scope, receive, send)
             return
+        if lowered == "/metadata/endpoints" and scope["method"] == "GET":
+            await self._metadata(scope, receive, send)  # public, as ARM serves it
+            return
         self.engine.settle()
         if lowered.startswith("/providers/microsoft.resourcegraph/") and self.graph is not None:
             await self.graph(scope, receive, send)
@@ -82,6 +86,13 @@ class ArmApp:
             return
         response = await self._dispatch(scope, receive, path)
         await response(scope, receive, send)
+
+    async def _metadata(self, scope: Any, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        body = subscriptions.metadata_endpoints(
+            str(request.base_url), request.query_params.get("api-version")
+        )
+        await JSONResponse(body)(scope, receive, send)
 
     async def _dispatch(self, scope: Any, receive: Any, path: str) -> Response:
         method = scope["method"]

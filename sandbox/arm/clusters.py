@@ -50,6 +50,7 @@ from sandbox.estate.kubeobjects import ObjectFactory
 from sandbox.estate.nodes import DEFAULT_NAMESPACES, sync_pool_nodes
 from sandbox.http import AKS_AUDIENCE, SandboxHTTPError
 from sandbox.kube.autoscaler import run_autoscaler
+from sandbox.kube.controllers import evict_from_missing_nodes
 from sandbox.world import AgentPool, Cluster, NetworkProfile, resource_id
 
 _PROVIDER = "Microsoft.ContainerService"
@@ -380,6 +381,7 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
                 pool.provisioning_state = "Succeeded"
                 cluster.agent_pools[pool.name] = pool
                 sync_pool_nodes(cluster, pool, world.now())
+            evict_from_missing_nodes(cluster, world.now())
             run_autoscaler(world, cluster)
 
         cluster.revision += 1
@@ -418,6 +420,7 @@ def _create_cluster(
     now = world.now()
     for ns in DEFAULT_NAMESPACES:
         cluster.kube.namespaces[ns] = factory.namespace(ns, labels={}, created=now)
+    cluster.kube.services[("default", "kubernetes")] = factory.default_service(created=now)
     for pool in cluster.agent_pools.values():
         sync_pool_nodes(cluster, pool, now)
     world.clusters[name] = cluster
@@ -632,6 +635,7 @@ async def create_or_update_pool(call: ArmCall) -> Response:
             pool.provisioning_state = "Succeeded"
             cluster.agent_pools[name] = pool
             sync_pool_nodes(cluster, pool, world.now())
+            evict_from_missing_nodes(cluster, world.now())
             run_autoscaler(world, cluster)
 
         def fail(_: dict[str, str]) -> None:

@@ -21,11 +21,10 @@ from starlette.responses import JSONResponse, Response
 from sandbox.arm.lro import LroEngine, Operation
 from sandbox.authz import check_action
 from sandbox.faults import Faults
-from sandbox.http import ARM_AUDIENCE, SandboxHTTPError, require_bearer
+from sandbox.http import SandboxHTTPError, require_arm_bearer
 from sandbox.world import Subscription, World
 
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
-_LEGACY_ARM_AUDIENCE = "https://management.core.windows.net"
 
 
 @dataclass(slots=True)
@@ -181,12 +180,7 @@ def arm_route(method: str, pattern: str, name: str) -> Callable[[Handler], Handl
 
 def authenticate(request: Request) -> dict[str, Any]:
     """ARM accepts tokens for https://management.azure.com and the legacy management audience."""
-    try:
-        return require_bearer(request, audience=ARM_AUDIENCE)
-    except SandboxHTTPError as exc:
-        if exc.code != "InvalidAuthenticationTokenAudience":
-            raise
-        return require_bearer(request, audience=_LEGACY_ARM_AUDIENCE)
+    return require_arm_bearer(request)
 
 
 def check_api_version(request: Request) -> str:

@@ -154,6 +154,7 @@ class ClusterBuilding:
                 wanted_namespaces.setdefault(item.namespace, {})
         for ns_name, labels in wanted_namespaces.items():
             kube.namespaces[ns_name] = factory.namespace(ns_name, labels=labels, created=created)
+        kube.services[("default", "kubernetes")] = factory.default_service(created=created)
         placer = NodePlacer(cluster)
         workloads: tuple[tuple[str, str, list[Any]], ...] = (
             ("Deployment", "deployments", list(model.deployments)),

@@ -219,5 +219,6 @@ def generate_clusters(builder: Builder, gen: ClusterGenerator, path: str) -> Non
         add_pool_nodes(factory, cluster, created)
         for ns in DEFAULT_NAMESPACES:
             cluster.kube.namespaces[ns] = factory.namespace(ns, labels={}, created=created)
+        cluster.kube.services[("default", "kubernetes")] = factory.default_service(created=created)
         generate_pods(builder, cluster, gen, factory, NodePlacer(cluster), path)
         builder.world.clusters[cluster.name] = cluster

@@ -128,6 +128,32 @@ class ObjectFactory:
             "status": {"phase": "Active"},
         }
 
+    def default_service(self, *, created: datetime) -> dict[str, Any]:
+        """``default/kubernetes``: the apiserver's own Service, present in every cluster
+        (AKS's default service CIDR is 10.0.0.0/16, so its ClusterIP is 10.0.0.1)."""
+        return {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": self._metadata(
+                "Service",
+                "default",
+                "kubernetes",
+                created,
+                {"component": "apiserver", "provider": "kubernetes"},
+            ),
+            "spec": {
+                "clusterIP": "10.0.0.1",
+                "clusterIPs": ["10.0.0.1"],
+                "internalTrafficPolicy": "Cluster",
+                "ipFamilies": ["IPv4"],
+                "ipFamilyPolicy": "SingleStack",
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}],
+                "sessionAffinity": "None",
+                "type": "ClusterIP",
+            },
+            "status": {"loadBalancer": {}},
+        }
+
     def node(
         self,
         name: str,

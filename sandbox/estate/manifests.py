@@ -10,8 +10,11 @@ same digest back. Generators call :func:`image_manifest_bytes` directly (no mode
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
+import tarfile
 from typing import Any
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -41,6 +44,48 @@ def digest_of(content: bytes) -> str:
 def seeded_digest(seed: str) -> str:
     """A stable, realistic-looking blob digest for a layer nobody will pull."""
     return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+def _layer_tar(seed: str) -> bytes:
+    """A one-file tar (``etc/sandbox-image``), byte-for-byte the same for the same seed."""
+    body = f"sandbox image {seed}\n".encode()
+    info = tarfile.TarInfo("etc/sandbox-image")
+    info.size, info.mtime, info.mode, info.uid, info.gid = len(body), 0, 0o644, 0, 0
+    info.uname = info.gname = "root"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        archive.addfile(info, io.BytesIO(body))
+    return buffer.getvalue()
+
+
+def image_blobs(
+    seed: str, *, os_name: str, arch: str
+) -> tuple[tuple[str, int], list[tuple[str, int]], dict[str, bytes]]:
+    """Small, real, deterministic blobs for an image an estate declares without layers:
+    one gzipped layer and a config naming its os, architecture and the layer's diff_id.
+
+    Returns (config, layers, blobs by digest), so that ``skopeo inspect``/``copy`` and any
+    OCI client can pull what the manifest references, and digests stay stable per seed.
+    """
+    tar = _layer_tar(seed)
+    layer = gzip.compress(tar, compresslevel=6, mtime=0)
+    config = _dumps(
+        {
+            "architecture": arch,
+            "os": os_name,
+            "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": [digest_of(tar)]},
+            "history": [{"created_by": f"sandbox estate image {seed}"}],
+        }
+    )
+    blobs = {digest_of(config): config, digest_of(layer): layer}
+    return (digest_of(config), len(config)), [(digest_of(layer), len(layer))], blobs
+
+
+def artifact_blob(seed: str, artifact_type: str) -> tuple[tuple[str, int], dict[str, bytes]]:
+    """A small deterministic payload for an artifact's one layer (a signature, an SBOM)."""
+    data = _dumps({"artifactType": artifact_type, "sandbox": seed})
+    return (digest_of(data), len(data)), {digest_of(data): data}
 
 
 def _dumps(document: dict[str, Any]) -> bytes:

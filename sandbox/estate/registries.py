@@ -213,15 +213,20 @@ class RegistryBuilding:
             )
             if media_type is None:
                 return "error"
-            config = (
-                (model.config.digest or oci.seeded_digest(seed + "/config"), model.config.size)
-                if model.config
-                else (oci.seeded_digest(seed + "/config"), _CONFIG_SIZE)
-            )
+            if model.config is None and not model.layers:
+                config, layers, blobs = oci.image_blobs(seed, os_name=os_name, arch=arch)
+                registry.blobs.update(blobs)
+            else:  # declared by digest and size only: described, not pullable (docs/estate.md)
+                config = (
+                    (model.config.digest or oci.seeded_digest(seed + "/config"), model.config.size)
+                    if model.config
+                    else (oci.seeded_digest(seed + "/config"), _CONFIG_SIZE)
+                )
+                layers = self.layers_of(model, seed, _IMAGE_LAYERS)
             manifest = _image_manifest(
                 media_type=media_type,
                 config=config,
-                layers=self.layers_of(model, seed, _IMAGE_LAYERS),
+                layers=layers,
                 annotations=model.annotations,
                 created=created,
                 updated=updated,
@@ -242,10 +247,12 @@ class RegistryBuilding:
                     self.problems.add(f"{path}.platforms[{p_index}]", str(exc))
                     return "error"
                 c_seed = f"{seed}/{platform}"
+                c_config, c_layers, blobs = oci.image_blobs(c_seed, os_name=c_os, arch=c_arch)
+                registry.blobs.update(blobs)
                 child = _image_manifest(
                     media_type=child_type,
-                    config=(oci.seeded_digest(c_seed + "/config"), _CONFIG_SIZE),
-                    layers=_seeded_layers(c_seed, _IMAGE_LAYERS),
+                    config=c_config,
+                    layers=c_layers,
                     annotations={},
                     created=created,
                     updated=updated,
@@ -282,7 +289,13 @@ class RegistryBuilding:
                 subject = repo.manifests[digest]
                 subject_digest = subject.digest
                 subject_tuple = (subject.media_type, subject.digest, len(subject.content))
-            layers = self.layers_of(model, seed, (_SIGNATURE_SIZE,))
+            if model.layers:
+                layers = self.layers_of(model, seed, (_SIGNATURE_SIZE,))
+            else:
+                layer, blobs = oci.artifact_blob(seed, model.artifact_type)
+                registry.blobs.update(blobs)
+                layers = [layer]
+            registry.blobs.setdefault(oci.EMPTY_DIGEST, b"{}")
             content = oci.artifact_manifest_bytes(
                 artifact_type=model.artifact_type,
                 layers=layers,

@@ -21,7 +21,7 @@ from sandbox.graph.operators import compile_query
 from sandbox.graph.paging import build_page, query_hash, read_options
 from sandbox.graph.parsing import parse_query
 from sandbox.graph.tables import SCHEMAS, FindingRows, table_rows
-from sandbox.http import ARM_AUDIENCE, SandboxHTTPError, azure_error, require_bearer
+from sandbox.http import SandboxHTTPError, azure_error, require_arm_bearer
 from sandbox.world import World
 
 PATH = "/providers/Microsoft.ResourceGraph/resources"
@@ -110,7 +110,7 @@ def build_graph_routes(world: World) -> list[Route]:
 
     async def resources(request: Request) -> Response:
         try:
-            require_bearer(request, audience=ARM_AUDIENCE)
+            require_arm_bearer(request)
             _check_api_version(request)
             body = _read_body(await request.body())
             return JSONResponse(run_query(world, body, findings))

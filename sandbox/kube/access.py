@@ -20,7 +20,7 @@ from sandbox.kube.kinds import KubeKind
 from sandbox.kube.status import KubeStatusError
 from sandbox.world import Cluster, World
 
-_VERB_ACTIONS = {"get": "read", "list": "read", "patch": "write", "update": "write"}
+_VERB_ACTIONS = {"get": "read", "list": "read", "watch": "read", "patch": "write", "update": "write"}
 
 
 def authenticate(request: Request, *, public: bool) -> dict[str, Any] | None:

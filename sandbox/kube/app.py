@@ -20,12 +20,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from sandbox.http import SandboxHTTPError
-from sandbox.kube import discovery
+from sandbox.kube import discovery, printing
 from sandbox.kube.access import authenticate, authorize
 from sandbox.kube.kinds import ALL_KINDS, KubeKind
 from sandbox.kube.objects import ClusterView, list_objects, read_object, with_type
 from sandbox.kube.reachability import StoppedClusterGate
+from sandbox.kube.reviews import review_access
 from sandbox.kube.status import KubeStatusError, status_body, status_response
+from sandbox.kube.watching import watch_response
 from sandbox.kube.workloads import patch_workload, read_scale, replace_workload, write_scale
 from sandbox.world import World
 
@@ -86,8 +88,29 @@ def _check(
 def _list(view: ClusterView, request: Request) -> Response:
     namespace = request.path_params.get("namespace")
     kind = _kind(request, namespaced=namespace is not None)
+    if request.query_params.get("watch") not in (None, "", "0", "false"):
+        _check(view, request, kind, "watch")
+        table = printing.wants_table(request.headers.get("accept", ""))
+        return watch_response(view, kind, namespace, request.query_params, table=table)
     _check(view, request, kind, "list")
-    return JSONResponse(list_objects(view, kind, namespace, request.query_params))
+    body = list_objects(view, kind, namespace, request.query_params)
+    if printing.wants_table(request.headers.get("accept", "")):
+        body = _as_table(view, request, kind, body["items"], body["metadata"])
+    return JSONResponse(body)
+
+
+def _as_table(
+    view: ClusterView, request: Request, kind: KubeKind, items: list[dict[str, Any]], metadata: dict[str, Any]
+) -> dict[str, Any]:
+    return printing.to_table(
+        kind.plural,
+        items,
+        metadata=metadata,
+        now=view.world.now(),
+        include=printing.include_policy(request.query_params),
+        api_version=kind.api_version,
+        kind=kind.kind,
+    )
 
 
 def _get(view: ClusterView, request: Request) -> Response:
@@ -97,7 +120,11 @@ def _get(view: ClusterView, request: Request) -> Response:
         raise _not_found_path()
     _check(view, request, kind, "get")
     with view.world.lock:
-        return JSONResponse(with_type(kind, read_object(view, kind, namespace, request.path_params["name"])))
+        obj = with_type(kind, read_object(view, kind, namespace, request.path_params["name"]))
+    if printing.wants_table(request.headers.get("accept", "")):
+        version = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+        return JSONResponse(_as_table(view, request, kind, [obj], version))
+    return JSONResponse(obj)
 
 
 def _write(view: ClusterView, request: Request, raw: bytes) -> Response:
@@ -113,8 +140,26 @@ def _write(view: ClusterView, request: Request, raw: bytes) -> Response:
     return JSONResponse(body)
 
 
-def _scale(view: ClusterView, request: Request, raw: bytes) -> Response:
+def _subresource(view: ClusterView, request: Request, raw: bytes) -> Response:
     kind = _kind(request, namespaced=True)
+    if kind.plural == "pods" and request.path_params["sub"] == "log":
+        return _pod_log(view, request, kind)
+    return _scale(view, request, kind, raw)
+
+
+def _pod_log(view: ClusterView, request: Request, kind: KubeKind) -> Response:
+    """``pods/log``: the sandbox runs no containers, so every log is empty, but the pod
+    must exist and the caller must be allowed to read it, as on an apiserver."""
+    if request.method != "GET":
+        raise _method_not_allowed(request)
+    namespace, name = request.path_params["namespace"], request.path_params["name"]
+    _check(view, request, kind, "get", "log")
+    with view.world.lock:
+        read_object(view, kind, namespace, name)
+    return PlainTextResponse("")
+
+
+def _scale(view: ClusterView, request: Request, kind: KubeKind, raw: bytes) -> Response:
     if not kind.scalable or request.path_params["sub"] != "scale":
         raise _not_found_path()
     namespace, name = request.path_params["namespace"], request.path_params["name"]
@@ -142,13 +187,23 @@ def _health(view: ClusterView, request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+def _discovery(body: dict[str, Any], request: Request, *, core: bool) -> Response:
+    """The legacy document, or the aggregated one when the client asks for it first."""
+    if discovery.wants_aggregated(request.headers.get("accept", "")):
+        return JSONResponse(
+            discovery.aggregated(core=core),
+            media_type=discovery.AGGREGATED_MEDIA_TYPE,
+            headers={"Vary": "Accept"},
+        )
+    return JSONResponse(body, headers={"Vary": "Accept"})
+
+
 def _api(view: ClusterView, request: Request) -> Response:
-    host = request.url.netloc
-    return JSONResponse(discovery.core_versions(host))
+    return _discovery(discovery.core_versions(request.url.netloc), request, core=True)
 
 
 def _apis(view: ClusterView, request: Request) -> Response:
-    return JSONResponse(discovery.group_list())
+    return _discovery(discovery.group_list(), request, core=False)
 
 
 def _api_group(view: ClusterView, request: Request) -> Response:
@@ -177,13 +232,18 @@ def _routes(view: ClusterView) -> list[Route]:
         Route("/api", _endpoint(view, _api), methods=get),
         Route("/apis", _endpoint(view, _apis), methods=get),
         Route("/api/v1", _endpoint(view, _resources), methods=get),
+        Route(
+            f"/apis/{discovery.AUTHORIZATION_GROUP}/v1/selfsubjectaccessreviews",
+            _body_endpoint(view, review_access),
+            methods=["POST"],
+        ),
         Route("/apis/{group}", _endpoint(view, _api_group), methods=get),
         Route("/apis/{group}/{version}", _endpoint(view, _resources), methods=get),
     ]
     for prefix in ("/api/v1", "/apis/{group}/{version}"):
         namespaced = f"{prefix}/namespaces/{{namespace}}/{{plural}}"
         routes += [
-            Route(f"{namespaced}/{{name}}/{{sub}}", _body_endpoint(view, _scale), methods=get + write),
+            Route(f"{namespaced}/{{name}}/{{sub}}", _body_endpoint(view, _subresource), methods=get + write),
             Route(f"{namespaced}/{{name}}", _endpoint(view, _get), methods=get),
             Route(f"{namespaced}/{{name}}", _body_endpoint(view, _write), methods=write),
             Route(namespaced, _endpoint(view, _list), methods=get),

@@ -27,6 +27,7 @@ class KubeKind:
     verbs: tuple[str, ...]
     short_names: tuple[str, ...] = ()
     scalable: bool = False  # has a /scale subresource
+    categories: tuple[str, ...] = ()  # "all" for what ``kubectl get all`` lists
 
     @property
     def api_version(self) -> str:
@@ -42,8 +43,9 @@ class KubeKind:
         return store
 
 
-_READ = ("get", "list")
-_WRITE = ("get", "list", "patch", "update")
+_READ = ("get", "list", "watch")
+_ALL = ("all",)
+_WRITE = ("get", "list", "patch", "update", "watch")
 
 NAMESPACES = KubeKind(
     "namespaces",
@@ -87,6 +89,7 @@ PODS = KubeKind(
     },
     _READ,
     ("po",),
+    categories=_ALL,
 )
 EVENTS = KubeKind(
     "events",
@@ -114,22 +117,62 @@ EVENTS = KubeKind(
 )
 CONFIGMAPS = KubeKind("configmaps", "ConfigMap", "", "v1", True, "configmaps", _META_FIELDS, _READ, ("cm",))
 DEPLOYMENTS = KubeKind(
-    "deployments", "Deployment", "apps", "v1", True, "deployments", _META_FIELDS, _WRITE, ("deploy",), True
+    "deployments",
+    "Deployment",
+    "apps",
+    "v1",
+    True,
+    "deployments",
+    _META_FIELDS,
+    _WRITE,
+    ("deploy",),
+    True,
+    _ALL,
 )
 STATEFULSETS = KubeKind(
-    "statefulsets", "StatefulSet", "apps", "v1", True, "statefulsets", _META_FIELDS, _WRITE, ("sts",), True
+    "statefulsets",
+    "StatefulSet",
+    "apps",
+    "v1",
+    True,
+    "statefulsets",
+    _META_FIELDS,
+    _WRITE,
+    ("sts",),
+    True,
+    _ALL,
 )
 DAEMONSETS = KubeKind(
-    "daemonsets", "DaemonSet", "apps", "v1", True, "daemonsets", _META_FIELDS, _WRITE, ("ds",)
+    "daemonsets",
+    "DaemonSet",
+    "apps",
+    "v1",
+    True,
+    "daemonsets",
+    _META_FIELDS,
+    _WRITE,
+    ("ds",),
+    categories=_ALL,
 )
-CRONJOBS = KubeKind("cronjobs", "CronJob", "batch", "v1", True, "cronjobs", _META_FIELDS, _WRITE, ("cj",))
+CRONJOBS = KubeKind(
+    "cronjobs", "CronJob", "batch", "v1", True, "cronjobs", _META_FIELDS, _WRITE, ("cj",), categories=_ALL
+)
 # Read-only here: the sandbox has no controllers to act on a write to them. A field
 # selector the apiserver also supports on them (status.successful, status.replicas) is
 # refused with its 400, never ignored.
 REPLICASETS = KubeKind(
-    "replicasets", "ReplicaSet", "apps", "v1", True, "replicasets", _META_FIELDS, _READ, ("rs",)
+    "replicasets",
+    "ReplicaSet",
+    "apps",
+    "v1",
+    True,
+    "replicasets",
+    _META_FIELDS,
+    _READ,
+    ("rs",),
+    categories=_ALL,
 )
-JOBS = KubeKind("jobs", "Job", "batch", "v1", True, "jobs", _META_FIELDS, _READ)
+JOBS = KubeKind("jobs", "Job", "batch", "v1", True, "jobs", _META_FIELDS, _READ, categories=_ALL)
 REPLICATIONCONTROLLERS = KubeKind(
     "replicationcontrollers",
     "ReplicationController",
@@ -140,6 +183,34 @@ REPLICATIONCONTROLLERS = KubeKind(
     _META_FIELDS,
     _READ,
     ("rc",),
+    categories=_ALL,
+)
+SERVICES = KubeKind(
+    "services",
+    "Service",
+    "",
+    "v1",
+    True,
+    "services",
+    _META_FIELDS | {"spec.clusterIP", "spec.type"},
+    _READ,
+    ("svc",),
+    categories=_ALL,
+)
+# Served so that discovery of the autoscaling group is complete (``kubectl api-resources``
+# fails on a group version that lists nothing); the sandbox holds no autoscalers unless an
+# estate declares them.
+HORIZONTALPODAUTOSCALERS = KubeKind(
+    "horizontalpodautoscalers",
+    "HorizontalPodAutoscaler",
+    "autoscaling",
+    "v1",
+    True,
+    "horizontalpodautoscalers",
+    _META_FIELDS,
+    _READ,
+    ("hpa",),
+    categories=_ALL,
 )
 
 ALL_KINDS: tuple[KubeKind, ...] = (
@@ -149,12 +220,14 @@ ALL_KINDS: tuple[KubeKind, ...] = (
     EVENTS,
     CONFIGMAPS,
     REPLICATIONCONTROLLERS,
+    SERVICES,
     DEPLOYMENTS,
     STATEFULSETS,
     DAEMONSETS,
     REPLICASETS,
     CRONJOBS,
     JOBS,
+    HORIZONTALPODAUTOSCALERS,
 )
 WORKLOADS: tuple[KubeKind, ...] = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS, CRONJOBS)
 

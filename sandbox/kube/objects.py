@@ -96,8 +96,6 @@ def list_objects(
     view: ClusterView, kind: KubeKind, namespace: str | None, params: Mapping[str, str]
 ) -> dict[str, Any]:
     """One page of a list, as ``<Kind>List`` with resourceVersion and continue."""
-    if params.get("watch") not in (None, "", "0", "false"):
-        raise bad_request("the sandbox API server does not serve watch requests; list with limit/continue")
     limit = _parse_limit(params.get("limit"))
     label_text = params.get("labelSelector")
     labels = parse_label_selector(label_text)

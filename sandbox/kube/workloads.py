@@ -15,6 +15,7 @@ import copy
 import json
 from typing import Any
 
+from sandbox.kube.controllers import reconcile_workload
 from sandbox.kube.kinds import KubeKind
 from sandbox.kube.objects import ClusterView, read_object, store_key, with_type
 from sandbox.kube.patching import apply_patch
@@ -107,25 +108,6 @@ def _check_replicas(kind: KubeKind, name: str, spec: Any, field: str) -> None:
         raise _invalid(kind, name, field, replicas, "must be greater than or equal to 0")
 
 
-def _converge_status(kind: KubeKind, obj: dict[str, Any]) -> None:
-    """What the workload's controller would report once settled on the new spec."""
-    status = obj.setdefault("status", {})
-    generation = obj["metadata"].get("generation")
-    if generation is not None:
-        status["observedGeneration"] = generation
-    if not kind.scalable:
-        return
-    replicas = obj.get("spec", {}).get("replicas", 1)
-    fields = ["replicas", "readyReplicas", "availableReplicas", "updatedReplicas"]
-    if kind.plural == "statefulsets":
-        fields.append("currentReplicas")
-    for name in fields:
-        if replicas:
-            status[name] = replicas
-        else:
-            status.pop(name, None)  # the apiserver omits zero counts
-
-
 def _store(
     view: ClusterView, kind: KubeKind, namespace: str, name: str, new: dict[str, Any]
 ) -> dict[str, Any]:
@@ -141,13 +123,13 @@ def _store(
     meta["resourceVersion"] = str(kube.resource_version)
     if new.get("spec") != old.get("spec"):
         meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
-    # The main resource never writes status; the (absent) controller does.
+    # The main resource never writes status; the controller does, from the pods it made.
     new["status"] = copy.deepcopy(old.get("status", {}))
-    _converge_status(kind, new)
     for typed in ("apiVersion", "kind"):
         if typed not in old:
             new.pop(typed, None)
     kind.objects(kube)[key] = new
+    reconcile_workload(view.cluster(), kind.plural, new, view.world.now())
     return new
 
 
