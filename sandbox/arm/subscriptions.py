@@ -204,11 +204,12 @@ async def list_resources(call: ArmCall) -> Response:
     return JSONResponse({"value": found})
 
 
-def metadata_endpoints(base_url: str, api_version: str | None) -> list[dict[str, Any]] | dict[str, Any]:
+def metadata_endpoints(base_url: str, api_version: str | None) -> dict[str, Any]:
     """``GET /metadata/endpoints``: the cloud's endpoints, served without a token as ARM does.
 
-    ``api-version=2022-09-01`` (what ``az cloud register`` asks) answers a list of clouds;
-    older versions answer the single-cloud object."""
+    ``api-version`` 2019-05-01 and later (``az cloud register`` asks 2022-09-01 and reads
+    ``name``, ``suffixes``, ``authentication``, ``resourceManager``…) answer the cloud
+    object; older versions the original ``galleryEndpoint``/``graphEndpoint`` form."""
     arm = base_url.rstrip("/") + "/"
     authentication = {
         "loginEndpoint": "https://login.microsoftonline.com/",
@@ -216,48 +217,46 @@ def metadata_endpoints(base_url: str, api_version: str | None) -> list[dict[str,
         "tenant": "common",
         "identityProvider": "AAD",
     }
-    if api_version is None or api_version < "2022-09-01":
+    if api_version is None or api_version < "2019-05-01":
         return {
             "galleryEndpoint": "https://gallery.azure.com/",
             "graphEndpoint": "https://graph.windows.net/",
             "portalEndpoint": "https://portal.azure.com/",
             "authentication": authentication,
         }
-    return [
-        {
-            "portal": "https://portal.azure.com",
-            "authentication": authentication,
-            "media": "https://rest.media.azure.net",
-            "graphAudience": "https://graph.windows.net/",
-            "graph": "https://graph.windows.net/",
-            "name": "AzureCloud",
-            "suffixes": {
-                "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
-                "acrLoginServer": "azurecr.io",
-                "sqlServerHostname": "database.windows.net",
-                "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
-                "keyVaultDns": "vault.azure.net",
-                "storage": "core.windows.net",
-                "azureFrontDoorEndpointSuffix": "azurefd.net",
-                "storageSyncEndpointSuffix": "afs.azure.net",
-                "mhsmDns": "managedhsm.azure.net",
-                "mysqlServerEndpoint": "mysql.database.azure.com",
-                "postgresqlServerEndpoint": "postgres.database.azure.com",
-                "mariadbServerEndpoint": "mariadb.database.azure.com",
-                "synapseAnalytics": "dev.azuresynapse.net",
-                "attestationEndpoint": "attest.azure.net",
-            },
-            "batch": "https://batch.core.windows.net/",
-            "resourceManager": arm,
-            "vmImageAliasDoc": "",
-            "activeDirectoryDataLake": "https://datalake.azure.net/",
-            "sqlManagement": "https://management.core.windows.net:8443/",
-            "microsoftGraphResourceId": "https://graph.microsoft.com/",
-            "appInsightsResourceId": "https://api.applicationinsights.io",
-            "appInsightsTelemetryChannelResourceId": "https://dc.applicationinsights.azure.com/v2/track",
-            "attestationResourceId": "https://attest.azure.net",
-            "synapseAnalyticsResourceId": "https://dev.azuresynapse.net",
-            "logAnalyticsResourceId": "https://api.loganalytics.io",
-            "ossrDbmsResourceId": "https://ossrdbms-aad.database.windows.net",
-        }
-    ]
+    return {
+        "portal": "https://portal.azure.com",
+        "authentication": authentication,
+        "media": "https://rest.media.azure.net",
+        "graphAudience": "https://graph.windows.net/",
+        "graph": "https://graph.windows.net/",
+        "name": "AzureCloud",
+        "suffixes": {
+            "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
+            "acrLoginServer": "azurecr.io",
+            "sqlServerHostname": "database.windows.net",
+            "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+            "keyVaultDns": "vault.azure.net",
+            "storage": "core.windows.net",
+            "azureFrontDoorEndpointSuffix": "azurefd.net",
+            "storageSyncEndpointSuffix": "afs.azure.net",
+            "mhsmDns": "managedhsm.azure.net",
+            "mysqlServerEndpoint": "mysql.database.azure.com",
+            "postgresqlServerEndpoint": "postgres.database.azure.com",
+            "mariadbServerEndpoint": "mariadb.database.azure.com",
+            "synapseAnalytics": "dev.azuresynapse.net",
+            "attestationEndpoint": "attest.azure.net",
+        },
+        "batch": "https://batch.core.windows.net/",
+        "resourceManager": arm,
+        "vmImageAliasDoc": "",
+        "activeDirectoryDataLake": "https://datalake.azure.net/",
+        "sqlManagement": "https://management.core.windows.net:8443/",
+        "microsoftGraphResourceId": "https://graph.microsoft.com/",
+        "appInsightsResourceId": "https://api.applicationinsights.io",
+        "appInsightsTelemetryChannelResourceId": "https://dc.applicationinsights.azure.com/v2/track",
+        "attestationResourceId": "https://attest.azure.net",
+        "synapseAnalyticsResourceId": "https://dev.azuresynapse.net",
+        "logAnalyticsResourceId": "https://api.loganalytics.io",
+        "ossrDbmsResourceId": "https://ossrdbms-aad.database.windows.net",
+    }

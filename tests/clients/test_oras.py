@@ -70,9 +70,11 @@ def test_push_with_subject_and_discover(
     assert response.status_code == 201
     assert response.headers.get("OCI-Subject") == subject_digest
 
-    referrers = login().do_request(
-        f"https://{registry_host}/v2/payments/api/referrers/{subject_digest}", "GET"
-    ).json()
+    referrers = (
+        login()
+        .do_request(f"https://{registry_host}/v2/payments/api/referrers/{subject_digest}", "GET")
+        .json()
+    )
     assert referrers["mediaType"] == "application/vnd.oci.image.index.v1+json"
     [entry] = referrers["manifests"]
     assert entry["artifactType"] == ARTIFACT_TYPE

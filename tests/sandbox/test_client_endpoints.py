@@ -1,8 +1,8 @@
 """Endpoints everyday clients need, checked over HTTPS without the clients themselves.
 
 Cases:
-- ``/metadata/endpoints`` answers without a token: a list of clouds for
-  api-version 2022-09-01, one object for older versions, naming the sandbox's ARM;
+- ``/metadata/endpoints`` answers without a token: the cloud object az reads for
+  api-version 2022-09-01, the original form for 2015-01-01, naming the sandbox's ARM;
 - Subscriptions - List and Get, Tenants - List, resource groups;
 - Resources - List with ``resourceType eq``, ``name eq`` and ``and``; an unsupported
   clause or resource type is a 400, never an empty list;
@@ -50,12 +50,12 @@ def _token(audience: str = "https://management.core.windows.net/") -> str:
 
 
 def test_cloud_metadata_needs_no_token(server: SandboxServer) -> None:
-    clouds = _get(server, "/metadata/endpoints?api-version=2022-09-01").json()
-    assert isinstance(clouds, list)
-    assert clouds[0]["resourceManager"].rstrip("/") == server.arm_endpoint.rstrip("/")
-    assert "https://management.core.windows.net/" in clouds[0]["authentication"]["audiences"]
-    legacy = _get(server, "/metadata/endpoints?api-version=2019-05-01").json()
-    assert isinstance(legacy, dict) and "authentication" in legacy
+    cloud = _get(server, "/metadata/endpoints?api-version=2022-09-01").json()
+    assert cloud["resourceManager"].rstrip("/") == server.arm_endpoint.rstrip("/")
+    assert cloud["suffixes"]["acrLoginServer"] == "azurecr.io"
+    assert "https://management.core.windows.net/" in cloud["authentication"]["audiences"]
+    legacy = _get(server, "/metadata/endpoints?api-version=2015-01-01").json()
+    assert "galleryEndpoint" in legacy and "authentication" in legacy
 
 
 def test_subscriptions_tenants_and_groups(server: SandboxServer) -> None:
