@@ -140,13 +140,16 @@ def respond_to_request(
     *,
     capability: str,
     body: object = None,
+    event_id: str | None = None,
 ) -> func.HttpResponse:
-    """Run ``call`` for an HTTP function: the product's errors become JSON answers (see the table)."""
+    """Run ``call`` for an HTTP function: the product's errors become JSON answers (see the table).
+
+    ``event_id`` (an alert's id, say) names the invocation in telemetry."""
     from ops.telemetry import invocation, record_invocation_result
 
     log = logging.getLogger(f"ops.triggers.{function_name}")
     start_telemetry()
-    with invocation(function_name, capability=capability):
+    with invocation(function_name, capability=capability, event_id=event_id):
         try:
             from ops.services import get_services
 

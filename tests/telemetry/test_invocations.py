@@ -2,8 +2,9 @@
 
 Each function of function_app is invoked with a host-shaped payload, as in
 tests/triggers, over services whose call applies a one-action plan through the real
-executor. Cases, for each of gate_on_image_pushed, purge_repository, schedule_tick,
-purge_schedule and gate_sweep, dry run and applied:
+executor. Cases, for each Event Grid, queue and timer function function_app registers
+(gate_on_image_pushed, purge_repository, schedule_tick, purge_schedule, gate_sweep,
+failover_watch, and any added later), dry run and applied:
 - one span named after the function, with its capability, a run id and (for an event or
   a message) the event id;
 - structured records on ops.audit: the plan, the action (kind, target, reason, status,
@@ -13,7 +14,8 @@ purge_schedule and gate_sweep, dry run and applied:
 Also: a rejected input leaves a ``rejected`` record (error, reason, field path), an
 ``ops.rejected_inputs`` point and an acknowledged invocation; a configuration error
 fails the span and the invocation; the executor's worker threads keep the invocation
-in their records; with telemetry off there are records but no spans.
+in their records; with telemetry off there are records but no spans; an HTTP function's
+invocation has its span, its event id when given, and its handled or rejected result.
 """
 
 from __future__ import annotations
@@ -33,17 +35,20 @@ from ops.errors import ConfigError, InvalidInput
 from ops.executor import ExecutionPolicy, apply_plan
 from ops.plan import Action, Plan
 from ops.state.sqlite import SqliteStateStore
-from ops.triggers.invoking import invoke_function
+from ops.triggers.invoking import invoke_function, list_functions
 from tests.telemetry.conftest import Captured
 from tests.triggers.test_handling import MESSAGE, PUSHED, TIMER
 
-#: function → (capability, host-shaped payload, whether its invocation has an event id)
+#: Host-shaped payloads by trigger type.
+PAYLOADS = {"eventGridTrigger": PUSHED, "queueTrigger": MESSAGE, "timerTrigger": TIMER}
+
+#: Every non-HTTP function of function_app → (capability, payload, whether it has an event
+#: id). Read from the app's registrations, so that a new function is covered when it lands;
+#: its capability is the first word of its name (gate_sweep → gate).
 FUNCTIONS = {
-    "gate_on_image_pushed": ("gate", PUSHED, True),
-    "purge_repository": ("purge", MESSAGE, True),
-    "schedule_tick": ("schedule", TIMER, False),
-    "purge_schedule": ("purge", TIMER, False),
-    "gate_sweep": ("gate", TIMER, False),
+    name: (name.split("_")[0], PAYLOADS[kind], kind != "timerTrigger")
+    for name, function in list_functions(function_app.app).items()
+    if (kind := function.get_trigger().type) in PAYLOADS
 }
 
 
@@ -86,20 +91,24 @@ class PlanningService:
         )
         return Result()
 
-    handle_event = sweep = process_batch = schedule = tick = _run
+    def __getattr__(self, name: str) -> Callable[..., Result]:
+        """Every entry point a trigger calls (handle_event, sweep, tick, watch, …)."""
+        return self._run
 
 
 @dataclass
 class FakeServices:
+    """Stands in for ops.services.Services: every ``*_service`` is the planning service."""
+
     service: PlanningService
 
     def store(self) -> SqliteStateStore:
         return self.service.store
 
-    def gate_service(self, **_: Any) -> PlanningService:
-        return self.service
-
-    purge_service = schedule_service = gate_service
+    def __getattr__(self, name: str) -> Callable[..., PlanningService]:
+        if not name.endswith("_service"):
+            raise AttributeError(name)
+        return lambda **_: self.service
 
 
 @pytest.fixture
@@ -239,3 +248,38 @@ def test_without_telemetry_there_are_records_but_no_spans(
     assert otel.spans() == []
     (action,) = otel.events("action")
     assert (action.function, action.status) == ("gate_sweep", "dry_run")
+
+
+def test_the_functions_covered_include_every_capability_timer_and_event() -> None:
+    expected = {"gate_on_image_pushed", "purge_repository", "schedule_tick", "purge_schedule", "gate_sweep"}
+    assert expected <= set(FUNCTIONS)
+    assert all(capability for capability, _, _ in FUNCTIONS.values())
+
+
+def test_http_functions_have_their_span_and_records(
+    otel: Captured, serve: Callable[..., PlanningService]
+) -> None:
+    import azure.functions as func
+
+    from ops.triggers.handling import respond_to_request
+
+    serve("schedule", dry_run=True)
+
+    def ok(services: Any) -> func.HttpResponse:
+        services.schedule_service().tick()
+        return func.HttpResponse("{}", status_code=200)
+
+    def bad(services: Any) -> func.HttpResponse:
+        raise InvalidInput("params.cluster", "a cluster name", "")
+
+    assert respond_to_request("runbook", ok, capability="schedule", event_id="req-1").status_code == 200
+    assert respond_to_request("runbook", bad, capability="schedule").status_code == 400
+
+    first, second = [s for s in otel.spans() if s.name == "runbook"]
+    assert first.attributes["ops.event_id"] == "req-1"  # type: ignore[index]
+    assert "ops.event_id" not in (second.attributes or {})
+    assert [r.result for r in otel.events("invocation")] == ["handled", "rejected"]
+    (action,) = otel.events("action")
+    assert (action.function, action.status) == ("runbook", "dry_run")
+    (rejected,) = otel.events("rejected")
+    assert (rejected.function, rejected.path) == ("runbook", "params.cluster")
