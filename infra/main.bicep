@@ -152,6 +152,15 @@ param failoverWatchSchedule string = '0 */1 * * * *'
 
 @description('OPS_FAILOVER_POLICY: the failover policy, inline YAML or a path inside the deployed app. Empty: failover is off.')
 param failoverPolicy string = ''
+@minLength(3)
+@maxLength(63)
+@description('OPS_RUNBOOK_QUEUE: the queue in the app\'s storage that carries long runbook runs to runbook_worker; the host creates it.')
+param runbookQueue string = 'runbook-runs'
+
+@minValue(0)
+@maxValue(10000)
+@description('OPS_RUNBOOK_INLINE_ACTIONS: a runbook plan with more actions is applied in the background (202 and a status location).')
+param runbookInlineActions int = 50
 
 @description('Object ID of the Entra application that secure webhooks from the action group are issued for. Empty: no action group and no alert rules.')
 param alertWebhookAppObjectId string = ''
@@ -303,6 +312,8 @@ var appSettings = {
   OPS_AUTH_ROLE_OPERATE: authRoleOperate
   OPS_AUTH_ROLE_APPROVE: authRoleApprove
   OPS_AUTH_ROLE_WEBHOOK: authRoleWebhook
+  OPS_RUNBOOK_QUEUE: runbookQueue
+  OPS_RUNBOOK_INLINE_ACTIONS: string(runbookInlineActions)
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -253,6 +253,22 @@ class GateSettings(_Group):
         return check_ncrontab(value)
 
 
+class RunbookSettings(_Group):
+    """Manual runbooks: a plan of more than ``OPS_RUNBOOK_INLINE_ACTIONS`` actions is applied in
+    the background (202 with a status location), through the ``OPS_RUNBOOK_QUEUE`` queue,
+    so that no HTTP call outlives the 230-second limit of the Functions front end."""
+
+    queue: str = Field("runbook-runs", alias="OPS_RUNBOOK_QUEUE")
+    inline_actions: int = Field(50, ge=0, le=10_000, alias="OPS_RUNBOOK_INLINE_ACTIONS")
+
+    @field_validator("queue")
+    @classmethod
+    def _check_queue(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", value) or "--" in value:
+            raise ValueError("expected a queue name: 3-63 lower-case letters, digits and single hyphens")
+        return value
+
+
 class AuthSettings(_Group):
     """Who may call the HTTP functions: the Entra tenant, the API's app registration, the
     app-role names, and the authority host (another cloud's, or the sandbox's).
@@ -343,6 +359,7 @@ class Settings(_Group):
     auth: AuthSettings
     remediate: RemediateSettings
     failover: FailoverSettings
+    runbooks: RunbookSettings
 
     @classmethod
     def env_names(cls) -> frozenset[str]:

@@ -12,9 +12,11 @@ decide what to do from the type alone, never by matching messages::
     └── PermanentError            retrying is useless
         ├── NotFound              the target is gone (a delete that 404s is done)
         ├── Conflict              an ETag or lease is held by someone else
+        │   └── PlanChanged       the plan differs from the one the caller reviewed
         ├── Forbidden             the identity lacks a role for this action
         ├── Locked                a registry lock (readEnabled/writeEnabled false) refused it
-        └── CapExceeded           a plan is larger than its cap; nothing was applied
+        ├── CapExceeded           a plan is larger than its cap; nothing was applied
+        └── Refused               a guard refuses the request (a protected cluster)
 
 A trigger acknowledges only ``InvalidInput`` (after recording it): retrying cannot fix a
 malformed event. Everything else raises, so that the host keeps the input (redelivery,
@@ -94,6 +96,17 @@ class Conflict(PermanentError):
     """Someone else changed the record (ETag) or holds the lease."""
 
 
+class PlanChanged(Conflict):
+    """The plan computed now is not the plan the caller reviewed; nothing was applied.
+
+    ``extensions`` carries the new plan and its digest, for the caller to review again.
+    """
+
+    def __init__(self, message: str, *, extensions: dict[str, object]) -> None:
+        self.extensions = extensions
+        super().__init__(message)
+
+
 class Forbidden(PermanentError):
     """The identity is not authorized for the action (Azure's 403)."""
 
@@ -105,6 +118,15 @@ class Locked(PermanentError):
 
 class CapExceeded(PermanentError):
     """A plan has more actions than its cap allows; nothing was applied."""
+
+
+class Refused(PermanentError):
+    """A guard refuses what was asked (a protected environment, a schedule that would undo it);
+    nothing was applied. ``extensions`` carries the plan that shows the guard."""
+
+    def __init__(self, message: str, *, extensions: dict[str, object] | None = None) -> None:
+        self.extensions = extensions or {}
+        super().__init__(message)
 
 
 def _short(value: object, limit: int = 80) -> str:

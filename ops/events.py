@@ -1,8 +1,9 @@
 """Typed parsing of everything that reaches the app from outside.
 
-Three kinds of input arrive from other systems here: Event Grid deliveries (Event Grid
-schema or CloudEvents 1.0, one event or a batch), the data of ACR image events, and
-manual runbook requests (Azure Monitor alerts are parsed in :mod:`ops.alerts`). Triggers must
+Two kinds of input arrive from other systems here: Event Grid deliveries (Event Grid
+schema or CloudEvents 1.0, one event or a batch) and the data of ACR image events (Azure
+Monitor alerts are parsed in :mod:`ops.alerts`, runbook requests in
+:mod:`ops.runbooks.requests`). Triggers must
 tell *bad input* (record it and acknowledge it; retrying can never help) from everything
 else (raise it, so the host redelivers). So this module has one error contract: any
 input it cannot accept raises :class:`ops.errors.InvalidInput` with the dotted path of
@@ -19,18 +20,13 @@ Only pydantic is imported, so importing this module stays cheap on a cold start.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
-    AfterValidator,
-    AliasChoices,
     BeforeValidator,
     Field,
-    PlainValidator,
-    Strict,
 )
 
 from ops.distribution import (
@@ -48,7 +44,6 @@ from ops.resource_ids import parse_resource_id
 from ops.wire import Count, Text, Timestamp
 from ops.wire import Record as _Record
 from ops.wire import Wire as _Wire
-from ops.wire import custom_error as _custom
 from ops.wire import empty_to_none as _empty_to_none
 from ops.wire import matching as _matching
 from ops.wire import validate_model as _validate
@@ -60,11 +55,9 @@ __all__ = [
     "Event",
     "ImageEvent",
     "ImageEventData",
-    "RunbookRequest",
     "SubscriptionValidation",
     "parse_events",
     "parse_image_event",
-    "parse_runbook_request",
     "parse_subscription_validation",
 ]
 
@@ -77,7 +70,6 @@ SUBSCRIPTION_VALIDATION: Final = "Microsoft.EventGrid.SubscriptionValidationEven
 # 5,000 events: nothing larger can come from Event Grid. The common alert schema caps an
 # alert at 256 KB; that limit leaves headroom, so that a hostile body costs little to refuse.
 MAX_EVENT_BODY_BYTES: Final = 1024 * 1024
-MAX_RUNBOOK_BODY_BYTES: Final = 64 * 1024
 MAX_BATCH_EVENTS: Final = 5000
 
 Digest = Annotated[str, _matching(r"sha256:[0-9a-f]{64}", "a digest like sha256:<64 lowercase hex digits>")]
@@ -345,72 +337,3 @@ def parse_image_event(event: Event) -> ImageEvent:
         time=event.time,
         data=data,
     )
-
-
-# ------------------------------------------------------------------- runbooks
-
-MAX_RUNBOOK_PARAMS: Final = 64
-MAX_PARAM_TEXT: Final = 4096
-MAX_PARAM_ITEMS: Final = 256
-_PARAM_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
-
-Scalar = str | int | float | bool
-ParamValue = Scalar | list[Scalar]
-_PARAM_EXPECTED = (
-    f"a string (at most {MAX_PARAM_TEXT} characters), number, boolean, "
-    f"or a list of at most {MAX_PARAM_ITEMS} of those"
-)
-
-
-def _is_scalar(value: Any) -> bool:
-    if isinstance(value, str):
-        return len(value) <= MAX_PARAM_TEXT
-    return isinstance(value, bool | int | float)
-
-
-def _check_param(value: Any) -> ParamValue:
-    if _is_scalar(value):
-        return value
-    if isinstance(value, list) and len(value) <= MAX_PARAM_ITEMS and all(map(_is_scalar, value)):
-        return list(value)
-    raise _custom("param", _PARAM_EXPECTED)
-
-
-def _check_params(value: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    if len(value) > MAX_RUNBOOK_PARAMS:
-        raise _custom("params", f"at most {MAX_RUNBOOK_PARAMS} parameters")
-    for key in value:
-        if not _PARAM_KEY.fullmatch(key):
-            raise _custom("param_name", f"parameter names like [A-Za-z_][A-Za-z0-9_.-]*, not {key!r}")
-    return value
-
-
-class RunbookRequest(_Record):
-    """A manual runbook invocation: the route's name plus the JSON body.
-
-    ``apply`` must be a real boolean: a destructive run never starts from "yes" or 1.
-    Unknown body fields are refused, so that a typo such as ``aply`` fails loudly.
-    """
-
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
-    apply: Annotated[bool, Strict()] = False
-    params: Annotated[
-        dict[str, Annotated[ParamValue, PlainValidator(_check_param)]], AfterValidator(_check_params)
-    ] = Field(default_factory=dict)
-    reason: Annotated[str, Field(max_length=1000)] | None = None
-    requested_by: Annotated[str, Field(max_length=256)] | None = Field(
-        default=None, validation_alias=AliasChoices("requested_by", "requestedBy")
-    )
-
-
-def parse_runbook_request(name: str, body: bytes | str | dict[str, Any] | None) -> RunbookRequest:
-    """Build a runbook request from the route name and the HTTP body (empty means defaults)."""
-    if body is None or (isinstance(body, bytes | bytearray | str) and not body.strip()):
-        value: Any = {}
-    else:
-        value = _load_json(body, limit=MAX_RUNBOOK_BODY_BYTES)
-    if not isinstance(value, dict):
-        _fail((), "a JSON object", value)
-    if "name" in value and value["name"] != name:
-        _fail(("name",), f"the route's runbook name {name!r}, or no name in the body", value["name"])
-    return _validate(RunbookRequest, {**value, "name": name})

@@ -81,6 +81,9 @@ class ExecutionPolicy:
     backoff_s: float = 1.0
     max_backoff_s: float = 60.0
     claim_timeout: timedelta = timedelta(minutes=15)
+    # Who asked for this run (an HTTP runbook's caller: oid, appid, name, roles used);
+    # kept in the audit record of every action it applies. None: the app itself.
+    actor: Mapping[str, Any] | None = None
 
 
 class TokenBucket:
@@ -325,6 +328,7 @@ class _Runner:
                     attempts=attempts,
                     note=detail,
                     at=stamp,
+                    actor=self.policy.actor,
                 )
                 _forget_open(self.store, open_key(self.plan.capability, self.scope, action.key))
                 break
@@ -396,8 +400,10 @@ def record_effect(
     attempts: int,
     note: str,
     at: datetime,
+    actor: Mapping[str, Any] | None = None,
 ) -> None:
-    """The effect's one audit record (a repeat adds nothing), then its claim marked done."""
+    """The effect's one audit record (a repeat adds nothing), then its claim marked done.
+    ``actor`` (who asked for the run: an HTTP runbook's caller) is kept in the record."""
     store.append_audit(
         AuditRecord(
             key=action.key,
@@ -407,7 +413,12 @@ def record_effect(
             reason=action.reason,
             status=str(status),
             at=at,
-            detail={"params": dict(action.params), "attempts": attempts, "note": note},
+            detail={
+                "params": dict(action.params),
+                "attempts": attempts,
+                "note": note,
+                **({"caller": dict(actor)} if actor else {}),
+            },
         )
     )
     done = {"status": "done", "at": at.isoformat(), "capability": capability}

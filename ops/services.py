@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ops.config import Settings, load_settings
 from ops.executor import ExecutionPolicy
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ops.purge.protocols import WorkQueue
     from ops.purge.service import PurgeService
     from ops.remediate.service import RemediateService
+    from ops.runbooks.service import RunbookService
     from ops.schedule.service import ScheduleService
 
 
@@ -45,16 +46,22 @@ class Services:
                 self._store = open_state_store(self.settings)
             return self._store
 
-    def execution_policy(self, *, apply: bool | None = None) -> ExecutionPolicy:
-        """Dry-run unless ``apply`` says so or the settings turn dry-run off."""
+    def execution_policy(
+        self, *, apply: bool | None = None, actor: Mapping[str, Any] | None = None
+    ) -> ExecutionPolicy:
+        """Dry-run unless ``apply`` says so or the settings turn dry-run off; ``actor`` (an HTTP
+        caller) is named in the audit record of every action applied."""
         dry_run = self.settings.core.dry_run if apply is None else not apply
         return ExecutionPolicy(
             dry_run=dry_run,
             kill_switch=self.settings.core.kill_switch,
             max_concurrency=self.settings.caps.max_concurrency,
+            actor=actor,
         )
 
-    def schedule_service(self, *, apply: bool | None = None) -> ScheduleService:
+    def schedule_service(
+        self, *, apply: bool | None = None, actor: Mapping[str, Any] | None = None
+    ) -> ScheduleService:
         """The schedule capability: Resource Graph finds clusters, ARM changes them."""
         from ops.adapters.aks import AksClusters
         from ops.adapters.graph import GraphClusters
@@ -68,13 +75,15 @@ class Services:
             control=AksClusters(self.settings),
             store=self.store(),
             policy=load_policy(schedule.policy, protected_environments=schedule.protected_environments),
-            execution=self.execution_policy(apply=apply),
+            execution=self.execution_policy(apply=apply, actor=actor),
             cap=self.settings.caps.max_actions_per_run,
             lease=self.settings.caps.lease_duration,
             clock=(lambda: pinned) if pinned is not None else (lambda: datetime.now(UTC)),
         )
 
-    def purge_service(self, *, apply: bool | None = None, queue: bool = False) -> PurgeService:
+    def purge_service(
+        self, *, apply: bool | None = None, queue: bool = False, actor: Mapping[str, Any] | None = None
+    ) -> PurgeService:
         """The purge capability: ARM finds registries and clusters; ACR and Kubernetes are read.
 
         ``queue`` opens the work queue in the app's storage (``purge_schedule`` needs it).
@@ -91,7 +100,7 @@ class Services:
             clusters=kube_reader(self.settings, directory),
             registries=lambda ref: registry_client(self.settings, ref),
             store=self.store(),
-            execution=self.execution_policy(apply=apply),
+            execution=self.execution_policy(apply=apply, actor=actor),
             config=PurgeConfig(
                 policy=purge.policy,
                 batch_size=purge.batch_size,
@@ -105,7 +114,9 @@ class Services:
             queue=self.purge_queue() if queue else None,
         )
 
-    def gate_service(self, *, apply: bool | None = None) -> GateService:
+    def gate_service(
+        self, *, apply: bool | None = None, actor: Mapping[str, Any] | None = None
+    ) -> GateService:
         """The gate capability: ACR's data plane, ARM for quarantine policies, Resource Graph for
         Defender's findings, and the app's Event Grid topic for verdicts."""
         from ops.adapters.arm import registry_directory
@@ -124,7 +135,7 @@ class Services:
             findings=GraphFindings(self.settings),
             publisher=EventGridPublisher(self.settings, topic) if topic else None,
             store=self.store(),
-            execution=self.execution_policy(apply=apply),
+            execution=self.execution_policy(apply=apply, actor=actor),
             config=GateConfig(
                 query_batch=gate.query_batch,
                 sweep_limit=gate.sweep_limit,
@@ -202,15 +213,27 @@ class Services:
             publisher=EventGridPublisher(self.settings, topic) if topic else None,
         )
 
+    def runbook_queue(self) -> WorkQueue:
+        """Where runbook runs too long for one HTTP call go (``runbook_worker``'s queue)."""
+        return self._queue(self.settings.runbooks.queue)
+
+    def runbook_service(self) -> RunbookService:
+        from ops.runbooks.service import RunbookService
+
+        return RunbookService(self)
+
     def purge_queue(self) -> WorkQueue:
         """The purge work queue: a Storage queue, or pending items in SQLite without storage."""
+        return self._queue(self.settings.purge.queue)
+
+    def _queue(self, name: str) -> WorkQueue:
         if self.settings.storage.mode == "sqlite":
             from ops.purge.localqueue import StoreQueue
 
-            return StoreQueue(self.store(), self.settings.purge.queue)
+            return StoreQueue(self.store(), name)
         from ops.adapters.queues import open_queue
 
-        return open_queue(self.settings, self.settings.purge.queue)
+        return open_queue(self.settings, name)
 
 
 def open_state_store(settings: Settings) -> StateStore:

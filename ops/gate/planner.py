@@ -131,8 +131,51 @@ def effective_mode(rule: GateRule, quarantine_enabled: bool) -> tuple[Mode, str 
     return rule.mode, None
 
 
-def evaluate(evidence: Evidence, rule: GateRule, *, now: datetime) -> Verdict:
-    """Every check of ``rule`` over ``evidence``, and the decision they make at ``now``."""
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An operator's decision to let one digest through despite the gate, until ``until``.
+
+    Set only by the ``gate-override`` runbook (``Ops.Approve``): who (``by``), why, when.
+    It names a digest, never a tag, so a re-push under the same tag is gated again.
+    """
+
+    digest: str
+    reason: str
+    until: datetime
+    by: str
+    at: datetime
+
+    def active(self, digest: str, now: datetime) -> bool:
+        return digest == self.digest and now < self.until
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "digest": self.digest,
+            "reason": self.reason,
+            "until": self.until.isoformat(),
+            "by": self.by,
+            "at": self.at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Override:
+        return cls(
+            digest=str(value["digest"]),
+            reason=str(value["reason"]),
+            until=datetime.fromisoformat(str(value["until"])),
+            by=str(value["by"]),
+            at=datetime.fromisoformat(str(value["at"])),
+        )
+
+
+def evaluate(
+    evidence: Evidence, rule: GateRule, *, now: datetime, override: Override | None = None
+) -> Verdict:
+    """Every check of ``rule`` over ``evidence``, and the decision they make at ``now``.
+
+    An active ``override`` for the image's digest turns a deny or a wait into a pass,
+    with the override named among the checks; the checks themselves are still shown.
+    """
     mode, mode_note = effective_mode(rule, evidence.quarantine_enabled)
     checks: list[Check] = [Check("mode", Result.NOTE, mode_note)] if mode_note else []
     checks += check_tags(evidence)
@@ -157,6 +200,11 @@ def evaluate(evidence: Evidence, rule: GateRule, *, now: datetime) -> Verdict:
                 f"onTimeout is {rule.on_timeout}"
             )
             checks.append(Check("settle", Result.DENY if decision is Decision.DENY else Result.NOTE, message))
+    if override is not None and override.active(evidence.image.digest, now):
+        was = "" if decision is Decision.PASS else f" (would be {decision})"
+        message = f"allowed by {override.by} until {override.until.isoformat()}{was}: {override.reason}"
+        checks.append(Check("override", Result.NOTE, message))
+        decision = Decision.PASS
     return Verdict(decision=decision, checks=tuple(checks), rule=rule.name, mode=mode, at=now)
 
 

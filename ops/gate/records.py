@@ -6,6 +6,8 @@
 - ``gate-tags``: for each immutable tag, the digest it first named and when, which is
   how a re-push to another digest is recognised, whatever order events arrive in;
 - ``gate-children``: platform image → the index that lists it;
+- ``gate-overrides``: an operator's override of one image (``ImageRef.key``): allow its
+  digest until a time, with the reason and who decided;
 - pending items of kind ``gate``: the images the sweep re-evaluates.
 
 Writes are read-modify-write under the record's ETag, retried on a conflict, so that
@@ -22,12 +24,13 @@ from typing import Any
 
 from ops.errors import Conflict
 from ops.gate.evidence import Evidence, ImageRef, ManifestFacts, Referrer, Scan, TagConflict
-from ops.gate.planner import Decision, Standing, Verdict
+from ops.gate.planner import Decision, Override, Standing, Verdict
 from ops.state.store import PendingItem, StateStore
 
 IMAGES = "gate-images"
 TAGS = "gate-tags"
 CHILDREN = "gate-children"
+OVERRIDES = "gate-overrides"
 PENDING_KIND = "gate"
 _KEPT_EVENTS = 20
 _ATTEMPTS = 20
@@ -194,3 +197,19 @@ def link_child(store: StateStore, child: str, parent: str) -> None:
 def parent_of(store: StateStore, child: str) -> str | None:
     found = store.get_record(CHILDREN, child)
     return None if found is None else str(found.value["parent"])
+
+
+def save_override(store: StateStore, key: str, override: Override) -> None:
+    """Record (or replace) the override of image ``key``."""
+    store.put_record(OVERRIDES, key, override.to_dict(), etag="*")
+
+
+def load_override(store: StateStore, key: str) -> Override | None:
+    """The override of image ``key``, expired or not; None when there is none (or it is unreadable)."""
+    record = store.get_record(OVERRIDES, key)
+    if record is None:
+        return None
+    try:
+        return Override.from_dict(record.value)
+    except (KeyError, ValueError):
+        return None

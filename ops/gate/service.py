@@ -539,7 +539,9 @@ class GateService:
         evidence = replace(
             record.evidence(quarantine_enabled=quarantine), denied_children=self._denied_children(record)
         )
-        verdict = evaluate(evidence, rule, now=now)
+        verdict = evaluate(
+            evidence, rule, now=now, override=records.load_override(self.store, record.image.key)
+        )
         standing = record.standing
         changed = verdict.decision is not Decision.PENDING and verdict.decision is not standing.decision
         event = None
@@ -823,7 +825,7 @@ class GateService:
         current = replace(probe, scan=scans.get(image.key), referrers=referrers)
         quarantine = self.directory.quarantine_enabled(image)
         evidence = current.evidence(quarantine_enabled=quarantine)
-        verdict = evaluate(evidence, rule, now=now)
+        verdict = evaluate(evidence, rule, now=now, override=records.load_override(self.store, image.key))
         if apply:
             if record is None:
                 raise PermanentError(

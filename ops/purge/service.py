@@ -360,8 +360,14 @@ class PurgeService:
         registry: str | None = None,
         progress: Progress | None = None,
         stop: Stop | None = None,
+        repository: str | None = None,
+        review: Callable[[Plan], None] | None = None,
     ) -> PurgeResult:
         """The whole purge in this process: one plan over every repository in scope.
+
+        ``repository`` narrows it to one repository of ``registry``. ``review`` sees the
+        plan before anything is applied and may refuse it by raising (an HTTP runbook
+        refuses a plan that differs from the one its caller reviewed).
 
         Applying takes the purge lease, as ``purge_schedule`` does, and refuses while a
         scheduled run may still delete: each run has its own delete budget, and two at
@@ -374,8 +380,9 @@ class PurgeService:
         policy = policy or self.load_policy()
         started = self.now()
         run = new_run_id(started)
+        within = _Scope(registry, repository, review)
         if self.execution.dry_run:
-            return self._run_inline(run, policy, registry, progress, stop)
+            return self._run_inline(run, policy, within, progress, stop)
         with self._lease(run, hint="; try again after that, or plan without --apply") as held:
             busy = self._runs_still_deleting(started)
             if busy:
@@ -384,7 +391,7 @@ class PurgeService:
             def halted() -> bool:
                 return held.lost.is_set() or (stop is not None and stop())
 
-            return self._run_inline(run, policy, registry, progress, halted)
+            return self._run_inline(run, policy, within, progress, halted)
 
     def _lease(self, run: str, *, hint: str = "") -> AbstractContextManager[HeldLease]:
         """The purge lease for ``run``, renewed while it works (``LeaseHeld`` if taken)."""
@@ -417,22 +424,28 @@ class PurgeService:
         self,
         run: str,
         policy: PurgePolicy,
-        registry: str | None,
+        within: _Scope,
         progress: Progress | None,
         stop: Stop | None,
     ) -> PurgeResult:
         report = progress or (lambda _stage, _done, _total: None)
         clock = time.monotonic()
         registries = self.list_registries(policy)
-        if registry is not None:
-            registries = [r for r in registries if r.name == registry]
+        if within.registry is not None:
+            registries = [r for r in registries if r.name == within.registry]
             if not registries:
-                raise InvalidInput("--registry", "a registry in scope that a rule covers", registry)
+                raise InvalidInput("--registry", "a registry in scope that a rule covers", within.registry)
         resumed = self._resume(registries, scope=INLINE_SCOPE)
         report("clusters", 0, None)
         in_use = self.observe_in_use(registries)
         clients = {r.name: (r, self.registries(r)) for r in registries}
         names = {r.name: self.list_repositories(r, policy) for r in registries}
+        if within.repository is not None:
+            names = {name: [n for n in found if n == within.repository] for name, found in names.items()}
+            if not any(names.values()):
+                raise InvalidInput(
+                    "--repository", "a repository of the registry that a rule covers", within.repository
+                )
         total = sum(len(n) for n in names.values())
         states: list[RepositoryState] = []
         for ref, client in clients.values():
@@ -443,6 +456,8 @@ class PurgeService:
             states, policy=policy, in_use=in_use, now=self.now(), run_id=run, max_deletes=self.budget(policy)
         )
         planned = time.monotonic()
+        if within.review is not None:
+            within.review(plan)
         outcomes, summary = self._execute(
             plan, states, clients, progress=report, scope=INLINE_SCOPE, stop=stop, resumed=resumed
         )
@@ -793,6 +808,15 @@ class PurgeService:
             )
         )
         log.info("purge run %s: %s", run, text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What an inline run covers, and who reviews its plan before it is applied."""
+
+    registry: str | None
+    repository: str | None
+    review: Callable[[Plan], None] | None
 
 
 def batch_message(run: str, batch: int, registry: RegistryRef, repositories: Sequence[str]) -> BatchMessage:

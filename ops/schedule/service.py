@@ -30,8 +30,9 @@ from typing import Any, TypeVar
 
 from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentError, TransientError
 from ops.executor import ExecutionPolicy, RateLimit, apply_plan, failed_transiently
-from ops.plan import Action, Outcome, Status, summarize_outcomes
+from ops.plan import Action, Outcome, Plan, Status, summarize_outcomes
 from ops.schedule.clusters import ZERO, ObservedCluster, PoolScale
+from ops.schedule.manual import SNOOZE, plan_manual
 from ops.schedule.planner import CAPABILITY, ScheduleReport, ScheduleState, hold_clusters, plan_schedule
 from ops.schedule.policy import (
     TAG_SNOOZE,
@@ -581,6 +582,62 @@ class ScheduleService:
             return result
         self.store.delete_record(SNOOZES_TABLE, target.key)  # the tag now says it all
         return result
+
+    # -- manual runbooks -----------------------------------------------------------------
+
+    def plan_manual(self, cluster: str, kind: str, *, until: str | None = None, clear: bool = False) -> Plan:
+        """The plan of a manual stop, start or snooze of one cluster (``ops.schedule.manual``),
+        from a fresh ARM read of the cluster and the schedule's view of it now."""
+        found = self.find_cluster(cluster)
+        fresh = self.control.get_cluster(found.id)
+        moment = self.clock()
+        instant = None
+        if until is not None:
+            try:
+                schedule = resolve_schedule(lower_tags(fresh.tags), self.policy)
+            except ScheduleTagError:
+                schedule = None
+            zone = schedule.zone if schedule is not None else UTC
+            try:
+                instant = parse_snooze_until(until, now=moment, zone=zone)
+            except ValueError as exc:
+                raise InvalidInput("params.until", "an ISO 8601 time or a duration like 3h", until) from exc
+            if instant <= moment:
+                raise InvalidInput("params.until", f"a time after now ({moment.isoformat()})", until)
+        report = self.plan(now=moment)
+        row = next((r for r in report.rows if r.id.lower() == fresh.key), None)
+        state = self._load_state()
+        operations = [op for op in state.operations.values() if op.cluster.lower() == fresh.key]
+        return plan_manual(
+            fresh,
+            kind,
+            policy=self.policy,
+            row=row,
+            operations=operations,
+            now=moment,
+            until=instant,
+            clear=clear,
+        )
+
+    def apply_manual(self, plan: Plan) -> list[Outcome]:
+        """Apply a plan of :meth:`plan_manual`: stops and starts are recorded for the tick to
+        confirm, as its own are; a snooze sets the tag (or the app's state, when stopped)."""
+        moment = self.clock()
+        handlers = dict(self._handlers(moment))
+        handlers[SNOOZE] = lambda action: self._snooze_action(action)
+        return apply_plan(
+            plan,
+            handlers=handlers,
+            store=self.store,
+            policy=self.execution,
+            limits=self._limits(plan.actions),
+            sleep=self.sleep,
+            now=self.wall_clock,
+        )
+
+    def _snooze_action(self, action: Action) -> None:
+        until = action.params.get("until")
+        self.snooze(str(action.params["cluster"]), until=None if until is None else str(until))
 
     def find_cluster(self, name_or_id: str) -> ObservedCluster:
         """A cluster by ARM id or by name (which must then be unique across subscriptions)."""

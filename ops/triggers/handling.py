@@ -17,6 +17,7 @@ NotFound                  yes     raise                                       40
 Conflict                  yes     raise                                       409
 Forbidden                 yes     raise                                       502
 CapExceeded               yes     raise                                       422
+Refused                   yes     raise                                       422
 PermanentError            yes     raise                                       500
 anything else (a bug)     no      raise, logged with its traceback            raise
 ========================  ======  ==========================================  ======
@@ -61,6 +62,7 @@ from ops.errors import (
     NotPermitted,
     OpsError,
     PermanentError,
+    Refused,
     TransientError,
     Unauthenticated,
 )
@@ -90,6 +92,7 @@ HANDLING: tuple[tuple[type[OpsError], Handling], ...] = (
     (Conflict, Handling(record=True, acknowledge=False, status=409)),
     (Forbidden, Handling(record=True, acknowledge=False, status=502)),
     (CapExceeded, Handling(record=True, acknowledge=False, status=422)),
+    (Refused, Handling(record=True, acknowledge=False, status=422)),
     (PermanentError, Handling(record=True, acknowledge=False, status=500)),
 )
 
@@ -233,7 +236,8 @@ def _error_response(error: OpsError, status: int) -> func.HttpResponse:
         extra |= {"path": error.path, "expected": error.expected}
     if isinstance(error, NotPermitted):
         extra["role"] = error.role
-    response = respond_problem(status, str(error), **extra)
+    extra |= getattr(error, "extensions", None) or {}
+    response = respond_problem(status, str(error), extra)
     if isinstance(error, TransientError) and error.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
     if isinstance(error, Unauthenticated):

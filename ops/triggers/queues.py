@@ -29,3 +29,16 @@ def purge_repository(msg: func.QueueMessage) -> None:
         return services.purge_service().process_batch(parse_batch_message(body)).to_dict()
 
     run_handler("purge_repository", handle, capability="purge", body=body, event_id=msg.id)
+
+
+@bp.queue_trigger(arg_name="msg", queue_name="%OPS_RUNBOOK_QUEUE%", connection="AzureWebJobsStorage")
+def runbook_worker(msg: func.QueueMessage) -> None:
+    """A runbook run too long for its HTTP call: apply the accepted plan, record the outcomes."""
+    body = msg.get_body()
+
+    def handle(services: Services) -> object:
+        from ops.runbooks.runs import parse_run_message
+
+        return services.runbook_service().work(parse_run_message(body)).status
+
+    run_handler("runbook_worker", handle, capability="runbook", body=body, event_id=msg.id)

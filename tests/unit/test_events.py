@@ -1,4 +1,5 @@
-"""Tests for ops.events and ops.alerts: parsing of events, ACR image data, alerts and runbook requests.
+"""Tests for ops.events and ops.alerts: parsing of events, ACR image data and alerts
+(runbook requests: tests/unit/test_runbook_requests.py; the property tests here include them).
 
 Cases covered:
 - Microsoft's documented samples (tests/fixtures, see SOURCES.md) parse into the expected
@@ -12,10 +13,9 @@ Cases covered:
 - Invalid inputs, in tables, raise InvalidInput with the exact dotted path: bad bytes,
   bad JSON, NaN, wrong types, missing fields, wrong nesting, non-object batch elements,
   huge nesting, oversize bodies and batches, non-JSON Python values, bad digests, tags,
-  repositories and hosts, bad essentials, bad contexts, bad runbook requests.
+  repositories and hosts, bad essentials, bad contexts.
 - The error counts the other problems it did not name.
 - parse_image_event / parse_subscription_validation refuse events of another type.
-- Runbook requests: defaults, camelCase alias, strict booleans, parameter shapes, limits.
 - Property (hypothesis): random JSON-like values, random bytes and mutations of the
   fixtures (deleted keys, changed types, wrapped in arrays, replaced values) either parse
   into models or raise InvalidInput, never anything else; and whenever parse_events
@@ -51,12 +51,11 @@ from ops.events import (
     SUBSCRIPTION_VALIDATION,
     Event,
     ImageEvent,
-    RunbookRequest,
     parse_events,
     parse_image_event,
-    parse_runbook_request,
     parse_subscription_validation,
 )
+from ops.runbooks.requests import RunbookRequest, parse_runbook_request
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DIGEST = "sha256:213bbc182920ab41e18edc2001e06abcca6735d87782d9cef68abd83941cf0e5"
@@ -605,66 +604,6 @@ def test_odd_dictionary_keys_are_quoted_in_paths() -> None:
         "data": {"a b": {1}},
     }
     assert invalid(parse_events, body).path == 'data["a b"]'
-
-
-# ----------------------------------------------------------------------- runbooks
-
-
-def test_runbook_request_defaults() -> None:
-    for body in (None, b"", "  ", {}):
-        request = parse_runbook_request("purge-now", body)
-        assert request == RunbookRequest(name="purge-now")
-        assert request.apply is False and request.params == {}
-
-
-def test_runbook_request_full_body() -> None:
-    body = {
-        "apply": True,
-        "params": {"registry": "demo", "keep": 3, "dry": False, "ratio": 0.5, "repos": ["a", "b"]},
-        "reason": "INC-42",
-        "requestedBy": "sre@contoso.com",
-    }
-    request = parse_runbook_request("purge-now", json.dumps(body).encode())
-    assert request.apply is True
-    assert request.params == body["params"]
-    assert (request.reason, request.requested_by) == ("INC-42", "sre@contoso.com")
-    assert parse_runbook_request("purge-now", {"requested_by": "me"}).requested_by == "me"
-    assert parse_runbook_request("purge-now", {"name": "purge-now"}).name == "purge-now"
-
-
-INVALID_RUNBOOKS: list[tuple[str, Any, Any, str, str]] = [
-    ("uppercase name", "Purge", {}, "name", "a string matching"),
-    ("one-letter name", "p", {}, "name", "a string matching"),
-    ("name with slash", "purge/../x", {}, "name", "a string matching"),
-    ("name not text", 7, {}, "name", "a string"),
-    ("apply as text", "purge", {"apply": "true"}, "apply", "true or false"),
-    ("apply as number", "purge", {"apply": 1}, "apply", "true or false"),
-    ("typo field", "purge", {"aply": True}, "aply", "no such field"),
-    ("name mismatch", "purge", {"name": "failover"}, "name", "route's runbook name"),
-    ("body is an array", "purge", b"[]", "<root>", "a JSON object"),
-    ("bad json", "purge", b"{apply}", "<root>", "valid JSON"),
-    ("nested param", "purge", {"params": {"x": {"a": 1}}}, "params.x", "a string"),
-    ("nested list param", "purge", {"params": {"x": [[1]]}}, "params.x", "a list"),
-    ("null param", "purge", {"params": {"x": None}}, "params.x", "a string"),
-    ("params not object", "purge", {"params": ["x"]}, "params", "an object"),
-    ("bad param name", "purge", {"params": {"bad key": 1}}, "params", "parameter names"),
-    ("too many params", "purge", {"params": {f"p{i}": i for i in range(65)}}, "params", "at most 64"),
-    ("long param text", "purge", {"params": {"x": "y" * 4097}}, "params.x", "at most 4096"),
-    ("reason too long", "purge", {"reason": "r" * 1001}, "reason", "at most 1000"),
-    ("requester not text", "purge", {"requestedBy": 5}, "requestedBy", "a string"),
-    ("body too large", "purge", b" " + b"x" * (64 * 1024), "<root>", "at most"),
-]
-
-
-@pytest.mark.parametrize(
-    ("name", "body", "path", "expected"),
-    [case[1:] for case in INVALID_RUNBOOKS],
-    ids=[case[0] for case in INVALID_RUNBOOKS],
-)
-def test_invalid_runbook_requests_name_the_path(name: Any, body: Any, path: str, expected: str) -> None:
-    error = invalid(parse_runbook_request, name, body)
-    assert error.path == path
-    assert expected in error.expected
 
 
 # --------------------------------------------------------------------- properties
