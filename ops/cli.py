@@ -464,9 +464,10 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from ops.commands import http
+    from ops.commands import http, runbooks
 
     http.register(app, sandbox_app)
+    runbooks.register(app, sandbox_app)
 
 
 _register_commands()

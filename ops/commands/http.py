@@ -24,11 +24,15 @@ def serve(
 ) -> None:
     """Serve the app's HTTP functions under http://HOST:PORT/api/, as the Functions host routes them."""
     import function_app
-    from ops.triggers.serving import LocalHost
+    from ops.triggers.serving import LocalHost, LocalQueues
 
     local = LocalHost(function_app.app, host=host, port=port)
+    queues = LocalQueues(function_app.app).start()  # local (SQLite) queues: runbook_worker, purge
     print(f"serving the HTTP functions at {local.url} (Ctrl-C to stop)", flush=True)
-    local.run()
+    try:
+        local.run()
+    finally:
+        queues.stop()
 
 
 def sandbox_token(

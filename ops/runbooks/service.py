@@ -114,7 +114,11 @@ class RunbookService:
 
     # -- applying ----------------------------------------------------------------------
 
-    def apply(self, name: str, request: RunbookRequest, caller: Mapping[str, Any]) -> Answer:
+    def apply(
+        self, name: str, request: RunbookRequest, caller: Mapping[str, Any], *, inline: bool = False
+    ) -> Answer:
+        """Apply runbook ``name`` for ``caller``; ``inline`` applies long work here too (the CLI,
+        which no HTTP time limit binds)."""
         runbook = self.runbook(name)
         params = validate_model(runbook.params, dict(request.params), ("params",))
         context = Context(self.services, apply=True, actor=caller)
@@ -130,7 +134,7 @@ class RunbookService:
             _refuse_guarded(plan, self._plan_body(runbook, params, plan, {}))
         check_cap(plan)
         now = self.clock()
-        background = len(plan.actions) > self.services.settings.runbooks.inline_actions
+        background = not inline and len(plan.actions) > self.services.settings.runbooks.inline_actions
         run = Run(
             id=new_run_id(now),
             runbook=name,

@@ -11,6 +11,12 @@ raises gets the host's answer, an empty 500, and the traceback goes to the log.
 
 Request bodies above ``MAX_BODY_BYTES`` are refused with 413 before any function
 runs, as the host refuses bodies over its limit.
+
+Without a storage account the app's queues are local (``ops.purge.localqueue``);
+:class:`LocalQueues` then plays the host's queue trigger too, so that a runbook
+answered with 202 is worked off by ``runbook_worker`` as it would be in Azure: each
+message is delivered to its function, deleted when handled, and dropped after
+``MAX_DEQUEUE`` failed deliveries (the host's poison queue).
 """
 
 from __future__ import annotations
@@ -137,6 +143,82 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+MAX_DEQUEUE = 5
+
+
+class LocalQueues:
+    """Delivers the local queues' messages to the app's queue-triggered functions."""
+
+    def __init__(self, app: func.FunctionApp, *, interval: float = 0.5) -> None:
+        self.app = app
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures: dict[str, int] = {}
+
+    def start(self) -> LocalQueues:
+        self._thread = threading.Thread(target=self._run, name="ops-serve-queues", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.deliver()
+            except Exception:  # a broken store must not end the host; the next round retries
+                log.exception("delivering local queue messages failed")
+
+    def deliver(self) -> int:
+        """One round over every queue-triggered function's local queue; the messages handled."""
+        import re
+
+        from ops.purge.localqueue import StoreQueue
+        from ops.services import get_services
+        from ops.triggers.invoking import invoke_function, list_functions
+
+        services = get_services()
+        if services.settings.storage.mode != "sqlite":
+            return 0  # a real storage queue: the Functions host (or Azurite's consumer) delivers
+        handled = 0
+        for name, fn in list_functions(self.app).items():
+            trigger = fn.get_trigger()
+            if trigger.type != "queueTrigger":
+                continue
+            queue_name = re.sub(
+                r"%(\w+)%", lambda m: _setting(services.settings, m.group(1)), str(trigger.queue_name)
+            )
+            if not queue_name:
+                continue
+            queue = StoreQueue(services.store(), queue_name)
+            for message in queue.receive():
+                try:
+                    invoke_function(self.app, name, message.body)
+                except Exception:
+                    count = self._failures.get(message.key, 0) + 1
+                    self._failures[message.key] = count
+                    log.exception("%s failed on a message (delivery %d of %d)", name, count, MAX_DEQUEUE)
+                    if count < MAX_DEQUEUE:
+                        continue
+                queue.delete(message)
+                handled += 1
+        return handled
+
+
+def _setting(settings: Any, name: str) -> str:
+    """The value of app setting ``name`` as the app reads it (its default when unset)."""
+    for group in type(settings).model_fields:
+        values = getattr(settings, group)
+        for field_name, field in type(values).model_fields.items():
+            if field.alias == name:
+                return str(getattr(values, field_name))
+    return ""
 
 
 class LocalHost:

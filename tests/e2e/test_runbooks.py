@@ -16,7 +16,10 @@ Cases:
   with Ops.Operate alone) and, with it, lets the digest through at once (pullable again),
   naming who decided;
 - long work: above OPS_RUNBOOK_INLINE_ACTIONS a POST answers 202 with a Location; the
-  queued run is applied by ``runbook_worker`` and its run then reports the outcomes;
+  queued run is delivered to ``runbook_worker`` (as ``ops serve`` delivers local queues)
+  and applied, and its run then reports the outcomes;
+- ``ops runbook`` plans and applies the same runbook in-process, with the local user named
+  as the caller, and exits 3 when a guard refuses;
 - roles: 403 for GET without Ops.Read and POST without Ops.Operate; 401 without a token;
 - bad input is a 400 problem naming the field: an unknown runbook, a missing and a
   mistyped parameter, an unknown body field, an oversized body; nothing is applied.
@@ -36,7 +39,7 @@ import requests
 import function_app
 from ops.services import get_services, reset_services
 from ops.triggers.invoking import invoke_function
-from ops.triggers.serving import LocalHost
+from ops.triggers.serving import LocalHost, LocalQueues
 from sandbox.server import SandboxServer
 from tests.support.entra import bearer, mint
 from tests.support.gate import NOTATION, pull, push, pushed_event, scanned
@@ -320,10 +323,8 @@ def test_long_work_answers_202_and_the_worker_applies_it(api: Api) -> None:
     assert tags(api.server) == {"v0", "v1", "v2"}
     queued = api.get(location.removeprefix("/api/")).json()["run"]
     assert queued["status"] == "queued"
-    queue = get_services().runbook_queue()
-    (message,) = queue.receive()  # type: ignore[attr-defined]  # the local queue; the host delivers in Azure
-    invoke_function(function_app.app, "runbook_worker", message.body)
-    queue.delete(message)  # type: ignore[attr-defined]
+    assert LocalQueues(function_app.app).deliver() == 1  # what ops serve does for local queues
+    assert LocalQueues(function_app.app).deliver() == 0
     done = api.get(location.removeprefix("/api/")).json()["run"]
     assert done["status"] == "succeeded" and done["summary"] == {"applied": 1}
     assert tags(api.server) == {"v1", "v2"}
@@ -381,3 +382,25 @@ def test_bad_input_is_a_400_naming_the_field(api: Api, method: str, path: str, b
     problem = answer.json()
     assert problem["path"] == field and problem["status"] == 400 and problem["expected"]
     assert tags(api.server) == {"v0", "v1", "v2"}
+
+
+def test_cli_runbook_plans_and_applies_in_process(api: Api) -> None:
+    from typer.testing import CliRunner
+
+    from ops.cli import app as cli
+
+    runner = CliRunner()
+    planned = runner.invoke(cli, ["runbook", "purge", "-p", f"registry={REGISTRY}", "-o", "json"])
+    assert planned.exit_code == 0, planned.output
+    digest = json.loads(planned.output)["planDigest"]
+    assert tags(api.server) == {"v0", "v1", "v2"}
+    applied = runner.invoke(
+        cli,
+        ["runbook", "purge", "-p", f"registry={REGISTRY}", "--apply", "--plan-digest", digest, "-o", "json"],
+    )
+    assert applied.exit_code == 0, applied.output
+    run = json.loads(applied.output)["run"]
+    assert run["status"] == "succeeded" and run["caller"]["appid"] == "ops-cli"
+    assert tags(api.server) == {"v1", "v2"}
+    refused = runner.invoke(cli, ["runbook", "schedule-stop", "-p", "cluster=aks-prod", "--apply"])
+    assert refused.exit_code == 3, refused.output
