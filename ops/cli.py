@@ -464,10 +464,11 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from ops.commands import http, runbooks
+    from ops.commands import failover, http, runbooks
 
     http.register(app, sandbox_app)
     runbooks.register(app, sandbox_app)
+    failover.register(app)
 
 
 _register_commands()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from ops.alerts.schema import Alert
 from ops.errors import Conflict, OpsError, TransientError
 from ops.executor import ExecutionPolicy, apply_plan, failed_transiently
 from ops.failover.machine import (
@@ -40,6 +41,7 @@ from ops.failover.machine import (
 )
 from ops.failover.policy import FailoverPolicy, Stamp
 from ops.failover.protocols import FailoverPaths, Publisher
+from ops.failover.signals import signals_from_alert
 from ops.plan import Outcome, Plan
 from ops.state.store import StateStore
 from ops.telemetry import record_transition
@@ -74,10 +76,11 @@ class StampOutcome:
 @dataclass
 class FailoverResult:
     stamps: list[StampOutcome] = field(default_factory=list)
-    signals: int = 0
+    signals: int = 0  # signals that changed what is known about a region
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"signals": self.signals, "stamps": [s.to_dict() for s in self.stamps]}
+        return {"signals": self.signals, "reason": self.reason, "stamps": [s.to_dict() for s in self.stamps]}
 
 
 @dataclass
@@ -103,6 +106,13 @@ class FailoverService:
         for stamp in self.policy.stamps:
             if regions & set(stamp.regions):
                 result.stamps.append(self.run_stamp(stamp))
+        return result
+
+    def handle_alert(self, alert: Alert) -> FailoverResult:
+        """An action-group alert (Service Health, Resource Health, origin health) → signals → stamps."""
+        signals, reason = signals_from_alert(alert, self.policy)
+        result = self.handle_signals(signals)
+        result.reason = reason
         return result
 
     def watch(self) -> FailoverResult:
@@ -146,7 +156,10 @@ class FailoverService:
         return result
 
     def apply_region(self, region: str, *, reason: str) -> FailoverResult:
-        """An approved failover away from ``region`` (the runbook): recorded as a manual signal."""
+        """An approved failover away from ``region`` (the runbook): recorded as a manual signal.
+        A dry run records nothing and returns the plan."""
+        if self.execution.dry_run or self.execution.kill_switch:
+            return self.plan_region(region)
         signal = Signal(region=region, source=f"manual:{region}", active=True, at=self.clock(), detail=reason)
         self._record_signal(signal)
         result = FailoverResult(signals=1)
@@ -156,7 +169,12 @@ class FailoverService:
 
     def release_region(self, region: str, *, reason: str) -> FailoverResult:
         """An approved failback to ``region`` (the runbook): clears the manual signal, then
-        runs the verified failback, approved even where automatic failback is off."""
+        runs the verified failback, approved even where automatic failback is off. A dry run
+        records nothing."""
+        if self.execution.dry_run or self.execution.kill_switch:
+            return FailoverResult(
+                stamps=[self.run_stamp(s, watching=True) for s in self.policy.stamps_in(region)]
+            )
         signal = Signal(
             region=region, source=f"manual:{region}", active=False, at=self.clock(), detail=reason
         )
