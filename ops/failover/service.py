@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,12 +102,13 @@ class FailoverService:
     def handle_signals(self, signals: Sequence[Signal]) -> FailoverResult:
         """Record what the signals say about regions, then act on the stamps they touch."""
         regions = {s.region for s in signals}
-        changed = sum(self._record_signal(s) for s in signals)
-        result = FailoverResult(signals=changed)
-        for stamp in self.policy.stamps:
-            if regions & set(stamp.regions):
-                result.stamps.append(self.run_stamp(stamp))
-        return result
+        changed = self.record_signals(signals)
+        touched = [stamp for stamp in self.policy.stamps if regions & set(stamp.regions)]
+        return FailoverResult(stamps=self._run_all(touched), signals=changed)
+
+    def record_signals(self, signals: Sequence[Signal]) -> int:
+        """Only record what the signals say (the watch acts on it); how many changed anything."""
+        return sum(self._record_signal(s) for s in signals)
 
     def handle_alert(self, alert: Alert) -> FailoverResult:
         """An action-group alert (Service Health, Resource Health, origin health) → signals → stamps."""
@@ -117,7 +119,21 @@ class FailoverService:
 
     def watch(self) -> FailoverResult:
         """The timer: every stamp, under its lease."""
-        return FailoverResult(stamps=[self.run_stamp(stamp, watching=True) for stamp in self.policy.stamps])
+        return FailoverResult(stamps=self._run_all(self.policy.stamps, watching=True))
+
+    def _run_all(self, stamps: Sequence[Stamp], *, watching: bool = False) -> list[StampOutcome]:
+        """Stamps are independent (each under its own lease): run them side by side, bounded by
+        OPS_MAX_CONCURRENCY, so that a region's failover does not take one stamp's time times N.
+        An error in one stamp is raised after every stamp has had its turn."""
+        if len(stamps) <= 1 or self.execution.max_concurrency <= 1:
+            return [self.run_stamp(stamp, watching=watching) for stamp in stamps]
+        workers = min(self.execution.max_concurrency, len(stamps))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(self.run_stamp, stamp, watching=watching) for stamp in stamps]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+        return [f.result() for f in futures]
 
     def status(self) -> list[dict[str, Any]]:
         out = []
@@ -318,6 +334,20 @@ class FailoverService:
         assert home is not None
         hysteresis = self.policy.hysteresis_of(stamp)
         health = self._read_region(home)[0]
+        if (
+            health.impaired
+            or health.healthy_since is None
+            or now - health.healthy_since < hysteresis.stable_period
+        ):
+            # Not stable for long enough yet: no probing, and the consecutive checks start over.
+            reason = (
+                f"{home} is still impaired ({'; '.join(health.reasons())})"
+                if health.impaired
+                else f"{home} healthy since {health.healthy_since}, not yet {hysteresis.stable_for}"
+            )
+            if state.online_checks:
+                self._save(stamp, replace(state, online_checks=0, updated=now), etag)
+            return StampOutcome(stamp.name, "wait", reason, str(state.phase))
         checks, blocking = failback_ready(
             health=health,
             resource_health_since=self._available_since(stamp, home),

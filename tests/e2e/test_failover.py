@@ -166,12 +166,12 @@ def test_full_failover_and_verified_failback(
 
     heal_and_wait(server, service)
     first = service.watch().stamps[0]
-    assert first.decision == "wait" and "less than" in first.reason  # hysteresis holds it
+    assert first.decision == "wait" and "not yet 2m" in first.reason  # hysteresis holds it
     assert paths(server) == FAILED_OVER
     advance(server, 150)
     decisions = [service.watch().stamps[0].decision for _ in range(5)]
-    # the first watch was one passing check, this is the second: routing, traffic, pointer, one per tick
-    assert decisions == ["failback-step", "failback-step", "failback", "none", "none"]
+    # two consecutive checks, then routing, traffic, pointer: one step per tick
+    assert decisions == ["wait", "failback-step", "failback-step", "failback", "none"]
     assert paths(server) == normal_paths()
     assert service.status()[0]["phase"] == "normal"
 

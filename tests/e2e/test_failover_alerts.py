@@ -136,8 +136,8 @@ def test_service_health_incident_fails_over_and_resolves(
     assert service.status()[0]["regions"][PRIMARY]["impaired"] is False
     assert service.watch().stamps[0].decision == "wait"
     advance(server, 240)
-    decisions = [service.watch().stamps[0].decision for _ in range(3)]
-    assert decisions == ["failback-step", "failback-step", "failback"]
+    decisions = [service.watch().stamps[0].decision for _ in range(4)]
+    assert decisions == ["wait", "failback-step", "failback-step", "failback"]
     assert paths(server) == normal_paths()
 
 

@@ -1,169 +1,32 @@
-"""A failover estate for tests and benchmarks: stamps of two regions, each with a geo-replicated
-registry, a cluster per region, Front Door origins or Traffic Manager endpoints per region, and
-an App Configuration key naming the push endpoint CI uses.
-
-``failover_estate(stamps=N)`` builds the estate; ``failover_policy(server, stamps=N)`` builds the
-matching ``OPS_FAILOVER_POLICY`` once the sandbox runs (regional endpoints are only known then).
-"""
+"""The failover estate and policy (``sandbox.failover.stamps``) for a test's running sandbox."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from sandbox.failover.stamps import (
+    POINTER_KEY,
+    PRIMARY,
+    SECONDARY,
+    STORE,
+    failover_estate,
+    stamp_names,
+)
+from sandbox.failover.stamps import failover_policy as policy_for_regions
 from sandbox.server import SandboxServer
-from tests.support.sandbox import MINIMAL_ESTATE, SUBSCRIPTION, control
+from tests.support.sandbox import control
 
-PRIMARY = "eastus2"
-SECONDARY = "westus2"
-STORE = "appcs-ops-sbx"
-POINTER_KEY = "ci/push-endpoint"
-
-
-def stamp_names(index: int) -> dict[str, str]:
-    return {
-        "stamp": f"payments{index}",
-        "registry": f"contosopay{index:03d}",
-        "front_door": f"afd-payments{index}",
-        "origin_group": "og-api",
-        "traffic_manager": f"tm-payments{index}",
-        "cluster_primary": f"aks-pay{index}-eus2",
-        "cluster_secondary": f"aks-pay{index}-wus2",
-    }
-
-
-def failover_estate(*, stamps: int = 1, lro_seconds: float = 0.2, **settings: Any) -> dict[str, Any]:
-    """Stamps alternate Front Door (even) and Traffic Manager (odd); stamp 0 has both."""
-    estate = copy.deepcopy(MINIMAL_ESTATE)
-    estate["settings"] = {"lroSeconds": lro_seconds, **settings}
-    estate["subscriptions"][0]["resourceGroups"] = [
-        {"name": "rg-acr", "location": PRIMARY},
-        {"name": "rg-aks", "location": PRIMARY},
-        {"name": "rg-edge", "location": "centralus"},
-    ]
-    estate["registries"] = []
-    estate["clusters"] = []
-    front_doors: list[dict[str, Any]] = []
-    traffic_managers: list[dict[str, Any]] = []
-    key_values: list[dict[str, Any]] = []
-    for index in range(stamps):
-        names = stamp_names(index)
-        estate["registries"].append(
-            {
-                "name": names["registry"],
-                "resourceGroup": "rg-acr",
-                "location": PRIMARY,
-                "sku": "Premium",
-                "replications": [{"location": SECONDARY}],
-                "repositories": [{"name": "payments/api", "manifests": [{"tags": ["v1"], "age": "2d"}]}],
-            }
-        )
-        for key, region in (("cluster_primary", PRIMARY), ("cluster_secondary", SECONDARY)):
-            estate["clusters"].append(
-                {
-                    "name": names[key],
-                    "resourceGroup": "rg-aks",
-                    "location": region,
-                    "tags": {"environment": "prod"},
-                    "agentPools": [{"name": "system", "mode": "System", "count": 1}],
-                }
-            )
-        if index % 2 == 0:
-            front_doors.append(
-                {
-                    "name": names["front_door"],
-                    "resourceGroup": "rg-edge",
-                    "originGroups": [
-                        {
-                            "name": names["origin_group"],
-                            "origins": [
-                                {
-                                    "name": region,
-                                    "hostName": f"pay{index}.{region}.contoso.example",
-                                    "region": region,
-                                    "priority": priority,
-                                }
-                                for priority, region in ((1, PRIMARY), (2, SECONDARY))
-                            ],
-                        }
-                    ],
-                }
-            )
-        if index % 2 == 1 or index == 0:
-            traffic_managers.append(
-                {
-                    "name": names["traffic_manager"],
-                    "resourceGroup": "rg-edge",
-                    "endpoints": [
-                        {
-                            "name": region,
-                            "target": f"pay{index}.{region}.contoso.example",
-                            "endpointLocation": region,
-                            "priority": priority,
-                        }
-                        for priority, region in ((1, PRIMARY), (2, SECONDARY))
-                    ],
-                }
-            )
-        key_values.append({"key": POINTER_KEY, "label": names["stamp"], "value": "pending"})
-    estate["failover"] = {
-        "frontDoors": front_doors,
-        "trafficManagers": traffic_managers,
-        "appConfigurations": [
-            {"name": STORE, "resourceGroup": "rg-edge", "location": "centralus", "keyValues": key_values}
-        ],
-    }
-    return estate
+__all__ = [
+    "POINTER_KEY",
+    "PRIMARY",
+    "SECONDARY",
+    "STORE",
+    "failover_estate",
+    "failover_policy",
+    "stamp_names",
+]
 
 
 def failover_policy(server: SandboxServer, *, stamps: int = 1, **overrides: Any) -> dict[str, Any]:
     """The OPS_FAILOVER_POLICY for ``failover_estate(stamps=...)`` served by ``server``."""
-    regions = control(server, "GET", "regions")
-    endpoint = regions["appConfigurations"][STORE]
-    arm_group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups"
-    out: list[dict[str, Any]] = []
-    for index in range(stamps):
-        names = stamp_names(index)
-        regional = regions["regionalEndpoints"][names["registry"]]
-        stamp: dict[str, Any] = {
-            "name": names["stamp"],
-            "regions": [PRIMARY, SECONDARY],
-            "registry": {
-                "id": f"{arm_group}/rg-acr/providers/Microsoft.ContainerRegistry/registries/"
-                f"{names['registry']}",
-                "replications": {PRIMARY: PRIMARY, SECONDARY: SECONDARY},
-                "probe": "payments/api:v1",
-            },
-            "pointer": {
-                "store": endpoint,
-                "key": POINTER_KEY,
-                "label": names["stamp"],
-                "endpoints": {PRIMARY: regional[PRIMARY], SECONDARY: regional[SECONDARY]},
-            },
-            "clusters": {
-                region: f"{arm_group}/rg-aks/providers/Microsoft.ContainerService/managedClusters/"
-                f"{names[key]}"
-                for key, region in (("cluster_primary", PRIMARY), ("cluster_secondary", SECONDARY))
-            },
-            "traffic": {},
-        }
-        profile_group = f"{arm_group}/rg-edge/providers"
-        if index % 2 == 0:
-            profile = f"{profile_group}/Microsoft.Cdn/profiles/{names['front_door']}"
-            og = f"{profile}/originGroups/{names['origin_group']}"
-            stamp["traffic"]["frontDoor"] = {
-                "originGroup": og,
-                "origins": {PRIMARY: PRIMARY, SECONDARY: SECONDARY},
-            }
-        if index % 2 == 1 or index == 0:
-            tm = f"{profile_group}/Microsoft.Network/trafficManagerProfiles/{names['traffic_manager']}"
-            stamp["traffic"]["trafficManager"] = {
-                "profile": tm,
-                "endpoints": {
-                    PRIMARY: f"ExternalEndpoints/{PRIMARY}",
-                    SECONDARY: f"ExternalEndpoints/{SECONDARY}",
-                },
-            }
-        stamp.update(overrides)
-        out.append(stamp)
-    return {"stamps": out}
+    return policy_for_regions(control(server, "GET", "regions"), stamps=stamps, **overrides)
