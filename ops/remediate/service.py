@@ -43,6 +43,7 @@ from ops.remediate.snat import UPDATE_OUTBOUND, plan_snat
 from ops.resource_ids import parse_resource_id
 from ops.schedule.protocols import OperationRef, OperationState
 from ops.state.store import AuditRecord, StateStore
+from ops.telemetry import record_transition
 
 Remedy = Literal["snat", "autoscaler"]
 _LEASE_WAIT_S = 5.0
@@ -235,6 +236,9 @@ class RemediateService:
                         },
                     )
                 write_record(self.store, cluster.id, record)
+                record_transition(
+                    capability="remediate", from_state="steady", to_state="changing", target=cluster.name
+                )
             return Remediation(
                 target.remedy, cluster.name, status, plan, outcomes, url, continued=continued, raced=raced
             )
@@ -298,6 +302,10 @@ class RemediateService:
                 notes.append(f"succeeded: the change started at {operation.get('started')}")
                 record = replace(record, operation=None)
             record = write_record(self.store, cluster.id, record)
+            ended = "failed" if result.state is OperationState.FAILED else "succeeded"
+            record_transition(
+                capability="remediate", from_state="changing", to_state=ended, target=cluster.name
+            )
         applied = record.history.applied
         if applied and record.operation is None:
             current = self.clusters.get_cluster(cluster.id) if operation is not None else cluster
