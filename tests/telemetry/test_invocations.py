@@ -2,9 +2,10 @@
 
 Each function of function_app is invoked with a host-shaped payload, as in
 tests/triggers, over services whose call applies a one-action plan through the real
-executor. Cases, for each Event Grid, queue and timer function function_app registers
-(gate_on_image_pushed, purge_repository, schedule_tick, purge_schedule, gate_sweep,
-failover_watch, and any added later), dry run and applied:
+executor. Cases, for each Event Grid, queue and timer function (gate_on_image_pushed,
+purge_repository, runbook_worker, schedule_tick, purge_schedule, gate_sweep,
+failover_watch; a test fails when function_app registers one not listed), dry run and
+applied:
 - one span named after the function, with its capability, a run id and (for an event or
   a message) the event id;
 - structured records on ops.audit: the plan, the action (kind, target, reason, status,
@@ -39,22 +40,25 @@ from ops.triggers.invoking import invoke_function, list_functions
 from tests.telemetry.conftest import Captured
 from tests.triggers.test_handling import MESSAGE, PUSHED, TIMER
 
-#: Host-shaped payloads by trigger type.
-PAYLOADS = {"eventGridTrigger": PUSHED, "queueTrigger": MESSAGE, "timerTrigger": TIMER}
-
-#: Every non-HTTP function of function_app → (capability, payload, whether it has an event
-#: id). Read from the app's registrations, so that a new function is covered when it lands;
-#: its capability is the first word of its name (gate_sweep → gate).
+#: Every Event Grid, queue and timer function → (capability, a well-formed host-shaped
+#: payload, whether its invocation has an event id).
 FUNCTIONS = {
-    name: (name.split("_")[0], PAYLOADS[kind], kind != "timerTrigger")
-    for name, function in list_functions(function_app.app).items()
-    if (kind := function.get_trigger().type) in PAYLOADS
+    "gate_on_image_pushed": ("gate", PUSHED, True),
+    "purge_repository": ("purge", MESSAGE, True),
+    "runbook_worker": ("runbook", {"run": "rb-20261203080000-0123456789"}, True),
+    "schedule_tick": ("schedule", TIMER, False),
+    "purge_schedule": ("purge", TIMER, False),
+    "gate_sweep": ("gate", TIMER, False),
+    "failover_watch": ("failover", TIMER, False),
 }
 
 
 class Result:
+    """What a service returns: enough for every trigger's outcome line."""
+
     failed: list[Any] = []
     gave_up_transiently = False
+    status = "done"
 
     def to_dict(self) -> dict[str, str]:
         return {"summary": "done"}
@@ -250,10 +254,14 @@ def test_without_telemetry_there_are_records_but_no_spans(
     assert (action.function, action.status) == ("gate_sweep", "dry_run")
 
 
-def test_the_functions_covered_include_every_capability_timer_and_event() -> None:
-    expected = {"gate_on_image_pushed", "purge_repository", "schedule_tick", "purge_schedule", "gate_sweep"}
-    assert expected <= set(FUNCTIONS)
-    assert all(capability for capability, _, _ in FUNCTIONS.values())
+def test_every_event_queue_and_timer_function_is_covered() -> None:
+    registered = {
+        name
+        for name, function in list_functions(function_app.app).items()
+        if function.get_trigger().type in {"eventGridTrigger", "queueTrigger", "timerTrigger"}
+    }
+    missing = sorted(registered - set(FUNCTIONS))
+    assert not missing, f"add a payload for {missing} to FUNCTIONS in tests/telemetry/test_invocations.py"
 
 
 def test_http_functions_have_their_span_and_records(
