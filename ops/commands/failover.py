@@ -4,7 +4,7 @@
 what failing over away from R would do now (nothing changes); ``apply --region R``
 records R as impaired by an operator and fails over every stamp in it (approved, so it
 runs where automatic failover is off; dry run unless ``--apply`` or OPS_DRY_RUN=false);
-``failback --region R`` clears that and runs the verified failback one step at a time.
+``failback --region R`` clears that and runs the verified failback, each step re-verified.
 Exit codes: 0 ok, 1 failure, 2 configuration error, 3 refused by a guard.
 """
 
@@ -125,7 +125,7 @@ def failback(
     region: RegionOpt,
     apply: Annotated[bool, typer.Option("--apply", help="act for real (otherwise a dry run)")] = False,
 ) -> None:
-    """Clear the operator's impairment of REGION and run the verified failback (one step per call)."""
+    """Clear the operator's impairment of REGION and run the verified failback (each step re-verified)."""
     _run(region, apply, failback=True)
 
 

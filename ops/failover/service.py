@@ -43,7 +43,7 @@ from ops.failover.machine import (
 from ops.failover.policy import FailoverPolicy, Stamp
 from ops.failover.protocols import FailoverPaths, Publisher
 from ops.failover.signals import signals_from_alert
-from ops.plan import Outcome, Plan
+from ops.plan import Guard, Outcome, Plan
 from ops.state.store import StateStore
 from ops.telemetry import record_transition
 
@@ -197,7 +197,13 @@ class FailoverService:
         self._record_signal(signal)
         result = FailoverResult(signals=1)
         for stamp in self.policy.stamps_in(region):
-            result.stamps.append(self.run_stamp(stamp, watching=True, approved=True))
+            outcome = self.run_stamp(stamp, watching=True, approved=True)
+            # A person approved it: take the remaining steps now, each re-verified first.
+            for _ in FAILBACK_STEPS:
+                if outcome.decision != "failback-step":
+                    break
+                outcome = self.run_stamp(stamp, watching=True, approved=True)
+            result.stamps.append(outcome)
         return result
 
     # -- one stamp ---------------------------------------------------------------------------
@@ -330,34 +336,7 @@ class FailoverService:
             state = replace(state, phase=Phase.FAILING_OVER)
             return self._fail_over(stamp, state, etag, impaired, "retrying the refused routing change")
         now = self.clock()
-        home = state.home
-        assert home is not None
-        hysteresis = self.policy.hysteresis_of(stamp)
-        health = self._read_region(home)[0]
-        if (
-            health.impaired
-            or health.healthy_since is None
-            or now - health.healthy_since < hysteresis.stable_period
-        ):
-            # Not stable for long enough yet: no probing, and the consecutive checks start over.
-            reason = (
-                f"{home} is still impaired ({'; '.join(health.reasons())})"
-                if health.impaired
-                else f"{home} healthy since {health.healthy_since}, not yet {hysteresis.stable_for}"
-            )
-            if state.online_checks:
-                self._save(stamp, replace(state, online_checks=0, updated=now), etag)
-            return StampOutcome(stamp.name, "wait", reason, str(state.phase))
-        checks, blocking = failback_ready(
-            health=health,
-            resource_health_since=self._available_since(stamp, home),
-            probes_online=self._probes_online(stamp, home),
-            synthetic_ok=self._synthetic(stamp, home) is None,
-            state=state,
-            stable_for=hysteresis.stable_period,
-            online_checks=hysteresis.online_checks,
-            now=now,
-        )
+        checks, blocking = self._failback_blockers(stamp, state, now)
         if blocking:
             if checks != state.online_checks:
                 self._save(stamp, replace(state, online_checks=checks, updated=now), etag)
@@ -374,6 +353,29 @@ class FailoverService:
         etag = self._save(stamp, state, etag)
         self._publish(stamp, "failback_started", {"from": state.active, "to": state.home})
         return self._fail_back_step(stamp, state, etag, impaired)
+
+    def _failback_blockers(self, stamp: Stamp, state: StampState, now: datetime) -> tuple[int, list[str]]:
+        """The consecutive-check count this check makes, and what blocks failback (empty: go).
+        Until the region has been stable for the hysteresis period nothing is probed, and
+        the count starts over."""
+        home = state.home
+        assert home is not None
+        hysteresis = self.policy.hysteresis_of(stamp)
+        health = self._read_region(home)[0]
+        if health.impaired:
+            return 0, [f"{home} is still impaired ({'; '.join(health.reasons())})"]
+        if health.healthy_since is None or now - health.healthy_since < hysteresis.stable_period:
+            return 0, [f"{home} healthy since {health.healthy_since}, not yet {hysteresis.stable_for}"]
+        return failback_ready(
+            health=health,
+            resource_health_since=self._available_since(stamp, home),
+            probes_online=self._probes_online(stamp, home),
+            synthetic_ok=self._synthetic(stamp, home) is None,
+            state=state,
+            stable_for=hysteresis.stable_period,
+            online_checks=hysteresis.online_checks,
+            now=now,
+        )
 
     def _fail_back_step(
         self, stamp: Stamp, state: StampState, etag: str | None, impaired: set[str]
@@ -517,8 +519,21 @@ class FailoverService:
         target = state.active if state.phase is not Phase.NORMAL else None
         if target is None:
             target = next((r for r in stamp.regions if r != home and r not in impaired), home)
-        back = kind.startswith("failback") or kind == "failback-check"
-        steps = FAILBACK_STEPS if back else FAILOVER_STEPS
+        back = kind.startswith("failback")
+        steps: tuple[str, ...] = FAILBACK_STEPS if back else FAILOVER_STEPS
+        if kind == "failback-check":
+            _, blocking = self._failback_blockers(stamp, state, self.clock())
+            if blocking:  # what failback waits for is the plan: its digest changes once ready
+                waiting = Guard(f"stamps/{stamp.name}/failback", f"skipped: waiting: {'; '.join(blocking)}")
+                return StampOutcome(
+                    stamp.name,
+                    "wait",
+                    "; ".join(blocking),
+                    str(state.phase),
+                    Plan(CAPABILITY, skipped=[waiting]),
+                )
+        if state.phase is Phase.FAILING_BACK:
+            steps = tuple(step for step in steps if step not in state.done)
         plan = self._plan_steps(stamp, steps, state, home=home, target=target, impaired=impaired, back=back)
         return StampOutcome(stamp.name, kind, f"dry run: {reason}", str(state.phase), plan, self._apply(plan))
 

@@ -4,8 +4,8 @@ A :class:`Runbook` is a name, a parameter model, and two functions over the app'
 services: ``prepare`` computes the plan (read-only), ``execute`` applies a prepared
 plan after the caller's review (``review`` raises when the plan it is about to apply
 differs from the reviewed one). Each capability registers its runbooks in its own
-module of this package (``purging``, ``gating``, ``scheduling``; remediation and
-failover add theirs the same way), and ``RUNBOOKS`` is built from them in order.
+module of this package (``purging``, ``gating``, ``scheduling``, ``failing``;
+remediation adds its own the same way), and ``RUNBOOKS`` is built from them in order.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ class Runbook:
 
 def all_runbooks() -> dict[str, Runbook]:
     """Every runbook, by name, in the order the capabilities list them."""
-    from ops.runbooks import gating, purging, scheduling
+    from ops.runbooks import failing, gating, purging, scheduling
 
     found: dict[str, Runbook] = {}
-    for module in (purging, gating, scheduling):
+    for module in (purging, gating, scheduling, failing):
         for runbook in module.RUNBOOKS:
             if runbook.name in found:
                 raise ValueError(f"two runbooks are named {runbook.name!r}")

@@ -194,6 +194,8 @@ def test_the_list_and_the_openapi_document(api: Api) -> None:
         "schedule-snooze",
         "schedule-stop",
         "schedule-start",
+        "failover",
+        "failback",
     }
     assert runbooks["gate-override"]["roles"]["apply"] == ["Ops.Operate", "Ops.Approve"]
     assert runbooks["purge"]["parameters"]["required"] == ["registry"]
