@@ -11,6 +11,9 @@ Cases (docs/gate.md, "Wiring the gate into your pipeline"):
   the unconfirmed ``unreadableSubjectReferrers`` (list, refuse);
 - the same pipeline with a Critical finding: denied, the manifest is locked too (no pull by tag
   or digest), and the signature is still attached (it is evidence, shown in the verdict);
+- a multi-platform index in lock-tags mode: its tag is locked, its platform images (pushed by
+  digest) stay readable for the scanner, and a Critical finding in one of them denies the
+  index and locks the index's and both platform images' manifests;
 - manifest lock (``mode: lock``), why it is not the default: the signer's resolve is refused
   (405), nothing is attached, the scanner cannot read the image (the safe assumption), and the
   image is denied at its settle timeout;
@@ -40,6 +43,7 @@ from tests.support.gate import (
     ESTATE,
     QUARANTINING,
     REGISTRY,
+    index,
     manifest,
     published,
     pull,
@@ -229,6 +233,31 @@ def test_a_critical_finding_denies_and_the_signature_stays(sandbox: SandboxServe
     assert denied["type"] == "ops.gate.denied"
     assert signature in {r["digest"] for r in denied["data"]["evidence"]["referrers"]}
     assert any("CVE-2024-3094" in reason for reason in denied["data"]["reasons"])
+
+
+def test_a_denied_index_locks_its_platform_images_too(sandbox: SandboxServer) -> None:
+    world = sandbox.world
+    repository = "pipe/multi"
+    amd, amd_event = push(world, repository, None, architecture="amd64")
+    arm, arm_event = push(world, repository, None, architecture="arm64")
+    index_event = index(world, repository, "v2", [amd, arm])
+    digest = index_event["data"]["target"]["digest"]
+    for event in (amd_event, index_event, arm_event):
+        on_push(event)
+    assert not tag_readable(world, repository, "v2")
+    assert all(pull(sandbox, repository, d).status_code == 200 for d in (amd, arm))
+    sign(world, sandbox, REGISTRY, repository, digest, CI_SIGNER)
+    attach_sbom(world, sandbox, repository, digest)
+    assert scan_image(world, REGISTRY, repository, amd) is None
+    assert (
+        scan_image(world, REGISTRY, repository, arm, [{"cve": "CVE-2024-6387", "severity": "Critical"}])
+        is None
+    )
+    sweep()
+
+    assert state(world, repository, digest)["decision"] == "deny"
+    assert [manifest(world, repository, d).attrs.read_enabled for d in (digest, amd, arm)] == [False] * 3
+    assert pull(sandbox, repository, "v2").status_code == 405
 
 
 def test_manifest_lock_mode_breaks_signing_and_scanning(sandbox: SandboxServer) -> None:
