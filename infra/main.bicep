@@ -355,6 +355,10 @@ var privateZones = {
   table: 'privatelink.table.${environment().suffixes.storage}'
   registry: 'privatelink${environment().suffixes.acrLoginServer}'
   topic: 'privatelink.eventgrid.azure.net'
+  azuremonitor: 'privatelink.monitor.azure.com'
+  oms: 'privatelink.oms.opinsights.azure.com'
+  ods: 'privatelink.ods.opinsights.azure.com'
+  agentsvc: 'privatelink.agentsvc.azure-automation.net'
 }
 var storageServices = [
   'blob'
@@ -387,6 +391,10 @@ module privateDns 'app/private-dns.bicep' = if (vnetEnabled) {
       privateZones.table
       privateZones.registry
       privateZones.topic
+      privateZones.azuremonitor
+      privateZones.oms
+      privateZones.ods
+      privateZones.agentsvc
     ]
     vnetId: vnetEnabled ? network.outputs.id : ''
   }
@@ -455,7 +463,43 @@ module monitoring 'app/monitoring.bicep' = {
     workspaceName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
     applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
     retentionInDays: logRetentionDays
+    publicNetworkAccessForIngestion: vnetEnabled ? 'Disabled' : 'Enabled'
   }
+}
+
+module monitorPrivateLink 'app/monitor-private-link.bicep' = if (vnetEnabled) {
+  name: 'monitor-private-link'
+  scope: rg
+  params: {
+    name: 'pls-monitor-${resourceToken}'
+    workspaceName: monitoring.outputs.workspaceName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    tags: tags
+  }
+}
+
+// Azure Monitor's endpoint needs records in several zones; the blob zone is the storage one.
+module monitorEndpoint 'app/private-endpoint.bicep' = if (vnetEnabled) {
+  name: 'pe-azuremonitor'
+  scope: rg
+  params: {
+    name: 'pe-azuremonitor-${resourceToken}'
+    location: location
+    tags: tags
+    subnetId: network.outputs.endpointSubnetId
+    serviceId: monitorPrivateLink.outputs.id
+    groupId: 'azuremonitor'
+    zoneId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/privateDnsZones', privateZones.azuremonitor)
+    extraZoneIds: [
+      resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/privateDnsZones', privateZones.oms)
+      resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/privateDnsZones', privateZones.ods)
+      resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/privateDnsZones', privateZones.agentsvc)
+      resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/privateDnsZones', privateZones.blob)
+    ]
+  }
+  dependsOn: [
+    privateDns
+  ]
 }
 
 module events 'app/events.bicep' = {

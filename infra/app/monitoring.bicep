@@ -1,6 +1,8 @@
 // Log Analytics and a workspace-based Application Insights. Local (key) authentication is
 // off on both, so telemetry is accepted only with an Entra token: the instrumentation key
-// inside the connection string is an address, not a credential.
+// inside the connection string is an address, not a credential. With vnetEnabled, they take
+// telemetry through the Azure Monitor private link scope only (monitor-private-link.bicep);
+// queries stay open to Entra-authenticated readers.
 
 param location string
 param tags object
@@ -9,6 +11,13 @@ param applicationInsightsName string
 
 @description('Days Log Analytics keeps data.')
 param retentionInDays int
+
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+@description('Disabled with vnetEnabled: telemetry comes in through the Azure Monitor private link scope only.')
+param publicNetworkAccessForIngestion string = 'Enabled'
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: workspaceName
@@ -22,7 +31,7 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
     features: {
       disableLocalAuth: true
     }
-    publicNetworkAccessForIngestion: 'Enabled'
+    publicNetworkAccessForIngestion: publicNetworkAccessForIngestion
     publicNetworkAccessForQuery: 'Enabled'
   }
 }
@@ -37,7 +46,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
     WorkspaceResourceId: workspace.id
     IngestionMode: 'LogAnalytics'
     DisableLocalAuth: true
-    publicNetworkAccessForIngestion: 'Enabled'
+    publicNetworkAccessForIngestion: publicNetworkAccessForIngestion
     publicNetworkAccessForQuery: 'Enabled'
   }
 }

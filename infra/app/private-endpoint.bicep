@@ -12,11 +12,18 @@ param subnetId string
 @description('Resource ID of what the endpoint reaches: a storage account, a topic, a registry.')
 param serviceId string
 
-@description('The sub-resource: blob, queue, table, topic or registry.')
+@description('The sub-resource: blob, queue, table, topic, registry or azuremonitor.')
 param groupId string
 
 @description('Resource ID of the private DNS zone for that sub-resource.')
 param zoneId string
+
+@description('Further zones the sub-resource needs records in (Azure Monitor\'s private link scope has several).')
+param extraZoneIds array = []
+
+var zoneIds = concat([
+  zoneId
+], extraZoneIds)
 
 resource endpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = {
   name: name
@@ -44,14 +51,12 @@ resource zoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024
   parent: endpoint
   name: 'default'
   properties: {
-    privateDnsZoneConfigs: [
-      {
-        name: replace(last(split(zoneId, '/')), '.', '-')
-        properties: {
-          privateDnsZoneId: zoneId
-        }
+    privateDnsZoneConfigs: [for z in zoneIds: {
+      name: replace(last(split(z, '/')), '.', '-')
+      properties: {
+        privateDnsZoneId: z
       }
-    ]
+    }]
   }
 }
 

@@ -9,7 +9,8 @@ Cases:
   Consumption requires;
 - every private endpoint has its DNS zone group; each endpoint main.bicep creates names
   the zone of its own sub-resource; the zones are linked to the network; storage has
-  blob, queue and table endpoints, and every registry in scope one;
+  blob, queue and table endpoints, every registry in scope one, and Azure Monitor's
+  private link scope (workspace and Application Insights) one with all its zones;
 - every resource type infra creates either takes a diagnostic setting to the workspace
   (and each such resource has one) or is listed in NO_DIAGNOSTICS with the reason;
 - the workbook is valid JSON of the workbook schema, shows the four audit queries and
@@ -50,9 +51,7 @@ MAIN = INFRA / "main.bicep"
 #: Public network access that stays on with vnetEnabled: (template, symbol, property) -> why.
 PUBLIC_BY_DESIGN = {
     ("api.bicep", "site", "publicNetworkAccess"): "Event Grid and action-group webhooks call the app",
-    ("monitoring.bicep", "workspace", "publicNetworkAccessForIngestion"): "Entra-only ingestion, no AMPLS",
     ("monitoring.bicep", "workspace", "publicNetworkAccessForQuery"): "operators query from the portal",
-    ("monitoring.bicep", "applicationInsights", "publicNetworkAccessForIngestion"): "as the workspace",
     ("monitoring.bicep", "applicationInsights", "publicNetworkAccessForQuery"): "as the workspace",
 }
 
@@ -88,6 +87,8 @@ NO_DIAGNOSTICS = {
     "Microsoft.Network/privateDnsZones/virtualNetworkLinks": "has no resource logs",
     "Microsoft.Network/privateEndpoints": "its traffic is logged by the service behind it",
     "Microsoft.Network/privateEndpoints/privateDnsZoneGroups": "a setting of the endpoint",
+    "Microsoft.Insights/privateLinkScopes": "has no logs or metrics; what it carries lands in the workspace",
+    "Microsoft.Insights/privateLinkScopes/scopedResources": "a setting of the scope",
 }
 
 #: Storage services with no declaration of their own (each account has them), which
@@ -185,13 +186,26 @@ def test_every_private_endpoint_has_its_dns_zone_group() -> None:
         if r.type == "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"
     ]
     assert group.body["parent"] == "endpoint"
-    (config,) = group.body["properties"]["privateDnsZoneConfigs"]
-    assert config["properties"]["privateDnsZoneId"] == "zoneId"
+    configs = group.body["properties"]["privateDnsZoneConfigs"]
+    assert strings(configs)[:2] == ["for", "zoneIds"] or "zoneIds" in strings(configs), configs
+    assert "privateDnsZoneId" in str(configs)
+    variables = parse(APP / "private-endpoint.bicep")["variables"]
+    assert {"zoneId", "extraZoneIds"} <= set(strings(variables["zoneIds"]["value"]))
 
 
 def test_each_endpoint_names_the_zone_of_its_sub_resource() -> None:
     zones = parse(MAIN)["variables"]["privateZones"]["value"]
-    assert set(zones) == {"blob", "queue", "table", "registry", "topic"}
+    assert set(zones) == {
+        "blob",
+        "queue",
+        "table",
+        "registry",
+        "topic",
+        "azuremonitor",
+        "oms",
+        "ods",
+        "agentsvc",
+    }
     assert parse(MAIN)["variables"]["storageServices"]["value"] == ["blob", "queue", "table"]
     groups = []
     for params in _module_params("private-endpoint.bicep"):
@@ -201,7 +215,7 @@ def test_each_endpoint_names_the_zone_of_its_sub_resource() -> None:
         assert "Microsoft.Network/privateDnsZones" in zone and "privateZones" in zone, params
         assert group in zone, f"endpoint for {group} names zone {zone}"
         groups.append(group)
-    assert sorted(groups) == ["registry", "service", "topic"]
+    assert sorted(groups) == ["azuremonitor", "registry", "service", "topic"]
     source = text(MAIN)
     assert "[for service in (vnetEnabled ? storageServices : []): {" in source
     assert "[for (r, i) in (vnetEnabled ? registries : []): {" in source
@@ -213,6 +227,21 @@ def test_each_endpoint_names_the_zone_of_its_sub_resource() -> None:
         if r.type == "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
     ]
     assert link.body["properties"]["virtualNetwork"]["id"] == "vnetId"
+
+
+def test_telemetry_goes_through_the_monitor_private_link_scope() -> None:
+    (monitor,) = [p for p in _module_params("private-endpoint.bicep") if p["groupId"] == "azuremonitor"]
+    extra = strings(monitor["extraZoneIds"])
+    assert {"oms", "ods", "agentsvc", "blob"} <= set(extra)
+    resources = {r.type: r for r in declared_resources(APP / "monitor-private-link.bicep")}
+    scope = resources["Microsoft.Insights/privateLinkScopes"]
+    assert scope.body["properties"]["accessModeSettings"]["ingestionAccessMode"] == "PrivateOnly"
+    scoped = [
+        strings(r.body["properties"]["linkedResourceId"])
+        for r in declared_resources(APP / "monitor-private-link.bicep")
+        if r.type == "Microsoft.Insights/privateLinkScopes/scopedResources"
+    ]
+    assert sorted(s[1] for s in scoped) == ["applicationInsights", "workspace"]
 
 
 def _diagnosed() -> set[tuple[str, str]]:
