@@ -139,7 +139,9 @@ def _decode(trigger: Any, payload: Any) -> list[Any]:
         # deeper than any JSON parser allows) never reaches a function.
         delivery = load_json(payload, limit=MAX_PAYLOAD) if isinstance(payload, str | bytes) else payload
         events = delivery if isinstance(delivery, list) else [delivery]
-        return [converter.decode(meta.Datum(_dump(event), "json"), trigger_metadata={}) for event in events]
+        return [
+            _bind(converter, meta.Datum(_dump(event), "json"), index) for index, event in enumerate(events)
+        ]
     if kind == "timerTrigger":
         status = payload or {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
         if not isinstance(status, dict):
@@ -152,6 +154,16 @@ def _decode(trigger: Any, payload: Any) -> list[Any]:
         datum = meta.Datum(body, "bytes" if isinstance(body, bytes) else "string")
         return [converter.decode(datum, trigger_metadata=_queue_metadata())]
     raise ValueError(f"trigger type {kind} is not supported by the local invoker")
+
+
+def _bind(converter: Any, datum: meta.Datum, index: int) -> Any:
+    """The worker's own binding of one event. An envelope it cannot bind (an ``eventTime``
+    that is no date, an event that is not an object) fails in the worker, before any
+    function runs: here that is a payload the host could not deliver."""
+    try:
+        return converter.decode(datum, trigger_metadata={})
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(f"[{index}]", "an event the Functions worker can bind", str(exc)[:80]) from None
 
 
 def _dump(value: Any) -> str:
