@@ -1,6 +1,7 @@
 """The fuzz suite's one sandbox, the app aimed at it, and how a delivery is judged.
 
-One sandbox serves every fuzz module (starting one per example would dominate the run):
+One sandbox serves each fuzz module (starting one per example would dominate the run; one
+per module keeps the app's settings from leaking into other tests):
 a Premium registry with a replica, old and new images, a cluster running one of them,
 and a registry-wide gate rule and purge rule, with ``OPS_DRY_RUN=false``, so that any
 input that got past validation *could* act. State is SQLite in a temporary directory.
@@ -141,7 +142,7 @@ class FuzzApp:
         return outcome
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzApp]:
     from ops.adapters import clients, identity, kube
     from ops.services import reset_services
