@@ -30,7 +30,7 @@ from tests.support.sandbox import connect_app, control, running_sandbox
 POLICY = f"""
 gate:
   rules:
-    - {{name: a-only, registry: {REGISTRY}, requireScan: false, signatures: [notation]}}
+    - {{name: a-only, registry: {REGISTRY}, mode: lock, requireScan: false, signatures: [notation]}}
 """
 
 

@@ -1,11 +1,13 @@
-"""Fuzzing ``purge_repository`` with queue messages (at least 300 cases each).
+"""Fuzzing ``purge_repository``, and every other queue function, with queue messages (at
+least 300 cases each).
 
 Cases: any JSON value, raw bodies (bytes that are not UTF-8, text, 200,000-deep brackets,
 NaN), and mutations of a real batch message that ``purge_schedule`` sent for the sandbox
 (hostile registry names, ids, login servers, batch numbers, repository names such as
 ``../../v2/_catalog``, 40 KB names, lone surrogates, deep nesting). For every case:
 nothing raises, and a rejected message sends no request to any registry and deletes or
-changes nothing.
+changes nothing. Every other queue function (``runbook_worker`` today) gets any JSON and
+raw bodies, with the same properties.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import function_app
+from ops.triggers.invoking import list_functions
 from tests.fuzz.conftest import FUZZ, FuzzApp, assert_judged
 from tests.fuzz.strategies import HOSTILE_TEXT, json_values, mutations, raw_bodies
 
@@ -80,3 +84,18 @@ def test_mutated_batch_messages(fuzz_app: FuzzApp, message: dict[str, Any], data
     if not same_message(changed, message):
         assert outcome.rejected, changed  # only what the run enqueued is honoured
     assert_judged(outcome, changed)
+
+
+#: Every other queue function of the app, found from its registrations (a new one is fuzzed too).
+OTHER_QUEUES = sorted(
+    name
+    for name, fn in list_functions(function_app.app).items()
+    if fn.get_trigger().type == "queueTrigger" and name != "purge_repository"
+)
+
+
+@pytest.mark.parametrize("function", OTHER_QUEUES)
+@FUZZ
+@given(body=json_values.map(as_body) | raw_bodies)
+def test_other_queue_functions(fuzz_app: FuzzApp, function: str, body: Any) -> None:
+    assert_judged(fuzz_app.deliver(function, body), body)
