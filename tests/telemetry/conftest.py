@@ -8,6 +8,7 @@ off again afterwards so that other tests run as the app runs without a connectio
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,12 @@ import ops.telemetry as telemetry
 from ops.telemetry.fields import LOGGER
 
 _PROVIDERS: dict[str, Any] = {}
+
+
+def environment_without_settings() -> dict[str, str]:
+    """This process's environment less the app's settings and Application Insights', for a
+    child process that must start as an app without telemetry configured."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OPS_"))}
 
 
 def _install() -> tuple[InMemorySpanExporter, InMemoryMetricReader]:

@@ -11,10 +11,11 @@ Cases:
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.telemetry.conftest import environment_without_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,7 @@ print(mode, enabled(), any(m.startswith("opentelemetry") for m in sys.modules))
 
 
 def _probe(env: dict[str, str]) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OPS_"))}
+    clean = environment_without_settings()
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(env=env)],
         cwd=ROOT,

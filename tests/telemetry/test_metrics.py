@@ -27,7 +27,7 @@ import pytest
 
 import ops.telemetry as telemetry
 from tests.support.sandbox import SUBSCRIPTION, control, minimal_estate, running_sandbox, sandbox_env
-from tests.telemetry.conftest import Captured
+from tests.telemetry.conftest import Captured, environment_without_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,6 +73,12 @@ def test_records_refuse_undocumented_fields() -> None:
         _emit(20, "action", "x", {"colour": "blue"})
 
 
+def throttle_once(server: object, *, service: str, path: str, retry_after: int) -> None:
+    """The next GET of ``path`` on ``service`` is answered 429 with Retry-After."""
+    fault = {"kind": "throttle", "service": service, "method": "GET", "path": path, "count": 1}
+    control(server, "POST", "faults", {**fault, "retryAfter": retry_after})  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def arm_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     with running_sandbox(minimal_estate(), tmp_path / "sandbox") as server:
@@ -88,19 +94,7 @@ def test_sdk_calls_are_child_spans_and_429s_are_counted(otel: Captured, arm_sand
     from ops.config import load_settings
 
     instrument_sdk_calls()
-    control(
-        arm_sandbox,  # type: ignore[arg-type]
-        "POST",
-        "faults",
-        {
-            "kind": "throttle",
-            "service": "arm",
-            "method": "GET",
-            "path": "/managedClusters/aks-test$",
-            "count": 1,
-            "retryAfter": 1,
-        },
-    )
+    throttle_once(arm_sandbox, service="arm", path="/managedClusters/aks-test$", retry_after=1)
     client = management_client(load_settings(os.environ), ContainerServiceClient, subscription=SUBSCRIPTION)
 
     with telemetry.invocation("schedule_tick", capability="schedule"):
@@ -116,7 +110,7 @@ def test_sdk_calls_are_child_spans_and_429s_are_counted(otel: Captured, arm_sand
 
 
 def test_ops_trace_prints_spans_to_stderr(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OPS_"))}
+    env = environment_without_settings()
     env["OPS_STATE_PATH"] = str(tmp_path / "state.db")
     done = subprocess.run(
         [sys.executable, "-m", "ops", "--trace", "--output", "json", "invoke", "health"],
@@ -142,19 +136,7 @@ def test_registry_and_kubernetes_calls_are_child_spans(otel: Captured, arm_sandb
     from ops.config import load_settings
 
     instrument_sdk_calls()
-    control(
-        arm_sandbox,  # type: ignore[arg-type]
-        "POST",
-        "faults",
-        {
-            "kind": "throttle",
-            "service": "kube:aks-test",
-            "method": "GET",
-            "path": "/api/v1/pods",
-            "count": 1,
-            "retryAfter": 0,
-        },
-    )
+    throttle_once(arm_sandbox, service="kube:aks-test", path="/api/v1/pods", retry_after=0)
     settings = load_settings({**os.environ, "OPS_SUBSCRIPTIONS": SUBSCRIPTION})
     directory = ArmDirectory(settings)
 
