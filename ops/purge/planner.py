@@ -90,7 +90,6 @@ class _Candidate:
     why: str
     group: tuple[Manifest, ...]
     protections: list[_Protection] = field(default_factory=list)
-    unlocks: bool = False
 
     @property
     def counted(self) -> frozenset[str]:
@@ -227,7 +226,7 @@ def plan_purge(
     for repo in repos:
         chosen = by_repo.get(id(repo), [])
         deleted = _delete_actions(repo, chosen, run_id, actions, spare)
-        guards.extend(_dependent_guards(repo, deleted, policy, now))
+        guards.extend(_dependent_guards(repo, deleted, now))
 
     unlocks = sum(1 for a in actions if a.kind != DELETE)
     cap = None if max_deletes is None else max_deletes + unlocks
@@ -271,7 +270,7 @@ def _decide(
             continue
         repo = _Repository(state, rules, in_use.for_host(state.login_server))
         repos.append(repo)
-        selected = list(_select(repo, policy, now))
+        selected = list(_select(repo, now))
         for candidate in selected:
             _protect(candidate, policy, now, blocked, in_use.last_seen)
         survivors = [c for c in selected if not c.protections]
@@ -284,7 +283,7 @@ def _decide(
 # -- 1. select -------------------------------------------------------------------------
 
 
-def _select(repo: _Repository, policy: PurgePolicy, now: datetime) -> Iterator[_Candidate]:
+def _select(repo: _Repository, now: datetime) -> Iterator[_Candidate]:
     for m in repo.state.manifests:
         if not repo.is_top_level(m):
             continue
@@ -400,11 +399,9 @@ def _protect(
         found.append(_Protection("lock", f"lock: repository {repo.state.repository} {flag}=false"))
         return
     locked = [text for member in candidate.group for text in _locks(repo, member)]
-    if locked:
-        if any(rule.unlock for rule in candidate.rules):
-            candidate.unlocks = True
-        else:
-            found.append(_Protection("lock", f"lock: {locked[0]}" + (" and more" if len(locked) > 1 else "")))
+    # A selecting rule with unlock: true turns the locks into unlock actions (_unlocks).
+    if locked and not any(rule.unlock for rule in candidate.rules):
+        found.append(_Protection("lock", f"lock: {locked[0]}" + (" and more" if len(locked) > 1 else "")))
 
 
 def _user_of(repo: _Repository, m: Manifest) -> str | None:
@@ -592,9 +589,7 @@ def _unlocks(
             )
 
 
-def _dependent_guards(
-    repo: _Repository, deleted: dict[str, int], policy: PurgePolicy, now: datetime
-) -> Iterator[Guard]:
+def _dependent_guards(repo: _Repository, deleted: dict[str, int], now: datetime) -> Iterator[Guard]:
     """Children and referrers a naive untagged purge would take, kept with their parent."""
     untagged_rules = [r for r in repo.rules if r.untagged]
     if not untagged_rules:

@@ -5,9 +5,11 @@ Cases: the run deletes exactly the manifests the policy selects (an old CI image
 untagged leftover, a signed image with its signature and SBOM, an old multi-arch index
 with its children) and keeps every protected one (running by tag and by digest, a
 deployment scaled to zero, a cronjob's image, a bare pod's image, a lock, a kept image's
-signature, a kept index's children), audits each delete once and records one run summary;
-replaying every message deletes and records nothing more; a run with injected 429s and
-503s (lists and deletes) converges, after the queue redelivers what failed, to the same
+signature, a kept index's children), each kept image by exactly the protection named in
+EXPECTED_KEPT (as ``ops purge`` plans it), audits each delete once and records one run
+summary; replaying every message deletes and records nothing more; a run with injected
+429s and 503s (lists and deletes) converges, after the queue redelivers what failed (at
+once: a zero visibility timeout on failure, as the host's setting allows), to the same
 state; an invalid policy fails the run (``ops invoke`` exits 1) and is recorded, and
 nothing is enqueued or deleted.
 """
@@ -15,7 +17,6 @@ nothing is enqueued or deleted.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,16 +31,19 @@ from sandbox.server import SandboxServer
 from tests.support.azurite import Azurite, run_azurite
 from tests.support.purge import (
     ESTATE,
+    EXPECTED_KEPT,
     POLICY,
     REGISTRY,
+    digests_by_ref,
     expected_remaining,
     refs_of,
     remember_refs,
 )
-from tests.support.queues import delete_message, receive_messages
+from tests.support.queues import delete_message, receive_messages, release_message
 from tests.support.sandbox import app_sandbox, control
 
 QUEUE = "purge-e2e"
+REPOSITORIES = [repo["name"] for repo in ESTATE["registries"][0]["repositories"]]
 STARTED = [datetime.now(UTC)]
 
 
@@ -74,14 +78,15 @@ def ops_invoke(name: str, payload: Any = None) -> Any:
 
 
 def drain(*, until_empty: bool = True) -> list[str]:
-    """Deliver every queued message to purge_repository, as the host would; failures are
-    redelivered (the message stays and becomes visible again); returns delivered bodies."""
+    """Deliver every queued message to purge_repository, as the host would; a failed one is
+    made visible again at once (the host's visibilityTimeout, here 0) and redelivered;
+    returns the delivered bodies."""
     from ops.services import get_services
 
     queue = get_services().purge_queue()
     delivered = []
     for _ in range(20):
-        messages = receive_messages(queue, max_messages=32, visibility_timeout=1)
+        messages = receive_messages(queue, max_messages=32, visibility_timeout=60)
         if not messages:
             break
         for message in messages:
@@ -89,10 +94,24 @@ def drain(*, until_empty: bool = True) -> list[str]:
             delivered.append(message.body)
             if result.exit_code == 0:
                 delete_message(queue, message)
+            else:
+                release_message(queue, message, visibility_timeout=0)
         if not until_empty:
             break
-        time.sleep(1.1)  # failed messages become visible again
     return delivered
+
+
+def protections_by_ref(world: Any, tmp_path: Path) -> dict[str, set[str]]:
+    """What ``ops purge`` (a plan) says keeps each image, by the estate's refs."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    result = CliRunner().invoke(app, ["purge", "--policy", str(policy), "--output", "json"])
+    assert result.exit_code == 0, result.output
+    labels = {d: ref for repo in REPOSITORIES for d, ref in digests_by_ref(world, repo).items()}
+    out: dict[str, set[str]] = {}
+    for guard in json.loads(result.stdout)["protected"]:
+        out.setdefault(labels[guard["digest"]], set()).add(guard["protection"])
+    return out
 
 
 def audits(kind: str) -> list[Any]:
@@ -102,12 +121,19 @@ def audits(kind: str) -> list[Any]:
     return [r for r in records if r.kind == kind]
 
 
-def test_purge_deletes_what_the_policy_selects_and_keeps_what_is_protected(sandbox: SandboxServer) -> None:
+def test_purge_deletes_what_the_policy_selects_and_keeps_what_is_protected(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # each kept image is kept by the protection the estate was built to show, and by no other
+    assert protections_by_ref(sandbox.world, tmp_path) == {ref: {why} for ref, why in EXPECTED_KEPT.items()}
+    STARTED[0] = datetime.now(UTC)  # that plan is audited too: count only the run's records
     result = ops_invoke("purge_schedule")
     assert result.exit_code == 0, result.output
     bodies = drain()
     assert len({json.loads(b)["batch"] for b in bodies}) == 2  # 3 repositories, 2 per message
     assert refs_of(sandbox.world) == expected_remaining(sandbox.world)
+    kept = {ref for refs in refs_of(sandbox.world).values() for ref in refs}
+    assert set(EXPECTED_KEPT) <= kept
     deletes = audits("delete_manifest")
     assert len(deletes) == len({a.key for a in deletes}) == 9
     (summary,) = audits("run_summary")

@@ -36,3 +36,9 @@ def receive_messages(
 def delete_message(queue: Any, message: QueueMessage) -> None:
     """Delete a received message, as the host does after the function succeeded."""
     queue.client.delete_message(message.id, message.pop_receipt)
+
+
+def release_message(queue: Any, message: QueueMessage, *, visibility_timeout: int = 0) -> None:
+    """Make a received message visible again after ``visibility_timeout`` s, as the host does
+    when the function failed (its ``visibilityTimeout``; tests use 0 to redeliver at once)."""
+    queue.client.update_message(message.id, message.pop_receipt, visibility_timeout=visibility_timeout)

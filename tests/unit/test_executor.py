@@ -4,8 +4,9 @@ Cases: a plan over its cap is refused whole (in dry runs too); the kill switch
 applies nothing; dry-run applies nothing and reports every action; a transient
 error is retried after its ``retry_after``; retries give up after max attempts;
 a NotFound on a missing_ok action counts as done, on another action as failed;
-the same idempotency key applied twice (sequentially and concurrently) gives one
-effect and one audit record; concurrency is bounded; the token bucket paces a
+the same idempotency key applied twice (sequentially, and by three runs held until
+they provably overlap) gives one effect and one audit record; exactly max_concurrency
+actions run at once (a barrier of that size); the token bucket paces a
 service; one failing action does not stop the others; an action claimed by a run
 that has not finished is a retryable failure, not "done"; a Retry-After longer than
 the backoff bound gives up retryably instead of sleeping past the function timeout;
@@ -24,14 +25,14 @@ and reports the rest as not attempted; open entries are pruned with old claims.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ops.errors import CapExceeded, NotFound, TransientError
+from ops.errors import CapExceeded, Conflict, NotFound, TransientError
 from ops.executor import (
     INTERRUPTED,
     RESUMED,
@@ -45,7 +46,7 @@ from ops.executor import (
 )
 from ops.plan import Action, Plan, Status
 from ops.state.sqlite import SqliteStateStore
-from ops.state.store import AuditRecord
+from ops.state.store import AuditRecord, Record
 
 APPLY = ExecutionPolicy(dry_run=False, max_concurrency=4, backoff_s=0.0)
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -158,25 +159,49 @@ def test_same_key_twice_gives_one_effect_and_one_audit_record(store: SqliteState
     assert len(store.query_audit()) == 1
 
 
-def test_concurrent_runs_of_one_plan_apply_each_key_once(store: SqliteStateStore) -> None:
-    rec = Recorder()
+class ConflictCounter(SqliteStateStore):
+    """Counts claims refused because another run holds them: proof that runs overlapped."""
 
-    def slow(action: Action) -> None:
-        time.sleep(0.01)
+    def __init__(self, path: str, overlapped: threading.Event, needed: int) -> None:
+        super().__init__(path)
+        self.overlapped = overlapped
+        self.needed = needed
+        self.conflicts = 0
+        self.lock = threading.Lock()
+
+    def put_record(self, table: str, key: str, value: Any, *, etag: str | None) -> Record:
+        try:
+            return super().put_record(table, key, value, etag=etag)
+        except Conflict:
+            with self.lock:
+                self.conflicts += 1
+                if self.conflicts >= self.needed:
+                    self.overlapped.set()
+            raise
+
+
+def test_concurrent_runs_of_one_plan_apply_each_key_once(tmp_path: Path) -> None:
+    overlapped = threading.Event()
+    store = ConflictCounter(str(tmp_path / "s.db"), overlapped, needed=2)
+    rec = Recorder()
+    start = threading.Barrier(3, timeout=5)
+
+    def held(action: Action) -> None:
+        # No effect completes until two claims were refused to another run: the runs overlap.
+        assert overlapped.wait(timeout=5), "the runs never overlapped"
         rec(action)
 
+    def run() -> None:
+        start.wait()
+        apply_plan(plan, handlers={"delete": held}, store=store, policy=APPLY)
+
     plan = Plan("purge", [delete(f"m{i}") for i in range(20)])
-    threads = [
-        threading.Thread(
-            target=apply_plan,
-            kwargs={"plan": plan, "handlers": {"delete": slow}, "store": store, "policy": APPLY},
-        )
-        for _ in range(3)
-    ]
+    threads = [threading.Thread(target=run) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert overlapped.is_set() and store.conflicts >= 2
     assert rec.calls == Counter({f"m{i}": 1 for i in range(20)})
     assert len(store.query_audit(limit=1000)) == 20
 
@@ -185,19 +210,23 @@ def test_concurrency_is_bounded(store: SqliteStateStore) -> None:
     live = 0
     peak = 0
     lock = threading.Lock()
+    # Each action waits until max_concurrency of them run at once: fewer workers would
+    # break the barrier, and more would show in the peak.
+    together = threading.Barrier(APPLY.max_concurrency, timeout=5)
 
     def busy(action: Action) -> None:
         nonlocal live, peak
         with lock:
             live += 1
             peak = max(peak, live)
-        time.sleep(0.02)
+        together.wait()
         with lock:
             live -= 1
 
     plan = Plan("purge", [delete(f"m{i}") for i in range(16)])
-    apply_plan(plan, handlers={"delete": busy}, store=store, policy=APPLY)
-    assert 1 < peak <= APPLY.max_concurrency
+    outcomes = apply_plan(plan, handlers={"delete": busy}, store=store, policy=APPLY)
+    assert [o.status for o in outcomes] == [Status.APPLIED] * 16
+    assert peak == APPLY.max_concurrency
 
 
 def test_one_failure_does_not_stop_the_others(store: SqliteStateStore) -> None:
