@@ -20,6 +20,7 @@ from ops.executor import ExecutionPolicy
 from ops.state.store import StateStore
 
 if TYPE_CHECKING:
+    from ops.alerts.webhook import AlertWebhook
     from ops.auth import Authenticator
     from ops.failover.service import FailoverService
     from ops.gate.service import GateService
@@ -221,6 +222,43 @@ class Services:
         from ops.runbooks.service import RunbookService
 
         return RunbookService(self)
+
+    def alert_webhook(self) -> AlertWebhook:
+        """The webhook's router (every capability's routes) and handlers; built per call, cheap."""
+        from ops.alerts.routing import AlertRouter
+        from ops.alerts.webhook import AlertWebhook
+        from ops.remediate.alerts import RemediateAlerts
+        from ops.remediate.policy import read_policy_setting
+
+        policy = read_policy_setting(self.settings.remediate.policy)
+        return AlertWebhook(
+            router=AlertRouter([*policy.routes]),
+            handlers={"remediate": lambda: RemediateAlerts(self.remediate_service)},
+            store=self.store(),
+            dedupe_ttl=self.settings.remediate.dedupe_ttl,
+            clock=lambda: datetime.now(UTC),
+        )
+
+    def answer_alert(self, body: object) -> dict[str, Any]:
+        """``alert_webhook``'s answer to one body: everything but a transient failure is an
+        answer (see ops.alerts.webhook), including a setting or policy that cannot be loaded."""
+        from ops.errors import ConfigError
+
+        try:
+            webhook = self.alert_webhook()
+        except ConfigError as exc:
+            return self.refuse_alert(exc, body)
+        return webhook.handle(body).to_dict()
+
+    def refuse_alert(self, error: Exception, body: object) -> dict[str, Any]:
+        """Record why an alert could not be handled at all (a setting, the policy): 200 ``failed``."""
+        from ops.rejections import record_rejection
+
+        now = datetime.now(UTC)
+        record_rejection(
+            self.store(), capability="alerts", source="alert_webhook", error=error, body=body, now=now
+        )
+        return {"status": "failed", "reason": f"{type(error).__name__}: {error}"}
 
     def purge_queue(self) -> WorkQueue:
         """The purge work queue: a Storage queue, or pending items in SQLite without storage."""

@@ -191,6 +191,11 @@ class RemediateService:
     def _remediate(self, target: Target, cluster: ObservedCluster) -> Remediation:
         record = read_record(self.store, cluster.id)
         record, continued = self._continue(cluster, record)
+        if record.operation is None:
+            record, reverted = self._revert(cluster, record)
+            if reverted is not None:
+                continued.append(reverted)
+                record = write_record(self.store, cluster.id, record)
         raced = 0
         for _ in range(_PLAN_ATTEMPTS):
             plan = self._plan(target, cluster, record)
@@ -316,12 +321,77 @@ class RemediateService:
                 self._audit(cluster, "remediate.drift", text, {"applied": dict(applied), "drift": drift})
         return record, notes
 
+    def resolve_alert(self, target: Target) -> dict[str, Any]:
+        """A Resolved alert: recorded; a raised maxCount is restored ``revertAfter`` from now."""
+        cluster = self.resolve(target)
+        lease = self._lease(f"remediate:{cluster.id.lower()}")
+        try:
+            record = read_record(self.store, cluster.id)
+            after = self.policy.autoscaler.revert_after
+            revert = record.revert
+            if target.remedy == "autoscaler" and revert is not None and after is not None:
+                due = self.clock() + after
+                write_record(
+                    self.store, cluster.id, replace(record, revert={**revert, "due": due.isoformat()})
+                )
+                reason = (
+                    f"resolved: {cluster.name} pool {revert['pool']} maxCount back to "
+                    f"{revert['maxCount']} after {due.isoformat()} if it is quiet"
+                )
+            else:
+                reason = f"resolved: {cluster.name}; nothing to restore"
+            return {"remedy": target.remedy, "cluster": cluster.name, "status": "resolved", "reason": reason}
+        finally:
+            self.store.release_lease(lease)
+
+    def _revert(self, cluster: ObservedCluster, record: ClusterRecord) -> tuple[ClusterRecord, str | None]:
+        """Restore a raised maxCount once its alert resolved and ``revertAfter`` passed, if quiet."""
+        revert = record.revert
+        if not revert or not revert.get("due") or datetime.fromisoformat(str(revert["due"])) > self.clock():
+            return record, None
+        pool = cluster.pool(str(revert["pool"]))
+        old = int(revert["maxCount"])
+        if pool is None or pool.max_count != int(revert["raisedTo"]):
+            return replace(record, revert=None), "revert: skipped, maxCount was changed since it was raised"
+        if pool.count > old:
+            return record, f"revert: waiting, {pool.name} still runs {pool.count} nodes (> {old})"
+        if self.autoscaler.read_autoscaler(cluster).unschedulable_pods:
+            return record, "revert: waiting, pods are Pending again"
+        reason = f"revert: {pool.name} maxCount {pool.max_count} → {old} (the alert resolved, quiet since)"
+        params = {
+            "etag": cluster.etag,
+            "pool": pool.name,
+            "maxCount": old,
+            "before": {"maxCount": pool.max_count},
+        }
+        plan = Plan("remediate", actions=[Action(UPDATE_MAX_COUNT, cluster.id, reason, "arm", params)])
+        refs: list[OperationRef] = []
+        outcomes = apply_plan(
+            plan,
+            handlers={UPDATE_MAX_COUNT: self._handler(refs, [])},
+            store=self.store,
+            policy=self.execution,
+            now=self.clock,
+        )
+        if _status(outcomes) != "applied":
+            return record, f"{reason}: {outcomes[0].status} {outcomes[0].detail}".rstrip()
+        record = replace(record, revert=None)
+        record = record_change(
+            record, params, now=self.clock(), url=refs[0].url if refs else None, alert="revert"
+        )
+        return record, reason
+
     def continue_pending(self, cluster_id: str) -> list[str]:
         """Finish what an earlier call started for one cluster (``ops remediate --continue``)."""
         cluster = self.clusters.get_cluster(cluster_id)
         lease = self._lease(f"remediate:{cluster.id.lower()}")
         try:
-            _, notes = self._continue(cluster, read_record(self.store, cluster.id))
+            record, notes = self._continue(cluster, read_record(self.store, cluster.id))
+            if record.operation is None:
+                record, reverted = self._revert(cluster, record)
+                if reverted is not None:
+                    notes.append(reverted)
+                    write_record(self.store, cluster.id, record)
             return notes
         finally:
             self.store.release_lease(lease)

@@ -3,8 +3,8 @@
 Each module holds one ``bp`` blueprint; ``function_app.py`` registers them all.
 """
 
-from ops.triggers import eventgrid, http, queues, timers
+from ops.triggers import alerts, eventgrid, http, queues, timers
 
-BLUEPRINTS = (http.bp, timers.bp, queues.bp, eventgrid.bp)
+BLUEPRINTS = (http.bp, alerts.bp, timers.bp, queues.bp, eventgrid.bp)
 
 __all__ = ["BLUEPRINTS"]

@@ -92,9 +92,7 @@ DESIGN_FUNCTIONS: dict[str, str | None] = {
 
 #: Functions infra already targets whose capability has not landed in function_app yet.
 #: When one lands, delete it here: test_functions then checks it against the real app.
-PENDING_FUNCTIONS = {
-    "alert_webhook": "remediation (the action group's secure webhook)",
-}
+PENDING_FUNCTIONS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
