@@ -464,11 +464,12 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from ops.commands import failover, http, runbooks
+    from ops.commands import failover, http, remediate, runbooks
 
     http.register(app, sandbox_app)
     runbooks.register(app, sandbox_app)
     failover.register(app)
+    remediate.register(app, sandbox_app)
 
 
 _register_commands()

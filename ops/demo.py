@@ -372,7 +372,145 @@ def temporary_env(**values: str | None) -> Iterator[None]:
         reset_services()
 
 
-STEPS: list[Step] = [step_health, step_estate, step_gate, step_purge, step_schedule]
+#: The demo's remediation policy: the example policy's routes and guardrails, inline.
+DEMO_REMEDIATE_POLICY = """
+remediate:
+  routes:
+    - {name: snat-load-balancer, action: snat,
+       match: {signalType: Metric, metricName: SnatConnectionCount, dimensions: {ConnectionState: Failed},
+               targetType: Microsoft.Network/loadBalancers}}
+    - {name: autoscaler-unschedulable, action: autoscaler,
+       match: {monitoringService: Prometheus, expression: cluster_autoscaler_unschedulable_pods_count}}
+  snat: {maxOutboundIPs: 4, maxPortsPerNode: 16000}
+  autoscaler: {step: 2, maxNodesAddedPerDay: 20}
+  guards: {cooldown: 30m, maxChangesPerClusterPerDay: 3}
+"""
+#: The "AzNS AAD Webhook" application, whose tokens action groups' secure webhooks carry.
+AZNS_WEBHOOK_APP = "461e8683-5575-4561-ac7f-899cc907d62a"
+
+
+def step_remediate(ctx: DemoContext) -> None:
+    """Three alerts through alert_webhook: SNAT exhaustion on aks-prod (ports and IPs go up),
+    the autoscaler at its max on aks-batch (maxCount goes up), the same on aks-ci (the subnet
+    guardrail refuses, and says why)."""
+    world = ctx.sandbox.world
+    token = ctx.sandbox.entra.mint(
+        ctx.sandbox.authority, roles=["ActionGroupsSecureWebhook"], app=True, client_id=AZNS_WEBHOOK_APP
+    )
+    prod = world.clusters["aks-prod"]
+    with world.lock:
+        prod.snat_ports_wanted_per_node = 6000  # a traffic spike: more connections than ports
+    node_group = f"MC_{prod.resource_group}_{prod.name}_{prod.location}"
+    group = f"/subscriptions/{prod.subscription}/resourceGroups/{node_group}"
+    lb = f"{group}/providers/Microsoft.Network/loadBalancers/kubernetes"
+    batch = world.clusters["aks-batch"]
+    alerts = [
+        ("snat", _demo_metric_alert(lb)),
+        ("autoscaler", _demo_prometheus_alert("aks-batch", batch.subscription)),
+        ("autoscaler", _demo_prometheus_alert("aks-ci", batch.subscription)),
+    ]
+    with temporary_env(OPS_REMEDIATE_POLICY=DEMO_REMEDIATE_POLICY, OPS_DRY_RUN="false"):
+        outcomes = []
+        for kind, body in alerts:
+            request = {
+                "method": "POST",
+                "url": "http://localhost:7071/api/alerts",
+                "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                "body": body,
+            }
+            answer = ctx.invoke("alert_webhook", request).results[0]
+            reply = answer["body"]
+            detail = reply.get("detail") or {}
+            outcomes.append(detail.get("status"))
+            ctx.say(
+                "remediate",
+                f"{kind} alert on {detail.get('cluster', '?')}: {reply['reason']}",
+                detail.get("status", reply["status"]),
+            )
+        with world.lock:
+            world.clock_offset += float(world.settings.get("lro_seconds", 3)) + 1
+        from ops.services import get_services
+
+        clusters = get_services().remediate_service().clusters  # read back through ARM, as the app sees it
+        after, scaled = clusters.get_cluster(prod.id), clusters.get_cluster(batch.id)
+    pool = scaled.pool("batch")
+    ctx.say(
+        "remediate",
+        f"through ARM: aks-prod {after.outbound.allocated_outbound_ports} ports per node on "
+        f"{after.outbound.managed_outbound_ips} IPs; aks-batch batch pool maxCount "
+        f"{pool.max_count if pool else '?'}, {pool.count if pool else '?'} nodes",
+    )
+    if outcomes != ["applied", "applied", "refused"]:
+        raise RuntimeError(f"remediation outcomes were {outcomes}, not applied, applied, refused")
+    CAPABILITIES["remediate"] = (
+        "SNAT ports and IPs raised, maxCount raised, a subnet-bound raise refused with its reason"
+    )
+
+
+def _demo_alert(rule: str, target: str, service: str, context: dict[str, Any]) -> dict[str, Any]:
+    """A common-alert-schema payload, shaped like Microsoft's samples."""
+    import uuid
+    from datetime import UTC, datetime
+
+    prefix = f"/subscriptions/{target.split('/')[2]}/providers/Microsoft.AlertsManagement/alerts"
+    alert = uuid.uuid4()
+    return {
+        "schemaId": "azureMonitorCommonAlertSchema",
+        "data": {
+            "essentials": {
+                "alertId": f"{prefix}/{alert}",
+                "alertRule": rule,
+                "severity": "Sev2",
+                "signalType": "Metric",
+                "monitorCondition": "Fired",
+                "monitoringService": service,
+                "alertTargetIDs": [target],
+                "configurationItems": [target.rsplit("/", 1)[-1]],
+                "originAlertId": str(uuid.uuid4()),
+                "firedDateTime": datetime.now(UTC).isoformat(),
+                "description": "",
+                "essentialsVersion": "1.0",
+                "alertContextVersion": "1.0",
+            },
+            "alertContext": context,
+        },
+    }
+
+
+def _demo_metric_alert(lb: str) -> dict[str, Any]:
+    criterion = {
+        "metricName": "SnatConnectionCount",
+        "metricNamespace": "Microsoft.Network/loadBalancers",
+        "operator": "GreaterThan",
+        "threshold": "0",
+        "timeAggregation": "Total",
+        "dimensions": [{"name": "ConnectionState", "value": "Failed"}],
+        "metricValue": 4976,
+    }
+    context = {
+        "properties": None,
+        "conditionType": "SingleResourceMultipleMetricCriteria",
+        "condition": {"windowSize": "PT5M", "allOf": [criterion]},
+    }
+    return _demo_alert("aks-snat-failed", lb, "Platform", context)
+
+
+def _demo_prometheus_alert(cluster: str, subscription: str) -> dict[str, Any]:
+    workspace = (
+        f"/subscriptions/{subscription}/resourcegroups/rg-monitor/providers/microsoft.monitor/accounts/amw"
+    )
+    context = {
+        "interval": "PT1M",
+        "expression": "sum by (cluster) (cluster_autoscaler_unschedulable_pods_count) > 0",
+        "expressionValue": "4",
+        "for": "PT5M",
+        "labels": {"cluster": cluster},
+        "annotations": {"summary": f"pods unschedulable in {cluster}"},
+    }
+    return _demo_alert("aks-autoscaler-at-max", workspace, "Prometheus", context)
+
+
+STEPS: list[Step] = [step_health, step_estate, step_gate, step_purge, step_schedule, step_remediate]
 
 
 @contextlib.contextmanager

@@ -99,11 +99,11 @@ def plan_max_count(
     vcpus = size.vcpus if size is not None else 0
     limits: list[tuple[int, str]] = [
         (scaler.step, f"step {scaler.step} (remediate.autoscaler.step)"),
-        (MAX_POOL_NODES - pool.max_count, "AKS allows 1,000 nodes a pool"),
-        (scaler.max_count_ceiling - pool.max_count, f"maxCountCeiling {scaler.max_count_ceiling}"),
+        (MAX_POOL_NODES - pool.max_count, "ceiling: AKS allows 1,000 nodes a pool"),
+        (scaler.max_count_ceiling - pool.max_count, f"ceiling: maxCountCeiling {scaler.max_count_ceiling}"),
         (
             MAX_CLUSTER_NODES - sum(p.top for p in cluster.pools),
-            f"AKS allows {MAX_CLUSTER_NODES} nodes a cluster",
+            f"ceiling: AKS allows {MAX_CLUSTER_NODES} nodes a cluster",
         ),
         (
             scaler.max_nodes_added_per_day - today.nodes_added_today,
@@ -125,9 +125,7 @@ def plan_max_count(
         if value < scaler.step and value > 0 and label != binding:
             notes.append(f"limit: {label} allows {value}")
     if increase <= 0:
-        return _refused(
-            cluster, f"{_kind(binding)}: cannot raise {pool.name} maxCount {pool.max_count}; {binding}"
-        )
+        return _refused(cluster, f"{binding}; so {pool.name} maxCount {pool.max_count} cannot be raised")
     if increase < scaler.step:
         notes.append(f"cut: +{increase} instead of +{scaler.step}; {binding}")
     new_max = pool.max_count + increase
@@ -226,10 +224,6 @@ def _max_fitting(cluster: ObservedCluster, pool: Pool, ports: int, ips: int) -> 
     budget = 64_000 * ips // ports - others
     surge = pool.surge
     return max(0, budget - surge)
-
-
-def _kind(label: str) -> str:
-    return label.split(":", 1)[0] if ":" in label else "ceiling"
 
 
 def _refused(cluster: ObservedCluster, reason: str) -> Plan:

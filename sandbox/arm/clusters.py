@@ -371,6 +371,7 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
         changed = [
             p for p in pools.values() if p.name not in cluster.agent_pools or p != cluster.agent_pools[p.name]
         ]
+        raised = _raised(cluster.agent_pools, changed)
         for pool in changed:
             if pool.name in cluster.agent_pools:
                 cluster.agent_pools[pool.name].provisioning_state = "Updating"
@@ -382,7 +383,7 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
                 cluster.agent_pools[pool.name] = pool
                 sync_pool_nodes(cluster, pool, world.now())
             evict_from_missing_nodes(cluster, world.now())
-            run_autoscaler(world, cluster)
+            run_autoscaler(world, cluster, raised)
 
         cluster.revision += 1
         op = _begin_update(call, cluster, finish_extra=apply)
@@ -435,6 +436,21 @@ def _create_cluster(
 
     op = call.begin_operation(name="Creating", resource_id=cluster.id, finish=finish, fail=fail)
     return _accepted(call, cluster, op, render_cluster(cluster, world), 201)
+
+
+def _raised(before: dict[str, AgentPool], after: list[AgentPool]) -> set[str]:
+    """Pools that were autoscaled before a write and whose maxCount it raised."""
+    out = set()
+    for pool in after:
+        old = before.get(pool.name)
+        if (
+            old is not None
+            and old.enable_auto_scaling
+            and pool.enable_auto_scaling
+            and (pool.max_count or 0) > (old.max_count or 0)
+        ):
+            out.add(pool.name)
+    return out
 
 
 def _invalid(target: str, message: str) -> SandboxHTTPError:
@@ -631,12 +647,14 @@ async def create_or_update_pool(call: ArmCall) -> Response:
             cluster.agent_pools[name] = pool
             shown = pool
 
+        raised = _raised(cluster.agent_pools, [pool])
+
         def finish() -> None:
             pool.provisioning_state = "Succeeded"
             cluster.agent_pools[name] = pool
             sync_pool_nodes(cluster, pool, world.now())
             evict_from_missing_nodes(cluster, world.now())
-            run_autoscaler(world, cluster)
+            run_autoscaler(world, cluster, raised)
 
         def fail(_: dict[str, str]) -> None:
             cluster.agent_pools[name].provisioning_state = "Failed"

@@ -40,10 +40,13 @@ class NetworkBuilding:
                 self.problems.add(f"{path}.name", f"duplicate virtual network {model.name}")
             self.world.virtual_networks[vnet.id.lower()] = vnet
         for index, quota in enumerate(self.estate.quotas):
-            path = f"quotas[{index}]"
-            sub, _, _ = self.place(
-                quota.subscription, _any_group(self.world, quota.subscription), quota.location, path
-            )
+            sub = _subscription(self.world, quota.subscription)
+            if sub is None:
+                wanted = quota.subscription
+                self.problems.add(
+                    f"quotas[{index}].subscription", f"{wanted!r} is not a subscription of the estate"
+                )
+                continue
             self.world.quotas.append(Quota(sub, quota.location, quota.name, quota.limit, quota.other_usage))
 
     def resolve_subnets(self, cluster: Cluster, path: str) -> None:
@@ -74,10 +77,13 @@ class NetworkBuilding:
             self.problems.add(f"{path}.agentPools", exc.message)
 
 
-def _any_group(world: World, subscription: str | None) -> str:
+def _subscription(world: World, ref: str | None) -> str | None:
+    """The id of the subscription ``ref`` names (id or name); the first one when None."""
     subs = world.subscriptions
-    sub = subs.get((subscription or "").lower()) or next(iter(subs.values()), None)
-    return next(iter(sub.resource_groups), "") if sub is not None else ""
+    if ref is None:
+        return next(iter(subs), None)
+    found = subs.get(ref.lower()) or next((s for s in subs.values() if s.name == ref), None)
+    return None if found is None else found.id
 
 
 def dump_networks(world: World) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -48,14 +49,19 @@ def _autoscaled(cluster: Cluster) -> list[AgentPool]:
     ]
 
 
-def run_autoscaler(world: World, cluster: Cluster) -> None:
-    """Scale autoscaled pools up for Pending pods within maxCount and quota, then refresh the
-    autoscaler's events and status ConfigMap."""
+def run_autoscaler(world: World, cluster: Cluster, pools: Collection[str] | None = None) -> None:
+    """Scale autoscaled pools (``pools``, or every one) up for Pending pods within maxCount and
+    quota, then refresh the autoscaler's events and status ConfigMap.
+
+    After a write, only the pools whose maxCount it raised are scaled: the sandbox does not
+    model pods' node affinity, and a pool that merely came back (a restore) must come back
+    exactly as it was."""
     from sandbox.arm.capacity import AksRejection, check_quota
 
     now = world.now()
     pending = pending_pods(cluster)
-    for pool in sorted(_autoscaled(cluster), key=lambda p: p.mode != "User"):
+    candidates = [p for p in _autoscaled(cluster) if pools is None or p.name in pools]
+    for pool in sorted(candidates, key=lambda p: p.mode != "User"):
         if not pending or pool.max_count is None:
             break
         grow = min(pool.max_count - pool.count, math.ceil(len(pending) / max(1, cluster.pods_per_new_node)))
