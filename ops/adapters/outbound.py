@@ -8,8 +8,8 @@ SNAT metrics, subnet usage and vCPU quotas.
   cluster changed since the plan, so the service reads it again and plans again. The
   PUT is started with ``polling=False``; its ``Azure-AsyncOperation`` is polled later
   (``ops.adapters.aks.AksClusters.get_operation``).
-- azure-mgmt-network: the alert's load balancer or NAT gateway exists; ``virtual_networks
-  .list_usage`` gives each subnet's ``Subnet size and usage``.
+- azure-mgmt-network: ``virtual_networks.list_usage`` gives each subnet's ``Subnet size and
+  usage``.
 - azure-mgmt-compute: ``usage.list(location)``, the regional vCPU quotas by family.
 - azure-mgmt-monitor: ``metrics.list`` on the load balancer (``AllocatedSnatPorts``,
   ``UsedSnatPorts`` per backend, ``SnatConnectionCount`` Failed), the last minute of five or NAT gateway
@@ -20,6 +20,8 @@ SNAT metrics, subnet usage and vCPU quotas.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,8 +63,18 @@ def _monitor(settings: Settings, subscription: str) -> Any:
     return management_client(settings, MonitorManagementClient, subscription=subscription)
 
 
+_LOCATE_TTL_S = 60.0
+_LOCATE: dict[tuple[str, str], tuple[float, list[tuple[str, str, str]]]] = {}
+_LOCATE_LOCK = threading.Lock()
+
+
 class ArmClusters:
-    """Remediation's ClusterWriter: managed clusters with their eTag, changed by If-Match PUTs."""
+    """Remediation's ClusterWriter: managed clusters with their eTag, changed by If-Match PUTs.
+
+    Finding which cluster an alert names (by node resource group or by name) lists the
+    subscription's clusters; that list is kept a minute per process, since a burst of
+    alerts would otherwise list the same clusters once per alert. Only ids are taken from
+    it: the cluster itself is always read fresh (GET, with its eTag)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -78,19 +90,33 @@ class ArmClusters:
             model = client.managed_clusters.get(group, name)
         return cluster_from_arm(model.as_dict())
 
-    def _list(self, subscription: str) -> list[ObservedCluster]:
+    def _index(self, subscription: str) -> list[tuple[str, str, str]]:
+        """(id, name, node resource group) of every cluster of ``subscription``, a minute old at most."""
+        key = (self.settings.endpoints.arm_endpoint, subscription.lower())
+        now = time.monotonic()
+        with _LOCATE_LOCK:
+            cached = _LOCATE.get(key)
+        if cached is not None and now - cached[0] < _LOCATE_TTL_S:
+            return cached[1]
         client = container_service_client(self.settings, subscription)
         with translated_errors(f"list managed clusters of subscription {subscription}"):
-            return [cluster_from_arm(c.as_dict()) for c in client.managed_clusters.list()]
+            found = [cluster_from_arm(c.as_dict()) for c in client.managed_clusters.list()]
+        index = [(c.id, c.name, c.node_resource_group) for c in found]
+        with _LOCATE_LOCK:
+            _LOCATE[key] = (now, index)
+        return index
 
-    def find_by_node_resource_group(
-        self, subscription: str, node_resource_group: str
-    ) -> ObservedCluster | None:
+    def find_by_node_resource_group(self, subscription: str, node_resource_group: str) -> str | None:
         wanted = node_resource_group.lower()
-        return next((c for c in self._list(subscription) if c.node_resource_group.lower() == wanted), None)
+        return next((cid for cid, _, group in self._index(subscription) if group.lower() == wanted), None)
 
-    def find_by_name(self, subscriptions: list[str], name: str) -> list[ObservedCluster]:
-        return [c for sub in subscriptions for c in self._list(sub) if c.name.lower() == name.lower()]
+    def find_by_name(self, subscriptions: list[str], name: str) -> list[str]:
+        return [
+            cid
+            for sub in subscriptions
+            for cid, cname, _ in self._index(sub)
+            if cname.lower() == name.lower()
+        ]
 
     def begin_update(self, cluster_id: str, *, etag: str | None, change: ClusterChange) -> OperationRef:
         from azure.core import MatchConditions
@@ -149,26 +175,6 @@ class ArmOutbound:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-
-    def resource_exists(self, resource_id: str) -> bool:
-        found = parse_resource_id(resource_id, field="alert target")
-        client = _network(self.settings, found.subscription)
-        kind = (found.resource_type or "").lower()
-        with translated_errors(f"get {resource_id}"):
-            try:
-                if kind.endswith("loadbalancers"):
-                    client.load_balancers.get(found.resource_group, found.name)
-                elif kind.endswith("natgateways"):
-                    client.nat_gateways.get(found.resource_group, found.name)
-                else:
-                    return False
-            except Exception as exc:
-                from azure.core.exceptions import ResourceNotFoundError
-
-                if isinstance(exc, ResourceNotFoundError):
-                    return False
-                raise
-        return True
 
     def read_snat(self, resource_id: str, *, nat_gateway: bool, now: datetime) -> SnatSignal:
         found = parse_resource_id(resource_id, field="alert target")

@@ -27,13 +27,13 @@ from ops.schedule.protocols import OperationRef, OperationResult
 class ClusterWriter(Protocol):
     def get_cluster(self, cluster_id: str) -> ObservedCluster: ...
 
-    def find_by_node_resource_group(
-        self, subscription: str, node_resource_group: str
-    ) -> ObservedCluster | None:
-        """The cluster whose ``nodeResourceGroup`` is this group (names compared case-insensitively)."""
+    def find_by_node_resource_group(self, subscription: str, node_resource_group: str) -> str | None:
+        """The id of the cluster whose ``nodeResourceGroup`` is this group (case-insensitive)."""
         ...
 
-    def find_by_name(self, subscriptions: list[str], name: str) -> list[ObservedCluster]: ...
+    def find_by_name(self, subscriptions: list[str], name: str) -> list[str]:
+        """The ids of the clusters of this name in these subscriptions."""
+        ...
 
     def begin_update(self, cluster_id: str, *, etag: str | None, change: ClusterChange) -> OperationRef:
         """GET, apply ``change`` only, PUT with If-Match ``etag``; Conflict on 412."""
@@ -44,10 +44,6 @@ class ClusterWriter(Protocol):
 
 class OutboundReader(Protocol):
     def read_snat(self, resource_id: str, *, nat_gateway: bool, now: datetime) -> SnatSignal: ...
-
-    def resource_exists(self, resource_id: str) -> bool:
-        """Whether the load balancer or NAT gateway an alert names exists (verify, never trust)."""
-        ...
 
 
 class CapacityReader(Protocol):

@@ -31,11 +31,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from ops.errors import Conflict, InvalidInput, NotFound, TransientError
+from ops.errors import Conflict, InvalidInput, TransientError
 from ops.executor import ExecutionPolicy, apply_plan
 from ops.plan import Action, Guard, Outcome, Plan, Status
 from ops.remediate.autoscaler import UPDATE_MAX_COUNT, plan_max_count
 from ops.remediate.clusters import ClusterChange, ObservedCluster, QuotaUsage, SubnetUsage
+from ops.remediate.guards import check_guards
 from ops.remediate.policy import RemediatePolicy
 from ops.remediate.protocols import AutoscalerReader, CapacityReader, ClusterWriter, OutboundReader
 from ops.remediate.records import ClusterRecord, read_record, record_change, write_record
@@ -125,45 +126,66 @@ class RemediateService:
 
     # -- targets --------------------------------------------------------------------------------
 
-    def resolve(self, target: Target) -> ObservedCluster:
-        """The cluster a target names, verified through ARM; InvalidInput when it names none."""
+    def locate(self, target: Target) -> str:
+        """The id of the cluster a target names, from ARM's list of clusters; InvalidInput when
+        it names none. :meth:`resolve` then reads the cluster itself."""
         if target.resource_id:
             found = parse_resource_id(target.resource_id, field="alertTargetIDs[0]")
             kind = (found.resource_type or "").rsplit("/", 1)[-1].lower()
             if kind == "managedclusters":
-                return self.clusters.get_cluster(target.resource_id)
+                return target.resource_id
             if kind not in _OUTBOUND_TYPES:
                 raise InvalidInput(
                     "alertTargetIDs[0]",
                     "a load balancer, NAT gateway or managed cluster id",
                     target.resource_id,
                 )
-            if not self.outbound.resource_exists(target.resource_id):
-                raise NotFound(f"{target.resource_id} does not exist")
-            cluster = self.clusters.find_by_node_resource_group(found.subscription, found.resource_group)
-            if cluster is None:
+            cluster_id = self.clusters.find_by_node_resource_group(found.subscription, found.resource_group)
+            if cluster_id is None:
                 raise InvalidInput(
                     "alertTargetIDs[0]",
                     "a resource in an AKS cluster's node resource group",
                     target.resource_id,
                 )
-            if cluster.outbound.outbound_type != _OUTBOUND_TYPES[kind]:
-                raise InvalidInput(
-                    "alertTargetIDs[0]",
-                    f"the {cluster.outbound.outbound_type} outbound of cluster {cluster.name}",
-                    target.resource_id,
-                )
-            return cluster
+            return cluster_id
         if target.cluster_name:
-            found_all = self.clusters.find_by_name(self.subscriptions, target.cluster_name)
-            if len(found_all) != 1:
+            ids = self.clusters.find_by_name(self.subscriptions, target.cluster_name)
+            if len(ids) != 1:
                 raise InvalidInput(
                     "labels.cluster",
-                    f"the name of exactly one cluster in the subscriptions in scope (found {len(found_all)})",
+                    f"the name of exactly one cluster in the subscriptions in scope (found {len(ids)})",
                     target.cluster_name,
                 )
-            return found_all[0]
+            return ids[0]
         raise InvalidInput("alertTargetIDs", "a resource id or a cluster label naming the cluster")
+
+    def resolve(self, target: Target) -> ObservedCluster:
+        """The cluster a target names, read through ARM and checked against the target: a load
+        balancer or NAT gateway must be the outbound AKS manages for it (the cluster's
+        ``outboundType``; the load balancer ``kubernetes``), in its ``nodeResourceGroup``. The
+        metrics read next come from that very resource, so a missing one is NotFound there."""
+        cluster = self.clusters.get_cluster(self.locate(target))
+        if target.resource_id:
+            found = parse_resource_id(target.resource_id, field="alertTargetIDs[0]")
+            kind = (found.resource_type or "").rsplit("/", 1)[-1].lower()
+            if kind in _OUTBOUND_TYPES:
+                if cluster.node_resource_group.lower() != found.resource_group.lower():
+                    raise InvalidInput(
+                        "alertTargetIDs[0]", f"a resource of cluster {cluster.name}", target.resource_id
+                    )
+                if cluster.outbound.outbound_type != _OUTBOUND_TYPES[kind]:
+                    raise InvalidInput(
+                        "alertTargetIDs[0]",
+                        f"the {cluster.outbound.outbound_type} outbound of cluster {cluster.name}",
+                        target.resource_id,
+                    )
+                if kind == "loadbalancers" and found.name.lower() != "kubernetes":
+                    raise InvalidInput(
+                        "alertTargetIDs[0]",
+                        "the outbound load balancer AKS names kubernetes",
+                        target.resource_id,
+                    )
+        return cluster
 
     # -- one remediation -------------------------------------------------------------------------
 
@@ -197,6 +219,10 @@ class RemediateService:
                 continued.append(reverted)
                 record = write_record(self.store, cluster.id, record)
         raced = 0
+        early = self._early_refusal(cluster, record)
+        if early is not None:  # before any signal is read: a refused alert costs no metrics or kube calls
+            plan = Plan("remediate", skipped=[early])
+            return Remediation(target.remedy, cluster.name, "refused", plan, continued=continued)
         for _ in range(_PLAN_ATTEMPTS):
             plan = self._plan(target, cluster, record)
             if plan.actions and record.operation is not None:
@@ -248,6 +274,12 @@ class RemediateService:
                 target.remedy, cluster.name, status, plan, outcomes, url, continued=continued, raced=raced
             )
         raise TransientError(f"{cluster.name} kept changing while it was being remediated ({raced} times)")
+
+    def _early_refusal(self, cluster: ObservedCluster, record: ClusterRecord) -> Guard | None:
+        """A change in flight, or a guard (scope, cooldown, daily cap): a refusal whatever the signals say."""
+        if record.operation is not None:
+            return Guard(cluster.id, "busy: the previous change is still being applied")
+        return check_guards(cluster, record.history, self.policy.guards, self.clock())
 
     def _handler(self, refs: list[OperationRef], conflicts: list[Conflict]) -> Callable[[Action], None]:
         def handle(action: Action) -> None:
@@ -322,25 +354,27 @@ class RemediateService:
         return record, notes
 
     def resolve_alert(self, target: Target) -> dict[str, Any]:
-        """A Resolved alert: recorded; a raised maxCount is restored ``revertAfter`` from now."""
-        cluster = self.resolve(target)
-        lease = self._lease(f"remediate:{cluster.id.lower()}")
+        """A Resolved alert: recorded; a raised maxCount is restored ``revertAfter`` from now.
+        Nothing is read from the cluster: the restore itself verifies it when it is due."""
+        cluster_id = self.locate(target)
+        name = cluster_id.rsplit("/", 1)[-1]
+        lease = self._lease(f"remediate:{cluster_id.lower()}")
         try:
-            record = read_record(self.store, cluster.id)
+            record = read_record(self.store, cluster_id)
             after = self.policy.autoscaler.revert_after
             revert = record.revert
             if target.remedy == "autoscaler" and revert is not None and after is not None:
                 due = self.clock() + after
                 write_record(
-                    self.store, cluster.id, replace(record, revert={**revert, "due": due.isoformat()})
+                    self.store, cluster_id, replace(record, revert={**revert, "due": due.isoformat()})
                 )
                 reason = (
-                    f"resolved: {cluster.name} pool {revert['pool']} maxCount back to "
+                    f"resolved: {name} pool {revert['pool']} maxCount back to "
                     f"{revert['maxCount']} after {due.isoformat()} if it is quiet"
                 )
             else:
-                reason = f"resolved: {cluster.name}; nothing to restore"
-            return {"remedy": target.remedy, "cluster": cluster.name, "status": "resolved", "reason": reason}
+                reason = f"resolved: {name}; nothing to restore"
+            return {"remedy": target.remedy, "cluster": name, "status": "resolved", "reason": reason}
         finally:
             self.store.release_lease(lease)
 

@@ -13,8 +13,8 @@ Cases:
   again, plans again and applies once;
 - an LRO failure: the next call reports it, audits it, and lifts the cooldown;
 - drift: ports changed outside remediation after it set them are reported and audited;
-- a target that is not a cluster's load balancer is InvalidInput; one that does not exist
-  is NotFound.
+- a target that is not a cluster's outbound load balancer (another cluster's outbound type,
+  another load balancer, not a network resource, no such cluster) is InvalidInput.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from ops.errors import InvalidInput, NotFound
+from ops.errors import InvalidInput
 from ops.remediate.service import RemediateService, Target
 from ops.services import get_services
 from sandbox.server import SandboxServer
@@ -76,7 +76,12 @@ def test_snat_load_balancer_raises_ports_and_ips_then_cools_down(server: Sandbox
     assert (lb.allocated_outbound_ports, lb.managed_outbound_i_ps.count) == (10000, 2)
     clock.now += timedelta(minutes=5)
     again = svc.remediate(Target("snat", resource_id=lb_id("aks-snat"), source="alert-2"))
-    assert again.status == "refused" and again.reason.startswith("condition cleared")
+    assert again.status == "refused" and again.reason.startswith(
+        "cooldown:"
+    )  # refused before any metric read
+    clock.now += timedelta(minutes=30)
+    later = svc.remediate(Target("snat", resource_id=lb_id("aks-snat"), source="alert-3"))
+    assert later.status == "refused" and later.reason.startswith("condition cleared")
     assert any(n.startswith("succeeded") for n in again.continued)
 
 
@@ -202,8 +207,12 @@ def test_drift_is_reported(server: SandboxServer) -> None:
 
 def test_targets_are_verified(server: SandboxServer) -> None:
     svc, _ = service()
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidInput, match="managedNATGateway outbound"):
         svc.remediate(Target("snat", resource_id=lb_id("aks-natgw")))
+    with pytest.raises(InvalidInput, match="kubernetes"):
+        svc.remediate(
+            Target("snat", resource_id=lb_id("aks-snat").replace("/kubernetes", "/kubernetes-internal"))
+        )
     with pytest.raises(InvalidInput):
         svc.remediate(
             Target(

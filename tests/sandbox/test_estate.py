@@ -53,11 +53,19 @@ def test_demo_estate_has_what_the_capabilities_need() -> None:
     referrers = {m.artifact_type for m in frontend.manifests.values() if m.subject == signed}
     assert referrers == {oci.NOTATION_SIGNATURE, "application/spdx+json"}
     assert any(f.severity == "Critical" and f.fix_status == "FixAvailable" for f in world.findings)
-    assert {c.name: c.tags["environment"] for c in world.clusters.values()} == {
+    assert {c.name: c.tags.get("environment") for c in world.clusters.values()} == {
         "aks-dev": "dev",
         "aks-staging": "staging",
         "aks-prod": "prod",
+        "aks-batch": None,  # remediation's clusters: no schedule selects them
+        "aks-ci": None,
     }
+    for name, pool in (("aks-batch", "batch"), ("aks-ci", "runners")):
+        cluster = world.clusters[name]
+        assert cluster.agent_pools[pool].count == cluster.agent_pools[pool].max_count
+        events = [e for e in cluster.kube.events.values() if e["reason"] == "NotTriggerScaleUp"]
+        assert events and "max node group size reached" in events[0]["message"]
+        assert cluster.agent_pools[pool].vnet_subnet_id is not None
     api = prod.repositories["payments/api"]
     pinned = api.tags["v1.2.0"].digest
     prod_images = [

@@ -1,0 +1,288 @@
+"""Benchmark: a burst of 500 action-group alerts against alert_webhook, on many clusters.
+
+An estate of clusters in one subscription: half run out of SNAT ports behind their outbound
+load balancer (dynamic ports, one IP, workloads wanting 8,000 ports a node), half have an
+autoscaled pool at its maxCount with pods Pending, in subnets with room for two more nodes;
+every tenth of those sits in a full subnet instead, so the guardrail must refuse it. The
+sandbox runs in its own process (real SDKs, ARM throttling on).
+
+The burst mixes what action groups really send: each cluster's alert (Microsoft's samples,
+aimed at the sandbox's resources), the same delivery again (duplicates), new alerts for a
+cluster just changed (cooldown), Resolved notifications, and Fired notifications that arrive
+after their Resolved (out of order). Alerts are delivered by 8 threads through the same
+code path as the Functions host (``ops invoke``), each with a secure-webhook token; a 503
+is delivered again, as action groups do.
+
+- ``alerts``: deliveries in the burst (retries not counted);
+- ``ack_p99_ms``: the 99th percentile of the webhook's answer time;
+- ``handled_p99_ms``: the 99th percentile from first delivery to the answer that
+  handled it (retries included). Goals: ``ack_p99_ms`` ≤ 500, ``handled_p99_ms`` ≤ 2,000.
+  The worker is warm, as a Functions worker is after its first invocation: one dry-run
+  plan of each kind has imported the SDKs and made the clients (a cold worker pays about
+  15 s of imports once, on its first alert);
+- ``arm_writes``: managedClusters PUTs in the sandbox's request log; ``arm_writes_needed``:
+  one per cluster that needs a change (the guarded ones need none). Goal: equal;
+- ``rejected_by_aks``: PUTs AKS refused (400). Goal: 0.
+
+Usage: ``python -m bench.remediate [--quick]``; the last line is the RESULT line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sandbox.process import start_sandbox_process
+
+SUBSCRIPTION = "00000000-0000-4000-8000-000000000042"
+RG = "rg-aks"
+REGION = "eastus2"
+POLICY = Path(__file__).resolve().parents[1] / "examples" / "remediate-policy.yaml"
+WORKERS = int(os.environ.get("BENCH_WORKERS", "8"))
+
+
+def build_estate(count: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The estate and, per cluster, what it is (snat, autoscaler, guarded)."""
+    subnets, clusters, kinds = [], [], []
+    for n in range(count):
+        name = f"aks-{n:03d}"
+        subnet = f"s{n:03d}"
+        system = {
+            "name": "system",
+            "mode": "System",
+            "count": 1,
+            "maxPods": 30,
+            "vnetSubnetID": f"vnet/{subnet}",
+        }
+        if n % 2 == 0:
+            kind = "snat"
+            subnets.append({"name": subnet, "addressPrefix": f"10.{n // 256}.{n % 256}.0/24"})
+            user = {"name": "user", "count": 4, "enableAutoScaling": True, "minCount": 1, "maxCount": 6}
+            cluster = {
+                "name": name,
+                "resourceGroup": RG,
+                "networkProfile": {"networkPluginMode": "overlay"},
+                "snatPortsWantedPerNode": 8000,
+                "agentPools": [system, {**user, "maxPods": 30, "vnetSubnetID": f"vnet/{subnet}"}],
+            }
+        else:
+            kind = "guarded" if n % 10 == 9 else "autoscaler"
+            other = 80 if kind == "guarded" else 0
+            subnets.append(
+                {
+                    "name": subnet,
+                    "addressPrefix": f"10.{n // 256}.{n % 256}.0/24",
+                    "otherUsedAddresses": other,
+                }
+            )
+            user = {"name": "user", "count": 2, "enableAutoScaling": True, "minCount": 1, "maxCount": 2}
+            cluster = {
+                "name": name,
+                "resourceGroup": RG,
+                "agentPools": [system, {**user, "maxPods": 30, "vnetSubnetID": f"vnet/{subnet}"}],
+                "pods": [
+                    {
+                        "name": f"job-{i}",
+                        "containers": ["mcr.microsoft.com/azuredocs/aks-helloworld:v1"],
+                        "phase": "Pending",
+                        "reason": "Unschedulable",
+                    }
+                    for i in range(3)
+                ],
+            }
+        clusters.append(cluster)
+        kinds.append({"name": name, "kind": kind})
+    estate = {
+        "settings": {"lroSeconds": 1, "throttling": True},
+        "subscriptions": [
+            {
+                "id": SUBSCRIPTION,
+                "name": "bench",
+                "resourceGroups": [{"name": RG, "location": REGION}, {"name": "rg-net", "location": REGION}],
+            }
+        ],
+        "virtualNetworks": [
+            {"name": "vnet", "resourceGroup": RG, "addressPrefixes": ["10.0.0.0/8"], "subnets": subnets}
+        ],
+        "quotas": [{"location": REGION, "name": "standardDSv5Family", "limit": 100_000}],
+        "clusters": clusters,
+    }
+    return estate, kinds
+
+
+def alert_body(kind: str, cluster: str, alert_id: str, condition: str) -> dict[str, Any]:
+    from tests.support.alerts import autoscaler_alert, snat_alert
+
+    if kind == "snat":
+        group = f"MC_{RG}_{cluster}_{REGION}"
+        lb = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Network/loadBalancers"
+        lb += "/kubernetes"
+        return snat_alert(lb, alert_id=alert_id, condition=condition)
+    return autoscaler_alert(cluster, SUBSCRIPTION, alert_id=alert_id, condition=condition)
+
+
+def build_burst(kinds: list[dict[str, Any]], total: int, seed: int = 7) -> list[tuple[str, dict[str, Any]]]:
+    """(delivery key, body) in delivery order: every cluster's Fired first somewhere in the burst."""
+    rng = random.Random(seed)
+    deliveries: list[tuple[str, dict[str, Any]]] = []
+    first = []
+    for item in kinds:
+        alert_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        first.append((item, alert_id))
+        deliveries.append(
+            (f"{item['name']}:{alert_id}:Fired", alert_body(item["kind"], item["name"], alert_id, "Fired"))
+        )
+    while len(deliveries) < total:
+        item, alert_id = rng.choice(first)
+        roll = rng.random()
+        if roll < 0.45:  # the same delivery again
+            deliveries.append(
+                (
+                    f"{item['name']}:{alert_id}:Fired",
+                    alert_body(item["kind"], item["name"], alert_id, "Fired"),
+                )
+            )
+        elif roll < 0.7:  # a new alert for the same cluster: cooldown, or busy
+            fresh = str(uuid.UUID(int=rng.getrandbits(128)))
+            deliveries.append(
+                (f"{item['name']}:{fresh}:Fired", alert_body(item["kind"], item["name"], fresh, "Fired"))
+            )
+        elif roll < 0.9:  # Resolved
+            deliveries.append(
+                (
+                    f"{item['name']}:{alert_id}:Resolved",
+                    alert_body(item["kind"], item["name"], alert_id, "Resolved"),
+                )
+            )
+        else:  # out of order: Resolved, then its Fired
+            early = str(uuid.UUID(int=rng.getrandbits(128)))
+            deliveries.append(
+                (
+                    f"{item['name']}:{early}:Resolved",
+                    alert_body(item["kind"], item["name"], early, "Resolved"),
+                )
+            )
+            deliveries.append(
+                (f"{item['name']}:{early}:Fired", alert_body(item["kind"], item["name"], early, "Fired"))
+            )
+    rng.shuffle(deliveries)
+    return deliveries[:total]
+
+
+def warm_up(kinds: list[dict[str, Any]]) -> None:
+    """What a warm Functions worker has: the SDK modules imported, clients and tokens made. A
+    dry run plans one remediation of each kind and changes nothing."""
+    from ops.remediate.service import Target
+    from ops.services import get_services
+
+    service = get_services().remediate_service(apply=False)
+    for kind in ("snat", "autoscaler"):
+        name = next(k["name"] for k in kinds if k["kind"] == kind)
+        remedy = "snat" if kind == "snat" else "autoscaler"
+        service.remediate(Target(remedy, cluster_name=name))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="finish in under a minute")
+    parser.add_argument("--alerts", type=int, default=500)
+    args = parser.parse_args(argv)
+    clusters = 20 if args.quick else 60
+    estate, kinds = build_estate(clusters)
+    needed = sum(1 for k in kinds if k["kind"] != "guarded")
+    with tempfile.TemporaryDirectory(prefix="bench-remediate-") as tmp:
+        served = start_sandbox_process(estate, Path(tmp))
+        try:
+            return run(served.env, kinds, args.alerts, needed, Path(tmp))
+        finally:
+            served.stop()
+
+
+def run(env: dict[str, str], kinds: list[dict[str, Any]], total: int, needed: int, workdir: Path) -> int:
+    from sandbox.cli import call_control, issue_token
+
+    os.environ.update(env)
+    os.environ.pop("AzureWebJobsStorage", None)
+    os.environ.update(
+        {
+            "OPS_DRY_RUN": "false",
+            "OPS_STATE_PATH": str(workdir / "state.db"),
+            "OPS_SUBSCRIPTIONS": SUBSCRIPTION,
+            "OPS_REMEDIATE_POLICY": str(POLICY),
+        }
+    )
+    import function_app
+    from ops.triggers.invoking import invoke_function
+
+    token = issue_token(env, roles=["ActionGroupsSecureWebhook"], app=True, name="AzNS AAD Webhook")
+    warm_up(kinds)
+    burst = build_burst(kinds, total)
+    acks: list[float] = []
+    handled: list[float] = []
+    statuses: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def deliver(item: tuple[str, dict[str, Any]]) -> None:
+        _, body = item
+        request = {
+            "method": "POST",
+            "url": "http://localhost:7071/api/alerts",
+            "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            "body": json.dumps(body),
+        }
+        first = time.perf_counter()
+        for _attempt in range(6):  # an action group retries 503 up to five times
+            began = time.perf_counter()
+            answer = invoke_function(function_app.app, "alert_webhook", request).results[0]
+            done = time.perf_counter()
+            with lock:
+                acks.append((done - began) * 1000)
+            if answer["status"] != 503:
+                reply = answer["body"] or {}
+                key = reply.get("status", str(answer["status"]))
+                detail = (reply.get("detail") or {}).get("status")
+                with lock:
+                    handled.append((done - first) * 1000)
+                    label = f"{key}:{detail}" if detail else key
+                    statuses[label] = statuses.get(label, 0) + 1
+                return
+            time.sleep(0.05)
+        with lock:
+            statuses["gave-up"] = statuses.get("gave-up", 0) + 1
+
+    call_control(env, "DELETE", "requests")
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        list(pool.map(deliver, burst))
+    elapsed = time.perf_counter() - began
+    records = call_control(env, "GET", "requests?service=arm", timeout=60)["requests"]
+    puts = [r for r in records if r["method"] == "PUT" and "/managedclusters/" in r["path"].lower()]
+    rejected = sum(1 for r in puts if r["status"] == 400)
+    writes = len(puts)
+    print(f"{len(burst)} alerts on {len(kinds)} clusters in {elapsed:.1f} s with {WORKERS} threads")
+    print(f"answers: {json.dumps(dict(sorted(statuses.items())))}")
+    print(f"managedClusters PUTs {writes} (needed {needed}), refused by AKS {rejected}")
+    print(
+        f"RESULT alerts={len(burst)} handled_p99_ms={percentile(handled, 0.99):.0f} "
+        f"ack_p99_ms={percentile(acks, 0.99):.0f} arm_writes={writes} arm_writes_needed={needed} "
+        f"rejected_by_aks={rejected}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
