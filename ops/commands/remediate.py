@@ -99,7 +99,7 @@ def _print(document: Any, apply: bool) -> None:
     ]
     rows += [
         {"action": "refused", "cluster": g["target"].rsplit("/", 1)[-1], "reason": g["reason"]}
-        for g in plan["skipped"]
+        for g in [*plan["protected"], *plan["skipped"]]
     ]
     print_table(
         f"remediate {document['remedy']} {document['cluster']}", ["action", "cluster", "reason"], rows

@@ -86,11 +86,11 @@ def plan_max_count(
         )
     picked = pick_pool(cluster, policy, pool_name)
     if isinstance(picked, Guard):
-        return Plan(CAPABILITY, skipped=[picked])
+        return Plan(CAPABILITY, protected=[picked])
     pool = picked
     guard = check_guards(cluster, history, policy.guards, now)
     if guard is not None:
-        return Plan(CAPABILITY, skipped=[guard])
+        return Plan(CAPABILITY, protected=[guard])
     assert pool.max_count is not None
     scaler = policy.autoscaler
     today = history.for_day(now)
@@ -227,4 +227,4 @@ def _max_fitting(cluster: ObservedCluster, pool: Pool, ports: int, ips: int) -> 
 
 
 def _refused(cluster: ObservedCluster, reason: str) -> Plan:
-    return Plan(CAPABILITY, skipped=[Guard(cluster.id, reason)])
+    return Plan(CAPABILITY, protected=[Guard(cluster.id, reason)])

@@ -94,7 +94,7 @@ class Remediation:
     def reason(self) -> str:
         if self.plan.actions:
             return self.plan.actions[0].reason
-        guards = [*self.plan.skipped, *self.plan.protected]
+        guards = [*self.plan.protected, *self.plan.skipped]
         return guards[0].reason if guards else "nothing to do"
 
 
@@ -189,12 +189,14 @@ class RemediateService:
 
     # -- one remediation -------------------------------------------------------------------------
 
-    def remediate(self, target: Target) -> Remediation:
+    def remediate(self, target: Target, *, review: Callable[[Plan], None] | None = None) -> Remediation:
+        """Plan for ``target`` and apply the plan (a dry run plans only). ``review`` sees the plan
+        before anything is applied, and may refuse it by raising (a runbook's reviewed digest)."""
         cluster = self.resolve(target)
         lease_name = f"remediate:{cluster.id.lower()}"
         lease = self._lease(lease_name)
         try:
-            return self._remediate(target, cluster)
+            return self._remediate(target, cluster, review)
         finally:
             self.store.release_lease(lease)
 
@@ -210,7 +212,9 @@ class RemediateService:
                 raise TransientError(f"{name} is held by another invocation", retry_after=5)
             self.sleep(0.05)
 
-    def _remediate(self, target: Target, cluster: ObservedCluster) -> Remediation:
+    def _remediate(
+        self, target: Target, cluster: ObservedCluster, review: Callable[[Plan], None] | None = None
+    ) -> Remediation:
         record = read_record(self.store, cluster.id)
         record, continued = self._continue(cluster, record)
         if record.operation is None:
@@ -221,14 +225,14 @@ class RemediateService:
         raced = 0
         early = self._early_refusal(cluster, record)
         if early is not None:  # before any signal is read: a refused alert costs no metrics or kube calls
-            plan = Plan("remediate", skipped=[early])
+            plan = Plan("remediate", protected=[early])
             return Remediation(target.remedy, cluster.name, "refused", plan, continued=continued)
         for _ in range(_PLAN_ATTEMPTS):
             plan = self._plan(target, cluster, record)
             if plan.actions and record.operation is not None:
                 plan = Plan(
                     plan.capability,
-                    skipped=[Guard(cluster.id, "busy: the previous change is still being applied")],
+                    protected=[Guard(cluster.id, "busy: the previous change is still being applied")],
                     notes=plan.notes,
                 )
             if not plan.actions:
@@ -304,7 +308,7 @@ class RemediateService:
             resource = target.resource_id or _outbound_id(cluster)
             if resource is None:
                 return Plan(
-                    "remediate", skipped=[Guard(cluster.id, "unsupported: no managed outbound to read")]
+                    "remediate", protected=[Guard(cluster.id, "unsupported: no managed outbound to read")]
                 )
             snat = self.outbound.read_snat(resource, nat_gateway=nat, now=now)
             return plan_snat(cluster, snat, record.history, self.policy, now)

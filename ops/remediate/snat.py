@@ -66,7 +66,7 @@ def plan_snat(
         )
     guard = check_guards(cluster, history, policy.guards, now)
     if guard is not None:
-        return Plan(CAPABILITY, skipped=[guard], notes=notes)
+        return Plan(CAPABILITY, protected=[guard], notes=notes)
     if outbound.outbound_type == "managedNATGateway":
         return _plan_nat(cluster, signal, policy, notes)
     return _plan_load_balancer(cluster, signal, policy, notes)
@@ -164,4 +164,4 @@ def _notes(cluster: ObservedCluster, policy: RemediatePolicy) -> list[str]:
 
 
 def _refused(cluster: ObservedCluster, reason: str, notes: list[str] | None = None) -> Plan:
-    return Plan(CAPABILITY, skipped=[Guard(cluster.id, reason)], notes=notes or [])
+    return Plan(CAPABILITY, protected=[Guard(cluster.id, reason)], notes=notes or [])

@@ -75,10 +75,10 @@ class Runbook:
 
 def all_runbooks() -> dict[str, Runbook]:
     """Every runbook, by name, in the order the capabilities list them."""
-    from ops.runbooks import failing, gating, purging, scheduling
+    from ops.runbooks import failing, gating, purging, remediating, scheduling
 
     found: dict[str, Runbook] = {}
-    for module in (purging, gating, scheduling, failing):
+    for module in (purging, gating, scheduling, remediating, failing):
         for runbook in module.RUNBOOKS:
             if runbook.name in found:
                 raise ValueError(f"two runbooks are named {runbook.name!r}")

@@ -202,7 +202,7 @@ def _only(plan: object) -> dict[str, object]:
 
 def _refusal(plan: object) -> str:
     assert not plan.actions, plan  # type: ignore[attr-defined]
-    return str(plan.skipped[0].reason)  # type: ignore[attr-defined]
+    return str(plan.protected[0].reason)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,86 @@
+"""The remediation runbooks through the runbook HTTP function, against the sandbox.
+
+Cases:
+- GET remediate-autoscaler shows the plan (maxCount 3 → 5) and its digest, changing
+  nothing; POST with that digest applies it;
+- remediate-autoscaler on a cluster whose subnet is full: GET shows the guardrail's
+  reason; POST is refused with 422;
+- remediate-snat GET plans explicit ports and a second IP for the cluster's own load
+  balancer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import function_app
+from ops.triggers.invoking import invoke_function
+from sandbox.server import SandboxServer
+from tests.support.alerts import EXAMPLE_POLICY
+from tests.support.entra import mint
+from tests.support.remediate import remediate_estate
+from tests.support.sandbox import SUBSCRIPTION, app_sandbox
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    settings = {
+        "OPS_SUBSCRIPTIONS": SUBSCRIPTION,
+        "OPS_STATE_PATH": str(tmp_path / "state.db"),
+        "OPS_REMEDIATE_POLICY": str(EXAMPLE_POLICY),
+    }
+    with app_sandbox(remediate_estate(), tmp_path / "sandbox", monkeypatch, settings) as running:
+        yield running
+
+
+def call(server: SandboxServer, method: str, name: str, params: dict[str, str], body: Any = None) -> Any:
+    token = mint(server, roles=["Ops.Read", "Ops.Operate"])
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    request = {
+        "method": method,
+        "url": f"http://localhost:7071/api/runbooks/{name}?{query}",
+        "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        "params": params,
+        "body": body,
+    }
+    return invoke_function(function_app.app, "runbook", request).to_dict()["result"]
+
+
+def test_autoscaler_runbook_plans_then_applies(server: SandboxServer) -> None:
+    planned = call(server, "GET", "remediate-autoscaler", {"cluster": "aks-scale"})
+    assert planned["status"] == 200, planned
+    plan = planned["body"]["plan"]
+    assert plan["actions"][0]["params"]["maxCount"] == 5
+    applied = call(
+        server,
+        "POST",
+        "remediate-autoscaler",
+        {},
+        {"params": {"cluster": "aks-scale"}, "planDigest": planned["body"]["planDigest"]},
+    )
+    assert applied["status"] in (200, 202), applied
+    run = applied["body"]["run"]
+    assert run["status"] == "succeeded", run
+    assert run["summary"] == {"applied": 1}, run
+    assert run["detail"]["status"] == "applied" and "/operations/" in str(run["detail"]["operation"]), run
+
+
+def test_autoscaler_runbook_refused_by_the_subnet(server: SandboxServer) -> None:
+    planned = call(server, "GET", "remediate-autoscaler", {"cluster": "aks-tight"})
+    assert planned["status"] == 200 and not planned["body"]["plan"]["actions"]
+    assert planned["body"]["plan"]["protected"][0]["reason"].startswith("subnet:")
+    body = {"params": {"cluster": "aks-tight"}, "planDigest": planned["body"]["planDigest"]}
+    refused = call(server, "POST", "remediate-autoscaler", {}, body)
+    assert refused["status"] == 422, refused
+    assert "InsufficientSubnetSize" in str(refused["body"])
+
+
+def test_snat_runbook_plans_for_the_clusters_load_balancer(server: SandboxServer) -> None:
+    planned = call(server, "GET", "remediate-snat", {"cluster": "aks-snat"})
+    assert planned["status"] == 200, planned
+    params = planned["body"]["plan"]["actions"][0]["params"]
+    assert (params["allocatedOutboundPorts"], params["managedOutboundIPs"]) == (10000, 2)
