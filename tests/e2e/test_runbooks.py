@@ -196,6 +196,8 @@ def test_the_list_and_the_openapi_document(api: Api) -> None:
         "schedule-start",
         "failover",
         "failback",
+        "remediate-snat",
+        "remediate-autoscaler",
     }
     assert runbooks["gate-override"]["roles"]["apply"] == ["Ops.Operate", "Ops.Approve"]
     assert runbooks["purge"]["parameters"]["required"] == ["registry"]
