@@ -97,12 +97,10 @@ def test_a_regional_endpoint_of_the_topics_registry_is_gated_through_its_login_s
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
     assert body["result"] is None and rejections() == []
-    # Its tag locked until signed (lock-tags, the default mode); the digest stays readable.
-    assert world.registries[REGISTRY].repositories["app/web"].tags["v1"].attrs.read_enabled is False
-    assert manifest(world, "app/web", digest).attrs.read_enabled is True
+    assert manifest(world, "app/web", digest).attrs.read_enabled is False  # locked until signed
     from ops.services import get_services
 
-    (record,) = [r for r in audit(get_services().store()) if r.kind == "gate.lock_tag"]
+    (record,) = [r for r in audit(get_services().store()) if r.kind == "gate.lock"]
     assert record.target.startswith(f"{world.registries[REGISTRY].login_server}/app/web@")
 
 
