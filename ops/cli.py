@@ -464,12 +464,13 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from ops.commands import failover, http, remediate, runbooks
+    from ops.commands import failover, http, remediate, runbooks, validate
 
     http.register(app, sandbox_app)
     runbooks.register(app, sandbox_app)
     failover.register(app)
     remediate.register(app, sandbox_app)
+    validate.register(app)
 
 
 _register_commands()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -106,10 +107,23 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 # -- telling its problems ------------------------------------------------------------
 
 
-def describe_validation_errors(
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem in a policy: where (``loc``, the document's own keys and indices), the
+    same as a field path (``path``), and what is wrong (``message``)."""
+
+    loc: tuple[Any, ...]
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def validation_problems(
     exc: ValidationError, data: Any, *, root: str, model: type[BaseModel] | None = None
-) -> list[str]:
-    """One operator-facing message per problem: ``<field path>: <what is wrong>``.
+) -> list[Problem]:
+    """One operator-facing problem per error, located in the document as the operator wrote it.
 
     ``data`` is the document that was validated (``model``, whose one key is ``root``).
     Paths use the keys as the document spells them, with list indices as ``[n]``; a problem
@@ -122,14 +136,60 @@ def describe_validation_errors(
     # A union reports a "wrong shape" error for each member the input was not meant for;
     # keep those only where nothing better was said about the same field.
     said = {loc for error, loc in errors if error["type"] not in _SHAPE_ERRORS}
-    problems: dict[str, None] = {}  # ordered, without the repeats union members make
+    problems: dict[str, Problem] = {}  # ordered, without the repeats union members make
     for error, loc in errors:
         in_union = len(loc) < len(error["loc"])
         if in_union and error["type"] in _SHAPE_ERRORS and any(s[: len(loc)] == loc for s in said):
             continue
-        message = _message(error, loc, model)
-        problems[f"{_format_loc(loc)}: {message}{_rule_label(loc, data, root)}"] = None
-    return list(problems)
+        problem = Problem(
+            loc, _format_loc(loc), f"{_message(error, loc, model)}{_rule_label(loc, data, root)}"
+        )
+        problems.setdefault(str(problem), problem)
+    return list(problems.values())
+
+
+def describe_validation_errors(
+    exc: ValidationError, data: Any, *, root: str, model: type[BaseModel] | None = None
+) -> list[str]:
+    """:func:`validation_problems` as ``<field path>: <what is wrong>`` lines."""
+    return [str(p) for p in validation_problems(exc, data, root=root, model=model)]
+
+
+def publish_schema(model: type[BaseModel], *, name: str) -> dict[str, Any]:
+    """The JSON Schema of a policy or file format, as docs/schemas publishes it.
+
+    ``$id`` names it (``urn:acr-aks-ops:schema:<name>``) so editors and validators can tell
+    the documents apart; titles are the models' names without the ``Model`` suffix, and
+    fields keep only the descriptions their models give (pydantic's generated field titles,
+    such as "Olderthan", say nothing an editor does not already show).
+    """
+    schema = model.model_json_schema(by_alias=True)
+    _tidy_titles(schema)
+    for name_, definition in schema.get("$defs", {}).items():
+        definition["title"] = _model_title(name_)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"urn:acr-aks-ops:schema:{name}"
+    schema["title"] = f"acr-aks-ops {name.replace('-', ' ')}"
+    return schema
+
+
+def _model_title(name: str) -> str:
+    base = name.removesuffix("Model") or name
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", base)
+
+
+def _tidy_titles(node: Any) -> None:
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            for field in properties.values():
+                if isinstance(field, dict):
+                    field.pop("title", None)
+        for value in node.values():
+            _tidy_titles(value)
+    elif isinstance(node, list):
+        for value in node:
+            _tidy_titles(value)
 
 
 _LOST = object()  # where the walk through the document lost it (a validator reshaped the input)

@@ -22,7 +22,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ops.errors import ConfigError
-from ops.policies import DURATION_PATTERN, describe_validation_errors, parse_duration, read_policy_source
+from ops.policies import (
+    DURATION_PATTERN,
+    describe_validation_errors,
+    parse_duration,
+    publish_schema,
+    read_policy_source,
+)
 
 SETTING = "OPS_FAILOVER_POLICY"
 
@@ -209,10 +215,7 @@ def validate_policy(data: Any, *, origin: str = SETTING) -> FailoverPolicy:
 
 def policy_json_schema() -> dict[str, Any]:
     """The JSON Schema of a policy file, generated from the models (docs/schemas)."""
-    schema = PolicyDocument.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "acr-aks-ops failover policy"
-    return schema
+    return publish_schema(PolicyDocument, name="failover-policy")
 
 
 def normalize_region(name: str) -> str:

@@ -43,6 +43,7 @@ from ops.policies import (
     format_duration,
     parse_duration,
     parse_policy_yaml,
+    publish_schema,
     read_policy_source,
     validate_with,
 )
@@ -438,7 +439,4 @@ def _exception_end(expires: date | datetime) -> datetime:
 
 def policy_json_schema() -> dict[str, Any]:
     """The JSON Schema of a policy file, generated from the models (docs/schemas)."""
-    schema = PolicyDocument.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "acr-aks-ops gate policy"
-    return schema
+    return publish_schema(PolicyDocument, name="gate-policy")

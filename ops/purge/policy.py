@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ops.errors import ConfigError
 from ops.policies import (
@@ -33,6 +33,7 @@ from ops.policies import (
     describe_validation_errors,
     parse_duration,
     parse_policy_yaml,
+    publish_schema,
     read_policy_source,
     validate_with,
 )
@@ -92,6 +93,18 @@ class RuleModel(_Strict):
         alias="allowSuspicious",
         description="Allow deleting more than suspiciousRatio of a repository's manifests.",
     )
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> RuleModel:
+        # A rule that neither selects (tags, untagged) nor protects (keepTags) does nothing,
+        # and an operator who wrote olderThan: 30d alone expects deletes: refused, so the
+        # mistake shows when the policy loads.
+        if self.tags is None and not self.untagged and not self.keep_tags:
+            raise ValueError(
+                "selects nothing: give tags (a regex of the tags it may delete), untagged: true, "
+                "or keepTags for a rule that only protects"
+            )
+        return self
 
 
 class InUseModel(_Strict):
@@ -242,7 +255,4 @@ def compile_policy(document: PolicyDocument) -> PurgePolicy:
 
 def policy_json_schema() -> dict[str, Any]:
     """The JSON Schema of a policy file, generated from the models (docs/schemas)."""
-    schema = PolicyDocument.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "acr-aks-ops purge policy"
-    return schema
+    return publish_schema(PolicyDocument, name="purge-policy")

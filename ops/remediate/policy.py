@@ -31,6 +31,7 @@ from ops.policies import (
     describe_validation_errors,
     parse_duration,
     parse_policy_yaml,
+    publish_schema,
     read_policy_source,
     validate_with,
 )
@@ -288,7 +289,4 @@ def compile_policy(document: PolicyDocument) -> RemediatePolicy:
 
 def policy_json_schema() -> dict[str, Any]:
     """The JSON Schema of a policy file, generated from the models (docs/schemas)."""
-    schema = PolicyDocument.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "acr-aks-ops remediate policy"
-    return schema
+    return publish_schema(PolicyDocument, name="remediate-policy")

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ops.errors import ConfigError
-from ops.policies import describe_validation_errors, parse_duration, read_policy_source
+from ops.policies import describe_validation_errors, parse_duration, publish_schema, read_policy_source
 from ops.schedule.windows import EXAMPLE, ScheduleSyntaxError, WeeklySchedule, parse_schedule
 
 TAG_SCHEDULE = "ops-schedule"
@@ -245,6 +245,11 @@ class PolicyDocument(_Model):
     :func:`load_policy` puts it back, so every problem's path starts at ``schedule``)."""
 
     schedule: SchedulePolicy
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a policy file, generated from the models (docs/schemas)."""
+    return publish_schema(PolicyDocument, name="schedule-policy")
 
 
 def load_policy(source: str | None, *, protected_environments: Sequence[str] | None = None) -> SchedulePolicy:

@@ -68,8 +68,13 @@ def test_full_policy_loads() -> None:
     assert policy.document["purge"]["rules"][0]["olderThan"] == "30d"
 
 
+def test_a_rule_that_selects_nothing_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"purge\.rules\[0\]: selects nothing"):
+        load_policy("purge:\n  rules:\n    - repository: x\n      olderThan: 30d\n")
+
+
 def test_defaults() -> None:
-    policy = load_policy("purge:\n  rules:\n    - repository: x\n")
+    policy = load_policy("purge:\n  rules:\n    - repository: x\n      keepTags: [keep]\n")
     assert policy.min_age == timedelta(days=1)
     assert policy.max_deletes_per_run is None
     assert policy.suspicious_ratio == 0.9
@@ -192,7 +197,9 @@ def test_setting_takes_a_path_or_inline_yaml(tmp_path: Path) -> None:
     path.write_text(FULL)
     assert read_policy_setting(str(path)).rules[0].name == "pr-builds"
     assert read_policy_setting(FULL).rules[0].name == "pr-builds"
-    assert read_policy_setting("{purge: {rules: [{repository: x}]}}").rules[0].name == "rules[0]"
+    assert (
+        read_policy_setting("{purge: {rules: [{repository: x, untagged: true}]}}").rules[0].name == "rules[0]"
+    )
     with pytest.raises(ConfigError, match=r"OPS_PURGE_POLICY: .*nowhere\.yaml is not a file"):
         read_policy_setting(str(tmp_path / "nowhere.yaml"))
     with pytest.raises(ConfigError, match="no purge policy"):
