@@ -40,16 +40,23 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_examples_are_valid_and_name_their_schema(path: Path) -> None:
     code, out = invoke("validate", str(path))
     assert code == 0, out
-    assert out.strip() == f"{path}: ok ({path.stem})"
+    kind = path.stem.removesuffix("-policy")
+    assert out.strip() == f"{path}: ok ({kind})"
     first = path.read_text().splitlines()[0]
     assert first.startswith("# yaml-language-server: $schema=")
     schema = (path.parent / first.split("=", 1)[1]).resolve()
     assert schema.is_file()
-    assert json.loads(schema.read_text())["$id"].endswith(f"{path.stem}-policy")
+    assert json.loads(schema.read_text())["$id"].endswith(f"{kind}-policy")
 
 
 def test_every_capability_has_an_example() -> None:
-    assert {p.stem for p in EXAMPLES} == {"gate", "purge", "schedule", "remediate", "failover"}
+    assert {p.stem.removesuffix("-policy") for p in EXAMPLES} == {
+        "gate",
+        "purge",
+        "schedule",
+        "remediate",
+        "failover",
+    }
 
 
 def test_demo_estate_is_valid() -> None:
