@@ -500,30 +500,14 @@ class ObjectFactory:
 
     def scheduling_event(self, pod: dict[str, Any], *, created: datetime) -> dict[str, Any]:
         """The FailedScheduling warning the scheduler records for an Unschedulable pod."""
-        meta = pod["metadata"]
-        condition = pod["status"]["conditions"][0]
-        name = f"{meta['name']}.{short_hash(meta['uid'], 16)}"
-        stamp = kube_time(created)
-        return {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": self._metadata("Event", meta["namespace"], name, created, {}),
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": meta["name"],
-                "namespace": meta["namespace"],
-                "uid": meta["uid"],
-            },
-            "reason": "FailedScheduling",
-            "message": condition.get("message", ""),
-            "type": "Warning",
-            "count": 1,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "source": {"component": "default-scheduler"},
-            "reportingComponent": "default-scheduler",
-        }
+        return self.pod_event(
+            pod,
+            reason="FailedScheduling",
+            message=pod["status"]["conditions"][0].get("message", ""),
+            component="default-scheduler",
+            created=created,
+            warning=True,
+        )
 
     def config_map(
         self, namespace: str, name: str, data: dict[str, str], *, created: datetime
@@ -536,9 +520,17 @@ class ObjectFactory:
         }
 
     def pod_event(
-        self, pod: dict[str, Any], *, reason: str, message: str, component: str, created: datetime
+        self,
+        pod: dict[str, Any],
+        *,
+        reason: str,
+        message: str,
+        component: str,
+        created: datetime,
+        warning: bool = False,
     ) -> dict[str, Any]:
-        """A Normal event about a pod from ``component``, such as the autoscaler's NotTriggerScaleUp."""
+        """An event about a pod from ``component``: Normal, such as the autoscaler's
+        NotTriggerScaleUp, or a Warning, such as the scheduler's FailedScheduling."""
         meta = pod["metadata"]
         name = f"{meta['name']}.{short_hash(meta['uid'] + reason, 16)}"
         stamp = kube_time(created)
@@ -555,7 +547,7 @@ class ObjectFactory:
             },
             "reason": reason,
             "message": message,
-            "type": "Normal",
+            "type": "Warning" if warning else "Normal",
             "count": 1,
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,

@@ -341,6 +341,16 @@ _NAME: Column = ("Name", "string", 0, "name")
 _AGE: Column = ("Age", "string", 0, "")
 _CONTAINERS: tuple[Column, ...] = (("Containers", "string", 1, ""), ("Images", "string", 1, ""))
 _SELECTOR: Column = ("Selector", "string", 1, "")
+# ReplicaSets and ReplicationControllers print alike.
+_REPLICATED: tuple[Column, ...] = (
+    _NAME,
+    ("Desired", "integer", 0, ""),
+    ("Current", "integer", 0, ""),
+    ("Ready", "integer", 0, ""),
+    _AGE,
+    *_CONTAINERS,
+    _SELECTOR,
+)
 
 PRINTERS: dict[str, tuple[tuple[Column, ...], Callable[[Mapping[str, Any], datetime], Row]]] = {
     "pods": (
@@ -385,18 +395,7 @@ PRINTERS: dict[str, tuple[tuple[Column, ...], Callable[[Mapping[str, Any], datet
         ),
         _deployment_row,
     ),
-    "replicasets": (
-        (
-            _NAME,
-            ("Desired", "integer", 0, ""),
-            ("Current", "integer", 0, ""),
-            ("Ready", "integer", 0, ""),
-            _AGE,
-            *_CONTAINERS,
-            _SELECTOR,
-        ),
-        _replica_set_row,
-    ),
+    "replicasets": (_REPLICATED, _replica_set_row),
     "statefulsets": ((_NAME, ("Ready", "string", 0, ""), _AGE, *_CONTAINERS), _stateful_set_row),
     "daemonsets": (
         (
@@ -466,18 +465,7 @@ PRINTERS: dict[str, tuple[tuple[Column, ...], Callable[[Mapping[str, Any], datet
         ),
         _service_row,
     ),
-    "replicationcontrollers": (
-        (
-            _NAME,
-            ("Desired", "integer", 0, ""),
-            ("Current", "integer", 0, ""),
-            ("Ready", "integer", 0, ""),
-            _AGE,
-            *_CONTAINERS,
-            _SELECTOR,
-        ),
-        _replica_set_row,
-    ),
+    "replicationcontrollers": (_REPLICATED, _replica_set_row),
     "configmaps": ((_NAME, ("Data", "string", 0, ""), _AGE), _config_map_row),
 }
 
