@@ -7,8 +7,10 @@ calls a function as the Functions host would.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -54,7 +56,36 @@ def configure(
     _State.output = output
     if env_file is not None:
         load_env_file(env_file)
+    configure_logging(os.environ)
     trace_command(ctx, console=trace)
+
+
+class _CliLogHandler(logging.StreamHandler):
+    """The CLI's own handler on the ``ops`` logger: one, writing to whatever stderr is now."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def configure_logging(env: Mapping[str, str]) -> None:
+    """The app's log records on stderr at ``OPS_LOG_LEVEL`` (WARNING when it is not set, so
+    that plans and tables are not drowned), the same records the Functions host collects."""
+    name = (env.get("OPS_LOG_LEVEL") or "WARNING").strip().upper()
+    level = logging.getLevelNamesMapping().get(name, logging.WARNING)
+    logger = logging.getLogger("ops")
+    for handler in [h for h in logger.handlers if isinstance(h, _CliLogHandler)]:
+        logger.removeHandler(handler)
+    handler = _CliLogHandler()
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > level:  # let the records through; never hold others back
+        logger.setLevel(level)
 
 
 def trace_command(ctx: typer.Context, *, console: bool) -> None:

@@ -54,8 +54,10 @@ Verifier = Callable[[Action], bool | None]
 _CLAIMS = "action-claims"
 #: Claims not yet finished, by ``<capability>/<scope>/<key>``, each with its whole action.
 _OPEN = "action-claims-open"
-INTERRUPTED = "not attempted: interrupted"
+NOT_ATTEMPTED = "not attempted"
+INTERRUPTED = f"{NOT_ATTEMPTED}: interrupted"
 RESUMED = "applied by an interrupted attempt; recorded when resumed"
+GONE = "already gone when an interrupted attempt was resumed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +427,35 @@ def record_effect(
     store.put_record(_CLAIMS, action.key, done, etag="*")
 
 
+def open_plan(store: StateStore, plan: Plan, *, scope: str, now: datetime) -> None:
+    """Write an open entry (``planned``) for every action of ``plan`` before any is applied.
+
+    A capability that applies a plan in several calls (purge's stages) calls this first,
+    so that a crash leaves a trace of the actions not yet started too: an effect can
+    remove more than its own target (ACR deletes a manifest's referrers with it), and
+    the next attempt must still find and record those. Close it with :func:`close_plan`.
+    """
+    seen: set[str] = set()
+    for action in plan.actions:
+        if action.key in seen:
+            continue
+        seen.add(action.key)
+        value = claim_value(action, capability=plan.capability, scope=scope, at=now)
+        store.put_record(
+            _OPEN, open_key(plan.capability, scope, action.key), {**value, "status": "planned"}, etag="*"
+        )
+
+
+def close_plan(store: StateStore, plan: Plan, outcomes: Sequence[Outcome], *, scope: str) -> None:
+    """Forget the open entries of actions never started because something they depend on
+    failed; the started ones were settled when they finished. Those a ``stop`` left
+    unstarted stay open: an earlier effect may have removed their target too, and the
+    next attempt records that when it verifies them."""
+    for outcome in outcomes:
+        if outcome.status is Status.FAILED and outcome.attempts == 0 and outcome.detail != INTERRUPTED:
+            _forget_open(store, open_key(plan.capability, scope, outcome.action.key))
+
+
 def resolve_open_claims(
     store: StateStore,
     *,
@@ -434,13 +465,16 @@ def resolve_open_claims(
     older_than: datetime | None = None,
     now: datetime,
 ) -> list[Outcome]:
-    """Settle the unfinished claims a crashed attempt of ``scope`` left (every scope of
-    ``capability`` when None, if claimed before ``older_than``).
+    """Settle what a crashed attempt of ``scope`` left open (every scope of ``capability``
+    when None, if opened before ``older_than``).
 
-    Each is verified against its target: an effect in place gets its audit record now
-    (and is returned, ALREADY_DONE); one not in place is released, so that the next
-    plan may apply it again. A claim that cannot be verified stays open. Call it when
-    the scope starts again and before it plans, while no other attempt of it runs.
+    Each entry is verified against its target. An action that was in flight and whose
+    effect is in place gets its audit record now (``applied``, noted as resumed); one
+    only planned whose target is gone too (removed with its parent, or by someone
+    else) gets the record a run would have written for it (``already_done``); both are
+    returned, ALREADY_DONE. An effect not in place is released, so that the next plan
+    may apply it again. An entry that cannot be verified stays open. Call it when the
+    scope starts again and before it plans, while no other attempt of it runs.
     Verifier errors propagate: the caller retries later.
     """
     prefix = f"{capability}/" if scope is None else open_key(capability, scope, "")
@@ -451,22 +485,25 @@ def resolve_open_claims(
             continue
         action = action_of(value)
         claim = store.get_record(_CLAIMS, action.key)
-        finished = claim is None or claim.value.get("status") == "done"
-        if finished or claim is None or open_key_of(claim.value, action.key) != entry.key:
+        planned = value.get("status") == "planned" and claim is None
+        if not planned and (
+            claim is None
+            or claim.value.get("status") == "done"
+            or open_key_of(claim.value, action.key) != entry.key
+        ):
             _forget_open(store, entry.key)  # finished, failed, or another run's now
             continue
         verify = verifiers.get(action.kind)
         landed = None if verify is None else verify(action)
         if landed is None:
-            log.warning("%s %s: an interrupted claim cannot be verified yet", action.kind, action.target)
+            log.warning("%s %s: an interrupted action cannot be verified yet", action.kind, action.target)
             continue
         if landed:
-            record_effect(
-                store, action, capability=capability, status=Status.APPLIED, attempts=1, note=RESUMED, at=now
-            )
-            resolved.append(Outcome(action, Status.ALREADY_DONE, 0, RESUMED))
-            log.info("%s %s: %s", action.kind, action.target, RESUMED)
-        else:
+            status, note = (Status.ALREADY_DONE, GONE) if planned else (Status.APPLIED, RESUMED)
+            record_effect(store, action, capability=capability, status=status, attempts=0, note=note, at=now)
+            resolved.append(Outcome(action, Status.ALREADY_DONE, 0, note))
+            log.info("%s %s: %s", action.kind, action.target, note)
+        elif claim is not None:
             with contextlib.suppress(Conflict):  # taken over meanwhile: that run owns it now
                 store.delete_record(_CLAIMS, action.key, etag=claim.etag)
         _forget_open(store, entry.key)

@@ -103,7 +103,14 @@ class EventResult:
     detail: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {"status": self.status, "image": self.image, "decision": self.decision, "detail": self.detail}
+        reason = self.detail or (f"decision: {self.decision}" if self.decision else self.status)
+        return {
+            "status": self.status,
+            "reason": reason,
+            "image": self.image,
+            "decision": self.decision,
+            "detail": self.detail,
+        }
 
 
 @dataclass(slots=True)
@@ -125,6 +132,8 @@ class SweepResult:
             "graphQueries": self.queries,
             "failed": dict(self.failed),
             "detail": self.detail,
+            "reason": self.detail
+            or f"{self.evaluated} pending image(s) evaluated, {len(self.failed)} failed: {self.decisions}",
         }
 
 
@@ -207,7 +216,9 @@ class GateService:
         rule = self.policy.rule_for(registry, pushed.repository)
         if rule is None:
             return EventResult(
-                "ignored", f"{registry}/{pushed.repository}@{pushed.digest}", detail="no gate rule covers it"
+                "ignored",
+                f"{registry}/{pushed.repository}@{pushed.digest}",
+                detail=f"no gate rule covers {registry}/{pushed.repository}",
             )
         image = self._verified_image(pushed, where="topic" if event.event_schema == "eventgrid" else "source")
         existing = records.load_record(self.store, image.key)

@@ -41,6 +41,7 @@ from typing import Any
 from ops.distribution import is_repository_name
 from ops.errors import Conflict, InvalidInput, NotFound, OpsError, TransientError
 from ops.executor import (
+    NOT_ATTEMPTED,
     ExecutionPolicy,
     Handler,
     RateLimit,
@@ -48,7 +49,9 @@ from ops.executor import (
     Verifier,
     apply_plan,
     check_cap,
+    close_plan,
     failed_transiently,
+    open_plan,
     prune_claims,
     resolve_open_claims,
 )
@@ -157,6 +160,9 @@ class ScheduleResult:
             "unreadable": dict(self.unreadable),
             "detail": self.detail,
             "pruned": self.pruned,
+            "reason": self.detail
+            or f"run {self.run}: {self.batches} batch(es) of {self.repositories} repositories in "
+            f"{self.registries} registries enqueued",
         }
 
 
@@ -174,10 +180,28 @@ class PurgeResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
+            "reason": self.reason,
             "run": self.run,
             "summary": dict(self.summary),
             "timings": dict(self.timings),
         }
+
+    @property
+    def reason(self) -> str:
+        """What the batch or run did, in words."""
+        summary = self.summary
+        if self.status == "refused":
+            return f"refused: {summary.get('refused')}"
+        if self.status == "already_done":
+            return "this batch finished before: nothing to do"
+        verb = "would be deleted" if summary.get("dry_run") else "deleted"
+        text = (
+            f"{summary.get('manifests_deleted', 0)} manifest(s) {verb}, "
+            f"{summary.get('protected', 0)} protected, {summary.get('failed', 0)} failed"
+        )
+        if summary.get("resumed"):
+            text += f"; {summary['resumed']} delete(s) of an interrupted attempt verified and recorded"
+        return text
 
 
 class PurgeService:
@@ -640,6 +664,8 @@ class PurgeService:
         """
         handlers = _handlers(clients)
         verifiers = _verifiers(clients)
+        if not (self.execution.dry_run or self.execution.kill_switch):
+            open_plan(self.store, plan, scope=scope, now=self.now())
         limits = {f"acr:{name}": write_limit(ref.sku, share) for name, (ref, _) in clients.items()}
         results: dict[str, Outcome] = {}
         blocked: set[tuple[str, str, str]] = set()
@@ -654,7 +680,7 @@ class PurgeService:
                 if reason is None:
                     ready.append(action)
                 else:
-                    results[action.key] = Outcome(action, Status.FAILED, detail=f"not attempted: {reason}")
+                    results[action.key] = Outcome(action, Status.FAILED, detail=f"{NOT_ATTEMPTED}: {reason}")
                     blocked.add(_subject(action))
             outcomes = apply_plan(
                 Plan(capability=CAPABILITY, actions=tuple(ready)),
@@ -673,7 +699,10 @@ class PurgeService:
             done += len(ready)
             if progress is not None:
                 progress("deletes", done, len(plan.actions))
-        return [results[a.key] for a in plan.actions]
+        outcomes = [results[a.key] for a in plan.actions]
+        if not (self.execution.dry_run or self.execution.kill_switch):
+            close_plan(self.store, plan, outcomes, scope=scope)
+        return outcomes
 
     # -- budget and records -------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ops.executor import INTERRUPTED
+from ops.executor import NOT_ATTEMPTED
 from ops.plan import Outcome, Plan, Status
 from ops.purge.planner import DELETE
 
@@ -127,7 +127,7 @@ def merge_summaries(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 def interrupted_summary(outcomes: Sequence[Outcome]) -> str:
     """What an operator sees when a run was stopped: how far it got, and what happens next."""
-    started = [o for o in outcomes if o.detail != INTERRUPTED]
+    started = [o for o in outcomes if not (o.attempts == 0 and o.detail.startswith(NOT_ATTEMPTED))]
     done = sum(1 for o in started if o.status in _DONE)
     return (
         f"interrupted after {len(started)} of {len(outcomes)} action(s) ({done} done, "

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from ops.triggers.handling import run_handler
+from ops.triggers.handling import Result, run_handler
 
 if TYPE_CHECKING:
     from ops.services import Services
@@ -20,7 +20,7 @@ bp = func.Blueprint()
 
 
 @bp.event_grid_trigger(arg_name="event")
-def gate_on_image_pushed(event: func.EventGridEvent) -> None:
+def gate_on_image_pushed(event: func.EventGridEvent) -> Result:
     """ACR ImagePushed (either schema): record, lock or quarantine, evaluate; other events are ignored."""
     body = _event_body(event)
 
@@ -30,7 +30,7 @@ def gate_on_image_pushed(event: func.EventGridEvent) -> None:
         result = services.gate_service().handle_event(parse_events(body)[0])
         return {"event": event.id, **result.to_dict()}
 
-    run_handler("gate_on_image_pushed", handle, capability="gate", body=body, event_id=event.id)
+    return run_handler("gate_on_image_pushed", handle, capability="gate", body=body, event_id=event.id)
 
 
 def _event_body(event: func.EventGridEvent | func.CloudEvent) -> dict[str, object]:

@@ -102,6 +102,10 @@ def handling_for(error: BaseException) -> Handling | None:
     return next((row for kind, row in HANDLING if isinstance(error, kind)), None)
 
 
+#: What a non-HTTP function returns: what it did and why (``ops invoke`` prints it).
+Result = dict[str, object]
+
+
 def run_handler(
     function_name: str,
     call: Callable[[Services], object],
@@ -110,13 +114,16 @@ def run_handler(
     body: object = None,
     past_due: bool = False,
     event_id: str | None = None,
-) -> None:
-    """Run ``call`` for an Event Grid, queue or timer function; return when the input is done
-    with (handled, or rejected and recorded), raise when the host should keep it.
+) -> Result:
+    """Run ``call`` for an Event Grid, queue or timer function; return what was done and why
+    when the input is done with (handled, or rejected and recorded), raise when the host
+    should keep it.
 
-    ``call`` returns a summary of what it did, for the log; ``body`` is the delivered
-    input, kept with a rejection record; ``event_id`` (the event's or message's id) names
-    the invocation in telemetry.
+    ``call`` returns what it did (a service result's dict, or a line); ``body`` is the
+    delivered input, kept with a rejection record; ``event_id`` (the event's or
+    message's id) names the invocation in telemetry. The result's ``status`` and
+    ``reason`` say it in words (``ignored``: ``no gate rule covers contosoprod/foo``),
+    and are what the log line says too.
     """
     from ops.telemetry import invocation, record_invocation_result
 
@@ -130,11 +137,31 @@ def run_handler(
         except Exception as exc:
             if _settle(function_name, exc, capability=capability, body=body, log=log):
                 record_invocation_result("rejected", error=exc)
-                return
+                return {"status": "rejected", "reason": f"{type(exc).__name__}: {exc}", "recorded": True}
             record_invocation_result(_result_of(exc), error=exc)
             raise
         record_invocation_result("handled")
-        log.info("%s%s: %s", function_name, " (past due)" if past_due else "", outcome)
+        result = describe_outcome(outcome)
+        late = " (past due)" if past_due else ""
+        log.info("%s%s: %s: %s", function_name, late, result["status"], result["reason"])
+        return result
+
+
+def describe_outcome(outcome: object) -> Result:
+    """``status`` and ``reason`` for what a handler returned, with its details kept.
+
+    A service result's dict says its ``status`` and, where it did nothing, why (its
+    ``reason``, or ``detail``); a plain line is its own reason.
+    """
+    if isinstance(outcome, dict):
+        status = str(outcome.get("status") or "done")
+        reason = str(outcome.get("reason") or outcome.get("detail") or status)
+        return {
+            "status": status,
+            "reason": reason,
+            **{k: v for k, v in outcome.items() if k not in ("status", "reason")},
+        }
+    return {"status": "done", "reason": str(outcome)}
 
 
 def respond_to_request(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from ops.triggers.handling import run_handler
+from ops.triggers.handling import Result, run_handler
 
 if TYPE_CHECKING:
     from ops.services import Services
@@ -19,7 +19,7 @@ bp = func.Blueprint()
 
 
 @bp.queue_trigger(arg_name="msg", queue_name="%OPS_PURGE_QUEUE%", connection="AzureWebJobsStorage")
-def purge_repository(msg: func.QueueMessage) -> None:
+def purge_repository(msg: func.QueueMessage) -> Result:
     """ACR purge of one batch of repositories: plan, apply, record (a replay does nothing)."""
     body = msg.get_body()
 
@@ -28,11 +28,11 @@ def purge_repository(msg: func.QueueMessage) -> None:
 
         return services.purge_service().process_batch(parse_batch_message(body)).to_dict()
 
-    run_handler("purge_repository", handle, capability="purge", body=body, event_id=msg.id)
+    return run_handler("purge_repository", handle, capability="purge", body=body, event_id=msg.id)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name="%OPS_RUNBOOK_QUEUE%", connection="AzureWebJobsStorage")
-def runbook_worker(msg: func.QueueMessage) -> None:
+def runbook_worker(msg: func.QueueMessage) -> Result:
     """A runbook run too long for its HTTP call: apply the accepted plan, record the outcomes."""
     body = msg.get_body()
 
@@ -41,4 +41,4 @@ def runbook_worker(msg: func.QueueMessage) -> None:
 
         return services.runbook_service().work(parse_run_message(body)).status
 
-    run_handler("runbook_worker", handle, capability="runbook", body=body, event_id=msg.id)
+    return run_handler("runbook_worker", handle, capability="runbook", body=body, event_id=msg.id)

@@ -8,6 +8,8 @@ that produces exactly that outcome.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from typing import Any
 
 from sandbox.world import World
@@ -155,66 +157,91 @@ EXPECTED_KEPT = {
 }
 
 
-def refs_of(world: World) -> dict[str, set[str]]:
+def refs_of(world: World, registry: str = REGISTRY) -> dict[str, set[str]]:
     """Refs present now, by repository: manifests found by the tags and subjects the estate gave."""
     out: dict[str, set[str]] = {}
-    registry = world.registries[REGISTRY]
+    found = world.registries[registry]
     for repo_model in ESTATE["registries"][0]["repositories"]:
-        repo = registry.repositories.get(repo_model["name"])
+        repo = found.repositories.get(repo_model["name"])
         present = set(repo.manifests) if repo else set()
         refs = set()
-        for digest, label in digests_by_ref(world, repo_model["name"]).items():
+        for digest, label in digests_by_ref(world, repo_model["name"], registry).items():
             if digest in present:
                 refs.add(label)
         out[repo_model["name"]] = refs
     return out
 
 
-_DIGESTS: dict[tuple[int, str], dict[str, str]] = {}
+_DIGESTS: dict[tuple[int, str, str], dict[str, str]] = {}
 
 
-def digests_by_ref(world: World, repository: str) -> dict[str, str]:
+def digests_by_ref(world: World, repository: str, registry: str = REGISTRY) -> dict[str, str]:
     """digest → ref for the estate's manifests, computed once from the freshly loaded world.
 
     Call it before anything is deleted (``remember_refs``); afterwards it answers from memory.
     """
-    key = (id(world), repository)
+    key = (id(world), registry, repository)
     if key not in _DIGESTS:
         raise AssertionError("call remember_refs(world) before the purge runs")
     return _DIGESTS[key]
 
 
-def remember_refs(world: World) -> None:
+def remember_refs(world: World, registries: Sequence[str] = (REGISTRY,)) -> None:
     """Label every manifest of the estate by its ref, while the world is as loaded."""
-    registry = world.registries[REGISTRY]
-    for repo_model in ESTATE["registries"][0]["repositories"]:
-        repo = registry.repositories[repo_model["name"]]
-        labels: dict[str, str] = {}
-        by_tag = {tag.name: tag.digest for tag in repo.tags.values()}
-        for model in repo_model["manifests"]:
-            if model["tags"]:
-                digest = by_tag[model["tags"][0]]
-                labels[digest] = model["ref"]
-                for child in repo.manifests[digest].children:
-                    labels[child] = f"{model['ref']}+children"
-        for manifest in repo.manifests.values():
-            if manifest.subject and manifest.digest not in labels:
-                subject = labels[manifest.subject]
-                kind = "sig" if manifest.artifact_type == SIGNATURE else "sbom"
-                labels[manifest.digest] = f"{subject}-{kind}"
-        for manifest in repo.manifests.values():
-            labels.setdefault(manifest.digest, "untagged-junk")
-        _DIGESTS[(id(world), repo_model["name"])] = labels
+    for registry in registries:
+        for repo_model in ESTATE["registries"][0]["repositories"]:
+            repo = world.registries[registry].repositories[repo_model["name"]]
+            _DIGESTS[(id(world), registry, repo_model["name"])] = _label(repo, repo_model)
 
 
-def expected_remaining(world: World) -> dict[str, set[str]]:
+def _label(repo: Any, repo_model: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    by_tag = {tag.name: tag.digest for tag in repo.tags.values()}
+    for model in repo_model["manifests"]:
+        if model["tags"]:
+            digest = by_tag[model["tags"][0]]
+            labels[digest] = model["ref"]
+            for child in repo.manifests[digest].children:
+                labels[child] = f"{model['ref']}+children"
+    for manifest in repo.manifests.values():
+        if manifest.subject and manifest.digest not in labels:
+            subject = labels[manifest.subject]
+            kind = "sig" if manifest.artifact_type == SIGNATURE else "sbom"
+            labels[manifest.digest] = f"{subject}-{kind}"
+    for manifest in repo.manifests.values():
+        labels.setdefault(manifest.digest, "untagged-junk")
+    return labels
+
+
+def expected_remaining(world: World, registry: str = REGISTRY) -> dict[str, set[str]]:
     """The refs that must remain, by repository, given the estate's refs."""
     out = {}
     for repo_model in ESTATE["registries"][0]["repositories"]:
         name = repo_model["name"]
-        every = set(digests_by_ref(world, name).values())
+        every = set(digests_by_ref(world, name, registry).values())
         out[name] = every - EXPECTED_DELETED[name]
     return out
+
+
+def estate_of_copies(names: Sequence[str]) -> dict[str, Any]:
+    """ESTATE with its registry copied under each of ``names``, and its cluster's workloads
+    running the same images from every copy, so that each copy purges the same way."""
+    estate = copy.deepcopy(ESTATE)
+    model = estate["registries"][0]
+    estate["registries"] = [{**copy.deepcopy(model), "name": name} for name in names]
+    for cluster in estate["clusters"]:
+        for kind in ("deployments", "cronjobs", "pods"):
+            for workload in cluster.get(kind, []):
+                workload["containers"] = [
+                    _from_registry(container, name) for container in workload["containers"] for name in names
+                ]
+    return estate
+
+
+def _from_registry(container: Any, name: str) -> Any:
+    if isinstance(container, str):
+        return container.replace(f"{REGISTRY}.azurecr.io", f"{name}.azurecr.io")
+    return {**container, "image": container["image"].replace(f"{REGISTRY}.azurecr.io", f"{name}.azurecr.io")}
 
 
 __all__ = [
@@ -224,6 +251,7 @@ __all__ = [
     "POLICY",
     "REGISTRY",
     "SUBSCRIPTION",
+    "estate_of_copies",
     "expected_remaining",
     "refs_of",
     "remember_refs",

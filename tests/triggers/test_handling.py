@@ -11,7 +11,9 @@ purge_schedule and gate_sweep:
 - any other exception raises, records nothing, and is logged with its traceback;
 - invalid settings (building the services fails) raise ConfigError like a bad policy;
 - a rejection that cannot be recorded is raised, never acknowledged;
-- success logs one line with the function's outcome (and "past due" for a late timer).
+- success returns what the function did and why (status, reason, the service's details)
+  and logs it as one line (with "past due" for a late timer); a rejection returns
+  ``rejected`` with the error as its reason.
 Also: a malformed ImagePushed fails in the real parser and is acknowledged with its path;
 a redelivered rejection is recorded once; HTTP functions answer each error with its
 status and a JSON body (400 names the field path, 503 carries Retry-After), and raise
@@ -82,12 +84,13 @@ RECORDED_AND_RAISED = [
 class Result:
     """What a fake service returns: enough for every trigger's outcome line."""
 
-    summary: str = "all done"
+    summary: str = "no gate rule covers contosoprod/foo"
     failed: list[Any] = field(default_factory=list)
     gave_up_transiently: bool = False
+    skipped: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {"summary": self.summary}
+        return {"status": "ignored", "detail": self.summary}
 
     def log_line(self) -> str:
         return self.summary
@@ -170,7 +173,9 @@ def test_invalid_input_is_recorded_and_acknowledged(
 ) -> None:
     capability, payload = FUNCTIONS[name]
     fake(monkeypatch, store, InvalidInput("data.target.digest", "a sha256 digest", "sha256:nope"))
-    assert invoke_function(function_app.app, name, payload).results == [None]
+    why = "InvalidInput: data.target.digest: expected a sha256 digest (got 'sha256:nope')"
+    rejected = {"status": "rejected", "reason": why, "recorded": True}
+    assert invoke_function(function_app.app, name, payload).results == [rejected]
     (record,) = rejections(store)
     assert (record.capability, record.target, record.status) == (capability, name, "rejected")
     assert record.reason == "InvalidInput: data.target.digest: expected a sha256 digest (got 'sha256:nope')"
@@ -263,17 +268,24 @@ def test_an_unrecorded_rejection_is_not_acknowledged(
     assert messages[-1].startswith(f"{name} failed (not recorded): InvalidInput: run:")
 
 
-@pytest.mark.parametrize(("name", "past_due", "line"), [
-    ("gate_on_image_pushed", False, f"gate_on_image_pushed: {{'event': '{EVENT}', 'summary': 'all done'}}"),
-    ("purge_repository", False, "purge_repository: {'summary': 'all done'}"),
-    ("schedule_tick", True, "schedule_tick (past due): all done"),
-    ("purge_schedule", True, "purge_schedule (past due): {'summary': 'all done'}"),
-    ("gate_sweep", False, "gate_sweep: {'summary': 'all done'}"),
+WHY = "no gate rule covers contosoprod/foo"
+
+
+@pytest.mark.parametrize(("name", "past_due", "line", "result"), [
+    ("gate_on_image_pushed", False, f"gate_on_image_pushed: ignored: {WHY}",
+     {"status": "ignored", "reason": WHY, "event": EVENT, "detail": WHY}),
+    ("purge_repository", False, f"purge_repository: ignored: {WHY}",
+     {"status": "ignored", "reason": WHY, "detail": WHY}),
+    ("schedule_tick", True, f"schedule_tick (past due): done: {WHY}", {"status": "done", "reason": WHY}),
+    ("purge_schedule", True, f"purge_schedule (past due): ignored: {WHY}",
+     {"status": "ignored", "reason": WHY, "detail": WHY}),
+    ("gate_sweep", False, f"gate_sweep: ignored: {WHY}", {"status": "ignored", "reason": WHY, "detail": WHY}),
 ])  # fmt: skip
-def test_success_logs_one_outcome_line(
+def test_success_returns_and_logs_what_was_done_and_why(
     name: str,
     past_due: bool,
     line: str,
+    result: dict[str, Any],
     store: SqliteStateStore,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -281,7 +293,7 @@ def test_success_logs_one_outcome_line(
     caplog.set_level(logging.INFO)
     service = fake(monkeypatch, store, None)
     payload = dict(TIMER, IsPastDue=True) if past_due else FUNCTIONS[name][1]
-    assert invoke_function(function_app.app, name, payload).results == [None]
+    assert invoke_function(function_app.app, name, payload).results == [result]
     assert len(service.calls) == 1
     assert [r.getMessage() for r in function_log(caplog, name)] == [line]
     assert rejections(store) == []
@@ -294,7 +306,8 @@ def test_a_malformed_event_is_acknowledged_with_its_path(
     broken = json.loads(json.dumps(PUSHED))
     broken["data"]["target"]["digest"] = "sha256:not-a-digest"
     for _ in range(2):  # Event Grid delivers at least once: the redelivery is not recorded again
-        assert invoke_function(function_app.app, "gate_on_image_pushed", broken).results == [None]
+        (result,) = invoke_function(function_app.app, "gate_on_image_pushed", broken).results
+        assert result["status"] == "rejected" and "data.target.digest" in result["reason"]
     assert service.calls == []
     (record,) = rejections(store)
     assert record.detail["path"] == "data.target.digest"

@@ -83,14 +83,16 @@ def test_invalid_policy_is_recorded_once_and_fails_every_run(monkeypatch: pytest
 
 def test_malformed_message_is_recorded_once_and_acknowledged() -> None:
     for _ in range(2):  # a redelivery of the same bad message is not recorded again
-        assert invoke_function(function_app.app, "purge_repository", "{not json").results == [None]
+        (result,) = invoke_function(function_app.app, "purge_repository", "{not json").results
+        assert result["status"] == "rejected" and result["reason"].startswith("InvalidInput: <root>")
     (reason,) = rejected()
     assert reason.startswith("InvalidInput: <root>: expected valid JSON")
 
 
 def test_message_of_an_unknown_run_is_rejected() -> None:
-    assert invoke_function(function_app.app, "purge_repository", MESSAGE).results == [None]
+    (result,) = invoke_function(function_app.app, "purge_repository", MESSAGE).results
     (reason,) = rejected()
+    assert result == {"status": "rejected", "reason": reason, "recorded": True}
     assert reason == "InvalidInput: run: expected a run recorded by purge_schedule (got 'r1')"
 
 
@@ -119,8 +121,11 @@ def test_a_batch_with_a_stale_in_use_set_is_refused_and_acknowledged() -> None:
     get_services().store().put_record(RUNS, "r1", record, etag=None)
     held = enqueued_record(parse_batch_message(MESSAGE).registry_ref, MESSAGE["repositories"])
     get_services().store().put_record(ENQUEUED, "r1/00000", held, etag=None)
+    statuses = []
     for _ in range(2):  # a redelivery finds the batch recorded
-        assert invoke_function(function_app.app, "purge_repository", MESSAGE).results == [None]
+        (result,) = invoke_function(function_app.app, "purge_repository", MESSAGE).results
+        statuses.append((result["status"], result["reason"].split(":")[0]))
+    assert statuses == [("refused", "refused"), ("already_done", "this batch finished before")]
     refused = get_services().store().get_record(BATCHES, "r1/00000")
     assert refused is not None and "OPS_PURGE_SNAPSHOT_MAX_AGE (30m)" in refused.value["refused"]
     (summary,) = [

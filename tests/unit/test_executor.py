@@ -19,7 +19,11 @@ another run's unfinished claim met while applying is verified at once (landed: d
 and recorded; not landed: taken over and applied) instead of waiting for the claim
 timeout; a claim that cannot be verified stays open; an effect whose audit write
 failed is recorded when its scope resumes; a stop request starts no further action
-and reports the rest as not attempted; open entries are pruned with old claims.
+and reports the rest as not attempted; open entries are pruned with old claims; a
+plan opened whole (open_plan) leaves a trace of actions not yet started, so one whose
+target went with an earlier action's effect is recorded as already gone on resume,
+and close_plan forgets the actions blocked by a failure but keeps those a stop left
+unstarted, for the next attempt to verify.
 """
 
 from __future__ import annotations
@@ -34,17 +38,20 @@ import pytest
 
 from ops.errors import CapExceeded, Conflict, NotFound, TransientError
 from ops.executor import (
+    GONE,
     INTERRUPTED,
     RESUMED,
     ExecutionPolicy,
     RateLimit,
     TokenBucket,
     apply_plan,
+    close_plan,
     failed_transiently,
+    open_plan,
     prune_claims,
     resolve_open_claims,
 )
-from ops.plan import Action, Plan, Status
+from ops.plan import Action, Outcome, Plan, Status
 from ops.state.sqlite import SqliteStateStore
 from ops.state.store import AuditRecord, Record
 
@@ -518,3 +525,50 @@ def test_open_entries_are_pruned_with_old_claims(store: SqliteStateStore) -> Non
     later = datetime.now(UTC) + timedelta(days=31)
     assert prune_claims(store, now=later, retention=timedelta(days=30)) == 2
     assert store.list_records("action-claims-open") == [] and store.list_records("action-claims") == []
+
+
+def test_a_target_removed_with_an_earlier_effect_is_recorded_as_gone(store: SqliteStateStore) -> None:
+    target = Target("subject", "signature", "other")
+    plan = Plan("purge", [delete("subject"), delete("signature"), delete("other")])
+    open_plan(store, plan, scope="s", now=NOW)
+
+    def cascade(action: Action) -> None:  # the registry deletes referrers with their subject
+        target.present.discard("signature")
+        target.delete(action)
+
+    target.die = {"subject": "after"}
+    with pytest.raises(Died):
+        apply_plan(
+            Plan("purge", plan.actions[:1]),
+            handlers={"delete": cascade},
+            store=store,
+            policy=APPLY,
+            verifiers={"delete": target.verify},
+            scope="s",
+        )
+    resolved = resolve_open_claims(
+        store, capability="purge", verifiers={"delete": target.verify}, scope="s", now=NOW
+    )
+    assert sorted((o.action.target, o.detail) for o in resolved) == [
+        ("signature", GONE),
+        ("subject", RESUMED),
+    ]
+    statuses = {r.target: r.status for r in store.query_audit(limit=10)}
+    assert statuses == {"subject": "applied", "signature": "already_done"}
+    assert store.list_records("action-claims-open") == []  # "other" was released: still there
+
+
+def test_close_plan_forgets_blocked_actions_and_keeps_interrupted_ones(store: SqliteStateStore) -> None:
+    plan = Plan("purge", [delete("a"), delete("b")])
+    open_plan(store, plan, scope="s", now=NOW)
+    blocked = Outcome(delete("a"), Status.FAILED, detail="not attempted: its parent was not deleted")
+    (interrupted,) = apply_plan(
+        Plan("purge", [delete("b")]),
+        handlers={"delete": Recorder()},
+        store=store,
+        policy=APPLY,
+        stop=lambda: True,
+    )
+    assert interrupted.detail == INTERRUPTED
+    close_plan(store, plan, [blocked, interrupted], scope="s")
+    assert [r.value["action"]["target"] for r in store.list_records("action-claims-open")] == ["b"]
