@@ -29,6 +29,7 @@ CAPABILITIES: dict[str, str] = {
     "schedule": "not built yet",
     "remediate": "not built yet",
     "failover": "not built yet",
+    "runbooks": "not built yet",
 }
 
 
@@ -510,7 +511,21 @@ def _demo_prometheus_alert(cluster: str, subscription: str) -> dict[str, Any]:
     return _demo_alert("aks-autoscaler-at-max", workspace, "Prometheus", context)
 
 
-STEPS: list[Step] = [step_health, step_estate, step_gate, step_purge, step_schedule, step_remediate]
+def step_runbooks(ctx: DemoContext) -> None:
+    from ops.demo_runbooks import step_runbooks as run_step
+
+    run_step(ctx)
+
+
+STEPS: list[Step] = [
+    step_health,
+    step_estate,
+    step_gate,
+    step_runbooks,
+    step_purge,
+    step_schedule,
+    step_remediate,
+]
 
 
 @contextlib.contextmanager

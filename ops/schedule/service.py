@@ -604,10 +604,13 @@ class ScheduleService:
                 raise InvalidInput("params.until", "an ISO 8601 time or a duration like 3h", until) from exc
             if instant <= moment:
                 raise InvalidInput("params.until", f"a time after now ({moment.isoformat()})", until)
-        report = self.plan(now=moment)
-        row = next((r for r in report.rows if r.id.lower() == fresh.key), None)
-        state = self._load_state()
-        operations = [op for op in state.operations.values() if op.cluster.lower() == fresh.key]
+        row = None
+        operations: list[Operation] = []
+        if kind != SNOOZE:  # a snooze needs neither the schedule's view nor running operations
+            report = self.plan(now=moment)
+            row = next((r for r in report.rows if r.id.lower() == fresh.key), None)
+            state = self._load_state()
+            operations = [op for op in state.operations.values() if op.cluster.lower() == fresh.key]
         return plan_manual(
             fresh,
             kind,
