@@ -11,10 +11,11 @@ Cases:
   apply is refused with 409 and the new plan;
 - schedule: a snooze sets the cluster's tag; a stop of a protected (prod) cluster is
   refused with 422 and nothing changes; a stop while the schedule keeps the cluster on
-  is refused; after hours the stop is started and recorded for the tick to confirm;
-- gate: a denied image's re-evaluation is planned; an override needs Ops.Approve (403
-  with Ops.Operate alone) and, with it, lets the digest through at once (pullable again),
-  naming who decided;
+  is refused; after hours the stop is started and recorded for the tick to confirm; a start
+  while the schedule wants the cluster off needs until, and with it snoozes and starts;
+- gate: a denied image's re-evaluation is planned (by tag: resolved to its digest) and
+  applied; an override needs Ops.Approve (403 with Ops.Operate alone) and, with it, lets
+  the digest through at once (pullable again), naming who decided;
 - long work: above OPS_RUNBOOK_INLINE_ACTIONS a POST answers 202 with a Location; the
   queued run is delivered to ``runbook_worker`` (as ``ops serve`` delivers local queues)
   and applied, and its run then reports the outcomes;
@@ -126,6 +127,7 @@ gate:
       maxSeverity: medium
       signatures: [notation]
 """
+TIMER = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
 EVENING = "2026-11-26T19:05:00+01:00"  # a Thursday, after hours in Berlin
 MORNING = "2026-11-27T09:00:00+01:00"
 
@@ -292,6 +294,18 @@ def test_schedule_runbooks_and_protected_clusters(api: Api) -> None:
     records = get_services().store().list_records("schedule-operations")
     assert [r.value["kind"] for r in records] == ["stop_cluster"]  # the tick will confirm it
 
+    waiting = api.post("runbooks/schedule-start", {"params": {"cluster": "aks-dev", "until": "2h"}})
+    assert waiting.status_code == 200 and waiting.json()["run"]["actions"] == 0  # the stop is still running
+    api.settle()  # the stop finishes, and the next tick (acting: not a dry run) confirms it
+    api.setting("OPS_DRY_RUN", "false")
+    invoke_function(function_app.app, "schedule_tick", TIMER)
+    unsnoozed = api.post("runbooks/schedule-start", {"params": {"cluster": "aks-dev"}})
+    assert unsnoozed.status_code == 422 and "give until" in unsnoozed.json()["detail"], unsnoozed.text
+    started = api.post("runbooks/schedule-start", {"params": {"cluster": "aks-dev", "until": "2h"}})
+    assert started.status_code == 200, started.text
+    assert [o["kind"] for o in started.json()["run"]["outcomes"]] == ["snooze", "start_cluster"]
+    assert api.server.world.clusters["aks-dev"].provisioning_state == "Starting"
+
 
 def test_gate_override_needs_approval_and_lets_the_digest_through(api: Api) -> None:
     world = api.server.world
@@ -302,6 +316,10 @@ def test_gate_override_needs_approval_and_lets_the_digest_through(api: Api) -> N
     scanned(world, "shop/legacy", digest, {"cve": "CVE-2024-3094", "severity": "Critical"}, registry=REGISTRY)
     image = f"{REGISTRY}/shop/legacy@{digest}"
     api.setting("OPS_DRY_RUN", "false")
+    planned = api.get("runbooks/gate-reevaluate", image=f"{REGISTRY}/shop/legacy:v0.9.1")
+    assert planned.status_code == 200, planned.text
+    (action,) = planned.json()["plan"]["actions"]
+    assert action["kind"] == "gate.reevaluate" and action["params"]["decision"] == "deny"
     reevaluated = api.post("runbooks/gate-reevaluate", {"params": {"image": image}})
     assert reevaluated.status_code == 200, reevaluated.text
     assert reevaluated.json()["run"]["detail"]["verdict"]["decision"] == "deny"

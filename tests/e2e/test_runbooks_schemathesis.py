@@ -52,20 +52,42 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxSe
         yield server, host.url, directory
 
 
-@pytest.mark.parametrize("roles", [["Ops.Read"], ["Ops.Operate"], ["Ops.Operate", "Ops.Approve"]], ids="+".join)
+@pytest.mark.parametrize(
+    "roles", [["Ops.Read"], ["Ops.Operate"], ["Ops.Operate", "Ops.Approve"]], ids="+".join
+)
 def test_no_server_errors_and_no_schema_violations(
     served: tuple[SandboxServer, str, Path], roles: list[str]
 ) -> None:
     server, url, directory = served
     token = mint(server, roles=roles, name="fuzzer", ttl=3600)
     command = [
-        str(ST), "run", f"{url}/runbooks/openapi.json", "--url", url,
-        "-H", f"Authorization: Bearer {token}",
-        "--checks", CHECKS, "--max-examples", "8", "--seed", "20261203",
-        "--request-timeout", "120", "--suppress-health-check", "all", "--no-color",
+        str(ST),
+        "run",
+        f"{url}/runbooks/openapi.json",
+        "--url",
+        url,
+        "-H",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        "8",
+        "--seed",
+        "20261203",
+        "--request-timeout",
+        "120",
+        "--suppress-health-check",
+        "all",
+        "--no-color",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=directory,
-                          env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=directory,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+    )
     report = done.stdout[-6000:] + done.stderr[-2000:]
     print(report)
     assert done.returncode == 0, report
