@@ -5,7 +5,10 @@ Cases:
 - every problem named by field path: out-of-range ceilings, unknown keys (with the keys
   expected), bad durations, bad regexes, minPortsPerNode above maxPortsPerNode;
 - a path that is not a file is a ConfigError naming the setting;
-- docs/schemas/remediate-policy.schema.json is generated from the models.
+- docs/schemas/remediate-policy.schema.json is generated from the models;
+- the example policy (examples/) loads and routes the alerts infra/app/cluster-alerts.bicep
+  creates (failed SNAT connections and used ports on the load balancer, unschedulable pods
+  on the cluster), Prometheus autoscaler alerts, and nothing else.
 """
 
 from __future__ import annotations
@@ -86,3 +89,29 @@ def test_published_schema_is_generated_from_the_models() -> None:
     assert published == policy_json_schema()
     assert published["$defs"]["SnatModel"]["additionalProperties"] is False
     assert "maxOutboundIPs" in published["$defs"]["SnatModel"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("metric", "target", "route"),
+    [
+        ("SnatConnectionCount", "Microsoft.Network/loadBalancers/kubernetes", "snat-load-balancer"),
+        ("UsedSnatPorts", "Microsoft.Network/loadBalancers/kubernetes", "snat-used-ports"),
+        (
+            "cluster_autoscaler_unschedulable_pods_count",
+            "Microsoft.ContainerService/managedClusters/aks",
+            "autoscaler-metric",
+        ),
+        ("Percentage CPU", "Microsoft.Compute/virtualMachines/vm", None),
+    ],
+)
+def test_example_policy_routes_the_infra_alert_rules(metric: str, target: str, route: str | None) -> None:
+    from ops.alerts import AlertRouter, parse_alert
+    from tests.support.alerts import sample
+
+    policy = read_policy_setting(str(ROOT / "examples" / "remediate-policy.yaml"))
+    body = sample("metric_fired.json")
+    body["data"]["essentials"]["alertTargetIDs"] = [f"/subscriptions/s/resourceGroups/g/providers/{target}"]
+    criterion = body["data"]["alertContext"]["condition"]["allOf"][0]
+    criterion.update(metricName=metric, dimensions=[{"name": "ConnectionState", "value": "Failed"}])
+    decision = AlertRouter(policy.routes).route(parse_alert(body))
+    assert (decision.route.name if decision.route else None) == route
