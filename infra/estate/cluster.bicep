@@ -15,8 +15,12 @@ param appPrincipalId string
 @description('Seed of the scheduler role\'s name, as infra/estate/subscription.bicep defines it.')
 param scheduleRoleSeed string
 
+@description('Seed of the remediation role\'s name, as infra/estate/subscription.bicep defines it.')
+param remediateRoleSeed string
+
 var roles = loadJsonContent('../roles.json')
 var scheduleRoleDefinitionId = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', guid(subscription().id, scheduleRoleSeed))
+var remediateRoleDefinitionId = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', guid(subscription().id, remediateRoleSeed))
 
 resource cluster 'Microsoft.ContainerService/managedClusters@2024-05-01' existing = {
   name: clusterName
@@ -43,6 +47,17 @@ resource scheduleOnGroup 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
+resource remediateOnCluster 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(cluster.id, appPrincipalId, remediateRoleSeed)
+  scope: cluster
+  properties: {
+    roleDefinitionId: remediateRoleDefinitionId
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'remediate: raise this cluster\'s SNAT ports, outbound IPs and autoscaler maxCount with If-Match PUTs (custom role)'
+  }
+}
+
 // Needs the cluster's Azure RBAC for Kubernetes authorization; a cluster on Kubernetes RBAC
 // only must bind the identity to a read-only ClusterRole itself (docs/deploy.md).
 resource inUseRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -52,7 +67,7 @@ resource inUseRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.AksRbacReader)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
-    description: 'in-use scan: read pods and workloads in every namespace through the Kubernetes API; no secrets'
+    description: 'in-use scan: read pods and workloads in every namespace through the Kubernetes API (remediate reads pods, events and the autoscaler status the same way); no secrets'
   }
 }
 
@@ -67,4 +82,4 @@ resource inUseCredentials 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-output removableResourceIds array = concat(scheduleScope == 'cluster' ? [scheduleOnCluster.id] : [scheduleOnGroup.id], [inUseRead.id, inUseCredentials.id])
+output removableResourceIds array = concat(scheduleScope == 'cluster' ? [scheduleOnCluster.id] : [scheduleOnGroup.id], [remediateOnCluster.id, inUseRead.id, inUseCredentials.id])

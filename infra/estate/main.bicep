@@ -44,6 +44,8 @@ param workspaceId string = ''
 
 // Seed of the custom scheduler role's name, shared with the clusters that are assigned it.
 var scheduleRoleSeed = 'acr-aks-ops-cluster-scheduler-${environmentName}'
+// Seed of the custom remediation role's name, likewise.
+var remediateRoleSeed = 'acr-aks-ops-cluster-remediator-${environmentName}'
 
 module subscriptionGrants 'subscription.bicep' = [for (s, i) in subscriptions: {
   name: take('ops-estate-${environmentName}-sub-${i}', 64)
@@ -52,6 +54,7 @@ module subscriptionGrants 'subscription.bicep' = [for (s, i) in subscriptions: {
     principalId: appPrincipalId
     environmentName: environmentName
     scheduleRoleSeed: scheduleRoleSeed
+    remediateRoleSeed: remediateRoleSeed
   }
 }]
 
@@ -81,6 +84,7 @@ module clusterGrants 'cluster.bicep' = [for (c, i) in clusters: {
     scheduleScope: c.?scheduleScope ?? 'cluster'
     appPrincipalId: appPrincipalId
     scheduleRoleSeed: scheduleRoleSeed
+    remediateRoleSeed: remediateRoleSeed
   }
   dependsOn: [
     subscriptionGrants

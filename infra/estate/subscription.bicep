@@ -1,5 +1,5 @@
 // Grants at subscription scope, for one subscription in scope: read access for discovery and
-// the definition of the custom scheduler role. Nothing that writes is granted at this scope.
+// the definitions of the custom scheduler and remediation roles. Nothing that writes is granted at this scope.
 targetScope = 'subscription'
 
 @description('Principal ID of the app\'s identity.')
@@ -9,6 +9,9 @@ param environmentName string
 
 @description('Seed of the scheduler role\'s name; infra/estate/cluster.bicep derives the same name.')
 param scheduleRoleSeed string
+
+@description('Seed of the remediation role\'s name; infra/estate/cluster.bicep derives the same name.')
+param remediateRoleSeed string
 
 var roles = loadJsonContent('../roles.json')
 
@@ -53,8 +56,38 @@ resource scheduler 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   }
 }
 
+// Remediation changes a cluster's networkProfile (SNAT ports, outbound IPs) or one pool's
+// maxCount with one managedClusters PUT (If-Match on the eTag): read and write the cluster,
+// read its pools. Its metrics, subnets and quotas are reads that Reader covers; its pods,
+// events and the autoscaler's ConfigMap are the Kubernetes reads granted per cluster.
+resource remediator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, remediateRoleSeed)
+  properties: {
+    roleName: 'ACR AKS Ops cluster remediator (${environmentName}, ${subscription().subscriptionId})'
+    description: 'remediate: read AKS clusters and their node pools, and update clusters (SNAT ports, outbound IPs, maxCount). Nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.ContainerService/managedClusters/read'
+          'Microsoft.ContainerService/managedClusters/write'
+          'Microsoft.ContainerService/managedClusters/agentPools/read'
+        ]
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      subscription().id
+    ]
+  }
+}
+
 output scheduleRoleDefinitionId string = scheduler.id
+output remediateRoleDefinitionId string = remediator.id
 output removableResourceIds array = [
   discovery.id
   scheduler.id
+  remediator.id
 ]

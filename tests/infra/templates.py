@@ -72,6 +72,7 @@ CAPABILITIES = (
     "gate:",
     "discovery:",
     "schedules:",
+    "remediate:",
     "in-use scan:",
     "storage:",
     "telemetry:",

@@ -3,12 +3,13 @@
 Cases:
 - Owner, Contributor and User Access Administrator appear nowhere in infra/, neither as a
   GUID in any file nor in roles.json;
-- every role assignment grants a role from roles.json, or the custom scheduler role;
+- every role assignment grants a role from roles.json, or the custom scheduler or remediation role;
 - every role assignment's description names the capability that needs it;
 - every role assignment has an explicit resource scope, except the two documented ones:
   Reader at subscription scope (discovery) and the scheduler role on a cluster's resource
   group (the scheduleScope=resourceGroup option);
 - at subscription scope only Reader is granted;
+- the remediation role holds exactly read and write of clusters and read of their pools;
 - the scheduler role holds exactly the five AKS actions, no wildcard and no data action,
   assignable only in its own subscription, and clusters reference it by the same name;
 - registry roles follow the registry's permissions mode: AcrDelete and AcrPush only in RBAC
@@ -20,6 +21,7 @@ Cases:
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tests.infra.templates import (
     CAPABILITIES,
@@ -34,6 +36,11 @@ from tests.infra.templates import (
     text,
 )
 
+REMEDIATOR_ACTIONS = {
+    "Microsoft.ContainerService/managedClusters/read",
+    "Microsoft.ContainerService/managedClusters/write",
+    "Microsoft.ContainerService/managedClusters/agentPools/read",
+}
 SCHEDULER_ACTIONS = {
     "Microsoft.ContainerService/managedClusters/read",
     "Microsoft.ContainerService/managedClusters/start/action",
@@ -48,6 +55,8 @@ def _granted_role(assignment_role_id: object) -> str:
     """The roles.json name (or ``scheduler``) a roleDefinitionId expression grants."""
     if assignment_role_id == "scheduleRoleDefinitionId":
         return "scheduler"
+    if assignment_role_id == "remediateRoleDefinitionId":
+        return "remediator"
     function = assignment_role_id["function"]  # type: ignore[index]
     assert function["type"] == "subscription_resource_id", function
     assert function["parameters"]["resource_type"] == "Microsoft.Authorization/roleDefinitions"
@@ -74,7 +83,9 @@ def test_every_assignment_grants_a_known_role() -> None:
     assert len(assignments) >= 15
     for assignment in assignments:
         granted = _granted_role(assignment.body["properties"]["roleDefinitionId"])
-        assert granted == "scheduler" or granted in roles(), f"{assignment.symbol} grants unknown {granted}"
+        assert granted in ("scheduler", "remediator") or granted in roles(), (
+            f"{assignment.symbol} grants unknown {granted}"
+        )
 
 
 def test_every_assignment_names_its_capability() -> None:
@@ -96,12 +107,30 @@ def test_subscription_scope_gets_read_only() -> None:
         assert _granted_role(assignment.body["properties"]["roleDefinitionId"]) == "Reader"  # type: ignore[attr-defined]
 
 
-def test_scheduler_role_is_exactly_the_five_actions() -> None:
+def _role_definition(symbol: str) -> Any:
     (definition,) = [
         r
         for r in declared_resources(INFRA / "estate" / "subscription.bicep")
-        if r.type == "Microsoft.Authorization/roleDefinitions"
+        if r.type == "Microsoft.Authorization/roleDefinitions" and r.symbol == symbol
     ]
+    return definition
+
+
+def test_remediation_role_is_exactly_its_three_actions() -> None:
+    props = _role_definition("remediator").body["properties"]
+    assert props["type"] == "CustomRole"
+    (permission,) = props["permissions"]
+    assert set(permission["actions"]) == REMEDIATOR_ACTIONS and len(permission["actions"]) == 3
+    assert permission["notActions"] == permission["dataActions"] == permission["notDataActions"] == []
+    name_expression = "guid(subscription().id, remediateRoleSeed)"
+    assert f"name: {name_expression}" in text(INFRA / "estate" / "subscription.bicep")
+    assert f"'Microsoft.Authorization/roleDefinitions', {name_expression})" in text(
+        INFRA / "estate" / "cluster.bicep"
+    )
+
+
+def test_scheduler_role_is_exactly_the_five_actions() -> None:
+    definition = _role_definition("scheduler")
     props = definition.body["properties"]
     assert props["type"] == "CustomRole"
     (permission,) = props["permissions"]
@@ -144,7 +173,7 @@ def test_cluster_roles_are_the_scheduler_and_kubernetes_read() -> None:
         _granted_role(a.body["properties"]["roleDefinitionId"])  # type: ignore[attr-defined]
         for a in _assignments_by_symbol("estate/cluster.bicep").values()
     }
-    assert granted == {"scheduler", "AksRbacReader", "AksClusterUser"}
+    assert granted == {"scheduler", "remediator", "AksRbacReader", "AksClusterUser"}
 
 
 def test_app_roles_are_data_roles_on_its_own_resources() -> None:
