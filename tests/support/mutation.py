@@ -15,8 +15,10 @@ others. A fresh clone has no history to diff against, so "changed" is judged by 
 function's hash, not by git. ``--record`` stores the hashes and results of a full run;
 survivors it stores must be explained in docs/testing.md (a test keeps the two in step).
 
-The targets: ``TARGETS`` below, plus every ``ops/<capability>/planner.py`` that appears
-later, tested by ``tests/unit/test_<capability>_planner*.py``.
+The targets: ``TARGETS`` below (a module and the unit tests that judge it), plus every
+``ops/<capability>/planner.py`` that appears later, tested by
+``tests/unit/test_<capability>_planner*.py``. A target whose tests do not exist yet is
+reported and skipped.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "ops/schedule/windows.py": ("tests/unit/test_schedule_windows*.py",),
     "ops/executor.py": ("tests/unit/test_executor*.py",),
+    "ops/remediate/autoscaler.py": ("tests/unit/test_remediate_planner*.py",),
+    "ops/remediate/snat.py": ("tests/unit/test_remediate_planner*.py",),
+    "ops/failover/machine.py": ("tests/unit/test_failover_policy.py", "tests/unit/test_failover_machine*.py"),
 }
 
 #: mutmut's exit-code classes that count as the mutant being detected.
