@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ops.distribution import MAX_REPOSITORY_LENGTH, REPOSITORY_EXPECTED, is_repository_name
 from ops.errors import InvalidInput
-from ops.payloads import format_path, load_json
+from ops.payloads import load_json
 from ops.purge.inventory import RegistryRef
 from ops.resource_ids import parse_resource_id
+from ops.wire import custom_error, validate_model
 
 #: The largest message body the Storage queue accepts is 64 KiB; base64 costs a third.
 MAX_BODY = 48 * 1024
@@ -31,7 +32,7 @@ REGISTRIES = "Microsoft.ContainerRegistry/registries"
 
 def _repository(name: str) -> str:
     if not is_repository_name(name):
-        raise ValueError(REPOSITORY_EXPECTED)
+        raise custom_error("repository", REPOSITORY_EXPECTED)
     return name
 
 
@@ -39,7 +40,7 @@ def _registry_id(value: str) -> str:
     try:
         parse_resource_id(value, of_type=REGISTRIES)
     except InvalidInput:
-        raise ValueError(f"the ARM id of a {REGISTRIES} resource") from None
+        raise custom_error("registry_id", f"the ARM id of a {REGISTRIES} resource") from None
     return value
 
 
@@ -89,28 +90,9 @@ class BatchMessage(_Message):
         return self.model_dump_json(by_alias=True)
 
 
-_EXPECTED = {
-    "missing": "a value (required field is missing)",
-    "extra_forbidden": "no such field (unknown fields are rejected)",
-    "string_type": "a string",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "list_type": "an array",
-    "model_type": "an object",
-    "dict_type": "an object",
-}
-
-
 def parse_batch_message(body: str | bytes | dict[str, Any]) -> BatchMessage:
     """A BatchMessage from a queue body; InvalidInput (naming the field) is the only error."""
     data = load_json(body, limit=MAX_BODY, what="a message")
     if not isinstance(data, dict):
         raise InvalidInput("<root>", "a JSON object", type(data).__name__)
-    try:
-        return BatchMessage.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        path = format_path(error["loc"]) or "<root>"
-        got = error.get("input")
-        expected = _EXPECTED.get(error["type"]) or str(error.get("ctx", {}).get("error") or error["msg"])
-        raise InvalidInput(path, expected, got if isinstance(got, str | int | float) else None) from None
+    return validate_model(BatchMessage, data)

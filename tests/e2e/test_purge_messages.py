@@ -9,6 +9,10 @@ the field, and sends no request at all to a registry: nothing is read, no token 
 asked for, nothing is deleted; afterwards the untampered messages still purge exactly
 what the policy selects.
 
+Also: bodies that used to crash (nesting 100,000 deep, a lone surrogate in a repository
+name, ``../../v2/_catalog``, a 40 KB name) are rejected by ``ops invoke purge_repository``
+with exit 0, recorded once, and send nothing to a registry.
+
 Also: images that workloads name through another endpoint of the registry (a replica's
 regional endpoint ``<name>.westeurope.geo.azurecr.io``, a data endpoint ARM reports,
 upper case, ``:443``) are protected as in use, like the login server's spelling.
@@ -181,3 +185,28 @@ def test_images_named_through_other_endpoints_of_the_registry_are_in_use(
     expected["shop/api"] |= {"old-ci", "signed-ci", "signed-ci-sig", "signed-ci-sbom"}
     expected["shop/web"] |= {"web-old"}
     assert remaining == expected  # everything else is purged as before
+
+
+def test_bodies_that_crashed_are_rejected_and_recorded_once(sandbox: SandboxServer) -> None:
+    (message, *_) = scheduled_messages()
+    body = json.loads(message.body)
+    since = datetime.now(UTC)
+    control(sandbox, "DELETE", "requests")
+    hostile = {
+        "<root>": "[" * 100_000 + "]" * 100_000,
+        "repositories[0]": message.body.replace(body["repositories"][0], "\\ud800", 1),
+        "repositories[1]": json.dumps(
+            {**body, "repositories": [body["repositories"][0], "../../v2/_catalog"]}
+        ),
+        "repositories[0]:long": json.dumps({**body, "repositories": ["x" * 40_000]}),
+    }
+    for path, payload in hostile.items():
+        for _ in range(2):
+            result = ops_invoke("purge_repository", payload)
+            assert result.exit_code == 0, (path, result.output)
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+        field = path.split(":")[0]
+        assert [r for r in rejections(since) if f"InvalidInput: {field}:" in r.reason], path
+    assert len(rejections(since)) == len(hostile)  # each once, though delivered twice
+    log = control(sandbox, "GET", "requests")["requests"]
+    assert [r for r in log if r["service"].startswith("acr:")] == []
