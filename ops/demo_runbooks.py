@@ -4,7 +4,8 @@
 tenant issues the tokens. An operator holding ``Ops.Operate`` snoozes a dev cluster,
 reviews a purge plan for one repository (the demo's purge policy, before the scheduled
 purge runs) and applies exactly that plan (its digest);
-a caller with only ``Ops.Read`` is refused the apply; the audit trail names the operator.
+a caller with only ``Ops.Read`` is refused the apply; the audit trail names the operator;
+the snooze is cleared again, so that the schedule step sees aks-dev as scheduled.
 """
 
 from __future__ import annotations
@@ -90,9 +91,28 @@ def step_runbooks(ctx: DemoContext) -> None:
             f"sam applies the reviewed plan: run {run['id']} {run['status']} {run['summary']}; "
             f"{len(deletes)} delete(s) in the audit trail name Sam ({run['caller']['oid'][:8]}…)",
         )
+        _settle(ctx)  # the snooze's tag update finishes, as it would in a few seconds in Azure
+        cleared = call(
+            "POST",
+            f"{api}/runbooks/schedule-snooze",
+            operator,
+            {"params": {"cluster": "aks-dev", "clear": True}, "reason": "testing done"},
+        )
+        _expect(cleared, 200)
+        _settle(ctx)
+        ctx.say(
+            "runbooks",
+            f"sam clears the snooze: POST → {cleared.status_code}; aks-dev follows its schedule again",
+        )
     if run["status"] != "succeeded" or not deletes:
         raise RuntimeError(f"the runbook run {run['status']}, with {len(deletes)} audited delete(s)")
     CAPABILITIES["runbooks"] = "snooze and purge over HTTP with an Ops.Operate token; Ops.Read refused"
+
+
+def _settle(ctx: DemoContext) -> None:
+    world = ctx.sandbox.world
+    with world.lock:
+        world.clock_offset += float(world.settings.get("lro_seconds", 3)) + 1
 
 
 def _expect(response: Any, status: int) -> None:
