@@ -1,5 +1,5 @@
-"""What purge must not trust, end to end: ``ops invoke`` with host-shaped queue bodies and
-timer payloads against the sandbox, the queue on Azurite.
+"""What purge must not trust, end to end: ``ops invoke purge_schedule`` and ``ops invoke
+purge_repository`` with host-shaped queue bodies against the sandbox, the queue on Azurite.
 
 Cases: a real message from ``purge_schedule``, changed in one way each (the registry
 name to one the run did not snapshot, the login server to ``127.0.0.1:1``, the

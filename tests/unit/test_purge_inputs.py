@@ -4,7 +4,10 @@ Cases: image references in every form Kubernetes shows them (tag, digest, both, 
 latest and Docker Hub, registry ports, runtime ``imageID`` schemes, bare image IDs); the
 in-use index keeps only our registries, the first user, and survives being split into
 bounded parts and joined; merging per-cluster indexes; a queue message round-trips and a
-malformed one is InvalidInput naming the field; reclaimed bytes count blobs only the
+malformed one is InvalidInput naming the field (a missing or malformed registry id or login
+server, repository names outside the OCI grammar such as ``../../v2/_catalog``, upper case,
+empty components, 256 or 40,000 characters, a lone surrogate, more than 500 of them, a body
+over 48 KiB, nesting 5,000 or 100,000 deep); reclaimed bytes count blobs only the
 deleted manifests used; batch summaries merge into a run summary, refused batches counted
 with their reasons; the local work queue (SQLite) is first in, first out; a cluster's
 last-known in-use set round-trips through the store, a newer one replaces the older
