@@ -1,6 +1,7 @@
 """Schemathesis against ``ops serve``: the runbooks API keeps its OpenAPI document.
 
-The app runs against the sandbox with the demo estate and policies; schemathesis
+The app runs against the sandbox with the demo estate and policies (the example failover
+policy, whose resources the estate lacks: its runbooks answer 404); schemathesis
 (``st run``) reads the document the app serves and sends generated requests, valid
 and invalid, with a valid sandbox token for each role in turn (read; operate;
 operate and approve), so that requests reach the runbooks rather than stop at 401.
@@ -22,7 +23,13 @@ from pathlib import Path
 import pytest
 
 import function_app
-from ops.demo import DEMO_GATE_POLICY, DEMO_PURGE_POLICY, DEMO_SCHEDULE_POLICY, SCHEDULE_EVENING
+from ops.demo import (
+    DEMO_GATE_POLICY,
+    DEMO_PURGE_POLICY,
+    DEMO_REMEDIATE_POLICY,
+    DEMO_SCHEDULE_POLICY,
+    SCHEDULE_EVENING,
+)
 from ops.triggers.serving import LocalHost
 from sandbox.estate import DEMO_ESTATE
 from sandbox.server import SandboxServer
@@ -31,6 +38,7 @@ from tests.support.sandbox import app_sandbox
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 ST = Path(sys.executable).with_name("st")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +50,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxSe
         "OPS_PURGE_POLICY": DEMO_PURGE_POLICY,
         "OPS_SCHEDULE_POLICY": DEMO_SCHEDULE_POLICY,
         "OPS_GATE_POLICY": DEMO_GATE_POLICY,
+        "OPS_REMEDIATE_POLICY": DEMO_REMEDIATE_POLICY,
+        # Every runbook is configured: a missing policy is the app's misconfiguration (500), not the caller's.
+        "OPS_FAILOVER_POLICY": str(EXAMPLES / "failover.yaml"),
         "OPS_SCHEDULE_NOW": SCHEDULE_EVENING,
     }
     with (
