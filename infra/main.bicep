@@ -171,6 +171,9 @@ param alertWebhookAppIdentifierUri string = ''
 @description('Alert on failed SNAT connections and high SNAT port use on the clusters\' outbound load balancers.')
 param enableSnatAlerts bool = true
 
+@description('Route Service Health incidents and cluster Resource Health changes to alert_webhook, for failover.')
+param enableFailoverAlerts bool = true
+
 @description('Alert when the cluster autoscaler reports unschedulable pods.')
 param enableAutoscalerAlerts bool = true
 
@@ -604,6 +607,7 @@ module alerts 'app/alerts.bicep' = if (!empty(alertWebhookAppObjectId)) {
     enableSnatAlerts: enableSnatAlerts
     enableAutoscalerAlerts: enableAutoscalerAlerts
     snatUsedPortsThreshold: snatUsedPortsThreshold
+    enableFailoverAlerts: enableFailoverAlerts
   }
 }
 

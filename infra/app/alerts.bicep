@@ -22,6 +22,9 @@ param enableSnatAlerts bool
 param enableAutoscalerAlerts bool
 param snatUsedPortsThreshold int
 
+@description('Route Service Health incidents and cluster Resource Health changes to alert_webhook (failover).')
+param enableFailoverAlerts bool
+
 // The function the action group calls and its route (DESIGN: alert_webhook, POST alerts).
 var alertFunctionName = 'alert_webhook'
 var alertRoute = 'alerts'
@@ -62,5 +65,75 @@ module clusterAlerts 'cluster-alerts.bicep' = [for (c, i) in clusters: {
     snatUsedPortsThreshold: snatUsedPortsThreshold
   }
 }]
+
+// Failover's signals (docs/failover.md): Service Health incidents and Resource Health
+// changes reach alert_webhook through the same action group. Both are activity-log alerts
+// at subscription scope, as Azure requires for them.
+@description('Service Health: incidents (not maintenance or advisories) for the services the write paths depend on.')
+resource serviceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (enableFailoverAlerts) {
+  name: 'ops-failover-service-health'
+  location: 'Global'
+  tags: tags
+  properties: {
+    description: 'failover: Service Health incidents for Container Registry, AKS, Front Door, Traffic Manager and App Configuration'
+    enabled: true
+    scopes: [
+      subscription().id
+    ]
+    condition: {
+      allOf: [
+        { field: 'category', equals: 'ServiceHealth' }
+        { field: 'properties.incidentType', equals: 'Incident' }
+        {
+          field: 'properties.impactedServices[*].ServiceName'
+          containsAny: [
+            'Container Registry'
+            'Azure Kubernetes Service (AKS)'
+            'Azure Front Door'
+            'Traffic Manager'
+            'App Configuration'
+          ]
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        { actionGroupId: actionGroup.id }
+      ]
+    }
+  }
+}
+
+@description('Resource Health: the clusters becoming Unavailable or Degraded, and Available again.')
+resource resourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (enableFailoverAlerts) {
+  name: 'ops-failover-resource-health'
+  location: 'Global'
+  tags: tags
+  properties: {
+    description: 'failover: Resource Health of the AKS clusters (Available, Degraded, Unavailable)'
+    enabled: true
+    scopes: [
+      subscription().id
+    ]
+    condition: {
+      allOf: [
+        { field: 'category', equals: 'ResourceHealth' }
+        { field: 'resourceType', equals: 'Microsoft.ContainerService/managedClusters' }
+        {
+          anyOf: [
+            { field: 'properties.currentHealthStatus', equals: 'Available' }
+            { field: 'properties.currentHealthStatus', equals: 'Degraded' }
+            { field: 'properties.currentHealthStatus', equals: 'Unavailable' }
+          ]
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        { actionGroupId: actionGroup.id }
+      ]
+    }
+  }
+}
 
 output actionGroupId string = actionGroup.id

@@ -77,6 +77,7 @@ NO_DIAGNOSTICS = {
     "Microsoft.Web/sites/basicPublishingCredentialsPolicies": "a setting of the site",
     "Microsoft.Insights/components": "workspace-based: its telemetry is already in the workspace",
     "Microsoft.Insights/actionGroups": "has no logs or metrics",
+    "Microsoft.Insights/activityLogAlerts": "has no logs or metrics; its firings are in the activity log",
     "Microsoft.Insights/metricAlerts": "alert history is in the activity log",
     "Microsoft.Insights/scheduledQueryRules": "alert history is in the activity log",
     "Microsoft.Insights/workbooks": "has no logs or metrics",
