@@ -517,6 +517,13 @@ def step_runbooks(ctx: DemoContext) -> None:
     run_step(ctx)
 
 
+def step_failover(ctx: DemoContext) -> None:
+    """eastus2 impaired: pointer, traffic and routing move to westus2 and back (ops.demo_failover)."""
+    from ops.demo_failover import step_failover as run
+
+    run(ctx)
+
+
 STEPS: list[Step] = [
     step_health,
     step_estate,
@@ -525,6 +532,7 @@ STEPS: list[Step] = [
     step_purge,
     step_schedule,
     step_remediate,
+    step_failover,
 ]
 
 

@@ -53,6 +53,7 @@ class StampState:
     saved_priorities: Mapping[str, int] = field(default_factory=dict)  # TM endpoint → priority
     note: str | None = None
     updated: datetime | None = None
+    generation: int = 0  # one more at every transition: its actions are new work, never "done before"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class StampState:
             "savedPriorities": dict(self.saved_priorities),
             "note": self.note,
             "updated": self.updated.isoformat() if self.updated else None,
+            "generation": self.generation,
         }
 
     @classmethod
@@ -83,12 +85,14 @@ class StampState:
             saved_priorities=dict(data.get("savedPriorities") or {}),
             note=data.get("note"),
             updated=datetime.fromisoformat(data["updated"]) if data.get("updated") else None,
+            generation=int(data.get("generation") or 0),
         )
 
     @property
     def transition(self) -> str:
-        """Names the current transition in idempotency keys: a second failover is new work."""
-        return f"{len(self.failovers)}:{self.phase}"
+        """Names the current transition in idempotency keys: a second failover, or a failback
+        after a flap, is new work, not a repeat of the first."""
+        return f"{self.generation}:{self.phase}"
 
 
 # -- region health ---------------------------------------------------------------------
@@ -232,6 +236,7 @@ def begin_failover(state: StampState, *, home: str, target: str, now: datetime) 
         routing_refused=None,
         note=None,
         updated=now,
+        generation=state.generation + 1,
     )
 
 

@@ -348,7 +348,13 @@ class FailoverService:
                 self._publish(stamp, "page", {"reason": reason})
             return StampOutcome(stamp.name, "page", reason, str(state.phase))
         state = replace(
-            state, phase=Phase.FAILING_BACK, done=(), online_checks=checks, note=None, updated=now
+            state,
+            phase=Phase.FAILING_BACK,
+            done=(),
+            online_checks=checks,
+            note=None,
+            updated=now,
+            generation=state.generation + 1,
         )
         etag = self._save(stamp, state, etag)
         self._publish(stamp, "failback_started", {"from": state.active, "to": state.home})
@@ -419,11 +425,11 @@ class FailoverService:
         self, stamp: Stamp, state: StampState, etag: str | None, impaired: set[str], reason: str
     ) -> StampOutcome:
         """The region faltered during failback: undo the failback steps taken, back to failed-over."""
-        assert state.home is not None and state.active is not None
+        home, active = state.home, state.active
+        assert home is not None and active is not None
         undo = tuple(s for s in FAILOVER_STEPS if s in state.done)
-        plan = self._plan_steps(
-            stamp, undo, state, home=state.home, target=state.active, impaired=impaired | {state.home}
-        )
+        state = replace(state, generation=state.generation + 1)
+        plan = self._plan_steps(stamp, undo, state, home=home, target=active, impaired=impaired | {home})
         results = self._apply(plan)
         state = replace(
             state,

@@ -6,7 +6,8 @@ clock on the sandbox clock, which the tests move forward to wait out hysteresis.
 Cases: a full failover (pointer, then traffic, then routing) and a failback that waits for
 the stable period and the consecutive checks, then returns routing, traffic and pointer;
 a duplicate and an out-of-order (older, Resolved) signal change nothing; a flap during
-failback stops it and returns to failed-over, undoing the steps it had taken; both regions
+failback stops it and returns to failed-over, undoing the steps it had taken, and a later
+failback still moves every path back; both regions
 impaired: nothing moves and the refusal is recorded; the last enabled origin is never
 disabled; ARM's refusal of the replication change is reported, retried a bounded number of
 times by the watch, and then paged, while pointer and traffic have moved; two concurrent
@@ -213,6 +214,12 @@ def test_flap_during_failback_returns_to_failed_over(
     assert outcome.decision == "flap" and outcome.phase == "failed-over"
     assert paths(server) == FAILED_OVER
     assert service.status()[0]["onlineChecks"] == 0
+    # healed for good: the second failback moves everything back (its actions are new work)
+    heal_and_wait(server, service)
+    advance(server, 150)
+    decisions = [service.watch().stamps[0].decision for _ in range(4)]
+    assert decisions == ["wait", "failback-step", "failback-step", "failback"]
+    assert paths(server) == normal_paths()
 
 
 def test_both_regions_impaired_does_nothing_and_says_so(
