@@ -63,6 +63,7 @@ def incident(stage: str, at: datetime) -> dict[str, Any]:
 
 
 def step_failover(ctx: Any) -> None:
+    from ops.adapters.clients import separate_clients
     from ops.alerts import parse_alert
     from ops.demo import CAPABILITIES, temporary_env
     from ops.services import get_services
@@ -114,7 +115,7 @@ def step_failover(ctx: Any) -> None:
                 "OPS_FAILOVER_POLICY": json.dumps(policy),
                 "OPS_DRY_RUN": "false",
             }
-            with temporary_env(**env):
+            with temporary_env(**env), separate_clients():
                 service = get_services().failover_service()
                 service.clock = now
                 from ops.plan import Action

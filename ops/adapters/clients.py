@@ -10,8 +10,9 @@ which group, which registry" is answered the same way everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, TypeVar
 
 from ops.adapters.identity import build_credential
@@ -68,3 +69,29 @@ def enum_text(value: Any) -> str:
     ``str(field)`` to a wire value passes for strings and silently fails for enums.
     """
     return str(getattr(value, "value", value))
+
+
+@contextlib.contextmanager
+def separate_clients() -> Iterator[None]:
+    """Build every credential and client afresh inside, and put the process's back after.
+
+    For the demo, which talks to a second sandbox (its own identity endpoint and CA) while
+    the first still runs: clients are cached per process, and the first sandbox's would be
+    reused otherwise."""
+    from ops.adapters import identity, kube
+
+    saved = (dict(_CLIENTS), dict(identity._CREDENTIALS), dict(kube._READERS))
+    with _CLIENTS_LOCK:
+        _CLIENTS.clear()
+    identity._CREDENTIALS.clear()
+    kube._READERS.clear()
+    try:
+        yield
+    finally:
+        with _CLIENTS_LOCK:
+            _CLIENTS.clear()
+            _CLIENTS.update(saved[0])
+        identity._CREDENTIALS.clear()
+        identity._CREDENTIALS.update(saved[1])
+        kube._READERS.clear()
+        kube._READERS.update(saved[2])

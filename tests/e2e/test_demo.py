@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from ops import demo
 from ops.cli import app
 
-BUILT = ("gate", "purge", "schedule")
+BUILT = ("gate", "purge", "schedule", "failover")
 
 
 def test_ops_demo_runs_every_capability_and_restores_the_environment(
