@@ -231,9 +231,16 @@ class Services:
         from ops.remediate.policy import read_policy_setting
 
         policy = read_policy_setting(self.settings.remediate.policy)
+        routes = [*policy.routes]
+        handlers: dict[str, Any] = {"remediate": lambda: RemediateAlerts(self.remediate_service)}
+        if self.settings.failover.policy:  # failover's routes come with its policy
+            from ops.failover.alerts import ROUTES, FailoverAlerts
+
+            routes.extend(ROUTES)
+            handlers["failover"] = lambda: FailoverAlerts(self.failover_service)
         return AlertWebhook(
-            router=AlertRouter([*policy.routes]),
-            handlers={"remediate": lambda: RemediateAlerts(self.remediate_service)},
+            router=AlertRouter(routes),
+            handlers=handlers,
             store=self.store(),
             dedupe_ttl=self.settings.remediate.dedupe_ttl,
             clock=lambda: datetime.now(UTC),
