@@ -8,9 +8,11 @@ name, with what was expected. Every setting here is also listed in
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -97,6 +99,11 @@ class EndpointSettings(_Group):
     # The app's own Event Grid topic (CloudEvents input schema); empty: nothing is published.
     events_topic_endpoint: OptionalStr = Field(None, alias="OPS_EVENTS_TOPIC_ENDPOINT")
 
+    @field_validator("managed_identity_client_id")
+    @classmethod
+    def _check_client_id(cls, value: str | None) -> str | None:
+        return _check_guid(value)
+
     @field_validator("arm_endpoint", "arm_audience", "logs_endpoint")
     @classmethod
     def _check_https(cls, value: str) -> str:
@@ -132,6 +139,37 @@ class StorageSettings(_Group):
     client_id: OptionalStr = Field(None, alias="AzureWebJobsStorage__clientId")
     state_path: str = Field(".ops/state.db", alias="OPS_STATE_PATH")
 
+    @field_validator("client_id")
+    @classmethod
+    def _check_client_id(cls, value: str | None) -> str | None:
+        return _check_guid(value)
+
+    @field_validator("account_name")
+    @classmethod
+    def _check_account(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9]{3,24}", value):
+            raise ValueError("expected a storage account name: 3-24 lower-case letters and digits")
+        return value
+
+    @field_validator("blob_service_uri", "queue_service_uri", "table_service_uri")
+    @classmethod
+    def _check_uri(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+/?", value):
+            raise ValueError("expected the service's endpoint, like https://<account>.blob.core.windows.net")
+        return value
+
+    @field_validator("connection_string")
+    @classmethod
+    def _check_connection_string(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_connection_string(value)
+        return value
+
+    @field_validator("state_path")
+    @classmethod
+    def _check_state_path(cls, value: str) -> str:
+        return check_state_path(value)
+
     @field_validator("credential")
     @classmethod
     def _check_credential(cls, value: str | None) -> str | None:
@@ -162,9 +200,69 @@ class StorageSettings(_Group):
 
 
 def check_ncrontab(value: str) -> str:
-    """A timer trigger schedule: six-field NCRONTAB, or a TimeSpan ``hh:mm:ss``."""
-    if len(value.split()) != 6 and not re.match(r"^\d{1,2}:\d{2}:\d{2}$", value.strip()):
+    """A timer trigger schedule: six-field NCRONTAB (seconds first, parsed by croniter as
+    the host would), or a TimeSpan ``hh:mm:ss``. Counting the fields is not enough:
+    ``x y z w v u`` has six."""
+    from croniter import croniter
+
+    if re.match(r"^\d{1,2}:\d{2}:\d{2}$", value.strip()):
+        return value
+    if len(value.split()) != 6 or not croniter.is_valid(value, second_at_beginning=True):
         raise ValueError("expected a six-field NCRONTAB expression like '0 */5 * * * *', or hh:mm:ss")
+    return value
+
+
+#: Settings whose values are never shown in a problem (they hold account keys).
+_SECRET_SETTINGS = frozenset({"AzureWebJobsStorage"})
+_CONNECTION_KEYS = frozenset(
+    {
+        "DefaultEndpointsProtocol", "AccountName", "AccountKey", "EndpointSuffix", "SharedAccessSignature",
+        "BlobEndpoint", "QueueEndpoint", "TableEndpoint", "FileEndpoint", "UseDevelopmentStorage",
+        "DevelopmentStorageProxyUri",
+    }
+)  # fmt: skip
+
+
+def check_connection_string(value: str) -> None:
+    """A storage connection string the SDKs (and the host) can use, or ValueError saying why.
+
+    ``UseDevelopmentStorage=true`` is Azurite; otherwise ``key=value`` pairs naming an
+    account with its key or a SAS, or explicit endpoints with a SAS.
+    """
+    pairs: dict[str, str] = {}
+    for number, part in enumerate((p for p in value.strip().split(";") if p.strip()), start=1):
+        key, sep, item = part.partition("=")
+        if not sep or key.strip() not in _CONNECTION_KEYS or not item.strip():
+            # Nothing of the value is shown: a misplaced account key must not reach a report.
+            known = ", ".join(sorted(_CONNECTION_KEYS))
+            raise ValueError(
+                f"expected a connection string of Key=value parts ({known}); part {number} is not one"
+            )
+        pairs[key.strip()] = item.strip()
+    if pairs.get("UseDevelopmentStorage", "").lower() == "true":
+        return
+    account = "AccountName" in pairs and ("AccountKey" in pairs or "SharedAccessSignature" in pairs)
+    endpoints = any(k.endswith("Endpoint") for k in pairs) and "SharedAccessSignature" in pairs
+    if not (account or endpoints):
+        raise ValueError(
+            "expected AccountName with AccountKey (or SharedAccessSignature), or UseDevelopmentStorage=true"
+        )
+
+
+def check_state_path(value: str) -> str:
+    """An SQLite file path the CLI can create: its nearest existing parent is a writable directory."""
+    path = Path(value).expanduser()
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"expected a file path whose directory can be created and written, not {value!r}")
+    return value
+
+
+def _check_guid(value: str | None) -> str | None:
+    if value is not None and not _GUID.match(value):
+        raise ValueError("expected a client id GUID like 00000000-0000-0000-0000-000000000000")
     return value
 
 
@@ -186,6 +284,14 @@ class ScheduleSettings(_Group):
     @classmethod
     def _check_ncrontab(cls, value: str) -> str:
         return check_ncrontab(value)
+
+    @field_validator("protected_environments")
+    @classmethod
+    def _never_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            # A "," or blank list would protect nothing, so that prod could be stopped.
+            raise ValueError("expected one or more environment names; an empty protected set is refused")
+        return value
 
     @field_validator("now")
     @classmethod
@@ -434,6 +540,7 @@ def _describe(exc: ValidationError) -> list[str]:
         name = str(err["loc"][0]) if err["loc"] else "<settings>"
         message = err["msg"].removeprefix("Value error, ")
         shown = err.get("input")
-        got = "" if shown is None or isinstance(shown, dict) else f" (got {shown!r})"
+        secret = name in _SECRET_SETTINGS  # its value holds a key: never echoed
+        got = "" if shown is None or isinstance(shown, dict) or secret else f" (got {shown!r})"
         out.append(f"{name}: {message}{got}")
     return out

@@ -225,6 +225,15 @@ class SchedulePolicy(_Model):
     retry: RetryPolicy = RetryPolicy.model_validate({})
     protected_environments: tuple[str, ...] = Field(DEFAULT_PROTECTED, alias="protectedEnvironments")
 
+    @field_validator("protected_environments")
+    @classmethod
+    def _never_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(v.strip() for v in value)
+        if not names or not all(names):
+            # "protect nothing" is never what an empty list means: refuse it.
+            raise ValueError("expected one or more environment names; an empty protected set is refused")
+        return names
+
     def is_protected(self, environment: str | None) -> bool:
         """Whether ``environment`` is protected, compared trimmed and case-folded."""
         return environment is not None and _fold(environment) in {
@@ -256,19 +265,26 @@ def load_policy(source: str | None, *, protected_environments: Sequence[str] | N
     """The policy from ``source`` (the ``OPS_SCHEDULE_POLICY`` value: a path to YAML, inline
     YAML, or empty for none).
 
-    ``protected_environments`` (from the settings) wins over the policy's own list.
-    Raises ConfigError listing every problem as ``schedule.<field path>: <what is wrong>``.
+    Protected environments are the union of ``protected_environments`` (the
+    ``OPS_SCHEDULE_PROTECTED_ENVIRONMENTS`` setting) and the policy's own
+    ``protectedEnvironments``, so that protection can only grow: a policy cannot unprotect
+    what the setting protects, nor the setting what the policy does. A policy without the
+    list takes the setting's alone. Raises ConfigError listing every problem as
+    ``schedule.<field path>: <what is wrong>``.
     """
     section = _section_of(read_policy_source(SETTING, source))
-    if protected_environments is not None:
-        section["protectedEnvironments"] = list(protected_environments)
     document = {"schedule": section}
     try:
-        return PolicyDocument.model_validate(document).schedule
+        policy = PolicyDocument.model_validate(document).schedule
     except ValidationError as exc:
         raise ConfigError(
             describe_validation_errors(exc, document, root="schedule", model=PolicyDocument)
         ) from None
+    if protected_environments is None:
+        return policy
+    own = policy.protected_environments if "protectedEnvironments" in section else ()
+    union = tuple(dict.fromkeys([*(e.strip() for e in protected_environments), *own]))
+    return policy.model_copy(update={"protected_environments": union})
 
 
 def _section_of(data: Any) -> dict[str, Any]:

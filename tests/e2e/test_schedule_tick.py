@@ -15,7 +15,9 @@ each pool back to its last known count and autoscaler bounds, system pool first,
 agent-pool update per tick, then an update of the cluster that clears its Failed, so
 that it ends Running and Succeeded with every failure and every "fallback" action in
 the audit trail; the CLI runs a tick in a subprocess (``ops invoke schedule_tick``),
-shows the plan as JSON, and snoozes a cluster.
+shows the plan as JSON, and snoozes a cluster; a schedule policy whose
+``protectedEnvironments`` lists ``staging`` adds it to the setting's protected set (the
+union): the evening tick leaves aks-staging's pools alone and still stops aks-dev.
 
 The executor applies one tick's actions concurrently (a thread pool), so the ARM writes
 of different clusters within one tick arrive in any order: a tick's writes are compared
@@ -361,3 +363,21 @@ def test_the_cli_runs_a_tick_plans_and_snoozes(sandbox: SandboxServer, tmp_path:
     assert sandbox.world.clusters["aks-dev"].power_state == "Running"  # snoozed
     assert sandbox.world.clusters["aks-dev"].provisioning_state == "Succeeded"
     assert writes(sandbox.world) == [("PATCH", "aks-dev"), ("PUT", "apps")]
+
+
+def test_a_policy_that_protects_staging_adds_to_the_setting(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import function_app
+    from ops.services import reset_services
+
+    monkeypatch.setenv("OPS_SCHEDULE_POLICY", "schedule:\n  protectedEnvironments: [staging]\n")
+    monkeypatch.setenv("OPS_SCHEDULE_NOW", EVENING.isoformat())
+    reset_services()
+    (result,) = invoke_function(function_app.app, "schedule_tick", TIMER).results
+    assert result["status"] == "done", result
+    world = sandbox.world
+    assert pool_state(world, "aks-staging") == STAGING_BEFORE  # protected by the policy
+    stops = [w for w in writes(world) if w == ("POST", "stop")]
+    assert len(stops) == 1  # aks-dev, not protected; aks-prod stays protected by the setting
+    assert world.clusters["aks-prod"].power_state == "Running"

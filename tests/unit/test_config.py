@@ -70,17 +70,17 @@ def test_identity_based_storage_derives_service_uris() -> None:
         {
             "AzureWebJobsStorage__accountName": "opsstate",
             "AzureWebJobsStorage__credential": "managedidentity",
-            "AzureWebJobsStorage__clientId": "abc",
+            "AzureWebJobsStorage__clientId": "11111111-2222-4333-8444-555555555555",
         }
     )
     assert settings.storage.mode == "identity"
     assert settings.storage.service_uri("table") == "https://opsstate.table.core.windows.net"
-    assert settings.storage.client_id == "abc"
+    assert settings.storage.client_id == "11111111-2222-4333-8444-555555555555"
 
 
 def test_connection_string_and_account_name_together_is_an_error() -> None:
     problems = check_settings(
-        {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "AzureWebJobsStorage__accountName": "x"}
+        {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "AzureWebJobsStorage__accountName": "opsstate"}
     )
     assert problems and problems[0].startswith("AzureWebJobsStorage:")
 
@@ -99,7 +99,10 @@ def test_sample_settings_name_exactly_the_settings() -> None:
 
 def test_partial_identity_storage_is_not_silently_sqlite() -> None:
     problems = check_settings(
-        {"AzureWebJobsStorage__credential": "managedidentity", "AzureWebJobsStorage__clientId": "abc"}
+        {
+            "AzureWebJobsStorage__credential": "managedidentity",
+            "AzureWebJobsStorage__clientId": "11111111-2222-4333-8444-555555555555",
+        }
     )
     assert problems and problems[0].startswith("AzureWebJobsStorage__accountName:")
 
@@ -107,11 +110,13 @@ def test_partial_identity_storage_is_not_silently_sqlite() -> None:
 def test_sqlite_is_refused_when_hosted_in_azure() -> None:
     problems = check_settings({"WEBSITE_SITE_NAME": "ops-app"})
     assert problems and "not shared between instances" in problems[0]
-    assert check_settings({"WEBSITE_SITE_NAME": "ops-app", "AzureWebJobsStorage__accountName": "st"}) == []
+    assert (
+        check_settings({"WEBSITE_SITE_NAME": "ops-app", "AzureWebJobsStorage__accountName": "opsstate"}) == []
+    )
 
 
 def test_a_pinned_schedule_clock_is_refused_in_azure() -> None:
-    env = {"WEBSITE_SITE_NAME": "ops-app", "AzureWebJobsStorage__accountName": "st"}
+    env = {"WEBSITE_SITE_NAME": "ops-app", "AzureWebJobsStorage__accountName": "opsstate"}
     problems = check_settings({**env, "OPS_SCHEDULE_NOW": "2026-11-26T19:00:00Z"})
     assert problems[0].startswith("OPS_SCHEDULE_NOW:")
     assert check_settings({"OPS_SCHEDULE_NOW": "2026-11-26T19:00:00Z"}) == []

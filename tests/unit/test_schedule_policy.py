@@ -2,7 +2,9 @@
 
 Cases: the policy from inline YAML, from a file, nested under ``schedule:`` or not, and
 empty; every problem reported at once with its field path; a one-line value that is
-neither a file nor YAML; protected environments from the settings win; retry backoff
+neither a file nor YAML; protected environments are the union of the setting and the
+policy's list (protection only grows; without a list in the policy, the setting alone),
+and an empty or blank list in the policy is refused with its path; retry backoff
 doubles up to its maximum; snooze times as durations, local times and times with
 offsets; holiday calendars by country and subdivision.
 """
@@ -68,8 +70,22 @@ def test_a_line_that_is_neither_a_file_nor_yaml() -> None:
         load_policy("/etc/ops/missing-schedule.yaml")
 
 
-def test_settings_win_for_protected_environments() -> None:
-    assert load_policy(POLICY, protected_environments=["qa"]).protected_environments == ("qa",)
+def test_protected_environments_are_the_union_of_setting_and_policy() -> None:
+    assert load_policy(POLICY, protected_environments=["qa"]).protected_environments == ("qa", "prod", "live")
+    both = load_policy(POLICY, protected_environments=["prod", "production"]).protected_environments
+    assert both == ("prod", "production", "live")
+    assert load_policy(None, protected_environments=["prod", "uat"]).protected_environments == ("prod", "uat")
+    adds_staging = "schedule:\n  protectedEnvironments: [staging]\n"
+    staging = load_policy(adds_staging, protected_environments=["prod", "production"])
+    assert staging.is_protected("Staging") and staging.is_protected("production")
+
+
+@pytest.mark.parametrize("listed", ["[]", "['  ']", "[prod, '']"])
+def test_an_empty_protected_list_in_the_policy_is_refused(listed: str) -> None:
+    with pytest.raises(
+        ConfigError, match=r"schedule.protectedEnvironments: .*an empty protected set is refused"
+    ):
+        load_policy(f"schedule:\n  protectedEnvironments: {listed}\n", protected_environments=["prod"])
 
 
 def test_backoff_doubles_up_to_its_maximum() -> None:
