@@ -43,14 +43,18 @@ def report_health(env: Mapping[str, str]) -> dict[str, Any]:
 
 def check_policies(env: Mapping[str, str]) -> list[str]:
     """The problems of every configured policy, each loaded as its capability loads it."""
+    from ops.failover.policy import load_policy as load_failover
     from ops.gate.policy import read_policy_setting as read_gate
     from ops.purge.policy import read_policy_setting as read_purge
+    from ops.remediate.policy import read_policy_setting as read_remediate
     from ops.schedule.policy import load_policy as load_schedule
 
     checks: dict[str, Callable[[str], object]] = {
         "OPS_GATE_POLICY": read_gate,
         "OPS_PURGE_POLICY": read_purge,
         "OPS_SCHEDULE_POLICY": load_schedule,
+        "OPS_REMEDIATE_POLICY": read_remediate,
+        "OPS_FAILOVER_POLICY": load_failover,
     }
     problems: list[str] = []
     for name, load in checks.items():

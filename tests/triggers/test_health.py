@@ -87,6 +87,8 @@ BROKEN = {
     "OPS_GATE_POLICY": "gate:\n  rules:\n    - {registry: '(', mode: nope}\n",
     "OPS_PURGE_POLICY": "purge:\n  rules:\n    - {olderThan: 30 dayz}\n",
     "OPS_SCHEDULE_POLICY": "schedule:\n  retry: {backoff: soon}\n",
+    "OPS_REMEDIATE_POLICY": "remediate:\n  snat: {headroom: lots}\n",
+    "OPS_FAILOVER_POLICY": "failover:\n  stamps:\n    - {name: pay}\n",
     "SCHEDULE_TICK": "x y z w v u",
     "PURGE_SCHEDULE": "0 3 * * *",
     "OPS_STATE_PATH": "/dev/null/state.db",
