@@ -22,7 +22,6 @@ import copy
 import hashlib
 import json
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -321,9 +320,7 @@ GENERATED: dict[str, Any] = {
 
 
 def test_generators_are_deterministic_and_sized() -> None:
-    started = time.perf_counter()
     world = load_estate(copy.deepcopy(GENERATED), now=NOW)
-    elapsed = time.perf_counter() - started
     again = load_estate(copy.deepcopy(GENERATED), now=NOW)
 
     registry = world.registries["benchacr"]
@@ -338,8 +335,8 @@ def test_generators_are_deterministic_and_sized() -> None:
     assert sum(p["status"]["phase"] == "Pending" for p in pods) == 100
     pinned = sum("@sha256:" in p["spec"]["containers"][0]["image"] for p in pods)
     assert 3_000 < pinned < 7_000
-    # 10% of the benchmark estate (1,000 x 100 + 20 x 5,000 within 15 s): keep well under 1.5 s.
-    assert elapsed < 3.0
+    # How fast estates load is bench.sandbox's seed_s (goal: the full estate within 15 s),
+    # not a wall-clock assertion that fails whenever the machine is busy.
 
 
 def test_generator_gives_several_tags_per_manifest() -> None:
