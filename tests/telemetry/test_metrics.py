@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 import ops.telemetry as telemetry
-from tests.support.sandbox import SUBSCRIPTION, control, minimal_estate, running_sandbox, sandbox_env
+from tests.support.sandbox import SUBSCRIPTION, connect_app, control, minimal_estate, running_sandbox
 from tests.telemetry.conftest import Captured, environment_without_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +82,8 @@ def throttle_once(server: object, *, service: str, path: str, retry_after: int) 
 @pytest.fixture
 def arm_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     with running_sandbox(minimal_estate(), tmp_path / "sandbox") as server:
-        sandbox_env(server, monkeypatch)
+        # The app's credentials and clients of an earlier test's sandbox are forgotten too.
+        connect_app(server, monkeypatch)
         yield server
 
 
