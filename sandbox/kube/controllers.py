@@ -131,7 +131,7 @@ def _reconcile_replica_set(cluster: Cluster, rs: dict[str, Any], maker: _PodMake
     wanted = int(rs.get("spec", {}).get("replicas", 1))
     pods = _owned(kube.pods, rs)
     keys = sorted(pods, key=lambda k: (pods[k]["metadata"].get("creationTimestamp", ""), k[1]))
-    for key in keys[wanted:][::-1] if len(keys) > wanted else []:
+    for key in reversed(keys[wanted:]):
         del kube.pods[key]
     serial = 0
     while len(_owned(kube.pods, rs)) < wanted:
