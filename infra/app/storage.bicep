@@ -25,6 +25,7 @@ param publicNetworkAccess string = 'Enabled'
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: public access follows vnetEnabled (a parameter checkov does not evaluate): off with it, and without it every request needs an Entra token (shared keys are off)
   // checkov:skip=CKV_AZURE_59: as CKV_AZURE_35: publicNetworkAccess is Disabled with vnetEnabled; otherwise Entra-only access and no anonymous blob access
+  // checkov:skip=CKV_AZURE_43: the name is main.bicep's 'st' plus toLower(uniqueString(...)), 15 lowercase letters and digits; checkov sometimes reads the unevaluated interpolation instead
   // checkov:skip=CKV_AZURE_206: zone-redundant by default; geo-redundant SKUs are a storageSku choice for those who need the audit trail to outlive a region
   name: name
   location: location
