@@ -22,7 +22,8 @@ RegionOpt = Annotated[str, typer.Option("--region", help="the impaired region, e
 
 
 def _emit(body: Any, rows: list[dict[str, Any]], title: str, columns: list[str]) -> None:
-    from ops.cli import Output, _output, print_json, print_table
+    from ops.cli import Output, _output
+    from ops.rendering import print_json, print_table
 
     if _output(None) is Output.json:
         print_json(body)
