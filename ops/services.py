@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ops.alerts.webhook import AlertWebhook
     from ops.auth import Authenticator
     from ops.failover.service import FailoverService
+    from ops.gate.policy import GatePolicy
     from ops.gate.service import GateService
     from ops.purge.protocols import WorkQueue
     from ops.purge.service import PurgeService
@@ -116,10 +117,15 @@ class Services:
         )
 
     def gate_service(
-        self, *, apply: bool | None = None, actor: Mapping[str, Any] | None = None
+        self,
+        *,
+        apply: bool | None = None,
+        actor: Mapping[str, Any] | None = None,
+        policy: GatePolicy | None = None,
     ) -> GateService:
         """The gate capability: ACR's data plane, ARM for quarantine policies, Resource Graph for
-        Defender's findings, and the app's Event Grid topic for verdicts."""
+        Defender's findings, and the app's Event Grid topic for verdicts. ``policy`` stands in
+        for ``OPS_GATE_POLICY`` (``ops gate check --policy``, which tries a policy out)."""
         from ops.adapters.arm import registry_directory
         from ops.adapters.graph import GraphFindings
         from ops.adapters.notify import EventGridPublisher
@@ -130,7 +136,7 @@ class Services:
         gate = self.settings.gate
         topic = self.settings.endpoints.events_topic_endpoint
         return GateService(
-            policy=read_policy_setting(gate.policy),
+            policy=policy or read_policy_setting(gate.policy),
             registries=lambda image: gate_registry(self.settings, image),
             directory=registry_directory(self.settings),
             findings=GraphFindings(self.settings),

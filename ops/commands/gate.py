@@ -1,13 +1,23 @@
 """``ops gate check`` and ``ops gate pending``: the scanning gate's verdict for one image, and
-the images it holds."""
+the images it holds.
+
+``ops gate check`` can gate a CI step: it exits 0 when the image passes (or no rule
+covers it), 4 when the verdict is deny or pending, 2 on bad usage or a bad policy, and 1
+when the check itself failed. ``--policy FILE`` judges the image under a policy that is
+not deployed yet, to try it out; it only reads, so it refuses ``--apply``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ops.commands.output import Output, OutputOpt, _output
+
+if TYPE_CHECKING:
+    from ops.gate.service import CheckResult
 
 gate_app = typer.Typer(no_args_is_help=True, help="The image-push scanning gate (docs/gate.md).")
 
@@ -16,25 +26,60 @@ gate_app = typer.Typer(no_args_is_help=True, help="The image-push scanning gate 
 def gate_check(
     reference: Annotated[str, typer.Argument(help="REGISTRY/REPOSITORY@sha256:… or REGISTRY/REPOSITORY:TAG")],
     apply: Annotated[bool, typer.Option("--apply", help="act on the verdict, as a sweep would")] = False,
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", help="judge under this policy file instead of OPS_GATE_POLICY (read only)"),
+    ] = None,
     output: OutputOpt = None,
 ) -> None:
-    """The gate's verdict for one image now, with every check and all the evidence behind it."""
+    """The gate's verdict for one image now, with every check and the evidence behind it.
+
+    Exit codes: 0 pass or not gated, 4 deny or pending, 2 bad usage or policy, 1 failure.
+    """
     from ops.cli import _fail
     from ops.errors import OpsError
-    from ops.rendering import print_json, print_table
-    from ops.services import get_services
+    from ops.rendering import print_json
 
+    if policy is not None and apply:
+        raise typer.BadParameter(
+            "--policy only tries a policy; --apply acts under the deployed one (OPS_GATE_POLICY)",
+            param_hint="--policy",
+        )
+    if policy is not None and not policy.is_file():
+        raise typer.BadParameter(f"{policy} does not exist", param_hint="--policy")
     try:
-        service = get_services().gate_service(apply=apply)
-        result = service.check(service.resolve(reference), apply=apply)
+        result = _check(reference, apply=apply, policy=policy)
     except OpsError as exc:
         _fail(exc, output)
-    body = result.to_dict()
     if _output(output) is Output.json:
-        print_json(body)
-        return
+        print_json(result.to_dict())
+    else:
+        _print_check(result)
+    raise typer.Exit(exit_code(result))
+
+
+def exit_code(result: CheckResult) -> int:
+    """0 when the image may be used (it passes, or no rule gates it); 4 when it may not yet."""
+    from ops.gate.planner import Decision
+
+    return 0 if result.verdict is None or result.verdict.decision is Decision.PASS else 4
+
+
+def _check(reference: str, *, apply: bool, policy: Path | None) -> CheckResult:
+    from ops.gate.policy import load_policy
+    from ops.services import get_services
+
+    trial = None if policy is None else load_policy(policy.read_text(), origin=str(policy))
+    service = get_services().gate_service(apply=apply, policy=trial)
+    return service.check_reference(reference, apply=apply)
+
+
+def _print_check(result: CheckResult) -> None:
+    from ops.rendering import print_table
+
+    body = result.to_dict()
     verdict = result.verdict
-    print(f"image:   {body['image']}  tags: {', '.join(body['tags']) or '-'}")
+    print(f"image:   {body['image']}  tags: {', '.join(body['tags']) or '(none)'}")
     if verdict is None:
         print(f"verdict: not gated ({result.detail})")
         return

@@ -809,25 +809,33 @@ class GateService:
             image = image.with_digest(self.registries(image).resolve_tag(image.repository, match["tag"]))
         return image
 
-    def check(self, image: ImageRef, *, apply: bool = False) -> CheckResult:
+    def check_reference(self, reference: str, *, apply: bool = False) -> CheckResult:
+        """:meth:`check` for a reference as a person writes it; a tag asked for is one of the
+        image's tags even when the gate has no record of the image."""
+        match = _REFERENCE.match(reference.strip())
+        asked = (match["tag"],) if match and match["tag"] else ()
+        return self.check(self.resolve(reference), apply=apply, tags=asked)
+
+    def check(self, image: ImageRef, *, apply: bool = False, tags: Sequence[str] = ()) -> CheckResult:
         """The verdict for one image now, from fresh evidence (``ops gate check``).
 
         Read-only unless ``apply``, which acts on the verdict as a sweep would (only for an
-        image the gate has a record of: one pushed while the gate was watching).
+        image the gate has a record of: one pushed while the gate was watching). ``tags``
+        are tags known to name the image besides those its record holds.
         """
         if self.policy is None:
             raise PermanentError("no gate policy is configured (OPS_GATE_POLICY)")
         rule = self.policy.rule_for(image.registry, image.repository)
         record = records.load_record(self.store, image.key)
+        known = tuple(dict.fromkeys((*(record.tags if record else ()), *tags)))
         if rule is None:
-            tags = record.tags if record else ()
-            return CheckResult(image, tags, None, record, {}, detail="no gate rule covers this repository")
+            return CheckResult(image, known, None, record, {}, detail="no gate rule covers this repository")
         gate = self.registries(image)
         facts = record.manifest if record is not None else None
         if facts is None:  # read only when unknown: a locked manifest cannot be read
             facts = gate.read_manifest(image.repository, image.digest, labels=bool(rule.labels))
         now = self.clock()
-        base = record or GateRecord(image=image, rule=rule.name, first_seen=now, updated=now)
+        base = record or GateRecord(image=image, rule=rule.name, first_seen=now, updated=now, tags=known)
         probe = replace(base, manifest=facts, scan=None, referrers=None)
         scans, _ = self._read_scans([probe])
         referrers = (
@@ -849,7 +857,7 @@ class GateService:
             )
             record = self._decide(stored or current, rule, quarantine)
             verdict = record.verdict or verdict
-        return CheckResult(image, current.tags, verdict, record, evidence.to_dict())
+        return CheckResult(image, known, verdict, record, evidence.to_dict())
 
     def pending(self) -> list[dict[str, Any]]:
         """Pending images, oldest first, with their age and what each waits for (``ops gate pending``)."""

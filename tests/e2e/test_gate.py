@@ -675,10 +675,10 @@ def test_ops_invoke_and_ops_gate_commands(sandbox: SandboxServer) -> None:
     assert row["waitingFor"] == ["scan"] and row["tags"] == ["v7"] and row["blocked"] is True
     scanned(world, "sev/cli", digest, {"cve": "CVE-2024-9000", "severity": "High", "package": "openssl"})
     checked = runner.invoke(cli, ["gate", "check", f"{REGISTRY}/sev/cli:v7", "--output", "json"])
-    assert checked.exit_code == 0, checked.output
+    assert checked.exit_code == 4, checked.output  # deny: a CI step stops here
     body = json.loads(checked.output)
     assert body["verdict"]["decision"] == "deny" and body["recorded"]["decision"] == "pending"
     assert body["evidence"]["scan"]["findings"][0]["cve"] == "CVE-2024-9000"
     table = runner.invoke(cli, ["gate", "check", f"{REGISTRY}/sev/cli@{digest}", "--apply"])
-    assert table.exit_code == 0 and "CVE-2024-9000" in table.output and "deny" in table.output
+    assert table.exit_code == 4 and "CVE-2024-9000" in table.output and "deny" in table.output
     assert decision(world, "sev/cli", digest) == "deny"
