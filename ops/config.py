@@ -82,7 +82,7 @@ class CapSettings(_Group):
 
     max_actions_per_run: int = Field(200, ge=1, le=100_000, alias="OPS_MAX_ACTIONS_PER_RUN")
     max_concurrency: int = Field(16, ge=1, le=32, alias="OPS_MAX_CONCURRENCY")
-    # Singleton leases (purge, schedule tick, gate sweep) last this long unless renewed;
+    # Singleton leases (purge, schedule tick, gate sweep, failover stamps) last this long unless renewed;
     # holders renew every third of it, so a dead holder blocks the next run this long.
     lease_duration: Duration = Field(
         timedelta(seconds=60), ge=timedelta(seconds=5), le=timedelta(minutes=10), alias="OPS_LEASE_DURATION"

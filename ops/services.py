@@ -218,6 +218,7 @@ class Services:
             execution=self.execution_policy(apply=apply),
             clock=(lambda: pinned) if pinned is not None else (lambda: datetime.now(UTC)),
             publisher=EventGridPublisher(self.settings, topic) if topic else None,
+            lease=self.settings.caps.lease_duration,
         )
 
     def runbook_queue(self) -> WorkQueue:

@@ -7,6 +7,12 @@ one step per tick once the region is verified healthy; ``plan_region`` / ``apply
 serve the ``failover`` runbook and CLI. Each stamp is handled under a lease, and its
 state is written with ETags, so that two watchers, or a watcher and an alert, never act
 on one stamp at once. Every transition is published as a CloudEvent ``ops.failover.*``.
+
+The stamp's lease is the project's short, renewed lease (``ops.state.leases``,
+``OPS_LEASE_DURATION``): a live actor keeps it for as long as a failover takes, an actor
+that died frees the stamp within that duration, and one whose renewal fails takes no
+further step. Leases run on the wall clock even where failover's "now" is pinned or on
+the sandbox clock: they are about processes, not about the incident's timeline.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ops.alerts.schema import Alert
@@ -44,6 +50,7 @@ from ops.failover.policy import FailoverPolicy, Stamp
 from ops.failover.protocols import FailoverPaths, Publisher
 from ops.failover.signals import signals_from_alert
 from ops.plan import Guard, Outcome, Plan
+from ops.state.leases import LEASE_DURATION, HeldLease, LeaseHeld, take_lease
 from ops.state.store import StateStore
 from ops.telemetry import record_transition
 
@@ -51,7 +58,6 @@ log = logging.getLogger(__name__)
 
 STAMPS = "failover-stamps"
 REGIONS = "failover-regions"
-LEASE_DURATION = timedelta(minutes=10)
 
 
 @dataclass
@@ -93,6 +99,11 @@ class FailoverService:
     clock: Callable[[], datetime]
     publisher: Publisher | None = None
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: How long a stamp's lease lasts unless renewed (OPS_LEASE_DURATION).
+    lease: timedelta = LEASE_DURATION
+    lease_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
+    # The lease each stamp is being run under, for the checks between steps.
+    _held: dict[str, HeldLease] = field(default_factory=dict, repr=False)
     # The phase each stamp had when last read or written, so that a save that changes it is
     # recorded as a transition (ops.telemetry).
     _phases: dict[str, Phase] = field(default_factory=dict, repr=False)
@@ -209,19 +220,32 @@ class FailoverService:
     # -- one stamp ---------------------------------------------------------------------------
 
     def run_stamp(self, stamp: Stamp, *, watching: bool = False, approved: bool = False) -> StampOutcome:
-        now = self.clock()
-        lease = self.store.acquire_lease(
-            f"failover-{stamp.name}", holder=self.holder, duration=LEASE_DURATION, now=now
-        )
-        if lease is None:
-            state = self._read_state(stamp)[0]
-            return StampOutcome(
-                stamp.name, "busy", "another actor holds this stamp's lease", str(state.phase)
+        try:
+            held = take_lease(
+                self.store,
+                f"failover-{stamp.name}",
+                holder=self.holder,
+                what=f"stamp {stamp.name}: another actor holds its lease",
+                duration=self.lease,
+                now=self.lease_clock,
             )
+        except LeaseHeld as busy:
+            state = self._read_state(stamp)[0]
+            return StampOutcome(stamp.name, "busy", str(busy), str(state.phase))
+        self._held[stamp.name] = held
         try:
             return self._run_locked(stamp, watching=watching, approved=approved)
         finally:
-            self.store.release_lease(lease)
+            self._held.pop(stamp.name, None)
+            held.release()
+
+    def _check_lease(self, stamp: Stamp, step: str) -> None:
+        """Before each write: a lease that could not be renewed may be another actor's now."""
+        held = self._held.get(stamp.name)
+        if held is not None and held.lost.is_set():
+            raise TransientError(
+                f"{stamp.name}: its lease was lost; {step} not started, the next run resumes"
+            )
 
     def _run_locked(self, stamp: Stamp, *, watching: bool, approved: bool) -> StampOutcome:
         now = self.clock()
@@ -272,6 +296,7 @@ class FailoverService:
         for step in FAILOVER_STEPS:
             if step in state.done:
                 continue
+            self._check_lease(stamp, step)
             plan = self._plan_steps(
                 stamp, (step,), state, home=state.home, target=state.active, impaired=impaired
             )
@@ -392,6 +417,7 @@ class FailoverService:
         if problem is not None or state.home in impaired:
             return self._flap(stamp, state, etag, impaired, problem or f"{state.home} is impaired again")
         step = next(s for s in FAILBACK_STEPS if s not in state.done)
+        self._check_lease(stamp, f"failback {step}")
         plan = self._plan_steps(
             stamp, (step,), state, home=state.home, target=state.active, impaired=impaired, back=True
         )
@@ -428,6 +454,7 @@ class FailoverService:
         home, active = state.home, state.active
         assert home is not None and active is not None
         undo = tuple(s for s in FAILOVER_STEPS if s in state.done)
+        self._check_lease(stamp, "undoing the failback")
         state = replace(state, generation=state.generation + 1)
         plan = self._plan_steps(stamp, undo, state, home=home, target=active, impaired=impaired | {home})
         results = self._apply(plan)

@@ -12,7 +12,10 @@ impaired: nothing moves and the refusal is recorded; the last enabled origin is 
 disabled; ARM's refusal of the replication change is reported, retried a bounded number of
 times by the watch, and then paged, while pointer and traffic have moved; two concurrent
 watchers give one actor; a failure mid-failover (an injected ARM error on the traffic step)
-leaves the stamp failing-over and the next watch resumes it to the same end state.
+leaves the stamp failing-over and the next watch resumes it to the same end state; the
+stamp's lease lasts OPS_LEASE_DURATION: an actor that died holding it blocks the stamp (the
+refusal names it) until then, and the next watch takes it over and fails over; an actor
+whose lease is lost mid-failover takes no further step, and the next watch resumes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -343,6 +346,67 @@ def test_a_failure_mid_failover_resumes_to_the_same_end_state(
         signal(service, PRIMARY, True)
     status = service.status()[0]
     assert status["phase"] == "failing-over" and status["done"] == ["pointer"]
+    outcome = service.watch().stamps[0]
+    assert outcome.decision == "failover" and outcome.phase == "failed-over"
+    assert paths(server) == FAILED_OVER
+
+
+def test_a_dead_actors_lease_frees_the_stamp_within_the_lease_duration(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPS_LEASE_DURATION", "20s")
+    service = make_service(server, monkeypatch, tmp_path)
+    assert service.lease == timedelta(seconds=20)
+    wall = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    service.lease_clock = lambda: wall
+    start_pointer(service)
+    impair(server, PRIMARY)
+    # An actor took the stamp and died: its lease is never renewed nor released.
+    dead = service.store.acquire_lease(
+        "failover-payments0", holder="crashed", duration=service.lease, now=wall
+    )
+    assert dead is not None
+    busy = signal(service, PRIMARY, True).stamps[0]
+    assert busy.decision == "busy" and "held by crashed until 2026-12-01T09:00:20Z" in busy.reason
+    assert paths(server) == normal_paths()
+    wall += timedelta(seconds=20)
+    outcome = service.watch().stamps[0]
+    assert outcome.decision == "failover" and outcome.phase == "failed-over"
+    assert paths(server) == FAILED_OVER
+    lease = service.store.read_lease("failover-payments0")
+    assert lease is None or lease.holder != "crashed"
+
+
+class LeaseLostAfterPointer:
+    """The real paths; after the pointer moves, the actor's lease renewal fails (as when the
+    store was unreachable past the lease's expiry and another actor may have the stamp)."""
+
+    def __init__(self, service: FailoverService) -> None:
+        self.service = service
+        self.real = service.paths
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def set_pointer(self, action: Any) -> None:
+        self.real.set_pointer(action)
+        self.service._held["payments0"].lost.set()
+
+
+def test_a_lost_lease_stops_before_the_next_step_and_the_next_run_resumes(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    service = make_service(server, monkeypatch, tmp_path)
+    start_pointer(service)
+    real = service.paths
+    service.paths = LeaseLostAfterPointer(service)  # type: ignore[assignment]
+    impair(server, PRIMARY)
+    with pytest.raises(Exception, match="lease was lost; traffic not started"):
+        signal(service, PRIMARY, True)
+    status = service.status()[0]
+    assert status["phase"] == "failing-over" and status["done"] == ["pointer"]
+    assert paths(server)["origins"][PRIMARY] == "Enabled"  # traffic untouched
+    service.paths = real
     outcome = service.watch().stamps[0]
     assert outcome.decision == "failover" and outcome.phase == "failed-over"
     assert paths(server) == FAILED_OVER
