@@ -186,3 +186,6 @@ class ArmRegistryDirectory:
             if wanted in (registry.name.lower(), registry.login_server.lower()):
                 return registry.name, registry.login_server, registry.id
         return None
+
+    def list_registry_names(self) -> list[str]:
+        return [registry.name for registry in ArmDirectory(self.settings).list_registries()]

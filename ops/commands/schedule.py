@@ -3,12 +3,17 @@ and ``snooze`` to keep one cluster running."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ops.commands.output import Output, OutputOpt, _output
+
+if TYPE_CHECKING:
+    from ops.plan import Outcome, Plan
+    from ops.state.store import StateStore
 
 schedule_app = typer.Typer(help="Non-prod AKS shutdown and startup on schedules (docs/schedule.md).")
 
@@ -77,24 +82,89 @@ def schedule_snooze(
         typer.Option("--until", help="ISO 8601 time (cluster's zone if no offset) or duration like 3h"),
     ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="remove the snooze")] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="set the tag (default: show it only)")] = False,
     output: OutputOpt = None,
 ) -> None:
-    """Keep CLUSTER running until a time (sets its ops-snooze-until tag)."""
+    """Keep CLUSTER running until a time, whatever its schedule says (its ops-snooze-until tag).
+
+    Shows the snooze in the cluster's own time zone and changes nothing; --apply sets it.
+    Exit codes: 0 ok, 1 failed, 2 bad usage, 3 refused (a protected cluster).
+    """
     from ops.cli import _fail
     from ops.errors import OpsError
     from ops.rendering import print_json
+    from ops.schedule.manual import SNOOZE
     from ops.services import get_services
 
     if (until is None) == (not clear):
         raise typer.BadParameter("give --until TIME, or --clear", param_hint="--until")
     try:
-        result = get_services().schedule_service().snooze(cluster, until=None if clear else until)
+        service = get_services().schedule_service(apply=apply)
+        plan = service.plan_manual(cluster, SNOOZE, until=until, clear=clear, until_field="--until")
+        outcomes = service.apply_manual(plan) if apply and plan.actions else []
+        stored = bool(outcomes) and _stored_snooze(service.store, plan.actions[0].target)
     except OpsError as exc:
         _fail(exc, output)
+    document = snooze_document(plan, outcomes, apply=apply, stored=stored)
     if _output(output) is Output.json:
-        print_json(result)
+        print_json(document)
     else:
-        print(f"{result['cluster']}: ops-snooze-until={result['ops-snooze-until'] or '(cleared)'}")
+        print(document["message"])
+    raise typer.Exit(3 if document["status"] == "refused" else 1 if document["status"] == "failed" else 0)
+
+
+def _stored_snooze(store: StateStore, cluster_id: str) -> bool:
+    """Whether the snooze went to the app's state (AKS takes no tags on a stopped cluster)."""
+    from ops.schedule.records import SNOOZES_TABLE
+
+    return store.get_record(SNOOZES_TABLE, cluster_id.lower()) is not None
+
+
+def snooze_document(
+    plan: Plan, outcomes: Sequence[Outcome], *, apply: bool, stored: bool = False
+) -> dict[str, Any]:
+    """The snooze as one JSON document, with a sentence for people in ``message``."""
+    from zoneinfo import ZoneInfo
+
+    from ops.plan import Status
+    from ops.schedule.policy import TAG_SNOOZE, format_local
+
+    if not plan.actions:
+        guard = (*plan.protected, *plan.skipped)[0]
+        name = guard.target.rsplit("/", 1)[-1]
+        return {"cluster": name, "id": guard.target, "status": "refused", "reason": guard.reason,
+                "message": f"{name}: refused: {guard.reason}"}  # fmt: skip
+    action = plan.actions[0]
+    name = action.target.rsplit("/", 1)[-1]
+    value = action.params.get("until")
+    zone = action.params.get("timezone")
+    local = format_local(datetime.fromisoformat(value), ZoneInfo(zone or "UTC")) if value else None
+    failed = [o for o in outcomes if o.status is Status.FAILED]
+    status = "failed" if failed else "applied" if apply else "planned"
+    change = f"keep running until {local}" if local else "clear its snooze"
+    if failed:
+        message = f"{name}: could not {change}: {failed[0].detail}"
+    elif apply:
+        done = f"kept running until {local}" if local else "snooze cleared"
+        message = f"{name}: {done} ({TAG_SNOOZE}={value or ''})"
+        if stored:
+            message += (
+                "; the cluster is stopped and AKS refuses tag changes on a stopped cluster,"
+                " so the snooze is kept in the app's state instead"
+            )
+    else:
+        message = f"{name}: would {change}; dry run (--apply to set {TAG_SNOOZE})"
+    return {
+        "cluster": name,
+        "id": action.target,
+        "status": status,
+        TAG_SNOOZE: value,
+        "timezone": zone,
+        "untilLocal": local,
+        "storedInState": stored,
+        "outcomes": [o.to_dict() for o in outcomes],
+        "message": message,
+    }
 
 
 def register(app: typer.Typer) -> None:

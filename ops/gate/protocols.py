@@ -69,6 +69,10 @@ class RegistryDirectory(Protocol):
         """(name, login server, ARM id) of the registry with this name or login server."""
         ...
 
+    def list_registry_names(self) -> Sequence[str]:
+        """The names of the registries in scope (to suggest one for a misspelt name)."""
+        ...
+
 
 class FindingsSource(Protocol):
     """Defender for Containers through Resource Graph."""

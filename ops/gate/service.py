@@ -67,6 +67,7 @@ from ops.gate.verdicts import verdict_event
 from ops.registries import is_registry_host
 from ops.state.leases import LEASE_DURATION, LeaseHeld, take_lease
 from ops.state.store import StateStore
+from ops.suggestions import suggest
 from ops.telemetry import record_gate_pending
 
 log = logging.getLogger(__name__)
@@ -802,6 +803,7 @@ class GateService:
         if found is None:
             raise NotFound(
                 f"no registry named {match['registry']!r} in the subscriptions in scope (OPS_SUBSCRIPTIONS)"
+                + suggest(match["registry"], self.directory.list_registry_names())
             )
         name, login_server, registry_id = found
         image = ImageRef(name, login_server, match["repository"], match["digest"] or "", registry_id)

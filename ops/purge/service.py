@@ -87,6 +87,7 @@ from ops.purge.summary import (
 )
 from ops.state.leases import LEASE_DURATION, HeldLease, LeaseHeld, hold_lease
 from ops.state.store import AuditRecord, StateStore
+from ops.suggestions import suggest
 from ops.telemetry import record_bytes_reclaimed
 
 log = logging.getLogger(__name__)
@@ -456,9 +457,11 @@ class PurgeService:
         clock = time.monotonic()
         registries = self.list_registries(policy)
         if within.registry is not None:
+            known = [r.name for r in registries]
             registries = [r for r in registries if r.name == within.registry]
             if not registries:
-                raise InvalidInput("--registry", "a registry in scope that a rule covers", within.registry)
+                expected = "a registry in scope that a rule covers" + suggest(within.registry, known)
+                raise InvalidInput("--registry", expected, within.registry)
         resumed = self._resume(registries, scope=INLINE_SCOPE)
         report("clusters", 0, None)
         in_use = self.observe_in_use(registries)

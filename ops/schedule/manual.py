@@ -113,12 +113,14 @@ def _operation(cluster: ObservedCluster, kind: Kind, now: datetime, reason: str,
 def _snooze(cluster: ObservedCluster, until: datetime | None, clear: bool) -> Action:
     value = None if clear or until is None else until.replace(second=0, microsecond=0).isoformat()
     reason = f"snooze: keep running until {value}" if value else "snooze: cleared"
+    zone = None if value is None or until is None else str(until.tzinfo)
     return Action(
         kind=SNOOZE,
         target=cluster.id,
         reason=reason,
         service=f"arm:{cluster.subscription.lower()}",
-        params={"cluster": cluster.id, "until": value},
+        # The zone is for people reading the plan; the time itself carries its offset.
+        params={"cluster": cluster.id, "until": value, "timezone": zone},
         key=make_key(SNOOZE, cluster.key, {"until": value}),
     )
 

@@ -129,6 +129,16 @@ def parse_instant(text: str, zone: tzinfo) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
+def format_local(moment: datetime, zone: tzinfo) -> str:
+    """A time as people in ``zone`` read it: ``2026-11-26 23:00 CET (Europe/Berlin)``, to the
+    minute (seconds are noise in a schedule, and the tick works to the minute)."""
+    local = moment.astimezone(zone)
+    abbreviation = local.tzname() or ""
+    name = str(zone)
+    shown = f"{local:%Y-%m-%d %H:%M} {abbreviation}"
+    return shown if name in ("UTC", abbreviation) else f"{shown} ({name})"
+
+
 def parse_snooze_until(text: str, *, now: datetime, zone: tzinfo) -> datetime:
     """A snooze end: a duration from ``now`` (``3h``, ``+90m``) or an ISO time (read in
     ``zone`` when it has no offset)."""

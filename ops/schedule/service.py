@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentError, TransientError
@@ -38,6 +38,7 @@ from ops.schedule.policy import (
     TAG_SNOOZE,
     SchedulePolicy,
     ScheduleTagError,
+    format_local,
     lower_tags,
     parse_snooze_until,
     resolve_schedule,
@@ -65,6 +66,7 @@ from ops.schedule.records import (
 )
 from ops.state.leases import LEASE_DURATION, LeaseHeld, take_lease
 from ops.state.store import AuditRecord, StateStore
+from ops.suggestions import suggest
 from ops.telemetry import record_schedule_clusters
 
 log = logging.getLogger(__name__)
@@ -548,18 +550,7 @@ class ScheduleService:
         moment = now or self.clock()
         value: str | None = None
         if until is not None:
-            try:
-                schedule = resolve_schedule(lower_tags(target.tags), self.policy)
-            except ScheduleTagError:
-                schedule = None
-            zone = schedule.zone if schedule is not None else UTC
-            try:
-                instant = parse_snooze_until(until, now=moment, zone=zone)
-            except ValueError as exc:
-                raise InvalidInput("--until", "an ISO 8601 time or a duration like 3h", until) from exc
-            if instant <= moment:
-                raise InvalidInput("--until", f"a time after now ({moment.isoformat()})", until)
-            value = instant.isoformat()
+            value = self._snooze_end(target, until, now=moment, field="--until").isoformat()
         result: dict[str, Any] = {"cluster": target.name, "id": target.id, TAG_SNOOZE: value}
         try:
             self.control.update_tags(target.id, {TAG_SNOOZE: value})
@@ -585,25 +576,24 @@ class ScheduleService:
 
     # -- manual runbooks -----------------------------------------------------------------
 
-    def plan_manual(self, cluster: str, kind: str, *, until: str | None = None, clear: bool = False) -> Plan:
+    def plan_manual(
+        self,
+        cluster: str,
+        kind: str,
+        *,
+        until: str | None = None,
+        clear: bool = False,
+        until_field: str = "params.until",
+    ) -> Plan:
         """The plan of a manual stop, start or snooze of one cluster (``ops.schedule.manual``),
-        from a fresh ARM read of the cluster and the schedule's view of it now."""
+        from a fresh ARM read of the cluster and the schedule's view of it now. ``until_field``
+        names ``until`` in errors, as the caller's user wrote it."""
         found = self.find_cluster(cluster)
         fresh = self.control.get_cluster(found.id)
         moment = self.clock()
         instant = None
         if until is not None:
-            try:
-                schedule = resolve_schedule(lower_tags(fresh.tags), self.policy)
-            except ScheduleTagError:
-                schedule = None
-            zone = schedule.zone if schedule is not None else UTC
-            try:
-                instant = parse_snooze_until(until, now=moment, zone=zone)
-            except ValueError as exc:
-                raise InvalidInput("params.until", "an ISO 8601 time or a duration like 3h", until) from exc
-            if instant <= moment:
-                raise InvalidInput("params.until", f"a time after now ({moment.isoformat()})", until)
+            instant = self._snooze_end(fresh, until, now=moment, field=until_field)
         row = None
         operations: list[Operation] = []
         if kind != SNOOZE:  # a snooze needs neither the schedule's view nor running operations
@@ -621,6 +611,26 @@ class ScheduleService:
             until=instant,
             clear=clear,
         )
+
+    def cluster_zone(self, cluster: ObservedCluster) -> tzinfo:
+        """The time zone the cluster's schedule runs in (UTC when no schedule covers it)."""
+        try:
+            schedule = resolve_schedule(lower_tags(cluster.tags), self.policy)
+        except ScheduleTagError:
+            schedule = None
+        return schedule.zone if schedule is not None else UTC
+
+    def _snooze_end(self, cluster: ObservedCluster, until: str, *, now: datetime, field: str) -> datetime:
+        """A snooze end (a duration from now, or an ISO time read in the cluster's time zone
+        when it has no offset) in the cluster's own time zone, so that the tag reads locally."""
+        zone = self.cluster_zone(cluster)
+        try:
+            instant = parse_snooze_until(until, now=now, zone=zone)
+        except ValueError as exc:
+            raise InvalidInput(field, "an ISO 8601 time or a duration like 3h", until) from exc
+        if instant <= now:
+            raise InvalidInput(field, f"a time after now ({format_local(now, zone)})", until)
+        return instant.astimezone(zone)
 
     def apply_manual(self, plan: Plan) -> list[Outcome]:
         """Apply a plan of :meth:`plan_manual`: stops and starts are recorded for the tick to
@@ -648,7 +658,10 @@ class ScheduleService:
         clusters = list(self.inventory.list_clusters())
         matches = [c for c in clusters if wanted in (c.key, c.name.lower())]
         if not matches:
-            raise NotFound(f"no managed cluster named {name_or_id!r} in scope")
+            raise NotFound(
+                f"no managed cluster named {name_or_id!r} in scope"
+                + suggest(name_or_id, sorted({c.name for c in clusters}))
+            )
         if len(matches) > 1:
             raise PermanentError(
                 f"{len(matches)} clusters are named {name_or_id!r}; give the ARM id: "

@@ -9,6 +9,7 @@ Cases:
   policy passes is denied by a stricter trial policy (and the reverse), nothing is
   recorded; ``--policy`` with ``--apply`` and a missing file are usage errors (2); a
   policy file with an error is refused with its field path and no verdict;
+- a misspelt registry name gets a suggestion;
 - asked by tag, the tag is shown (table and JSON) even for an image the gate has no
   record of; an untagged image shows ``(none)``, never ``-``.
 """
@@ -151,6 +152,12 @@ def test_trial_policy_usage_errors(sandbox: SandboxServer, tmp_path: Path) -> No
     result = CliRunner().invoke(cli, ["gate", "check", f"{REGISTRY}/sev/x:v1", "--policy", str(broken)])
     assert result.exit_code not in (0, 4)
     assert "gate.rules[0].maxSeverity" in result.output and "verdict" not in result.output
+
+
+def test_a_misspelt_registry_gets_a_suggestion(sandbox: SandboxServer) -> None:
+    code, output = check(f"{REGISTRY[:-1]}x/sev/pass:v1")
+    assert code not in (0, 4)
+    assert f"did you mean {REGISTRY!r}" in output
 
 
 def test_the_asked_tag_is_shown(sandbox: SandboxServer) -> None:

@@ -15,9 +15,10 @@ each pool back to its last known count and autoscaler bounds, system pool first,
 agent-pool update per tick, then an update of the cluster that clears its Failed, so
 that it ends Running and Succeeded with every failure and every "fallback" action in
 the audit trail; the CLI runs a tick in a subprocess (``ops invoke schedule_tick``),
-shows the plan as JSON, and snoozes a cluster; a schedule policy whose
-``protectedEnvironments`` lists ``staging`` adds it to the setting's protected set (the
-union): the evening tick leaves aks-staging's pools alone and still stops aks-dev.
+shows the plan as JSON, and snoozes a cluster (a plan first, the tag with
+``--apply``); a schedule policy whose ``protectedEnvironments`` lists ``staging`` adds it
+to the setting's protected set (the union): the evening tick leaves aks-staging's pools
+alone and still stops aks-dev.
 
 The executor applies one tick's actions concurrently (a thread pool), so the ARM writes
 of different clusters within one tick arrive in any order: a tick's writes are compared
@@ -351,8 +352,14 @@ def test_the_cli_runs_a_tick_plans_and_snoozes(sandbox: SandboxServer, tmp_path:
     assert rows["aks-dev"]["nodeHoursSavedPerWeek"] == 3 * (168 - 57.5)
     assert writes(sandbox.world) == []  # the plan is a dry run
 
-    snoozed = json.loads(
+    planned = json.loads(
         _cli(env_file, "schedule", "snooze", "aks-dev", "--until", "2026-11-26T23:00", "-o", "json")
+    )
+    assert planned["status"] == "planned" and "ops-snooze-until" not in sandbox.world.clusters["aks-dev"].tags
+    snoozed = json.loads(
+        _cli(
+            env_file, "schedule", "snooze", "aks-dev", "--until", "2026-11-26T23:00", "--apply", "-o", "json"
+        )
     )
     assert snoozed["ops-snooze-until"] == "2026-11-26T23:00:00+01:00"
     assert sandbox.world.clusters["aks-dev"].tags["ops-snooze-until"] == "2026-11-26T23:00:00+01:00"

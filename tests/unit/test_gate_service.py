@@ -150,6 +150,9 @@ class FakeDirectory:
     def find_registry(self, name: str) -> tuple[str, str, str] | None:
         return None
 
+    def list_registry_names(self) -> list[str]:
+        return ["contoso"]
+
 
 class FakeFindings:
     def __init__(self) -> None:

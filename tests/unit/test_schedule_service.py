@@ -320,9 +320,9 @@ def test_snoozing_a_stopped_cluster_is_kept_in_the_store_and_wakes_it(store: Sql
     arm = FakeArm(make_cluster("aks-dev", power_state="Stopped"))
     result = service(arm, store).snooze("aks-dev", until="3h", now=EVENING)
     assert result["storedInState"] is True
-    assert [r.value["until"] for r in store.list_records(SNOOZES_TABLE)] == [
-        (EVENING + timedelta(hours=3)).isoformat()
-    ]
+    # the end is written in the cluster's own zone (Berlin), the same instant as 3h from now
+    assert [r.value["until"] for r in store.list_records(SNOOZES_TABLE)] == ["2026-11-26T23:05:00+01:00"]
+    assert datetime.fromisoformat(result["ops-snooze-until"]) == EVENING + timedelta(hours=3)
     woken = service(arm, store).tick(now=EVENING)
     assert [o.action.kind for o in woken.outcomes] == ["start_cluster"]
     service(arm, store).snooze("aks-dev", until=None, now=EVENING)
