@@ -14,7 +14,10 @@ operations, and its benchmarks must meet Azure's real ceilings. Every sub-app
 
 A ``lro_failure`` fault is not applied here: the ARM LRO engine asks
 :meth:`Faults.take_lro_failure` when an operation starts, and that operation then
-ends ``Failed``. Control calls (``/_sandbox/...``) bypass all of this.
+ends ``Failed``. Nor is a ``concurrent_write``: the managedClusters PUT asks
+:meth:`Faults.take_concurrent_write` before it checks ``If-Match``, and applies another
+writer's change first (a new eTag), as happens when someone else's write lands between
+a client's GET and its PUT. Control calls (``/_sandbox/...``) bypass all of this.
 """
 
 from __future__ import annotations
@@ -41,7 +44,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-FAULT_KINDS = ("latency", "throttle", "error", "reset", "lro_failure")
+FAULT_KINDS = ("latency", "throttle", "error", "reset", "lro_failure", "concurrent_write")
+#: Kinds a handler asks for itself (the middleware lets their calls through).
+_HANDLER_KINDS = frozenset({"lro_failure", "concurrent_write"})
+#: What another writer may change in a ``concurrent_write`` (a managedClusters PUT body's parts).
+_CHANGE_KEYS = frozenset({"tags", "properties"})
+_CHANGE_PROPERTIES = frozenset({"agentPoolProfiles", "networkProfile"})
 
 #: Documented limits (see docs/estate.md, "settings.limits", to override them).
 DEFAULT_LIMITS: dict[str, Any] = {
@@ -78,6 +86,7 @@ class Fault:
     latency_ms: int = 0
     code: str | None = None
     message: str | None = None
+    change: dict[str, Any] | None = None  # concurrent_write: the other writer's change
     _regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def matches(self, service: str, method: str, path: str) -> bool:
@@ -110,6 +119,8 @@ class Fault:
             out["code"] = self.code
         if self.message:
             out["message"] = self.message
+        if self.change is not None:
+            out["change"] = self.change
         return out
 
 
@@ -127,6 +138,7 @@ def parse_fault(data: dict[str, Any], *, path: str = "faults[0]") -> Fault:
         "latencyMs",
         "code",
         "message",
+        "change",
     }
     for key in data:
         if key not in known:
@@ -155,6 +167,7 @@ def parse_fault(data: dict[str, Any], *, path: str = "faults[0]") -> Fault:
     except (re.error, TypeError) as exc:
         raise ValueError(f"{path}.path: expected a regular expression (got {pattern!r}: {exc})") from None
     method = str(data.get("method", "*")).upper()
+    change = _parse_change(kind, data.get("change"), path=f"{path}.change")
     return Fault(
         kind=kind,
         service=str(data.get("service", "*")),
@@ -167,8 +180,40 @@ def parse_fault(data: dict[str, Any], *, path: str = "faults[0]") -> Fault:
         latency_ms=latency,
         code=data.get("code"),
         message=data.get("message"),
+        change=change,
         _regex=regex,
     )
+
+
+def _parse_change(kind: str, change: Any, *, path: str) -> dict[str, Any] | None:
+    """A ``concurrent_write``'s change: required there, refused on every other kind."""
+    if kind != "concurrent_write":
+        if change is not None:
+            raise ValueError(f"{path}: only a concurrent_write fault takes a change")
+        return None
+    if not isinstance(change, dict) or not change:
+        raise ValueError(
+            f"{path}: expected the other writer's change, an object with tags and/or properties "
+            "(agentPoolProfiles, networkProfile) as a managedClusters PUT takes them"
+        )
+    for key in change:
+        if key not in _CHANGE_KEYS:
+            raise ValueError(f"{path}.{key}: unknown field (expected one of properties, tags)")
+    if "tags" in change and not isinstance(change["tags"], dict):
+        raise ValueError(f"{path}.tags: expected an object of tag names and values")
+    props = change.get("properties", {})
+    if not isinstance(props, dict):
+        raise ValueError(f"{path}.properties: expected an object")
+    for key in props:
+        if key not in _CHANGE_PROPERTIES:
+            raise ValueError(
+                f"{path}.properties.{key}: unknown field (expected one of agentPoolProfiles, networkProfile)"
+            )
+    if "agentPoolProfiles" in props and not isinstance(props["agentPoolProfiles"], list):
+        raise ValueError(f"{path}.properties.agentPoolProfiles: expected a list of agent pool profiles")
+    if "networkProfile" in props and not isinstance(props["networkProfile"], dict):
+        raise ValueError(f"{path}.properties.networkProfile: expected an object")
+    return change
 
 
 class _Bucket:
@@ -212,7 +257,7 @@ class Faults:
         chosen: Fault | None = None
         with self.world.lock:
             for fault in list(faults):
-                if fault.kind == "lro_failure" or not fault.matches(service, method, path):
+                if fault.kind in _HANDLER_KINDS or not fault.matches(service, method, path):
                     continue
                 if fault.kind != "latency" and chosen is not None:
                     continue
@@ -230,6 +275,18 @@ class Faults:
         with self.world.lock:
             for fault in list(self.world.faults):
                 if fault.kind != "lro_failure" or not fault.matches(service, method, path):
+                    continue
+                if fault.rate < 1 and self._rng.random() >= fault.rate:
+                    continue
+                self._consume(fault)
+                return fault
+        return None
+
+    def take_concurrent_write(self, service: str, method: str, path: str) -> Fault | None:
+        """The ``concurrent_write`` fault that lands another writer's change before this write."""
+        with self.world.lock:
+            for fault in list(self.world.faults):
+                if fault.kind != "concurrent_write" or not fault.matches(service, method, path):
                     continue
                 if fault.rate < 1 and self._rng.random() >= fault.rate:
                     continue

@@ -239,6 +239,8 @@ class RemediateService:
                 return Remediation(
                     target.remedy, cluster.name, "refused", plan, continued=continued, raced=raced
                 )
+            if review is not None:  # a runbook's reviewed plan: a re-plan after a 412 is another plan
+                review(plan)
             refs: list[OperationRef] = []
             conflicts: list[Conflict] = []
             outcomes = apply_plan(
@@ -256,6 +258,10 @@ class RemediateService:
                 cluster = self.clusters.get_cluster(cluster.id)
                 continue
             status = _status(outcomes)
+            transient = [o for o in outcomes if o.status is Status.FAILED and o.retryable]
+            if status == "failed" and transient and not refs:
+                # Nothing was written (ARM throttled or unavailable): the alert is delivered again.
+                raise TransientError(f"{cluster.name}: {transient[0].detail}", retry_after=30)
             url = refs[0].url if refs else None
             if status == "applied":
                 action = plan.actions[0]

@@ -349,6 +349,8 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
     except SandboxHTTPError:
         existing = None
     with world.lock:
+        if existing is not None:
+            _land_concurrent_write(call, existing)
         _check_if_match(call, existing)
         if existing is None:
             return _create_cluster(call, body, props, sub.id, group, name)
@@ -388,6 +390,30 @@ async def create_or_update_cluster(call: ArmCall) -> Response:
         cluster.revision += 1
         op = _begin_update(call, cluster, finish_extra=apply)
     return _accepted(call, cluster, op, render_cluster(cluster, world), 200)
+
+
+def _land_concurrent_write(call: ArmCall, cluster: Cluster) -> None:
+    """Another writer's change to ``cluster``, accepted and finished just before this request
+    is evaluated (a ``concurrent_write`` fault): it gets a new eTag, so this request's
+    ``If-Match`` (read before) no longer matches and it gets 412; a request without one
+    overwrites that change, as ARM lets it."""
+    fault = call.ctx.faults.take_concurrent_write("arm", call.request.method, call.request.url.path)
+    if fault is None or fault.change is None:
+        return
+    world = call.world
+    props = fault.change.get("properties") or {}
+    pools = {p.name: _copy_pool(p) for p in cluster.agent_pools.values()}
+    _apply_profiles(pools, props.get("agentPoolProfiles") or [], version=cluster.kubernetes_version)
+    network = _network_from(props.get("networkProfile"), cluster.network)
+    check_capacity(world, cluster, network, cluster.agent_pools, list(pools.values()))
+    if "tags" in fault.change:
+        cluster.tags = {**cluster.tags, **_tags_of(fault.change["tags"])}
+    cluster.network = network
+    for pool in pools.values():
+        if pool.name not in cluster.agent_pools or pool != cluster.agent_pools[pool.name]:
+            cluster.agent_pools[pool.name] = pool
+            sync_pool_nodes(cluster, pool, world.now())
+    cluster.revision += 1
 
 
 def _create_cluster(

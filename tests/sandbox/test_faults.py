@@ -6,6 +6,10 @@ Cases:
 - an lro_failure fault makes begin_stop() end Failed, and the cluster shows Failed,
   still Running; on begin_start() of a stopped cluster it leaves what AKS leaves
   (Azure/AKS#2171): the cluster Failed but Running, every pool Failed and Running;
+- a concurrent_write fault lands another writer's change (tags, a pool's maxCount) between
+  a client's GET and its PUT: the PUT with If-Match on the eTag it read gets 412
+  PreconditionFailed, the cluster shows the other change under a new eTag; a PUT without
+  If-Match overwrites it, as ARM allows; a change is required on that kind only;
 - latency is added; a fault with a rate hits some calls, not all; faults from the
   estate file apply like those posted to the control endpoint; count=N stops after N;
 - ARM throttling: a per-subscription read bucket gives 429 + Retry-After once empty,
@@ -153,6 +157,49 @@ def test_lro_failure_of_a_start_leaves_the_cluster_running_and_failed(
     }
     pools = {p.name: (p.provisioning_state, p.power_state.code) for p in aks_mgmt.agent_pools.list(RG, NAME)}
     assert pools == {"system": ("Failed", "Running"), "user": ("Failed", "Running")}
+
+
+def test_concurrent_write_makes_a_stale_if_match_412(sandbox: SandboxServer, aks_mgmt: Any) -> None:
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ResourceModifiedError
+
+    read = aks_mgmt.managed_clusters.get(RG, NAME)
+    pool = read.agent_pool_profiles[0]
+    other = {
+        "tags": {"owner": "platform"},
+        "properties": {"agentPoolProfiles": [{"name": pool.name, "count": pool.count + 1}]},
+    }
+    add_fault(
+        sandbox, kind="concurrent_write", service="arm", method="PUT", path=f"{NAME}$", count=1, change=other
+    )
+    read.tags = {**(read.tags or {}), "mine": "yes"}
+
+    with pytest.raises(ResourceModifiedError) as stale:
+        aks_mgmt.managed_clusters.begin_create_or_update(
+            RG, NAME, read, etag=read.e_tag, match_condition=MatchConditions.IfNotModified
+        ).result()
+
+    assert stale.value.status_code == 412 and "PreconditionFailed" in str(stale.value)
+    fresh = aks_mgmt.managed_clusters.get(RG, NAME)
+    assert fresh.e_tag != read.e_tag
+    assert fresh.tags == {"environment": "dev", "owner": "platform"}
+    assert fresh.agent_pool_profiles[0].count == pool.count + 1
+    assert control(sandbox, "GET", "faults") == {"faults": []}
+    # Without If-Match the last writer wins: the stale body overwrites the other change.
+    aks_mgmt.managed_clusters.begin_create_or_update(RG, NAME, read).result()
+    assert aks_mgmt.managed_clusters.get(RG, NAME).tags == {"environment": "dev", "mine": "yes"}
+
+
+def test_concurrent_write_needs_a_change(sandbox: SandboxServer) -> None:
+    for fault in (
+        {"kind": "concurrent_write"},
+        {"kind": "concurrent_write", "change": {"location": "westus"}},
+        {"kind": "concurrent_write", "change": {"properties": {"dnsPrefix": "x"}}},
+        {"kind": "error", "change": {"tags": {}}},
+    ):
+        with pytest.raises(urllib.error.HTTPError) as invalid:
+            control(sandbox, "POST", "faults", fault)
+        assert invalid.value.code == 400, fault
 
 
 def test_latency_and_rates(sandbox: SandboxServer, arm: requests.Session) -> None:
