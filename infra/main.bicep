@@ -31,6 +31,9 @@ param registries array = []
 @description('AKS clusters in scope: [{ name, resourceGroup, subscriptionId?, scheduleScope?, alerts? }]. scheduleScope is cluster (default) or resourceGroup.')
 param clusters array = []
 
+@description('Failover\'s resources (docs/failover.md), one entry per resource group: [{ resourceGroup, subscriptionId?, registry?, replications?, frontDoorProfile?, originGroups?, trafficManagerProfiles?, configurationStores? }]. Each gets the narrow failover role it needs; keep it in step with OPS_FAILOVER_POLICY.')
+param failoverTargets array = []
+
 @description('Extra subscriptions to discover in, read only. The subscriptions of the registries and clusters are always in scope.')
 param subscriptions array = []
 
@@ -250,7 +253,8 @@ var deadLetterContainerName = 'gate-deadletter'
 // Discovery reads every subscription that holds something in scope, and nothing else.
 var registrySubscriptions = [for r in registries: r.?subscriptionId ?? subscription().subscriptionId]
 var clusterSubscriptions = [for c in clusters: c.?subscriptionId ?? subscription().subscriptionId]
-var scopeSubscriptions = union(subscriptions, registrySubscriptions, clusterSubscriptions)
+var failoverSubscriptions = [for f in failoverTargets: f.?subscriptionId ?? subscription().subscriptionId]
+var scopeSubscriptions = union(subscriptions, registrySubscriptions, clusterSubscriptions, failoverSubscriptions)
 
 // Every app setting of the product, one entry per name in local.settings.sample.json: the one
 // place to add a setting when ops/config.py gains one. tests/infra proves that these names equal
@@ -623,6 +627,7 @@ output OPS_EVENTS_TOPIC_ENDPOINT string = events.outputs.endpoint
 // What infra/hooks/estate-up.sh hands to infra/estate/main.bicep.
 output OPS_ESTATE_REGISTRIES array = registries
 output OPS_ESTATE_CLUSTERS array = clusters
+output OPS_ESTATE_FAILOVER array = failoverTargets
 output OPS_ESTATE_SUBSCRIPTIONS array = scopeSubscriptions
 output OPS_APP_PRINCIPAL_ID string = identity.outputs.appPrincipalId
 output OPS_FUNCTION_APP_ID string = api.outputs.id

@@ -1,6 +1,7 @@
 // The estate layer: what the app places inside the estate it operates, outside its own
-// resource group. Role assignments on registries, clusters and subscriptions, the custom
-// scheduler role, the registries' Event Grid system topics and the gate's subscriptions.
+// resource group. Role assignments on registries, clusters, failover's resources and
+// subscriptions, the custom scheduler, remediation and failover roles, the registries' Event
+// Grid system topics and the gate's subscriptions.
 //
 // azd never deploys this file. infra/hooks/estate-up.sh deploys it after `azd deploy`
 // (the gate's subscription needs the function to exist) and infra/hooks/estate-down.sh
@@ -17,6 +18,9 @@ param registries array
 
 @description('AKS clusters in scope, as given to infra/main.bicep.')
 param clusters array
+
+@description('Failover\'s resources, one entry per resource group, as given to infra/main.bicep (failoverTargets).')
+param failoverTargets array = []
 
 @description('Every subscription in scope (output OPS_ESTATE_SUBSCRIPTIONS of infra/main.bicep).')
 param subscriptions array
@@ -46,6 +50,8 @@ param workspaceId string = ''
 var scheduleRoleSeed = 'acr-aks-ops-cluster-scheduler-${environmentName}'
 // Seed of the custom remediation role's name, likewise.
 var remediateRoleSeed = 'acr-aks-ops-cluster-remediator-${environmentName}'
+// Seed of the four failover roles' names, likewise.
+var failoverRoleSeed = 'acr-aks-ops-failover-${environmentName}'
 
 module subscriptionGrants 'subscription.bicep' = [for (s, i) in subscriptions: {
   name: take('ops-estate-${environmentName}-sub-${i}', 64)
@@ -55,6 +61,7 @@ module subscriptionGrants 'subscription.bicep' = [for (s, i) in subscriptions: {
     environmentName: environmentName
     scheduleRoleSeed: scheduleRoleSeed
     remediateRoleSeed: remediateRoleSeed
+    failoverRoleSeed: failoverRoleSeed
   }
 }]
 
@@ -91,9 +98,28 @@ module clusterGrants 'cluster.bicep' = [for (c, i) in clusters: {
   ]
 }]
 
+module failoverGrants 'failover.bicep' = [for (f, i) in failoverTargets: {
+  name: take('ops-estate-${environmentName}-failover-${i}', 64)
+  scope: resourceGroup(f.?subscriptionId ?? subscription().subscriptionId, f.resourceGroup)
+  params: {
+    registryName: f.?registry ?? ''
+    replications: f.?replications ?? []
+    frontDoorProfileName: f.?frontDoorProfile ?? ''
+    originGroups: f.?originGroups ?? []
+    trafficManagerProfiles: f.?trafficManagerProfiles ?? []
+    configurationStores: f.?configurationStores ?? []
+    appPrincipalId: appPrincipalId
+    failoverRoleSeed: failoverRoleSeed
+  }
+  dependsOn: [
+    subscriptionGrants
+  ]
+}]
+
 // Everything above that estate-down.sh must delete, in no particular order (it sorts them).
 var subscriptionRemovables = [for (s, i) in subscriptions: subscriptionGrants[i].outputs.removableResourceIds]
 var registryRemovables = [for (r, i) in registries: registryGrants[i].outputs.removableResourceIds]
 var clusterRemovables = [for (c, i) in clusters: clusterGrants[i].outputs.removableResourceIds]
+var failoverRemovables = [for (f, i) in failoverTargets: failoverGrants[i].outputs.removableResourceIds]
 
-output removableResourceIds array = flatten(concat(subscriptionRemovables, registryRemovables, clusterRemovables))
+output removableResourceIds array = flatten(concat(subscriptionRemovables, registryRemovables, clusterRemovables, failoverRemovables))

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Deploys infra/estate after azd has deployed the app: the grants on registries, clusters and
-# subscriptions, the registries' Event Grid system topics and the gate's subscriptions.
+# Deploys infra/estate after azd has deployed the app: the grants on registries, clusters,
+# failover's resources and subscriptions, the registries' Event Grid system topics and the
+# gate's subscriptions.
 #
 # azd runs this as the postdeploy hook (azure.yaml) with the environment's values, including
 # the outputs of infra/main.bicep, in the process environment. To run it by hand, export
@@ -38,6 +39,7 @@ az deployment sub create \
     registries="${OPS_ESTATE_REGISTRIES:-[]}" \
     clusters="${OPS_ESTATE_CLUSTERS:-[]}" \
     subscriptions="${OPS_ESTATE_SUBSCRIPTIONS:-[]}" \
+    failoverTargets="${OPS_ESTATE_FAILOVER:-[]}" \
     appPrincipalId="$OPS_APP_PRINCIPAL_ID" \
     functionAppId="$OPS_FUNCTION_APP_ID" \
     eventGridIdentityId="$OPS_EVENTGRID_IDENTITY_ID" \

@@ -77,6 +77,7 @@ CAPABILITIES = (
     "storage:",
     "telemetry:",
     "events:",
+    "failover:",
 )
 
 #: The stable function names and HTTP routes of DESIGN.md ("Function names" table).

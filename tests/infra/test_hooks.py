@@ -80,6 +80,7 @@ UP_ENV = {
     "OPS_ESTATE_REGISTRIES": '[{"name": "acr1", "resourceGroup": "rg-acr"}]',
     "OPS_ESTATE_CLUSTERS": "[]",
     "OPS_ESTATE_SUBSCRIPTIONS": f'["{SUB}"]',
+    "OPS_ESTATE_FAILOVER": '[{"resourceGroup": "rg-acr", "registry": "acr1", "replications": ["eastus2"]}]',
     "OPS_WORKSPACE_ID": f"{APP_GROUP}/Microsoft.OperationalInsights/workspaces/log-x",
 }
 
@@ -140,6 +141,7 @@ def test_estate_up_deploys_the_estate_template_with_the_environment(tmp_path: Pa
         "registries": UP_ENV["OPS_ESTATE_REGISTRIES"],
         "clusters": "[]",
         "subscriptions": UP_ENV["OPS_ESTATE_SUBSCRIPTIONS"],
+        "failoverTargets": UP_ENV["OPS_ESTATE_FAILOVER"],
         "appPrincipalId": UP_ENV["OPS_APP_PRINCIPAL_ID"],
         "functionAppId": APP,
         "eventGridIdentityId": UP_ENV["OPS_EVENTGRID_IDENTITY_ID"],

@@ -9,10 +9,11 @@ Cases:
 - main.bicep creates only the resource group and deploys every module into it;
 - no template under infra/app creates a resource or module with a scope of its own (only
   ``existing`` references may point at other resource groups);
-- every resource the estate layer creates appears in its file's removableResourceIds output,
-  and estate/main.bicep gathers that output from every module;
-- the estate layer only references the registries and clusters (``existing``), never creates
-  or changes them.
+- every resource the estate layer creates appears in its file's removableResourceIds output
+  (a looped one through a variable after it that lists each item's id), and estate/main.bicep
+  gathers that output from every module;
+- the estate layer only references the registries, clusters and failover's Front Door,
+  Traffic Manager and App Configuration resources (``existing``), never creates or changes them.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def test_estate_lists_everything_it_creates(path: Path) -> None:
     listed = text(path)[text(path).index("output removableResourceIds") :]
     for resource in declared_resources(path):
         if not resource.existing:
-            assert f"{resource.symbol}.id" in listed, f"{path.name}: {resource.symbol} is never removed"
+            # a looped resource is gathered by a variable after the output, one id per item
+            ids = (f"{resource.symbol}.id", f"{resource.symbol}[i].id")
+            assert any(i in listed for i in ids), f"{path.name}: {resource.symbol} is never removed"
 
 
 def test_estate_main_gathers_every_module() -> None:
@@ -69,5 +72,13 @@ def test_estate_main_gathers_every_module() -> None:
 @pytest.mark.parametrize("path", ESTATE_FILES, ids=lambda p: p.name)
 def test_estate_never_creates_registries_or_clusters(path: Path) -> None:
     for resource in declared_resources(path):
-        if resource.type.startswith(("Microsoft.ContainerRegistry/", "Microsoft.ContainerService/")):
+        if resource.type.startswith(
+            (
+                "Microsoft.ContainerRegistry/",
+                "Microsoft.ContainerService/",
+                "Microsoft.Cdn/",
+                "Microsoft.Network/trafficManagerProfiles",
+                "Microsoft.AppConfiguration/",
+            )
+        ):
             assert resource.existing, f"{path.name}: {resource.symbol} would be created or changed"

@@ -3,15 +3,23 @@
 Cases:
 - Owner, Contributor and User Access Administrator appear nowhere in infra/, neither as a
   GUID in any file nor in roles.json;
-- every role assignment grants a role from roles.json, or the custom scheduler or remediation role;
+- every role assignment grants a role from roles.json or one of the custom roles;
 - every role assignment's description names the capability that needs it;
+- every custom role is narrow: its actions and data actions are exactly those listed here
+  (no other custom role exists), none holds a wildcard, every action names a resource type
+  below its provider (no ``Provider/write`` or ``Provider/*``), none touches
+  Microsoft.Authorization, notActions are empty and it is assignable only in its own
+  subscription; the files that assign it derive its name from the same seed expression;
+- the failover roles match what ops/adapters/failover.py calls: every SDK call there is
+  either mapped to the action it needs, whose role holds it, or covered by a grant named
+  here (Reader, the registry roles); each role holds nothing the calls do not need; the
+  Traffic Manager endpoint writes are those of the endpoint types the policy accepts;
+- each failover assignment sits on one resource of the type its role writes (a
+  replication, an origin group, a Traffic Manager profile, an App Configuration store);
 - every role assignment has an explicit resource scope, except the two documented ones:
   Reader at subscription scope (discovery) and the scheduler role on a cluster's resource
   group (the scheduleScope=resourceGroup option);
 - at subscription scope only Reader is granted;
-- the remediation role holds exactly read and write of clusters and read of their pools;
-- the scheduler role holds exactly the five AKS actions, no wildcard and no data action,
-  assignable only in its own subscription, and clusters reference it by the same name;
 - registry roles follow the registry's permissions mode: AcrDelete and AcrPush only in RBAC
   mode, the repository roles only in ABAC mode, AcrQuarantineWriter in both;
 - the app's storage roles are data roles on the app's own account, and the dead-letter role
@@ -28,6 +36,7 @@ from tests.infra.templates import (
     FORBIDDEN_ROLES,
     INFRA,
     ROOT,
+    all_resources,
     declared_resources,
     dotted,
     parse,
@@ -36,27 +45,112 @@ from tests.infra.templates import (
     text,
 )
 
-REMEDIATOR_ACTIONS = {
-    "Microsoft.ContainerService/managedClusters/read",
-    "Microsoft.ContainerService/managedClusters/write",
-    "Microsoft.ContainerService/managedClusters/agentPools/read",
+#: Every custom role infra defines (infra/estate/subscription.bicep), by symbol: its exact
+#: actions and data actions, and the seed expression its name is derived from.
+CUSTOM_ROLES: dict[str, tuple[set[str], set[str], str]] = {
+    # schedules: start, stop and tag clusters, scale their pools
+    "scheduler": (
+        {
+            "Microsoft.ContainerService/managedClusters/read",
+            "Microsoft.ContainerService/managedClusters/start/action",
+            "Microsoft.ContainerService/managedClusters/stop/action",
+            "Microsoft.ContainerService/managedClusters/write",
+            "Microsoft.ContainerService/managedClusters/agentPools/read",
+            "Microsoft.ContainerService/managedClusters/agentPools/write",
+        },
+        set(),
+        "guid(subscription().id, scheduleRoleSeed)",
+    ),
+    # remediate: one managedClusters PUT (networkProfile, a pool's maxCount)
+    "remediator": (
+        {
+            "Microsoft.ContainerService/managedClusters/read",
+            "Microsoft.ContainerService/managedClusters/write",
+            "Microsoft.ContainerService/managedClusters/agentPools/read",
+        },
+        set(),
+        "guid(subscription().id, remediateRoleSeed)",
+    ),
+    "failoverRouting": (
+        {
+            "Microsoft.ContainerRegistry/registries/replications/read",
+            "Microsoft.ContainerRegistry/registries/replications/write",
+        },
+        set(),
+        "guid(subscription().id, failoverRoleSeed, 'routing')",
+    ),
+    "failoverFrontDoor": (
+        {
+            "Microsoft.Cdn/profiles/origingroups/origins/read",
+            "Microsoft.Cdn/profiles/origingroups/origins/write",
+        },
+        set(),
+        "guid(subscription().id, failoverRoleSeed, 'front-door')",
+    ),
+    "failoverTrafficManager": (
+        {
+            "Microsoft.Network/trafficManagerProfiles/read",
+            "Microsoft.Network/trafficManagerProfiles/azureEndpoints/write",
+            "Microsoft.Network/trafficManagerProfiles/externalEndpoints/write",
+        },
+        set(),
+        "guid(subscription().id, failoverRoleSeed, 'traffic-manager')",
+    ),
+    "failoverPointer": (
+        set(),
+        {
+            "Microsoft.AppConfiguration/configurationStores/keyValues/read",
+            "Microsoft.AppConfiguration/configurationStores/keyValues/write",
+        },
+        "guid(subscription().id, failoverRoleSeed, 'pointer')",
+    ),
 }
-SCHEDULER_ACTIONS = {
-    "Microsoft.ContainerService/managedClusters/read",
-    "Microsoft.ContainerService/managedClusters/start/action",
-    "Microsoft.ContainerService/managedClusters/stop/action",
-    "Microsoft.ContainerService/managedClusters/write",
-    "Microsoft.ContainerService/managedClusters/agentPools/read",
-    "Microsoft.ContainerService/managedClusters/agentPools/write",
+
+#: The variable each assigning file names a custom role's definition id by.
+CUSTOM_ROLE_VARIABLES = {
+    "scheduleRoleDefinitionId": "scheduler",
+    "remediateRoleDefinitionId": "remediator",
+    "routingRoleDefinitionId": "failoverRouting",
+    "frontDoorRoleDefinitionId": "failoverFrontDoor",
+    "trafficManagerRoleDefinitionId": "failoverTrafficManager",
+    "pointerRoleDefinitionId": "failoverPointer",
+}
+
+ADAPTER = ROOT / "ops" / "adapters" / "failover.py"
+#: SDK calls of the failover adapter → (the custom role, the action or data action it needs).
+#: endpoints.update needs the write of the endpoint's type; the test derives those types.
+_ACR = "Microsoft.ContainerRegistry/registries/replications"
+_AFD = "Microsoft.Cdn/profiles/origingroups/origins"
+_TM = "Microsoft.Network/trafficManagerProfiles"
+_KV = "Microsoft.AppConfiguration/configurationStores/keyValues"
+FAILOVER_CALLS: dict[str, tuple[str, str]] = {
+    "replications.list": ("failoverRouting", f"{_ACR}/read"),
+    "replications.begin_update": ("failoverRouting", f"{_ACR}/write"),
+    "afd_origins.list_by_origin_group": ("failoverFrontDoor", f"{_AFD}/read"),
+    "afd_origins.begin_update": ("failoverFrontDoor", f"{_AFD}/write"),
+    "profiles.get": ("failoverTrafficManager", f"{_TM}/read"),
+    "endpoints.update": ("failoverTrafficManager", f"{_TM}/{{type}}/write"),
+    "get_configuration_setting": ("failoverPointer", f"{_KV}/read"),
+    "set_configuration_setting": ("failoverPointer", f"{_KV}/write"),
+}
+#: SDK calls of the failover adapter that other grants cover, and which.
+COVERED_ELSEWHERE = {
+    "availability_statuses.get_by_resource": "Reader at subscription scope (Resource Health reads)",
+    "get_manifest": "the registry roles' pull (AcrPush, or Repository Contributor in ABAC mode)",
+}
+#: The resource type each failover assignment's scope must be, by the role it grants.
+FAILOVER_SCOPES = {
+    "failoverRouting": "Microsoft.ContainerRegistry/registries/replications",
+    "failoverFrontDoor": "Microsoft.Cdn/profiles/originGroups",
+    "failoverTrafficManager": "Microsoft.Network/trafficManagerProfiles",
+    "failoverPointer": "Microsoft.AppConfiguration/configurationStores",
 }
 
 
 def _granted_role(assignment_role_id: object) -> str:
-    """The roles.json name (or ``scheduler``) a roleDefinitionId expression grants."""
-    if assignment_role_id == "scheduleRoleDefinitionId":
-        return "scheduler"
-    if assignment_role_id == "remediateRoleDefinitionId":
-        return "remediator"
+    """The roles.json name, or the custom role's symbol, a roleDefinitionId expression grants."""
+    if isinstance(assignment_role_id, str) and assignment_role_id in CUSTOM_ROLE_VARIABLES:
+        return CUSTOM_ROLE_VARIABLES[assignment_role_id]
     function = assignment_role_id["function"]  # type: ignore[index]
     assert function["type"] == "subscription_resource_id", function
     assert function["parameters"]["resource_type"] == "Microsoft.Authorization/roleDefinitions"
@@ -83,9 +177,7 @@ def test_every_assignment_grants_a_known_role() -> None:
     assert len(assignments) >= 15
     for assignment in assignments:
         granted = _granted_role(assignment.body["properties"]["roleDefinitionId"])
-        assert granted in ("scheduler", "remediator") or granted in roles(), (
-            f"{assignment.symbol} grants unknown {granted}"
-        )
+        assert granted in CUSTOM_ROLES or granted in roles(), f"{assignment.symbol} grants unknown {granted}"
 
 
 def test_every_assignment_names_its_capability() -> None:
@@ -107,47 +199,114 @@ def test_subscription_scope_gets_read_only() -> None:
         assert _granted_role(assignment.body["properties"]["roleDefinitionId"]) == "Reader"  # type: ignore[attr-defined]
 
 
-def _role_definition(symbol: str) -> Any:
-    (definition,) = [
-        r
-        for r in declared_resources(INFRA / "estate" / "subscription.bicep")
-        if r.type == "Microsoft.Authorization/roleDefinitions" and r.symbol == symbol
-    ]
-    return definition
-
-
-def test_remediation_role_is_exactly_its_three_actions() -> None:
-    props = _role_definition("remediator").body["properties"]
-    assert props["type"] == "CustomRole"
-    (permission,) = props["permissions"]
-    assert set(permission["actions"]) == REMEDIATOR_ACTIONS and len(permission["actions"]) == 3
-    assert permission["notActions"] == permission["dataActions"] == permission["notDataActions"] == []
-    name_expression = "guid(subscription().id, remediateRoleSeed)"
-    assert f"name: {name_expression}" in text(INFRA / "estate" / "subscription.bicep")
-    assert f"'Microsoft.Authorization/roleDefinitions', {name_expression})" in text(
-        INFRA / "estate" / "cluster.bicep"
-    )
-
-
-def test_scheduler_role_is_exactly_the_five_actions() -> None:
-    definition = _role_definition("scheduler")
-    props = definition.body["properties"]
-    assert props["type"] == "CustomRole"
-    (permission,) = props["permissions"]
-    assert set(permission["actions"]) == SCHEDULER_ACTIONS
-    assert len(permission["actions"]) == len(SCHEDULER_ACTIONS)
-    assert permission["notActions"] == permission["dataActions"] == permission["notDataActions"] == []
-    (scope,) = props["assignableScopes"]
-    assert scope["operator"]["operands"]["operand_1"]["function"] == {
-        "type": "subscription",
-        "parameters": {"subscription_id": None},
+def _custom_roles() -> dict[str, Any]:
+    return {
+        r.symbol: r
+        for r in all_resources()
+        if r.type == "Microsoft.Authorization/roleDefinitions" and not r.existing
     }
-    assert scope["operator"]["operands"]["operand_2"] == "id"
-    name_expression = "guid(subscription().id, scheduleRoleSeed)"
-    assert f"name: {name_expression}" in text(INFRA / "estate" / "subscription.bicep")
-    assert f"'Microsoft.Authorization/roleDefinitions', {name_expression})" in text(
-        INFRA / "estate" / "cluster.bicep"
+
+
+def test_every_custom_role_is_exactly_its_declared_actions() -> None:
+    defined = _custom_roles()
+    assert set(defined) == set(CUSTOM_ROLES), "a custom role must be declared in CUSTOM_ROLES"
+    for symbol, definition in defined.items():
+        actions, data_actions, name_expression = CUSTOM_ROLES[symbol]
+        props = definition.body["properties"]
+        assert props["type"] == "CustomRole"
+        (permission,) = props["permissions"]
+        assert set(permission["actions"]) == actions and len(permission["actions"]) == len(actions), symbol
+        assert set(permission["dataActions"]) == data_actions, symbol
+        assert len(permission["dataActions"]) == len(data_actions), symbol
+        assert permission["notActions"] == permission["notDataActions"] == [], symbol
+        (scope,) = props["assignableScopes"]
+        assert scope["operator"]["operands"]["operand_1"]["function"] == {
+            "type": "subscription",
+            "parameters": {"subscription_id": None},
+        }
+        assert scope["operator"]["operands"]["operand_2"] == "id"
+        assert f"name: {name_expression}" in text(definition.path), symbol
+
+
+def test_every_custom_role_is_narrow() -> None:
+    for symbol, definition in _custom_roles().items():
+        (permission,) = definition.body["properties"]["permissions"]
+        for action in [*permission["actions"], *permission["dataActions"]]:
+            assert "*" not in action, f"{symbol}: wildcard in {action}"
+            provider, *path = action.split("/")
+            assert provider.startswith("Microsoft.") and len(path) >= 2, (
+                f"{symbol}: {action} acts on a whole provider, not on a resource type"
+            )
+            assert provider != "Microsoft.Authorization", f"{symbol}: {action} reaches access control"
+
+
+def test_assigning_files_derive_the_same_role_names() -> None:
+    for assignment in role_assignments():
+        role_id = assignment.body["properties"]["roleDefinitionId"]
+        if not (isinstance(role_id, str) and role_id in CUSTOM_ROLE_VARIABLES):
+            continue
+        name_expression = CUSTOM_ROLES[CUSTOM_ROLE_VARIABLES[role_id]][2]
+        definition = f"subscriptionResourceId('Microsoft.Authorization/roleDefinitions', {name_expression})"
+        expected = f"{role_id} = {definition}"
+        assert expected in text(assignment.path), f"{assignment.path.name}: {role_id}"
+
+
+def _adapter_calls() -> set[str]:
+    """SDK calls on the failover adapter's clients: ``client.group.operation(`` or ``client.operation(``."""
+    source = ADAPTER.read_text()
+    return set(re.findall(r"\bclient\.((?:[a-z_]+\.)?[a-z_]+)\(", source))
+
+
+def _endpoint_types() -> list[str]:
+    """The Traffic Manager endpoint types a failover policy may name (its schema's pattern)."""
+    from ops.failover.policy import TrafficManager
+
+    schema = TrafficManager.model_json_schema()
+    (value,) = schema["properties"]["endpoints"]["patternProperties"].values()
+    pattern = value["pattern"]
+    match = re.match(r"\^\(([A-Za-z|]+)\)/", pattern)
+    assert match, pattern
+    return match.group(1).split("|")
+
+
+def test_failover_roles_match_what_the_adapter_calls() -> None:
+    calls = _adapter_calls()
+    assert calls == set(FAILOVER_CALLS) | set(COVERED_ELSEWHERE), (
+        f"map each SDK call of {ADAPTER.name} to the action it needs: {sorted(calls)}"
     )
+    needed: dict[str, set[str]] = {}
+    for role, action in FAILOVER_CALLS.values():
+        if "{type}" in action:
+            for kind in _endpoint_types():
+                needed.setdefault(role, set()).add(action.format(type=kind[0].lower() + kind[1:]))
+        else:
+            needed.setdefault(role, set()).add(action)
+    for role, actions in needed.items():
+        granted, data_granted, _ = CUSTOM_ROLES[role]
+        assert actions == granted | data_granted, (
+            f"{role} holds {granted | data_granted}, the calls need {actions}"
+        )
+    assert {"failoverRouting", "failoverFrontDoor", "failoverTrafficManager", "failoverPointer"} == set(
+        needed
+    )
+    # the data actions are App Configuration's data plane, the rest ARM's
+    assert CUSTOM_ROLES["failoverPointer"][0] == set()
+
+
+def test_failover_assignments_sit_on_the_resources_they_write() -> None:
+    path = INFRA / "estate" / "failover.bicep"
+    existing = {r.symbol: r.type for r in declared_resources(path) if r.existing}
+    seen = set()
+    for assignment in role_assignments():
+        if assignment.path != path:
+            continue
+        role = _granted_role(assignment.body["properties"]["roleDefinitionId"])
+        scope = assignment.body["scope"]["operator"]
+        assert scope["type"] == "index_accessor", f"{assignment.symbol}: scope is not one looped resource"
+        assert existing[scope["operands"]["operand_1"]] == FAILOVER_SCOPES[role], assignment.symbol
+        assert assignment.body["properties"]["principalType"] == "ServicePrincipal"
+        seen.add(role)
+    assert seen == set(FAILOVER_SCOPES)
 
 
 def test_registry_roles_follow_the_permissions_mode() -> None:
