@@ -22,8 +22,9 @@ written now, once; not done means the action may be applied again, which
 idempotent effects (delete → 404, set → same) make harmless. Action kinds without
 a verifier still wait out ``claim_timeout``.
 
-Stopping. ``stop`` is polled before each action starts: a SIGTERM'd CLI run
-finishes what is in flight and reports the rest as not attempted.
+Stopping. ``stop`` (the argument, or the policy's) is polled before each action
+starts: a SIGTERM'd CLI run finishes what is in flight and reports the rest as not
+attempted (see ops.interrupts).
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class ExecutionPolicy:
     # Who asked for this run (an HTTP runbook's caller: oid, appid, name, roles used);
     # kept in the audit record of every action it applies. None: the app itself.
     actor: Mapping[str, Any] | None = None
+    # An operator's stop (a CLI run's SIGTERM or SIGINT): True starts no further action.
+    stop: Callable[[], bool] | None = None
 
 
 class TokenBucket:
@@ -153,10 +156,16 @@ def apply_plan(
     runner = _Runner(plan, handlers, store, policy, limits or {}, clock, sleep, now)
     runner.verifiers = verifiers or {}
     runner.scope = scope
-    runner.stop = stop
+    runner.stop = _either(stop, policy.stop)
     outcomes = _apply_plan(runner)
     record_outcomes(plan, outcomes, dry_run=policy.dry_run)
     return outcomes
+
+
+def _either(first: Callable[[], bool] | None, second: Callable[[], bool] | None) -> Callable[[], bool] | None:
+    if first is None or second is None:
+        return first or second
+    return lambda: first() or second()
 
 
 def _apply_plan(runner: _Runner) -> list[Outcome]:
@@ -508,6 +517,21 @@ def resolve_open_claims(
                 store.delete_record(_CLAIMS, action.key, etag=claim.etag)
         _forget_open(store, entry.key)
     return resolved
+
+
+def describe_interruption(
+    outcomes: Sequence[Outcome] | Sequence[Mapping[str, Any]], *, lease: str | None = None
+) -> str:
+    """What an operator sees when a run was stopped: how far it got, and what happens next.
+    ``outcomes`` may also be outcomes as a run record keeps them (``Outcome.to_dict``)."""
+    rows = [o.to_dict() if isinstance(o, Outcome) else o for o in outcomes]
+    started = [o for o in rows if not (o["attempts"] == 0 and str(o["detail"]).startswith(NOT_ATTEMPTED))]
+    done = sum(1 for o in started if o["status"] in (Status.APPLIED, Status.ALREADY_DONE))
+    released = f"the {lease} lease is released: " if lease else ""
+    return (
+        f"interrupted after {len(started)} of {len(outcomes)} action(s) ({done} done, "
+        f"{len(started) - done} failed); {released}run it again to finish"
+    )
 
 
 def failed_transiently(outcomes: Sequence[Outcome]) -> bool:

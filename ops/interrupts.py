@@ -1,13 +1,18 @@
 """SIGTERM and SIGINT for CLI runs that change things: stop cleanly, never mid-action.
 
-Killing ``ops purge --apply`` the default way (Ctrl-C raises KeyboardInterrupt
-wherever the main thread is; SIGTERM ends the process at once) can leave a delete
-in flight without its audit record and the purge lease held. Inside
-:func:`stop_on_signals` the first SIGTERM or SIGINT only sets a flag: the run
-finishes the actions already in flight, starts no other, releases its lease and
-reports how far it got. A second signal interrupts at once, as the default would
-(the lease is still released on the way out, and the next run verifies whatever
-was in flight).
+Killing an applying run the default way (Ctrl-C raises KeyboardInterrupt wherever
+the main thread is; SIGTERM ends the process at once) can leave an effect in flight
+without its audit record and a lease held. Inside :func:`stop_on_signals` the first
+SIGTERM or SIGINT only sets a flag: the run finishes the actions already in flight,
+starts no other, releases its lease and reports how far it got
+(``ops.executor.describe_interruption``). A second signal interrupts at once, as the default
+would (the lease is still released on the way out, and the next run verifies
+whatever was in flight).
+
+:func:`interruptible` is what the applying commands use (``ops purge --apply``,
+``ops schedule --apply``, ``ops gate check --apply``, ``ops runbook --apply``): the
+flag, plus every plan the process's services apply polling it, through the
+executor's ``ExecutionPolicy.stop``, so that no command threads it by hand.
 """
 
 from __future__ import annotations
@@ -47,3 +52,17 @@ def stop_on_signals(*, enabled: bool = True) -> Iterator[threading.Event]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def interruptible(*, enabled: bool = True) -> Iterator[threading.Event]:
+    """:func:`stop_on_signals`, with every plan this process's services apply polling the flag."""
+    from ops.services import get_services
+
+    services = get_services()
+    with stop_on_signals(enabled=enabled) as stop:
+        previous, services.stop = services.stop, stop.is_set
+        try:
+            yield stop
+        finally:
+            services.stop = previous

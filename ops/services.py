@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +41,8 @@ class Services:
     # The Functions host runs invocations on worker threads: two at once in a cold worker
     # must share one store, not race to open two (SQLite refuses the second WAL switch).
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # A CLI run's SIGTERM/SIGINT flag (ops.interrupts): every plan applied polls it.
+    stop: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
 
     def store(self) -> StateStore:
         with self._lock:
@@ -59,6 +61,7 @@ class Services:
             kill_switch=self.settings.core.kill_switch,
             max_concurrency=self.settings.caps.max_concurrency,
             actor=actor,
+            stop=self.stop,
         )
 
     def schedule_service(

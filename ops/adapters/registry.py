@@ -243,6 +243,30 @@ class AcrRegistry:
         with translated_errors(f"set quarantine {state} on {self.registry.name}/{repository}@{digest}"):
             self.client._client.send_request(request, retry_total=0).raise_for_status()
 
+    def read_manifest_readable(self, repository: str, digest: str) -> bool:
+        self.tokens.authorize([repository])
+        with translated_errors(f"read manifest {self.registry.name}/{repository}@{digest}"):
+            found = self.client.get_manifest_properties(repository, digest, retry_total=0)
+        return bool(found.can_read)
+
+    def read_tag_readable(self, repository: str, tag: str) -> bool:
+        self.tokens.authorize([repository])
+        with translated_errors(f"read tag {self.registry.name}/{repository}:{tag}"):
+            found = self.client.get_tag_properties(repository, tag, retry_total=0)
+        return bool(found.can_read)
+
+    def read_quarantine(self, repository: str, digest: str) -> str | None:
+        """The manifest's ``quarantineState`` (which the SDK's properties model leaves out)."""
+        self.tokens.authorize([repository])
+        path = f"/acr/v1/{quote(repository, safe='')}/_manifests/{digest}"
+        with translated_errors(f"read quarantine of {self.registry.name}/{repository}@{digest}"):
+            body = self._get_json(path)
+        nested = body.get("manifest")
+        manifest: dict[str, Any] = nested if isinstance(nested, dict) else body
+        attributes = manifest.get("changeableAttributes") or {}
+        state = attributes.get("quarantineState") or manifest.get("quarantineState")
+        return None if state is None else str(state)
+
     def untag(self, repository: str, tag: str) -> None:
         self.tokens.authorize([repository])
         with translated_errors(f"untag {self.registry.name}/{repository}:{tag}"):

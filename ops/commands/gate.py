@@ -4,11 +4,15 @@ the images it holds.
 ``ops gate check`` can gate a CI step: it exits 0 when the image passes (or no rule
 covers it), 4 when the verdict is deny or pending, 2 on bad usage or a bad policy, and 1
 when the check itself failed. ``--policy FILE`` judges the image under a policy that is
-not deployed yet, to try it out; it only reads, so it refuses ``--apply``.
+not deployed yet, to try it out; it only reads, so it refuses ``--apply``. SIGTERM or
+SIGINT during ``--apply`` finishes the registry call in flight, starts no other, prints
+``interrupted after N of M`` on stderr and exits 1; the next check, sweep or event
+redelivery verifies what was left open against the registry.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +22,7 @@ from ops.commands.output import Output, OutputOpt, _output
 
 if TYPE_CHECKING:
     from ops.gate.service import CheckResult
+    from ops.plan import Outcome
 
 gate_app = typer.Typer(no_args_is_help=True, help="The image-push scanning gate (docs/gate.md).")
 
@@ -38,8 +43,11 @@ def gate_check(
     """
     from ops.cli import _fail
     from ops.errors import OpsError
+    from ops.executor import describe_interruption
+    from ops.interrupts import interruptible
     from ops.rendering import print_json
 
+    applied: list[Outcome] = []
     if policy is not None and apply:
         raise typer.BadParameter(
             "--policy only tries a policy; --apply acts under the deployed one (OPS_GATE_POLICY)",
@@ -47,10 +55,16 @@ def gate_check(
         )
     if policy is not None and not policy.is_file():
         raise typer.BadParameter(f"{policy} does not exist", param_hint="--policy")
+    stop = None
     try:
-        result = _check(reference, apply=apply, policy=policy)
+        with interruptible(enabled=apply) as stop:
+            result = _check(reference, apply=apply, policy=policy, applied=applied)
     except OpsError as exc:
-        _fail(exc, output)
+        if stop is None or not stop.is_set():
+            _fail(exc, output)
+    if stop is not None and stop.is_set():  # stderr: --output json stays one document
+        print(describe_interruption(applied), file=sys.stderr)
+        raise typer.Exit(1)
     if _output(output) is Output.json:
         print_json(result.to_dict())
     else:
@@ -65,13 +79,18 @@ def exit_code(result: CheckResult) -> int:
     return 0 if result.verdict is None or result.verdict.decision is Decision.PASS else 4
 
 
-def _check(reference: str, *, apply: bool, policy: Path | None) -> CheckResult:
+def _check(reference: str, *, apply: bool, policy: Path | None, applied: list[Outcome]) -> CheckResult:
+    """The check; ``applied`` receives the outcome of every action it applied (even when
+    it raises), so that an interrupted run can say how far it got."""
     from ops.gate.policy import load_policy
     from ops.services import get_services
 
     trial = None if policy is None else load_policy(policy.read_text(), origin=str(policy))
     service = get_services().gate_service(apply=apply, policy=trial)
-    return service.check_reference(reference, apply=apply)
+    try:
+        return service.check_reference(reference, apply=apply)
+    finally:
+        applied.extend(service.effects.applied)
 
 
 def _print_check(result: CheckResult) -> None:

@@ -59,7 +59,7 @@ def _run_purge(policy: Path | None, registry: str | None, apply: bool) -> tuple[
     from rich.console import Console
     from rich.progress import Progress
 
-    from ops.interrupts import stop_on_signals
+    from ops.interrupts import interruptible
     from ops.purge.policy import load_policy
     from ops.purge.summary import interrupted_summary, plan_document, repository_rows
     from ops.services import get_services
@@ -67,7 +67,7 @@ def _run_purge(policy: Path | None, registry: str | None, apply: bool) -> tuple[
     loaded = None if policy is None else load_policy(policy.read_text(), origin=str(policy))
     service = get_services().purge_service(apply=apply)
     with (
-        stop_on_signals(enabled=apply) as stop,
+        interruptible(enabled=apply) as stop,
         Progress(console=Console(stderr=True), transient=True) as bar,
     ):
         tasks: dict[str, Any] = {}

@@ -13,6 +13,7 @@ guard, a cap, or a changed plan.
 from __future__ import annotations
 
 import getpass
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -35,6 +36,8 @@ def runbook(
     """Plan (or with --apply, apply) a runbook in-process, as the HTTP API would."""
     from ops.auth import local_caller
     from ops.errors import CapExceeded, ConfigError, InvalidInput, OpsError, PlanChanged, Refused
+    from ops.executor import describe_interruption
+    from ops.interrupts import interruptible
     from ops.runbooks.requests import parse_runbook_request
     from ops.services import get_services
 
@@ -48,7 +51,8 @@ def runbook(
         request = parse_runbook_request(name, {"params": params, "planDigest": plan_digest, "reason": reason})
         roles = frozenset(get_services().settings.auth.model_dump(include=_ROLE_FIELDS).values())
         caller = local_caller(getpass.getuser(), roles).using(*sorted(roles))
-        answer = service.apply(name, request, caller.to_audit(), inline=True)
+        with interruptible() as stop:
+            answer = service.apply(name, request, caller.to_audit(), inline=True)
     except (InvalidInput, ConfigError) as exc:
         _fail(exc, 2, output)
     except (Refused, CapExceeded, PlanChanged) as exc:
@@ -56,6 +60,8 @@ def runbook(
     except OpsError as exc:
         _fail(exc, 1, output)
     run = answer.run.to_dict()
+    if stop.is_set():  # stderr: --output json stays one document
+        print(describe_interruption(run["outcomes"]), file=sys.stderr)
     if output == "json":
         print_json({**answer.to_dict()})
     else:
@@ -98,8 +104,6 @@ def _show_plan(body: dict[str, Any], output: str) -> None:
 
 
 def _fail(exc: Exception, code: int, output: str, extra: dict[str, Any] | None = None) -> None:
-    import sys
-
     if output == "json":
         print_json({"error": type(exc).__name__, "message": str(exc), **(extra or {})})
     else:

@@ -1,8 +1,14 @@
 """``ops schedule``: the schedule's plan for every cluster in scope, a tick with ``--apply``,
-and ``snooze`` to keep one cluster running."""
+and ``snooze`` to keep one cluster running.
+
+SIGTERM or SIGINT during ``--apply`` (ops.interrupts) lets the ARM calls in flight finish,
+starts no other, releases the tick's lease, prints ``interrupted after N of M`` on stderr
+and exits 1; the next tick verifies anything left open against ARM.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,6 +43,8 @@ def schedule(
         return
     from ops.cli import _fail
     from ops.errors import OpsError
+    from ops.executor import describe_interruption
+    from ops.interrupts import interruptible
     from ops.rendering import print_json, print_table
     from ops.services import get_services
 
@@ -44,19 +52,25 @@ def schedule(
         # Acting on a fictional time would stop or start clusters at the wrong hour.
         raise typer.BadParameter("--at only plans; --apply acts at the real time", param_hint="--at")
     now = None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
+    interrupted = None
     try:
-        service = get_services().schedule_service(apply=apply)
-        if apply:
-            result = service.tick(now=now)
-            report, body = result.report, result.to_dict()
-        else:
-            report = service.plan(now=now)
-            body = report.to_dict()
+        with interruptible(enabled=apply) as stop:
+            service = get_services().schedule_service(apply=apply)
+            if apply:
+                result = service.tick(now=now)
+                report, body = result.report, result.to_dict()
+                if stop.is_set():
+                    interrupted = result.interrupted or describe_interruption(result.outcomes)
+            else:
+                report = service.plan(now=now)
+                body = report.to_dict()
     except OpsError as exc:
         _fail(exc, output)
+    if interrupted:
+        print(interrupted, file=sys.stderr)  # stderr: --output json stays one document
     if _output(output) is Output.json:
         print_json(body)
-        return
+        raise typer.Exit(1 if interrupted else 0)
     if report is None:  # another tick held the lease
         print(body.get("skipped"))
         return
@@ -72,6 +86,8 @@ def schedule(
         f"{len(report.plan.actions)} action(s); {report.not_in_scope} cluster(s) not in scope; "
         f"about {total:,.0f} node-hours saved per week{mode}"
     )
+    if interrupted:
+        raise typer.Exit(1)
 
 
 @schedule_app.command("snooze")

@@ -5,6 +5,17 @@ names the kinds); this module is where those actions become registry and topic c
 run one at a time, in plan order, once each (the executor's idempotency keys), and give up
 quickly: an Event Grid delivery times out after 30 s, so a call that cannot finish raises
 and the event is redelivered later.
+
+A delivery that died with an action in flight leaves the action's claim open; its
+redelivery (or a sweep, or ``ops gate check --apply``) plans the same action again and
+meets that claim. Rather than wait out the claim's timeout, the executor asks the
+registry whether the effect is in place (:meth:`GateEffects.verifiers`): the manifest or
+tag locked or unlocked, the quarantine state set, the tag gone or restored. In place
+means done (the audit record is written then, once); not in place means applied again,
+which every one of these effects makes harmless. ``gate.record`` has no effect but its
+record; ``gate.publish`` is published again (the event keeps its id, and Event Grid
+delivers at least once anyway, so subscribers already deduplicate by id). Every outcome
+is kept in :attr:`GateEffects.applied`, so that an interrupted CLI run says how far it got.
 """
 
 from __future__ import annotations
@@ -16,8 +27,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ops.errors import TransientError
-from ops.executor import ExecutionPolicy, Handler, apply_plan, failed_transiently
+from ops.errors import NotFound, TransientError
+from ops.executor import ExecutionPolicy, Handler, Verifier, apply_plan, failed_transiently
 from ops.gate import records
 from ops.gate.blocking import (
     LOCK,
@@ -61,19 +72,23 @@ class GateEffects:
         self.execution = replace(execution, max_concurrency=1, max_attempts=min(execution.max_attempts, 3))
         self.clock = clock
         self.retry_sleep_cap = retry_sleep_cap
+        self.applied: list[Outcome] = []
 
     def apply(self, plan: Plan) -> list[Outcome]:
         if not plan.actions:
             return []
         cap = self.retry_sleep_cap
-        return apply_plan(
+        outcomes = apply_plan(
             plan,
             handlers=self.handlers(),
             store=self.store,
             policy=self.execution,
             sleep=lambda seconds: time.sleep(min(seconds, cap)),
             now=self.clock,
+            verifiers=self.verifiers(),
         )
+        self.applied.extend(outcomes)
+        return outcomes
 
     def apply_in_order(self, plan: Plan) -> list[Outcome]:
         """Each action only once the one before it took effect: the quarantine release of lock
@@ -152,6 +167,74 @@ class GateEffects:
             RESTORE_TAG: restore_tag,
             RECORD: record,
             PUBLISH: publish,
+        }
+
+    def verifiers(self) -> dict[str, Verifier]:
+        """Is an action's effect in place in the registry now? (after a crash; see above)"""
+
+        def gate_of(action: Action) -> tuple[Any, ImageRef]:
+            image = ImageRef.from_dict(action.params["image"])
+            return self.registries(image), image
+
+        def gone_means_done(read: Callable[[Action], bool]) -> Verifier:
+            def verify(action: Action) -> bool | None:
+                try:
+                    return read(action)
+                except NotFound:  # nothing left to block or release: what the handler would say
+                    return True
+
+            return verify
+
+        def manifest_readable(enabled: bool) -> Verifier:
+            def read(action: Action) -> bool:
+                gate, image = gate_of(action)
+                return bool(gate.read_manifest_readable(image.repository, image.digest)) is enabled
+
+            return gone_means_done(read)
+
+        def tag_locked(action: Action) -> bool:
+            gate, image = gate_of(action)
+            return not gate.read_tag_readable(image.repository, action.params["tag"])
+
+        def tag_unlocked(action: Action) -> bool:
+            gate, image = gate_of(action)
+            tag = action.params["tag"]
+            if gate.resolve_tag(image.repository, tag) != image.digest:
+                return True  # moved to another digest: the handler leaves it alone too
+            return bool(gate.read_tag_readable(image.repository, tag))
+
+        def quarantined(action: Action) -> bool:
+            gate, image = gate_of(action)
+            return bool(gate.read_quarantine(image.repository, image.digest) == action.params["state"])
+
+        def untagged(action: Action) -> bool | None:
+            gate, image = gate_of(action)
+            try:
+                gate.resolve_tag(image.repository, action.params["tag"])
+            except NotFound:
+                return True
+            return False
+
+        def restored(action: Action) -> bool | None:
+            gate, image = gate_of(action)
+            tag = action.params["tag"]
+            try:
+                named = gate.resolve_tag(image.repository, tag)
+            except NotFound:
+                return False
+            # Restored and, if it was to be, unlocked: otherwise put again (the same bytes).
+            return named == image.digest and bool(gate.read_tag_readable(image.repository, tag))
+
+        return {
+            LOCK: manifest_readable(False),
+            UNLOCK: manifest_readable(True),
+            LOCK_TAG: gone_means_done(tag_locked),
+            UNLOCK_TAG: gone_means_done(tag_unlocked),
+            QUARANTINE: gone_means_done(quarantined),
+            UNTAG: untagged,
+            RESTORE_TAG: restored,
+            RECORD: lambda _action: True,
+            PUBLISH: lambda _action: False,
         }
 
 

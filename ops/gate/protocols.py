@@ -38,6 +38,18 @@ class RegistryGate(Protocol):
 
     def untag(self, repository: str, tag: str) -> None: ...
 
+    def read_manifest_readable(self, repository: str, digest: str) -> bool:
+        """Whether pulls of the manifest are enabled (``readEnabled``)."""
+        ...
+
+    def read_tag_readable(self, repository: str, tag: str) -> bool:
+        """Whether pulls by ``tag`` are enabled."""
+        ...
+
+    def read_quarantine(self, repository: str, digest: str) -> str | None:
+        """The manifest's ``quarantineState``; None when it has none."""
+        ...
+
     def put_tag(self, repository: str, tag: str, content: str, media_type: str) -> None:
         """Point ``tag`` at the manifest with exactly these bytes (a re-tag)."""
         ...

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ops.executor import NOT_ATTEMPTED
+from ops.executor import describe_interruption
 from ops.plan import Outcome, Plan, Status
 from ops.purge.planner import DELETE
 
@@ -126,13 +126,8 @@ def merge_summaries(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def interrupted_summary(outcomes: Sequence[Outcome]) -> str:
-    """What an operator sees when a run was stopped: how far it got, and what happens next."""
-    started = [o for o in outcomes if not (o.attempts == 0 and o.detail.startswith(NOT_ATTEMPTED))]
-    done = sum(1 for o in started if o.status in _DONE)
-    return (
-        f"interrupted after {len(started)} of {len(outcomes)} action(s) ({done} done, "
-        f"{len(started) - done} failed); the purge lease is released: run it again to finish"
-    )
+    """What an operator sees when a purge run was stopped: how far it got, and what next."""
+    return describe_interruption(outcomes, lease="purge")
 
 
 def plan_document(

@@ -51,7 +51,7 @@ from ops.schedule.records import Kind, Operation, OpStatus, Purpose, SavedPool, 
 from ops.schedule.windows import DesiredState, WeeklySchedule, desired_state, on_hours_between
 
 CAPABILITY = "schedule"
-_POOL_BUSY = frozenset({"updating", "scaling", "creating", "deleting", "upgrading"})
+POOL_BUSY = frozenset({"updating", "scaling", "creating", "deleting", "upgrading"})
 WEEK = timedelta(days=7)
 
 
@@ -422,7 +422,7 @@ class _Context:
         decisions: list[_Decision] = []
         notes: list[str] = []
         for pool in users:
-            if pool.provisioning_state.lower() in _POOL_BUSY:
+            if pool.provisioning_state.lower() in POOL_BUSY:
                 notes.append(f"pool {pool.name} busy ({pool.provisioning_state})")
                 continue
             saved = self.state.saved_pools.get(saved_pool_key(Purpose.RESTORE, cluster.pool_id(pool.name)))
@@ -541,13 +541,13 @@ def _needs_restore(pool: ObservedPool | None, scale: PoolScale) -> bool:
     if pool is None:
         return False  # a pool deleted since it was saved is not ours to recreate
     return (
-        _scale_differs(pool.scale, scale)
+        scale_differs(pool.scale, scale)
         or pool.power_state.lower() != "running"
         or pool.provisioning_state.lower() == "failed"
     )
 
 
-def _scale_differs(observed: PoolScale, saved: PoolScale) -> bool:
+def scale_differs(observed: PoolScale, saved: PoolScale) -> bool:
     """Whether the pool is not yet at its saved scale.
 
     With the autoscaler on, the count is the autoscaler's to move within the bounds:

@@ -29,7 +29,14 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentError, TransientError
-from ops.executor import ExecutionPolicy, RateLimit, apply_plan, failed_transiently
+from ops.executor import (
+    INTERRUPTED,
+    ExecutionPolicy,
+    RateLimit,
+    apply_plan,
+    describe_interruption,
+    failed_transiently,
+)
 from ops.plan import Action, Outcome, Plan, Status, summarize_outcomes
 from ops.schedule.clusters import ZERO, ObservedCluster, PoolScale
 from ops.schedule.manual import SNOOZE, plan_manual
@@ -64,6 +71,7 @@ from ops.schedule.records import (
     saved_pool_key,
     settle_operation,
 )
+from ops.schedule.resuming import TICK_SCOPE, record_resumed, resume_tick, schedule_verifiers
 from ops.state.leases import LEASE_DURATION, LeaseHeld, take_lease
 from ops.state.store import AuditRecord, StateStore
 from ops.suggestions import suggest
@@ -115,7 +123,9 @@ class Confirmation:
 
 @dataclass(frozen=True, slots=True)
 class TickResult:
-    """What one tick did. ``skipped`` is set when another tick held the lease."""
+    """What one tick did. ``skipped`` is set when another tick held the lease; ``resumed``
+    lists what an interrupted tick had applied without recording it (recorded now);
+    ``interrupted`` says how far a tick stopped by an operator (or a lost lease) got."""
 
     now: datetime
     report: ScheduleReport | None = None
@@ -123,6 +133,8 @@ class TickResult:
     confirmations: Sequence[Confirmation] = ()
     skipped: str | None = None
     dry_run: bool = True
+    resumed: Sequence[Outcome] = ()
+    interrupted: str | None = None
 
     @property
     def failed(self) -> list[Outcome]:
@@ -155,6 +167,9 @@ class TickResult:
         out["outcomes"] = summarize_outcomes(self.outcomes)
         out["actions"] = [o.to_dict() for o in self.outcomes]
         out["confirmed"] = [c.to_dict() for c in self.confirmations if c.settled]
+        out["resumed"] = [o.to_dict() for o in self.resumed]
+        if self.interrupted:
+            out["interrupted"] = self.interrupted
         out["clusters"] = [r.to_dict() for r in self.report.rows]
         return out
 
@@ -229,8 +244,11 @@ class ScheduleService:
 
     # -- the tick ---------------------------------------------------------------------
 
-    def tick(self, *, now: datetime | None = None) -> TickResult:
-        """One tick under the lease; returns what it did (``skipped`` without the lease)."""
+    def tick(self, *, now: datetime | None = None, stop: Callable[[], bool] | None = None) -> TickResult:
+        """One tick under the lease; returns what it did (``skipped`` without the lease).
+
+        What a tick that died left open is verified against ARM first (ops.schedule.resuming).
+        ``stop`` returning True (or the lease lost) starts no further action."""
         moment = now or self.clock()
         dry = self.execution.dry_run or self.execution.kill_switch
         try:
@@ -244,7 +262,11 @@ class ScheduleService:
             )
         except LeaseHeld as held:
             return TickResult(moment, skipped=str(held), dry_run=dry)
+        verifiers = schedule_verifiers(self.control.get_cluster)
         try:
+            resumed = []
+            if not dry:
+                resumed = resume_tick(self.store, verifiers, now=moment, wall_clock=self.wall_clock())
             prepared = self._prepare(moment, persist=not dry)
             plan = prepared.report.plan
             outcomes = apply_plan(
@@ -255,11 +277,25 @@ class ScheduleService:
                 limits=self._limits(plan.actions),
                 sleep=self.sleep,
                 now=self.wall_clock,
+                verifiers=verifiers,
+                scope=TICK_SCOPE,
+                stop=lambda: lease.lost.is_set() or (stop is not None and stop()),
             )
+            if not dry:
+                record_resumed(self.store, outcomes, now=moment)
         finally:
             lease.release()
         record_schedule_clusters((row.desired, row.current) for row in prepared.report.rows)
-        return TickResult(moment, prepared.report, outcomes, prepared.confirmations, dry_run=dry)
+        stopped = any(o.detail == INTERRUPTED for o in outcomes)
+        return TickResult(
+            moment,
+            prepared.report,
+            outcomes,
+            prepared.confirmations,
+            dry_run=dry,
+            resumed=resumed,
+            interrupted=describe_interruption(outcomes, lease=LEASE_NAME) if stopped else None,
+        )
 
     def _prepare(self, now: datetime, *, persist: bool, reread: bool = True) -> _Prepared:
         clusters = list(self.inventory.list_clusters())

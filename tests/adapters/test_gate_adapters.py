@@ -5,7 +5,9 @@ Cases:
   config labels, exact bytes); an index's children; a referrer's subject and artifact
   type; the referrers API listing signatures and SBOMs; lock and unlock (a locked image
   cannot be pulled); quarantine state with details on a quarantining registry; resolving
-  a tag; untag; putting a tag back onto a locked manifest from its stored bytes;
+  a tag; untag; putting a tag back onto a locked manifest from its stored bytes; reading
+  back what those did (a manifest's and a tag's readEnabled, a manifest's quarantine
+  state, none for a manifest never quarantined), as a resumed delivery verifies them;
 - Resource Graph: one query returns every row (Healthy ones too) for many digests, of
   the right registry host and repository; anything but sha256 digests is refused before
   a query is built;
@@ -130,8 +132,14 @@ def test_lock_quarantine_untag_and_tag_restore(server: SandboxServer, settings: 
     first = push_image(world, REGISTRY, "facts/tags", "v1.0.0")
     gate = gate_registry(settings, image(server, "facts/tags", first))
     facts = gate.read_manifest("facts/tags", first, labels=False)
+    assert gate.read_manifest_readable("facts/tags", first) is True
     gate.set_read_enabled("facts/tags", first, False)
     assert pull(server, "facts/tags", first).status_code == 405
+    assert gate.read_manifest_readable("facts/tags", first) is False
+    gate.set_tag_read_enabled("facts/tags", "v1.0.0", False)
+    assert gate.read_tag_readable("facts/tags", "v1.0.0") is False
+    gate.set_tag_read_enabled("facts/tags", "v1.0.0", True)
+    assert gate.read_tag_readable("facts/tags", "v1.0.0") is True
     second = push_image(world, REGISTRY, "facts/tags", "v1.0.0", layers=[b"rebuilt"])
     assert gate.resolve_tag("facts/tags", "v1.0.0") == second
     gate.put_tag("facts/tags", "v1.0.0", facts.content, facts.media_type)  # locked, yet re-tagged
@@ -143,7 +151,9 @@ def test_lock_quarantine_untag_and_tag_restore(server: SandboxServer, settings: 
     assert "extra" not in world.registries[REGISTRY].repositories["facts/tags"].tags
     held = push_image(world, QUARANTINING, "facts/q", "v1")
     quarantining = gate_registry(settings, image(server, "facts/q", held, QUARANTINING))
+    assert gate.read_quarantine("facts/tags", first) is None
     quarantining.set_quarantine("facts/q", held, "Failed", '{"verdict":"deny"}')
+    assert quarantining.read_quarantine("facts/q", held) == "Failed"
     stored = manifest(world, "facts/q", held, registry=QUARANTINING)
     assert stored.quarantine_state == "Failed" and stored.quarantine_details == '{"verdict":"deny"}'
 
