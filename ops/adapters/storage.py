@@ -186,33 +186,44 @@ class TableStateStore:
         capability: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        until: datetime | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        target: str | None = None,
     ) -> Sequence[AuditRecord]:
         if limit <= 0:
             return []
-        # Inverted timestamps: "at >= since" is "RowKey below the row just after since".
+        # Inverted timestamps, newest first: "at >= since" is "RowKey below the row just
+        # after since", and "at < until" is "RowKey from the row just after until".
+        start = _LOG_PREFIX if until is None else f"{_LOG_PREFIX}{inverted_instant(until) + 1:020d}"
         end = _LOG_END if since is None else f"{_LOG_PREFIX}{inverted_instant(since) + 1:020d}"
         query = "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end"
-        parameters = {"pk": _AUDIT_PARTITION, "start": _LOG_PREFIX, "end": end}
-        if capability is not None:
-            query += " and capability eq @capability"
-            parameters["capability"] = capability
+        parameters = {"pk": _AUDIT_PARTITION, "start": start, "end": end}
+        for name, value in (("capability", capability), ("kind", kind), ("status", status)):
+            if value is not None:
+                query += f" and {name} eq @{name}"
+                parameters[name] = value
+        # OData has no substring filter: the target is matched here, as the pages stream in.
+        wanted = None if target is None else target.lower()
         with translated_errors("query audit"):
             entities = self._audit.query_entities(
                 query, parameters=parameters, results_per_page=min(limit, 1000)
             )
-            return [
-                AuditRecord(
-                    key=entity["key"],
-                    capability=entity["capability"],
-                    kind=entity["kind"],
-                    target=entity["target"],
-                    reason=entity["reason"],
-                    status=entity["status"],
-                    at=parse_instant(entity["at"]),
-                    detail=join_json(entity),
-                )
-                for entity in itertools.islice(entities, limit)
-            ]
+            matching = (e for e in entities if wanted is None or wanted in e["target"].lower())
+            return [_audit_record(entity) for entity in itertools.islice(matching, limit)]
+
+    def find_audit(self, key_prefix: str, *, limit: int = 2) -> Sequence[AuditRecord]:
+        if limit <= 0:
+            return []
+        # encode_key keeps prefixes, and "~" sorts after every character it writes.
+        start = _INDEX_PREFIX + encode_key(key_prefix)
+        query = "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end"
+        parameters = {"pk": _AUDIT_PARTITION, "start": start, "end": start + "~"}
+        with translated_errors("find audit"):
+            index = self._audit.query_entities(query, parameters=parameters, results_per_page=limit)
+            rows = [entry["log_row"] for entry in itertools.islice(index, limit)]
+            # One transaction wrote each index row with its log row, so both are there.
+            return [_audit_record(self._audit.get_entity(_AUDIT_PARTITION, row)) for row in rows]
 
     # keyed records ----------------------------------------------------------
     def get_record(self, table: str, key: str) -> Record | None:
@@ -472,6 +483,19 @@ def take_blob_lease(blob: BlobClient, *, seconds: int, now: datetime) -> BlobLea
 
 
 # keys, instants and values ---------------------------------------------------
+
+
+def _audit_record(entity: Mapping[str, Any]) -> AuditRecord:
+    return AuditRecord(
+        key=entity["key"],
+        capability=entity["capability"],
+        kind=entity["kind"],
+        target=entity["target"],
+        reason=entity["reason"],
+        status=entity["status"],
+        at=parse_instant(entity["at"]),
+        detail=join_json(entity),
+    )
 
 
 def encode_key(text: str) -> str:

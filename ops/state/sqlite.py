@@ -113,23 +113,44 @@ class SqliteStateStore:
         capability: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        until: datetime | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        target: str | None = None,
     ) -> Sequence[AuditRecord]:
         if limit <= 0:  # SQLite reads a negative LIMIT as "no limit"
             return []
         clauses: list[str] = []
         params: list[Any] = []
-        if capability is not None:
-            clauses.append("capability = ?")
-            params.append(capability)
+        for column, value in (("capability", capability), ("kind", kind), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if target is not None:
+            clauses.append("instr(lower(target), ?) > 0")
+            params.append(target.lower())
         if since is not None:
             clauses.append("at_us >= ?")
             params.append(epoch_micros(since))
+        if until is not None:
+            clauses.append("at_us < ?")
+            params.append(epoch_micros(until))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._select_audit(f"{where} ORDER BY at_us DESC, key LIMIT ?", (*params, limit))
+
+    def find_audit(self, key_prefix: str, *, limit: int = 2) -> Sequence[AuditRecord]:
+        if limit <= 0:
+            return []
+        # substr rather than LIKE: a key may hold % or _, which LIKE reads as wildcards.
+        return self._select_audit(
+            "WHERE substr(key, 1, ?) = ? ORDER BY key LIMIT ?", (len(key_prefix), key_prefix, limit)
+        )
+
+    def _select_audit(self, clauses: str, params: Sequence[Any]) -> list[AuditRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT key, capability, kind, target, reason, status, at_us, detail FROM audit"
-                f" {where} ORDER BY at_us DESC, key LIMIT ?",
-                (*params, limit),
+                f"SELECT key, capability, kind, target, reason, status, at_us, detail FROM audit {clauses}",
+                tuple(params),
             ).fetchall()
         return [
             AuditRecord(

@@ -104,8 +104,19 @@ class StateStore(Protocol):
         capability: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        until: datetime | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        target: str | None = None,
     ) -> Sequence[AuditRecord]:
-        """Newest first (by ``at``), records at or after ``since``, at most ``limit``."""
+        """Newest first (by ``at``), records at or after ``since`` and before ``until``, at
+        most ``limit``; ``capability``, ``kind`` and ``status`` match exactly, ``target``
+        is a case-insensitive part of the target (a name finds its ARM id)."""
+        ...
+
+    def find_audit(self, key_prefix: str, *, limit: int = 2) -> Sequence[AuditRecord]:
+        """Records whose key starts with ``key_prefix`` (the whole key finds its one record),
+        at most ``limit``, in key order."""
         ...
 
     # keyed records ----------------------------------------------------------

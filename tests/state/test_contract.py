@@ -6,7 +6,9 @@ Cases:
   N concurrent claimants of one key produce exactly one winner;
 - audit: append once per key (the second append changes nothing), N concurrent appends of
   one key leave one record, query is newest first, filters by capability and since
-  (inclusive), honours limit, and round-trips detail, times and awkward keys;
+  (inclusive), by kind, status, part of the target in any case and until (exclusive),
+  honours limit after filtering, and round-trips detail, times and awkward keys; find by
+  whole key or key prefix (awkward keys too; SQL wildcards are plain characters);
 - records: create-only conflicts on an existing key, ETag update, a stale ETag (or an
   ETag for a missing key) is a Conflict, "*" overwrites or creates, every write changes
   the ETag, delete (unconditional, by ETag, stale ETag → Conflict, missing is fine),
@@ -143,6 +145,39 @@ def test_query_audit_order_filters_and_limit(store: StateStore) -> None:
     assert [r.key for r in store.query_audit(capability="gate", limit=1)] == ["b"]
     assert store.query_audit(capability="schedule") == []
     assert store.query_audit(since=T0 + timedelta(minutes=4)) == []
+
+
+def test_query_audit_by_kind_status_target_and_until(store: StateStore) -> None:
+    cluster = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/AKS-D"
+    records = [
+        audit("a", at=T0, kind="stop_cluster", target=cluster, capability="schedule"),
+        audit("b", at=T0 + timedelta(minutes=1), status="failed"),
+        audit("c", at=T0 + timedelta(minutes=2), kind="run_summary", target="run-7"),
+        audit("d", at=T0 + timedelta(minutes=3), target="myreg/web@sha256:d"),
+    ]
+    for record in records:
+        assert store.append_audit(record) is True
+    assert [r.key for r in store.query_audit(kind="stop_cluster")] == ["a"]
+    assert [r.key for r in store.query_audit(status="failed")] == ["b"]
+    assert [r.key for r in store.query_audit(target="aks-d")] == ["a"]  # any case, part of the id
+    assert [r.key for r in store.query_audit(target="MYREG/")] == ["d", "b"]
+    assert [r.key for r in store.query_audit(until=T0 + timedelta(minutes=2))] == ["b", "a"]
+    window = store.query_audit(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3))
+    assert [r.key for r in window] == ["c", "b"]
+    assert [r.key for r in store.query_audit(target="myreg", limit=1)] == ["d"]
+    assert store.query_audit(kind="stop_cluster", status="failed") == []
+
+
+def test_find_audit_by_key_or_prefix(store: StateStore) -> None:
+    for key in ("purge-run:7f3a", "purge-run:7f3b", "0badc0de", AWKWARD_KEY):
+        assert store.append_audit(audit(key)) is True
+    (found,) = store.find_audit("0badc0de")
+    assert found == audit("0badc0de")
+    assert [r.key for r in store.find_audit("purge-run:7f3")] == ["purge-run:7f3a", "purge-run:7f3b"]
+    assert [r.key for r in store.find_audit("purge-run:", limit=1)] == ["purge-run:7f3a"]
+    assert [r.key for r in store.find_audit(AWKWARD_KEY[:5])] == [AWKWARD_KEY]
+    assert store.find_audit("purge-run:8") == []
+    assert store.find_audit("%") == [] and store.find_audit("_") == []
 
 
 def test_audit_round_trips_fields(store: StateStore) -> None:
