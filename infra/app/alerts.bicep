@@ -22,7 +22,7 @@ param enableSnatAlerts bool
 param enableAutoscalerAlerts bool
 param snatUsedPortsThreshold int
 
-@description('Route Service Health incidents and cluster Resource Health changes to alert_webhook (failover).')
+@description('Route Service Health incidents and the Resource Health changes of clusters and registry replicas to alert_webhook (failover).')
 param enableFailoverAlerts bool
 
 // The function the action group calls and its route (DESIGN: alert_webhook, POST alerts).
@@ -104,13 +104,13 @@ resource serviceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (e
   }
 }
 
-@description('Resource Health: the clusters becoming Unavailable or Degraded, and Available again.')
+@description('Resource Health: the clusters and the registries\' replicas becoming Unavailable or Degraded, and Available again.')
 resource resourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (enableFailoverAlerts) {
   name: 'ops-failover-resource-health'
   location: 'Global'
   tags: tags
   properties: {
-    description: 'failover: Resource Health of the AKS clusters (Available, Degraded, Unavailable)'
+    description: 'failover: Resource Health of the AKS clusters and registry replicas (Available, Degraded, Unavailable)'
     enabled: true
     scopes: [
       subscription().id
@@ -118,7 +118,13 @@ resource resourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (
     condition: {
       allOf: [
         { field: 'category', equals: 'ResourceHealth' }
-        { field: 'resourceType', equals: 'Microsoft.ContainerService/managedClusters' }
+        {
+          // a replica's health moves its region (the policy maps each replication to one)
+          anyOf: [
+            { field: 'resourceType', equals: 'Microsoft.ContainerService/managedClusters' }
+            { field: 'resourceType', equals: 'Microsoft.ContainerRegistry/registries/replications' }
+          ]
+        }
         {
           anyOf: [
             { field: 'properties.currentHealthStatus', equals: 'Available' }

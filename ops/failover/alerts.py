@@ -1,8 +1,9 @@
 """Failover's side of ``alert_webhook``: its routes, and what it does with a routed alert.
 
-The routes take Service Health incidents, Resource Health changes of managed clusters, and
-metric alerts on Front Door's ``OriginHealthPercentage``; the handler turns the alert into
-region signals (``ops.failover.signals``) and lets the service move the stamps they touch.
+The routes take Service Health incidents, Resource Health changes of managed clusters and of
+registry replications, and metric alerts on Front Door's ``OriginHealthPercentage``; the
+handler turns the alert into region signals (``ops.failover.signals``) and lets the service
+move the stamps they touch.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ ROUTES = compile_routes(
             "match": {
                 "monitoringService": "Resource Health",
                 "targetType": "Microsoft.ContainerService/managedClusters",
+            },
+        },
+        {
+            "name": "failover-replica-health",
+            "action": "signal",
+            "match": {
+                "monitoringService": "Resource Health",
+                "targetType": "Microsoft.ContainerRegistry/registries/replications",
             },
         },
         {

@@ -177,12 +177,18 @@ class FailoverPolicy(_Strict):
         return [s for s in self.stamps if region in s.regions]
 
     def region_of_resource(self, resource_id: str) -> list[tuple[Stamp, str]]:
-        """(stamp, region) pairs a cluster, registry or Front Door origin group id belongs to."""
+        """(stamp, region) pairs a stamp's cluster or registry replication id belongs to: the
+        region the cluster serves, or the region whose replica the replication is. The
+        registry itself names no region (every replica is part of it), so it maps to none."""
         wanted = resource_id.lower().rstrip("/")
         found: list[tuple[Stamp, str]] = []
         for stamp in self.stamps:
             for region, cluster in stamp.clusters.items():
                 if cluster.lower() == wanted:
+                    found.append((stamp, region))
+            registry = stamp.registry.id.lower().rstrip("/")
+            for region, replication in stamp.registry.replications.items():
+                if f"{registry}/replications/{replication.lower()}" == wanted:
                     found.append((stamp, region))
         return found
 

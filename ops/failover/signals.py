@@ -7,8 +7,11 @@ health say about a stamp's regions.
   stamp, for a service the stamp's write paths depend on, becomes a signal keyed by the
   incident's ``trackingId``: active while the stage is ``Active``, resolved at ``Resolved``
   (or ``RCA``, the post-incident report).
-- **Resource Health** (``monitoringService: Resource Health``) on a stamp's cluster:
-  ``Unavailable`` or ``Degraded`` is active, ``Available`` resolves; ``Unknown`` says nothing.
+- **Resource Health** (``monitoringService: Resource Health``) on a stamp's cluster or on
+  one of its registry's replications: ``Unavailable`` or ``Degraded`` is active,
+  ``Available`` resolves; ``Unknown`` says nothing. A replica's health is its region's (the
+  replication names its region in the policy); the registry itself names no region, since
+  every replica is part of it, so its own alerts move nothing.
 - **Metric alerts** on Front Door's ``OriginHealthPercentage``: the alert's ``Origin``
   dimension names the origin (by name or host), whose region is impaired while the alert
   is Fired.
@@ -149,7 +152,7 @@ def _resource_health(
                 )
             )
     if not signals:
-        return [], "ignored: the resource is no stamp's cluster"
+        return [], "ignored: the resource is no stamp's cluster or registry replica"
     unique = {(s.region, s.source): s for s in signals}
     return list(unique.values()), f"Resource Health {status}"
 

@@ -3,6 +3,9 @@
 Cases: a valid policy loads from inline YAML with defaults; every region must be mapped in
 replications, pointer endpoints, clusters and traffic (field path in the error); unknown keys
 and bad regions are refused; the published JSON Schema is generated from the models.
+Resources → regions: a cluster maps to the region it serves, a registry replication to the
+region whose replica it is (whatever its name, any case), the registry itself and another
+registry's replication to none.
 Signals: a duplicate or older signal from the same source changes nothing; a region is healthy
 again only when every source is resolved, and ``healthy_since`` is when the last one resolved.
 Decisions: a healthy active region does nothing; an impaired one fails over to the first
@@ -108,6 +111,26 @@ def test_bad_policies_name_the_field(change: dict[str, Any], message: str) -> No
 def test_published_schema_is_generated_from_the_models() -> None:
     published = json.loads((ROOT / "docs" / "schemas" / "failover-policy.schema.json").read_text())
     assert published == policy_json_schema()
+
+
+_ACR = f"{SUB}/rg/providers/Microsoft.ContainerRegistry/registries"
+
+
+@pytest.mark.parametrize(
+    ("resource", "regions"),
+    [
+        (f"{SUB}/rg/providers/Microsoft.ContainerService/managedClusters/aks-wus2", ["westus2"]),
+        (f"{_ACR}/contosopay/replications/eus2rep", ["eastus2"]),
+        (f"{_ACR.lower()}/CONTOSOPAY/replications/WUS2REP/", ["westus2"]),
+        (f"{_ACR}/contosopay", []),
+        (f"{_ACR}/otherpay/replications/eus2rep", []),
+        (f"{_ACR}/contosopay/replications/eastus2", []),
+    ],
+)
+def test_resources_map_to_the_region_they_serve(resource: str, regions: list[str]) -> None:
+    registry = stamp_doc()["registry"] | {"replications": {"eastus2": "eus2rep", "westus2": "wus2rep"}}
+    found = policy(registry=registry).region_of_resource(resource)
+    assert [region for _, region in found] == regions
 
 
 def sig(active: bool, minutes: int, source: str = "servicehealth:T1") -> Signal:
