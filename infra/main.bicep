@@ -150,6 +150,9 @@ param authRoleApprove string = 'Ops.Approve'
 @description('OPS_AUTH_ROLE_WEBHOOK: app role the action group\'s webhook application holds.')
 param authRoleWebhook string = 'ActionGroupsSecureWebhook'
 
+@description('REMEDIATE_WATCH_SCHEDULE: NCRONTAB (six fields, UTC) of remediate_watch, which follows remediation operations, reports drift and applies due restores.')
+param remediateWatchSchedule string = '0 */1 * * * *'
+
 @description('FAILOVER_WATCH_SCHEDULE: NCRONTAB (six fields, UTC) of failover_watch, which resumes failovers and verifies failback.')
 param failoverWatchSchedule string = '0 */1 * * * *'
 
@@ -304,6 +307,9 @@ var appSettings = {
   OPS_GATE_SWEEP_LIMIT: string(gateSweepLimit)
   OPS_REMEDIATE_POLICY: remediatePolicy
   OPS_ALERT_DEDUPE_TTL: alertDedupeTtl
+  REMEDIATE_WATCH_SCHEDULE: remediateWatchSchedule
+  // A test clock for demos; in Azure remediation uses the real time.
+  OPS_REMEDIATE_NOW: ''
   FAILOVER_WATCH_SCHEDULE: failoverWatchSchedule
   OPS_FAILOVER_POLICY: failoverPolicy
   // A test clock for demos; in Azure failover uses the real time.

@@ -422,10 +422,29 @@ class AuthSettings(_Group):
 
 class RemediateSettings(_Group):
     """The remediate capability: its policy (a file path or inline YAML; empty: the defaults,
-    which plan but route no alert) and how long an alert's id + condition is remembered."""
+    which plan but route no alert), how long an alert's id + condition is remembered, and
+    the schedule of ``remediate_watch`` (operations in flight, drift, due restores).
+
+    ``OPS_REMEDIATE_NOW`` pins remediation's "now" (cooldowns, daily caps, when a restore is
+    due) to an instant, for tests and demos on the sandbox clock only; leave it empty in Azure.
+    """
 
     policy: OptionalStr = Field(None, alias="OPS_REMEDIATE_POLICY")
     dedupe_ttl: Duration = Field(timedelta(days=2), gt=timedelta(0), alias="OPS_ALERT_DEDUPE_TTL")
+    watch_schedule: str = Field("0 */1 * * * *", alias="REMEDIATE_WATCH_SCHEDULE")
+    now: Annotated[datetime | None, BeforeValidator(_blank_to_none)] = Field(None, alias="OPS_REMEDIATE_NOW")
+
+    @field_validator("watch_schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        return check_ncrontab(value)
+
+    @field_validator("now")
+    @classmethod
+    def _check_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expected an ISO 8601 time with an offset, like 2026-11-26T19:05:00+00:00")
+        return value
 
 
 class FailoverSettings(_Group):
@@ -499,6 +518,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     failover = groups.get("failover")
     if hosted and isinstance(failover, FailoverSettings) and failover.now is not None:
         problems.append("OPS_FAILOVER_NOW: expected empty in Azure; a pinned clock is for tests and demos")
+    remediate = groups.get("remediate")
+    if hosted and isinstance(remediate, RemediateSettings) and remediate.now is not None:
+        problems.append("OPS_REMEDIATE_NOW: expected empty in Azure; a pinned clock is for tests and demos")
     if problems:
         raise ConfigError(problems)
     return Settings.model_validate(groups)

@@ -187,6 +187,7 @@ class Services:
         from ops.remediate.service import RemediateService
 
         outbound = ArmOutbound(self.settings)
+        pinned = self.settings.remediate.now
         return RemediateService(
             clusters=ArmClusters(self.settings),
             outbound=outbound,
@@ -196,7 +197,7 @@ class Services:
             execution=self.execution_policy(apply=apply),
             policy=read_policy_setting(self.settings.remediate.policy),
             subscriptions=self.settings.core.subscriptions,
-            clock=lambda: datetime.now(UTC),
+            clock=(lambda: pinned) if pinned is not None else (lambda: datetime.now(UTC)),
         )
 
     def failover_service(self, *, apply: bool | None = None) -> FailoverService:

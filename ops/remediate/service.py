@@ -25,11 +25,12 @@ Nothing here imports an adapter: ``ops.services`` wires them in (Protocols in
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ops.errors import Conflict, InvalidInput, TransientError
 from ops.executor import ExecutionPolicy, apply_plan
@@ -45,6 +46,9 @@ from ops.resource_ids import parse_resource_id
 from ops.schedule.protocols import OperationRef, OperationState
 from ops.state.store import AuditRecord, StateStore
 from ops.telemetry import record_transition
+
+if TYPE_CHECKING:
+    from ops.remediate.watch import WatchResult
 
 Remedy = Literal["snat", "autoscaler"]
 _LEASE_WAIT_S = 5.0
@@ -360,7 +364,12 @@ class RemediateService:
             if drift:
                 text = "drift: " + "; ".join(drift) + " (changed outside remediation since it was set)"
                 notes.append(text)
-                self._audit(cluster, "remediate.drift", text, {"applied": dict(applied), "drift": drift})
+                # Audited once per change and drift, however often the watch or an alert sees it.
+                last = record.history.last_change.isoformat() if record.history.last_change else ""
+                once = hashlib.sha256(f"{last}|{text}".encode()).hexdigest()[:16]
+                self._audit(
+                    cluster, "remediate.drift", text, {"applied": dict(applied), "drift": drift}, key=once
+                )
         return record, notes
 
     def resolve_alert(self, target: Target) -> dict[str, Any]:
@@ -401,6 +410,9 @@ class RemediateService:
             return record, f"revert: waiting, {pool.name} still runs {pool.count} nodes (> {old})"
         if self.autoscaler.read_autoscaler(cluster).unschedulable_pods:
             return record, "revert: waiting, pods are Pending again"
+        guard = check_guards(cluster, record.history, self.policy.guards, self.clock())
+        if guard is not None:  # a restore is a change like any other: scope, cooldown, daily cap
+            return record, f"revert: waiting, {guard.reason}"
         reason = f"revert: {pool.name} maxCount {pool.max_count} → {old} (the alert resolved, quiet since)"
         params = {
             "etag": cluster.etag,
@@ -440,11 +452,25 @@ class RemediateService:
         finally:
             self.store.release_lease(lease)
 
-    def _audit(self, cluster: ObservedCluster, kind: str, reason: str, detail: Mapping[str, Any]) -> None:
+    def watch(self) -> WatchResult:
+        """One run of ``remediate_watch`` over every cluster with a record (ops.remediate.watch)."""
+        from ops.remediate.watch import watch_clusters
+
+        return watch_clusters(self)
+
+    def _audit(
+        self,
+        cluster: ObservedCluster,
+        kind: str,
+        reason: str,
+        detail: Mapping[str, Any],
+        *,
+        key: str | None = None,
+    ) -> None:
         now = self.clock()
         self.store.append_audit(
             AuditRecord(
-                key=f"{kind}:{cluster.id.lower()}:{now.isoformat()}",
+                key=f"{kind}:{cluster.id.lower()}:{key or now.isoformat()}",
                 capability="remediate",
                 kind=kind,
                 target=cluster.id,

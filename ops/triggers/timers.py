@@ -55,6 +55,23 @@ def gate_sweep(timer: func.TimerRequest) -> Result:
 
 
 @bp.timer_trigger(
+    schedule="%REMEDIATE_WATCH_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True
+)
+def remediate_watch(timer: func.TimerRequest) -> Result:
+    """Remediation: follow operations in flight, report drift, apply due restores of maxCount."""
+
+    def handle(services: Services) -> object:
+        from ops.errors import TransientError
+
+        result = services.remediate_service().watch()
+        if result.gave_up_transiently:
+            raise TransientError(f"remediate_watch: {result.log_line()}; see the audit trail")
+        return result.to_dict()
+
+    return run_handler("remediate_watch", handle, capability="remediate", past_due=timer.past_due)
+
+
+@bp.timer_trigger(
     schedule="%FAILOVER_WATCH_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True
 )
 def failover_watch(timer: func.TimerRequest) -> Result:

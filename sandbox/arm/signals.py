@@ -5,6 +5,7 @@ without touching anything the product could change itself::
 
     {"cluster": "aks-prod", "snatPortsWantedPerNode": 1500}   # SNAT demand per node
     {"cluster": "aks-prod", "pendingPods": 12}                # 12 more Unschedulable pods
+    {"cluster": "aks-prod", "workloadDone": true}             # the default namespace's pods end
 
 Adding pending pods runs the sandbox autoscaler (``sandbox.kube.autoscaler``): pools
 below their maxCount take them, and pods no pool can take get ``NotTriggerScaleUp``.
@@ -24,7 +25,7 @@ from sandbox.http import SandboxHTTPError
 from sandbox.kube.autoscaler import pending_pods, run_autoscaler
 from sandbox.world import Cluster, World
 
-_KEYS = {"cluster", "snatPortsWantedPerNode", "pendingPods"}
+_KEYS = {"cluster", "snatPortsWantedPerNode", "pendingPods", "workloadDone"}
 
 
 def add_pending_pods(world: World, cluster: Cluster, count: int) -> None:
@@ -75,6 +76,13 @@ def build_signal_routes(world: World) -> list[Route]:
                 if not isinstance(wanted, int) or not 0 <= wanted <= 64_000:
                     raise SandboxHTTPError(400, "InvalidSignal", "snatPortsWantedPerNode: expected 0..64000")
                 cluster.snat_ports_wanted_per_node = wanted
+            done = data.get("workloadDone")
+            if done is not None:
+                if not isinstance(done, bool):
+                    raise SandboxHTTPError(400, "InvalidSignal", "workloadDone: expected true or false")
+                if done:  # the load is gone (a batch ended, a deployment scaled to zero)
+                    for key in [k for k in cluster.kube.pods if k[0] == "default"]:
+                        del cluster.kube.pods[key]
             pending = data.get("pendingPods")
             if pending is not None:
                 if not isinstance(pending, int) or not 0 <= pending <= 10_000:

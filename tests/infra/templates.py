@@ -47,6 +47,7 @@ INFRA_OWNED_SETTINGS: dict[str, str] = {
     "OPS_STATE_PATH": "the SQLite fallback, unused with storage; the package is read-only, so /tmp",
     "OPS_SCHEDULE_NOW": "a test clock, refused in Azure, so always empty there",
     "OPS_FAILOVER_NOW": "a test clock, refused in Azure, so always empty there",
+    "OPS_REMEDIATE_NOW": "a test clock, refused in Azure, so always empty there",
     "OPS_EVENTS_TOPIC_ENDPOINT": "the app's own topic, created by this deployment",
     "AZURE_CLIENT_ID": "the app's identity, created by this deployment",
     "AzureWebJobsStorage__accountName": "the app's storage, created by this deployment",

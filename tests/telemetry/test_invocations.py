@@ -50,6 +50,7 @@ FUNCTIONS = {
     "purge_schedule": ("purge", TIMER, False),
     "gate_sweep": ("gate", TIMER, False),
     "failover_watch": ("failover", TIMER, False),
+    "remediate_watch": ("remediate", TIMER, False),
 }
 
 

@@ -120,3 +120,14 @@ def test_a_pinned_schedule_clock_is_refused_in_azure() -> None:
     problems = check_settings({**env, "OPS_SCHEDULE_NOW": "2026-11-26T19:00:00Z"})
     assert problems[0].startswith("OPS_SCHEDULE_NOW:")
     assert check_settings({"OPS_SCHEDULE_NOW": "2026-11-26T19:00:00Z"}) == []
+
+
+def test_a_pinned_remediation_clock_is_refused_in_azure() -> None:
+    env = {"WEBSITE_SITE_NAME": "ops-app", "AzureWebJobsStorage__accountName": "opsstate"}
+    problems = check_settings({**env, "OPS_REMEDIATE_NOW": "2026-11-26T19:00:00Z"})
+    assert problems[0].startswith("OPS_REMEDIATE_NOW:")
+    assert check_settings({"OPS_REMEDIATE_NOW": "2026-11-26T19:00:00Z"}) == []
+    assert check_settings({"OPS_REMEDIATE_NOW": "2026-11-26T19:00:00"})[0].startswith("OPS_REMEDIATE_NOW")
+    assert check_settings({"REMEDIATE_WATCH_SCHEDULE": "*/5 * * * *"})[0].startswith(
+        "REMEDIATE_WATCH_SCHEDULE"
+    )
