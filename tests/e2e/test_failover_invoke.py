@@ -19,15 +19,28 @@ Cases:
   eastus2 is active moves nothing, and the eastus2 replication's Available clears its region;
   an alert on the registry itself is not routed to failover;
 - with automatic failover off, the incident pages and moves nothing; the ``failover``
-  runbook (GET then POST with Ops.Approve) moves the stamp.
+  runbook (GET then POST with Ops.Approve) moves the stamp;
+- duplicates and out-of-order alerts: the same delivery again is ignored, and a Resolved
+  stage older than the Active changes nothing and writes nothing;
+- both regions impaired: nothing moves, and the webhook answers the refusal;
+- the last enabled origin is never disabled (the other was disabled by hand), while the
+  pointer and routing still move;
+- ARM refuses the replication change while the home region is down: pointer and traffic
+  move, the refusal is recorded, the watch retries it a bounded number of times, then pages;
+- two concurrent failover_watch runs give one actor (one origin write);
+- a failure mid-failover (ARM errors on the traffic step) answers 503, so the action group
+  redelivers; the stamp stays failing-over with the pointer done, and the redelivery
+  resumes it to the same end state.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import threading
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +308,137 @@ def runbook(
     }
     result: dict[str, Any] = invoke_function(function_app.app, "runbook", request).to_dict()["result"]
     return result
+
+
+def status(server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    from ops.services import get_services
+
+    pin_clock(server, monkeypatch)
+    found: dict[str, Any] = get_services().failover_service().status()[0]
+    return found
+
+
+def arm_writes(server: SandboxServer, since: int = 0) -> list[dict[str, Any]]:
+    logged = control(server, "GET", "requests")["requests"][since:]
+    return [r for r in logged if r["service"] == "arm" and r["method"] in ("PUT", "PATCH")]
+
+
+def test_duplicates_and_out_of_order_alerts_change_nothing(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    impair(server, PRIMARY)
+    active = fresh(service_health("Active", pin_clock(server, monkeypatch)))
+    assert post_alert(server, active)["detail"]["stamps"][0]["decision"] == "failover"
+    logged = len(control(server, "GET", "requests")["requests"])
+    assert post_alert(server, active)["status"] == "ignored"  # the action group's retry
+    older = (
+        datetime.fromisoformat(control(server, "GET", "clock")["now"]) - timedelta(minutes=30)
+    ).isoformat()
+    stale = post_alert(server, fresh(service_health("Resolved", older)))
+    assert stale["status"] == "handled" and stale["detail"]["signals"] == 0, stale
+    assert status(server, monkeypatch)["regions"][PRIMARY]["impaired"] is True
+    assert arm_writes(server, logged) == []
+    assert paths(server) == FAILED_OVER
+
+
+def test_both_regions_impaired_moves_nothing(server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    impair(server, SECONDARY)
+    at = pin_clock(server, monkeypatch)
+    post_alert(server, fresh(service_health("Active", at, region="West US 2")))
+    impair(server, PRIMARY)
+    refused = incident(server, monkeypatch, "Active")
+    (stamp,) = refused["detail"]["stamps"]
+    assert stamp["decision"] == "refuse" and stamp["phase"] == "normal", refused
+    assert paths(server) == normal_paths()
+    assert "nowhere healthy" in status(server, monkeypatch)["note"]
+
+
+def test_the_last_enabled_origin_is_never_disabled(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from azure.mgmt.cdn import CdnManagementClient
+
+    from tests.support.sandbox import arm_client
+
+    cdn = arm_client(CdnManagementClient, server)  # someone disables westus2's origin by hand
+    cdn.afd_origins.begin_update(
+        "rg-edge", NAMES["front_door"], "og-api", SECONDARY, {"properties": {"enabledState": "Disabled"}}
+    ).result()
+    impair(server, PRIMARY)
+    assert incident(server, monkeypatch, "Active")["detail"]["stamps"][0]["phase"] == "failed-over"
+    moved = paths(server)
+    assert moved["origins"] == {PRIMARY: "Enabled", SECONDARY: "Disabled"}
+    assert moved["pointer"] == SECONDARY and moved["routed"][PRIMARY] is False
+
+
+def test_arm_refusal_of_the_routing_change_is_bounded(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    control(server, "PATCH", "regions", {"replicationWritesWhenHomeDown": "refuse"})
+    impair(server, PRIMARY)
+    assert incident(server, monkeypatch, "Active")["detail"]["stamps"][0]["phase"] == "failed-over"
+    moved = paths(server)
+    assert moved["pointer"] == SECONDARY and moved["origins"][PRIMARY] == "Disabled"
+    assert moved["routed"][PRIMARY] is True  # refused: still routed
+    recorded = status(server, monkeypatch)
+    assert (
+        recorded["routingAttempts"] == 1
+        and "home region eastus2 is unavailable" in recorded["routingRefused"]
+    )
+    assert [watch(server, monkeypatch)[0] for _ in range(3)] == ["failover", "failover", "page"]
+    assert "a person must finish it" in status(server, monkeypatch)["note"]
+
+
+def test_two_concurrent_watchers_give_one_actor(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ops.failover.machine import Signal
+    from ops.services import get_services
+
+    impair(server, PRIMARY)
+    pin_clock(server, monkeypatch)
+    service = get_services().failover_service()
+    service.record_signals([Signal(PRIMARY, "servicehealth:X", True, service.clock(), "incident")])
+    barrier = threading.Barrier(2)
+    decisions: list[str] = []
+
+    def run() -> None:
+        barrier.wait()
+        answer = invoke_function(function_app.app, "failover_watch", TIMER_STATUS).to_dict()
+        decisions.append(answer["result"]["stamps"][0]["decision"])
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(decisions) in (["busy", "failover"], ["failover", "wait"])
+    origin_writes = [r for r in arm_writes(server) if r["operation"] == "afd_origins.update"]
+    assert len(origin_writes) == 1
+    assert paths(server) == FAILED_OVER
+
+
+def test_a_failure_mid_failover_is_redelivered_and_resumes(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fault = {
+        "kind": "error",
+        "service": "arm",
+        "method": "PATCH",
+        "path": "/origins/",
+        "status": 500,
+        "count": 8,
+    }
+    control(server, "POST", "faults", fault)  # every try of the traffic step fails
+    impair(server, PRIMARY)
+    active = fresh(service_health("Active", pin_clock(server, monkeypatch)))
+    token = mint(server, roles=["ActionGroupsSecureWebhook"], app=True)
+    first = invoke_function(function_app.app, "alert_webhook", webhook_request(active, token)).to_dict()
+    assert first["result"]["status"] == 503, first  # transient: the action group retries
+    recorded = status(server, monkeypatch)
+    assert recorded["phase"] == "failing-over" and recorded["done"] == ["pointer"]
+    retried = post_alert(server, active)
+    assert retried["detail"]["stamps"] == [
+        {"stamp": "payments0", "decision": "failover", "phase": "failed-over"}
+    ]
+    assert paths(server) == FAILED_OVER
