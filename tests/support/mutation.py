@@ -251,6 +251,40 @@ def collect(target: Target, where: Path, keys: set[str] | None) -> Result:
     return result
 
 
+def undetected(target: Target, where: Path) -> list[str]:
+    """The mutants of the last run in ``where`` that no test detected (survived, no tests, not run)."""
+    from mutmut.stats import status_by_exit_code
+
+    meta = json.loads((where / "mutants" / (target.module + ".meta")).read_text())
+    return sorted(
+        name
+        for name, code in meta["exit_code_by_key"].items()
+        if code is None or status_by_exit_code[code] not in DETECTED
+    )
+
+
+def rerun(target: Target, *, children: int, budget: float | None, root: Path = ROOT) -> Result:
+    """Run again only the mutants the last full run of ``target`` left alive, against the
+    current tests; the verdicts of the killed ones stand (tests were added, the module is the
+    same). Refuses when the module changed since that run: then only a full run is honest."""
+    started = time.monotonic()
+    where = STAGING / target.slug
+    if not (where / "mutants" / (target.module + ".meta")).exists():
+        raise SystemExit(f"{target.module}: no earlier run in {where}; run it in full first")
+    if (where / target.module).read_bytes() != (root / target.module).read_bytes():
+        raise SystemExit(f"{target.module} changed since the run in {where}; run it in full")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.rmtree(where / "tests")
+    shutil.copytree(root / "tests", where / "tests", ignore=ignore)
+    names = undetected(target, where)
+    finished = run_mutmut(where, names, children=children, budget=budget) if names else True
+    result = collect(target, where, None)
+    result.seconds = time.monotonic() - started
+    if not finished and not result.untested:
+        result.untested = result.mutants - result.killed - result.survived
+    return result
+
+
 def mutate(target: Target, *, keys: set[str] | None, children: int, budget: float | None) -> Result:
     started = time.monotonic()
     where = stage(target)
@@ -340,6 +374,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--record", action="store_true", help="store this full run as the baseline")
     parser.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run again only the mutants the last full run of each module left alive",
+    )
+    parser.add_argument(
         "--budget", type=float, default=None, help="seconds for the whole run (default: none)"
     )
     parser.add_argument("--children", type=int, default=int(os.environ.get("MUTATION_CHILDREN", "2")))
@@ -348,6 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.record and args.changed:
         parser.error("--record needs a full run; drop --changed")
+    if args.rerun and args.changed:
+        parser.error("--rerun repeats the last full run's survivors; drop --changed")
 
     targets = discover_targets()
     chosen = list(select(targets, args.modules)) if args.modules else targets
@@ -372,7 +413,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if left is not None and left <= 0:
             print(f"module={target.module} not run: the time budget is spent")
             continue
-        result = mutate(target, keys=keys, children=args.children, budget=left)
+        if args.rerun:
+            result = rerun(target, children=args.children, budget=left)
+        else:
+            result = mutate(target, keys=keys, children=args.children, budget=left)
         fresh = unexplained(result, baseline)
         if keys is not None:
             current = set(function_hashes(ROOT / target.module))
