@@ -151,6 +151,33 @@ def readable(key: str) -> str:
 # -- staging and running -----------------------------------------------------------------------
 
 
+#: Written into the staging copy's tests/unit/: pytest collects there only the test files that
+#: match the target's patterns, so a test file added later is picked up by ``--rerun`` without
+#: changing mutmut's test selection (a changed selection would void every recorded verdict).
+_SELECT = """\
+import fnmatch
+from pathlib import Path
+
+PATTERNS = {patterns!r}
+
+
+def pytest_ignore_collect(collection_path, config):
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    name = "tests/unit/" + collection_path.name
+    return None if any(fnmatch.fnmatch(name, p) for p in PATTERNS) else True
+"""
+
+
+def copy_tests(target: Target, where: Path, root: Path = ROOT) -> None:
+    """tests/ into the staging copy, with the collection filter for ``target``."""
+    shutil.rmtree(where / "tests", ignore_errors=True)
+    shutil.copytree(root / "tests", where / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    conftest = where / "tests" / "unit" / "conftest.py"
+    assert not conftest.exists(), "tests/unit/conftest.py would be overwritten in the staging copy"
+    conftest.write_text(_SELECT.format(patterns=list(target.tests)))
+
+
 def stage(target: Target, root: Path = ROOT) -> Path:
     """A fresh copy of ops/ and tests/ with a pyproject that points mutmut at one module."""
     where = STAGING / target.slug
@@ -158,8 +185,8 @@ def stage(target: Target, root: Path = ROOT) -> Path:
     where.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(root / "ops", where / "ops", ignore=ignore)
-    shutil.copytree(root / "tests", where / "tests", ignore=ignore)
-    tests = suite_of(target, root)
+    copy_tests(target, where, root)
+    tests = ["tests/unit/"]
     (where / "pyproject.toml").write_text(
         "\n".join(
             [
@@ -273,9 +300,7 @@ def rerun(target: Target, *, children: int, budget: float | None, root: Path = R
         raise SystemExit(f"{target.module}: no earlier run in {where}; run it in full first")
     if (where / target.module).read_bytes() != (root / target.module).read_bytes():
         raise SystemExit(f"{target.module} changed since the run in {where}; run it in full")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.rmtree(where / "tests")
-    shutil.copytree(root / "tests", where / "tests", ignore=ignore)
+    copy_tests(target, where, root)
     names = undetected(target, where)
     finished = run_mutmut(where, names, children=children, budget=budget) if names else True
     result = collect(target, where, None)
