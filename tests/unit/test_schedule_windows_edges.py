@@ -57,7 +57,7 @@ def machine_zone(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc, arg-type]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,733 @@
+"""The remediation planners' plans word for word: every action's reason and parameters,
+every refusal's reason and every note, for SNAT and for the autoscaler's maxCount.
+
+Cases, SNAT: dynamic ports made explicit; explicit ports raised with IPs added; capped at
+the IP ceiling and refused at it; the idle-timeout recommendation (load balancer only, only
+above the recommended value: 5 is recommended down, 4 is not); unsupported outbound types
+and custom IPs; the condition cleared, and its two thresholds (one failed connection is
+enough; a busiest backend at exactly the used ratio is enough, just under is not); a NAT
+gateway's IP added and refused at its ceiling. maxCount: raised by the step; cut and
+refused by the subnet; a subnet or a quota that cannot be read; the AKS-managed network
+and an unknown VM size (noted, not checked); cut and refused by quota; the day's node and
+vCPU budgets; maxCountCeiling; confirmation by the status ConfigMap alone; the SNAT budget
+adding IPs, cutting the count, or refusing; a second limit under the step noted; a named
+pool that does not exist; a System pool protected; User pools before System pools.
+"""
+
+# ruff: noqa: E501  (reasons are compared whole)
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ops.plan import Plan
+from ops.remediate.autoscaler import plan_max_count
+from ops.remediate.clusters import AutoscalerSignal, Outbound, Pool, QuotaUsage, SnatSignal
+from ops.remediate.guards import History
+from ops.remediate.policy import RemediatePolicy, load_policy
+from ops.remediate.snat import plan_snat
+from tests.unit.test_remediate_planners import NOW, QUOTAS, SIGNAL, _subnets, cluster, snat_signal
+
+
+def policy(fields: dict[str, Any]) -> RemediatePolicy:
+    return load_policy({"remediate": fields})
+
+
+def ratio_signal(failed: float, used: float, allocated: float = 1024.0, nodes: int = 5) -> SnatSignal:
+    ips = [f"10.0.0.{i}" for i in range(nodes)]
+    return SnatSignal(
+        allocated_per_backend=dict.fromkeys(ips, allocated),
+        used_per_backend=dict.fromkeys(ips, used),
+        failed_per_backend=dict.fromkeys(ips, 0.0),
+        failed_connections=failed,
+    )
+
+
+def shown(plan: Plan) -> dict[str, Any]:
+    assert plan.capability == "remediate"
+    for action in plan.actions:
+        assert (action.target, action.service) == (cluster().id, "arm")
+    for guard in plan.protected:
+        assert guard.target == cluster().id
+    return {
+        "actions": [(a.kind, a.reason, dict(a.params)) for a in plan.actions],
+        "protected": [g.reason for g in plan.protected],
+        "notes": list(plan.notes),
+    }
+
+
+def snat_scenarios() -> dict[str, tuple[dict[str, Any], SnatSignal, dict[str, Any]]]:
+    return {
+        "snat-dynamic-to-explicit": (dict(), snat_signal(1500, 1024), {}),
+        "snat-explicit-raised-with-ips": (
+            dict(outbound=Outbound(allocated_outbound_ports=8000)),
+            snat_signal(14000, 8000),
+            {},
+        ),
+        "snat-capped": (
+            dict(),
+            snat_signal(20000, 1024),
+            {"snat": {"maxOutboundIPs": 2, "maxPortsPerNode": 30000}},
+        ),
+        "snat-ceiling": (
+            dict(outbound=Outbound(allocated_outbound_ports=18280, managed_outbound_ips=2)),
+            snat_signal(20000, 18280),
+            {"snat": {"maxOutboundIPs": 2, "maxPortsPerNode": 30000}},
+        ),
+        "snat-idle-note": (dict(outbound=Outbound(idle_timeout_minutes=30)), snat_signal(3000, 1024), {}),
+        "snat-unsupported": (
+            dict(outbound=Outbound(outbound_type="userDefinedRouting")),
+            snat_signal(3000, 1024),
+            {},
+        ),
+        "snat-custom-ips": (dict(outbound=Outbound(custom_outbound_ips=True)), snat_signal(3000, 1024), {}),
+        "snat-cleared": (dict(outbound=Outbound(idle_timeout_minutes=30)), SnatSignal(), {}),
+        "nat-add": (
+            dict(outbound=Outbound(outbound_type="managedNATGateway", nat_gateway_ips=1)),
+            SnatSignal(failed_connections=10, attempted_connections=90_000),
+            {"snat": {"maxNatGatewayIPs": 4}},
+        ),
+        "nat-ceiling": (
+            dict(
+                outbound=Outbound(
+                    outbound_type="managedNATGateway", nat_gateway_ips=4, idle_timeout_minutes=30
+                )
+            ),
+            SnatSignal(failed_connections=10, attempted_connections=300_000),
+            {"snat": {"maxNatGatewayIPs": 4}},
+        ),
+        "snat-one-failure-is-enough": (
+            dict(outbound=Outbound(idle_timeout_minutes=4)),
+            ratio_signal(1, 100.0),
+            {},
+        ),
+        "snat-used-ratio-at-threshold": (
+            dict(outbound=Outbound(idle_timeout_minutes=5)),
+            ratio_signal(0, 921.6),
+            {},
+        ),
+        "snat-used-ratio-below": (
+            dict(outbound=Outbound(idle_timeout_minutes=5)),
+            ratio_signal(0, 921.5),
+            {},
+        ),
+    }
+
+
+def max_count_scenarios() -> dict[str, tuple[dict[str, Any], AutoscalerSignal, Any, Any, dict[str, Any]]]:
+    return {
+        "raise-by-step": (dict(), SIGNAL, _subnets(2000, 186), QUOTAS, {}),
+        "cut-by-subnet": (dict(), SIGNAL, _subnets(251, 200), QUOTAS, {}),
+        "refused-by-subnet": (dict(), SIGNAL, _subnets(251, 226), QUOTAS, {}),
+        "subnet-unread": (dict(), SIGNAL, {}, QUOTAS, {}),
+        "managed-vnet-unknown-vm": (
+            dict(
+                pools=(
+                    Pool("system", "System", count=1, max_pods=30),
+                    Pool(
+                        "user",
+                        count=4,
+                        enable_auto_scaling=True,
+                        min_count=1,
+                        max_count=4,
+                        max_pods=30,
+                        vm_size="Standard_Weird9",
+                    ),
+                )
+            ),
+            SIGNAL,
+            {},
+            QUOTAS,
+            {},
+        ),
+        "quota-family-refused": (
+            dict(),
+            SIGNAL,
+            _subnets(2000, 186),
+            {**QUOTAS, "standardDSv5Family": QuotaUsage("standardDSv5Family", 100, 98)},
+            {},
+        ),
+        "quota-cores-cut": (
+            dict(),
+            SIGNAL,
+            _subnets(2000, 186),
+            {**QUOTAS, "cores": QuotaUsage("cores", 100, 96)},
+            {},
+        ),
+        "quota-unread": (dict(), SIGNAL, _subnets(2000, 186), {"cores": QuotaUsage("cores", 1000, 100)}, {}),
+        "daily-nodes": (
+            dict(),
+            SIGNAL,
+            _subnets(2000, 186),
+            QUOTAS,
+            {"autoscaler": {"maxNodesAddedPerDay": 1}},
+        ),
+        "daily-vcpus": (
+            dict(),
+            SIGNAL,
+            _subnets(2000, 186),
+            QUOTAS,
+            {"autoscaler": {"maxVcpusAddedPerDay": 3}},
+        ),
+        "ceiling": (dict(), SIGNAL, _subnets(2000, 186), QUOTAS, {"autoscaler": {"maxCountCeiling": 5}}),
+        "status-only": (
+            dict(),
+            AutoscalerSignal(unschedulable_pods=2, status_max_reached=("user",)),
+            _subnets(2000, 186),
+            QUOTAS,
+            {},
+        ),
+        "snat-adds-ips": (
+            dict(outbound=Outbound(allocated_outbound_ports=7000, network_plugin_mode="overlay")),
+            SIGNAL,
+            _subnets(507, 10),
+            QUOTAS,
+            {"autoscaler": {"step": 4}},
+        ),
+        "snat-cut": (
+            dict(outbound=Outbound(allocated_outbound_ports=7000, network_plugin_mode="overlay")),
+            SIGNAL,
+            _subnets(507, 10),
+            QUOTAS,
+            {"autoscaler": {"step": 4, "raiseIPsWithMaxCount": False}},
+        ),
+        "snat-refused": (
+            dict(outbound=Outbound(allocated_outbound_ports=9000, network_plugin_mode="overlay")),
+            SIGNAL,
+            _subnets(507, 10),
+            QUOTAS,
+            {"autoscaler": {"step": 4, "raiseIPsWithMaxCount": False}},
+        ),
+        "two-limits": (
+            dict(),
+            SIGNAL,
+            _subnets(2000, 2000 - 62),
+            {**QUOTAS, "cores": QuotaUsage("cores", 100, 88)},
+            {"autoscaler": {"step": 4}},
+        ),
+        "no-such-pool": (dict(), SIGNAL, _subnets(2000, 186), QUOTAS, {}),
+        "system-protected": (
+            dict(
+                pools=(Pool("system", "System", count=3, enable_auto_scaling=True, min_count=1, max_count=3),)
+            ),
+            SIGNAL,
+            {},
+            QUOTAS,
+            {},
+        ),
+        "users-first": (
+            dict(
+                pools=(
+                    Pool("asys", "System", count=3, enable_auto_scaling=True, min_count=1, max_count=3),
+                    Pool("zuser", count=2, enable_auto_scaling=True, min_count=1, max_count=2),
+                    Pool("fixed", count=9),
+                )
+            ),
+            SIGNAL,
+            {},
+            QUOTAS,
+            {"autoscaler": {"allowSystemPools": True}},
+        ),
+    }
+
+
+SNAT_EXPECTED: dict[str, dict[str, Any]] = {
+    "snat-dynamic-to-explicit": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: busiest node wants ~1500 ports, 2380 failed "
+                "connections; set explicit ports 1880 per node (dynamic gave "
+                "1024 at 5 nodes; leaving the default tiers resets existing "
+                "connections once)",
+                {
+                    "etag": "e1",
+                    "allocatedOutboundPorts": 1880,
+                    "managedOutboundIPs": 1,
+                    "before": {"allocatedOutboundPorts": 0, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "recommendation: lower idleTimeoutInMinutes 30 → 4 and reuse "
+            "connections in the application; not applied automatically"
+        ],
+    },
+    "snat-explicit-raised-with-ips": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: busiest node wants ~14000 ports, 30000 failed "
+                "connections; raise allocatedOutboundPorts 8000 → "
+                "16000; add outbound IPs 1 → 2 (16000 x 7 nodes needs "
+                "112000 ports of 128000)",
+                {
+                    "etag": "e1",
+                    "allocatedOutboundPorts": 16000,
+                    "managedOutboundIPs": 2,
+                    "before": {"allocatedOutboundPorts": 8000, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "recommendation: lower idleTimeoutInMinutes 30 → 4 and "
+            "reuse connections in the application; not applied "
+            "automatically"
+        ],
+    },
+    "snat-capped": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: busiest node wants ~20000 ports, 94880 failed connections; set "
+                "explicit ports 18280 per node (dynamic gave 1024 at 5 nodes; leaving the "
+                "default tiers resets existing connections once); add outbound IPs 1 → 2 "
+                "(18280 x 7 nodes needs 127960 ports of 128000)",
+                {
+                    "etag": "e1",
+                    "allocatedOutboundPorts": 18280,
+                    "managedOutboundIPs": 2,
+                    "before": {"allocatedOutboundPorts": 0, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "recommendation: lower idleTimeoutInMinutes 30 → 4 and reuse connections in "
+            "the application; not applied automatically",
+            "capped: 25000 ports x 7 nodes needs 3 IPs, over the ceiling of 2 "
+            "(remediate.snat.maxOutboundIPs); 18280 ports is the most 2 IPs allow",
+        ],
+    },
+    "snat-ceiling": {
+        "actions": [],
+        "protected": [
+            "ceiling: no more ports fit; 18280 ports per node now, 7 nodes to "
+            "validate (maxCount + surge), 2 IPs at most (2 by policy)"
+        ],
+        "notes": [
+            "recommendation: lower idleTimeoutInMinutes 30 → 4 and reuse connections in "
+            "the application; not applied automatically",
+            "capped: 25000 ports x 7 nodes needs 3 IPs, over the ceiling of 2 "
+            "(remediate.snat.maxOutboundIPs); 18280 ports is the most 2 IPs allow",
+        ],
+    },
+    "snat-idle-note": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: busiest node wants ~3000 ports, 9880 failed connections; set "
+                "explicit ports 3752 per node (dynamic gave 1024 at 5 nodes; leaving "
+                "the default tiers resets existing connections once)",
+                {
+                    "etag": "e1",
+                    "allocatedOutboundPorts": 3752,
+                    "managedOutboundIPs": 1,
+                    "before": {"allocatedOutboundPorts": 0, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "recommendation: lower idleTimeoutInMinutes 30 → 4 and reuse connections "
+            "in the application; not applied automatically"
+        ],
+    },
+    "snat-unsupported": {
+        "actions": [],
+        "protected": ["unsupported: outboundType userDefinedRouting has no managed SNAT to raise"],
+        "notes": [],
+    },
+    "snat-custom-ips": {
+        "actions": [],
+        "protected": ["unsupported: the load balancer uses its own outboundIPs or prefixes"],
+        "notes": [],
+    },
+    "snat-cleared": {
+        "actions": [],
+        "protected": [
+            "condition cleared: 0 failed SNAT connections (< 1) and busiest backend "
+            "at 0% of its ports (< 90%)"
+        ],
+        "notes": [
+            "recommendation: lower idleTimeoutInMinutes 30 → 4 and reuse connections in "
+            "the application; not applied automatically"
+        ],
+    },
+    "nat-add": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: NAT gateway 90000 connections attempted, 10 failed, 1 IPs give 64512 "
+                "ports; add outbound IPs 1 → 2",
+                {"etag": "e1", "natGatewayIPs": 2, "before": {"natGatewayIPs": 1}},
+            )
+        ],
+        "protected": [],
+        "notes": [],
+    },
+    "nat-ceiling": {
+        "actions": [],
+        "protected": [
+            "ceiling: the NAT gateway has 4 IPs, the most remediate.snat.maxNatGatewayIPs allows (4)"
+        ],
+        "notes": [],
+    },
+    "snat-one-failure-is-enough": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: busiest node wants ~100 ports, 1 failed "
+                "connections; set explicit ports 1032 per node (dynamic "
+                "gave 1024 at 5 nodes; leaving the default tiers resets "
+                "existing connections once)",
+                {
+                    "etag": "e1",
+                    "allocatedOutboundPorts": 1032,
+                    "managedOutboundIPs": 1,
+                    "before": {"allocatedOutboundPorts": 0, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [],
+    },
+    "snat-used-ratio-at-threshold": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: busiest node wants ~922 ports, 0 failed "
+                "connections; set explicit ports 1152 per node (dynamic "
+                "gave 1024 at 5 nodes; leaving the default tiers resets "
+                "existing connections once)",
+                {
+                    "etag": "e1",
+                    "allocatedOutboundPorts": 1152,
+                    "managedOutboundIPs": 1,
+                    "before": {"allocatedOutboundPorts": 0, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "recommendation: lower idleTimeoutInMinutes 5 → 4 and reuse "
+            "connections in the application; not applied "
+            "automatically"
+        ],
+    },
+    "snat-used-ratio-below": {
+        "actions": [],
+        "protected": [
+            "condition cleared: 0 failed SNAT connections (< 1) and "
+            "busiest backend at 90% of its ports (< 90%)"
+        ],
+        "notes": [
+            "recommendation: lower idleTimeoutInMinutes 5 → 4 and reuse "
+            "connections in the application; not applied automatically"
+        ],
+    },
+}
+
+MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
+    "raise-by-step": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount "
+                "4 → 6 (+2 node(s), +8 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 6,
+                    "addedNodes": 2,
+                    "addedVcpus": 8,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [],
+    },
+    "cut-by-subnet": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount "
+                "4 → 5 (+1 node(s), +4 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 5,
+                    "addedNodes": 1,
+                    "addedVcpus": 4,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "cut: +1 instead of +2; subnet: 51 of 251 addresses free in aks, 31 per "
+            "node (flat Azure CNI: maxPods + 1); AKS would refuse with "
+            "InsufficientSubnetSize"
+        ],
+    },
+    "refused-by-subnet": {
+        "actions": [],
+        "protected": [
+            "subnet: 25 of 251 addresses free in aks, 31 per node (flat Azure "
+            "CNI: maxPods + 1); AKS would refuse with InsufficientSubnetSize; "
+            "so user maxCount 4 cannot be raised"
+        ],
+        "notes": [],
+    },
+    "subnet-unread": {
+        "actions": [],
+        "protected": [
+            "subnet: the usage of "
+            "/subscriptions/s/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/v/subnets/aks "
+            "could not be read; so user maxCount 4 cannot be raised"
+        ],
+        "notes": [],
+    },
+    "managed-vnet-unknown-vm": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; "
+                "raise maxCount 4 → 6 (+2 node(s), +0 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 6,
+                    "addedNodes": 2,
+                    "addedVcpus": 0,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "subnet: user uses the AKS-managed virtual network; not checked",
+            "quota: Standard_Weird9 has no known VM family; not checked",
+        ],
+    },
+    "quota-family-refused": {
+        "actions": [],
+        "protected": [
+            "quota: 2 of 100 standardDSv5Family vCPUs free, 4 a node; so user maxCount 4 cannot be raised"
+        ],
+        "notes": [],
+    },
+    "quota-cores-cut": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise "
+                "maxCount 4 → 5 (+1 node(s), +4 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 5,
+                    "addedNodes": 1,
+                    "addedVcpus": 4,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": ["cut: +1 instead of +2; quota: 4 of 100 cores vCPUs free, 4 a node"],
+    },
+    "quota-unread": {
+        "actions": [],
+        "protected": [
+            "quota: the usage of standardDSv5Family in the region could not be "
+            "read; so user maxCount 4 cannot be raised"
+        ],
+        "notes": [],
+    },
+    "daily-nodes": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 "
+                "→ 5 (+1 node(s), +4 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 5,
+                    "addedNodes": 1,
+                    "addedVcpus": 4,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": ["cut: +1 instead of +2; daily budget: 0 of 1 nodes added today"],
+    },
+    "daily-vcpus": {
+        "actions": [],
+        "protected": [
+            "daily budget: 0 of 3 vCPUs added today (4 a node); so user maxCount 4 cannot be raised"
+        ],
+        "notes": [],
+    },
+    "ceiling": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 "
+                "(+1 node(s), +4 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 5,
+                    "addedNodes": 1,
+                    "addedVcpus": 4,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": ["cut: +1 instead of +2; ceiling: maxCountCeiling 5"],
+    },
+    "status-only": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 2 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 "
+                "→ 6 (+2 node(s), +8 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 6,
+                    "addedNodes": 2,
+                    "addedVcpus": 8,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [],
+    },
+    "snat-adds-ips": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount "
+                "4 → 8 (+4 node(s), +16 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 8,
+                    "addedNodes": 4,
+                    "addedVcpus": 16,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                    "managedOutboundIPs": 2,
+                },
+            )
+        ],
+        "protected": [],
+        "notes": ["snat: 7000 ports x 11 nodes needs 2 outbound IPs (has 1); added in the same change"],
+    },
+    "snat-cut": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → "
+                "6 (+2 node(s), +8 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 6,
+                    "addedNodes": 2,
+                    "addedVcpus": 8,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": ["cut: maxCount 6, the most the SNAT port budget allows"],
+    },
+    "snat-refused": {
+        "actions": [],
+        "protected": [
+            "snat: raising user maxCount would need 9000 x 11 = 99000 ports, more "
+            "than 1 outbound IPs give "
+            "(InvalidLoadBalancerProfileAllocatedOutboundPorts)"
+        ],
+        "notes": [],
+    },
+    "two-limits": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 "
+                "→ 6 (+2 node(s), +8 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 6,
+                    "addedNodes": 2,
+                    "addedVcpus": 8,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "limit: quota: 12 of 100 cores vCPUs free, 4 a node allows 3",
+            "cut: +2 instead of +4; subnet: 62 of 2000 addresses free in aks, 31 per node "
+            "(flat Azure CNI: maxPods + 1); AKS would refuse with "
+            "InsufficientSubnetSize",
+        ],
+    },
+    "no-such-pool": {
+        "actions": [],
+        "protected": ["no such pool: nope is not an autoscaled pool of aks"],
+        "notes": [],
+    },
+    "system-protected": {
+        "actions": [],
+        "protected": ["protected: system is a System pool (remediate.autoscaler.allowSystemPools is false)"],
+        "notes": [],
+    },
+    "users-first": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, zuser at maxCount 2; raise maxCount "
+                "2 → 4 (+2 node(s), +8 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "zuser",
+                    "maxCount": 4,
+                    "addedNodes": 2,
+                    "addedVcpus": 8,
+                    "before": {"maxCount": 2, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": ["subnet: zuser uses the AKS-managed virtual network; not checked"],
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(SNAT_EXPECTED))
+def test_a_snat_plan_word_for_word(name: str) -> None:
+    observed, signal, fields = snat_scenarios()[name]
+    plan = plan_snat(cluster(**observed), signal, History(), policy(fields), NOW)
+    assert shown(plan) == SNAT_EXPECTED[name]
+
+
+@pytest.mark.parametrize("name", list(MAX_COUNT_EXPECTED))
+def test_a_max_count_plan_word_for_word(name: str) -> None:
+    observed, signal, subnets, quotas, fields = max_count_scenarios()[name]
+    wanted = "nope" if name == "no-such-pool" else None
+    plan = plan_max_count(
+        cluster(**observed), signal, subnets, quotas, History(), policy(fields), NOW, pool_name=wanted
+    )
+    assert shown(plan) == MAX_COUNT_EXPECTED[name]
