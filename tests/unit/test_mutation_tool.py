@@ -5,13 +5,18 @@ with its tests by name; mutant keys read as functions and methods; "changed" is 
 function hash against the record (an unrecorded module is None, an edited function is the
 only one changed, a new one counts as changed); an estimate adds the recorded verdicts of
 the unchanged functions that still exist; the score and the printed lines; every recorded
-surviving mutant's function is explained in docs/testing.md.
+surviving mutant's function is explained in docs/testing.md; the staging copy collects only
+the target's test files (one added later too); a rerun refuses without an earlier full run
+of the same code.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.support import mutation
 from tests.support.mutation import (
@@ -19,6 +24,7 @@ from tests.support.mutation import (
     Result,
     Target,
     changed_functions,
+    copy_tests,
     discover_targets,
     estimate,
     function_hashes,
@@ -92,3 +98,38 @@ def test_every_recorded_survivor_is_explained_in_the_docs() -> None:
             assert f"`{survivor['function']}`" in docs, (
                 f"{module}: a surviving mutant in {survivor['function']} is not explained in docs/testing.md"
             )
+
+
+def test_the_staging_copy_collects_only_the_targets_test_files(tmp_path: Path) -> None:
+    (tmp_path / "tests" / "unit").mkdir(parents=True)
+    for name in ("test_gate_planner.py", "test_gate_planner_new.py", "test_gate_policy.py"):
+        (tmp_path / "tests" / "unit" / name).write_text("")
+    where = tmp_path / "stage"
+    where.mkdir()
+    target = Target("ops/gate/planner.py", ("tests/unit/test_gate_planner*.py",))
+    copy_tests(target, where, tmp_path)
+    namespace: dict[str, Any] = {}
+    exec((where / "tests" / "unit" / "conftest.py").read_text(), namespace)
+    ignore = namespace["pytest_ignore_collect"]
+    unit = where / "tests" / "unit"
+    assert ignore(unit / "test_gate_planner.py", None) is None
+    assert ignore(unit / "test_gate_planner_new.py", None) is None  # added later: still collected
+    assert ignore(unit / "test_gate_policy.py", None) is True
+    assert ignore(unit / "gate_builders.py", None) is None  # helpers are imported, never collected
+
+
+def test_a_rerun_needs_an_earlier_full_run_of_the_same_code(tmp_path: Path, monkeypatch: Any) -> None:
+    module = tmp_path / "ops" / "m.py"
+    module.parent.mkdir()
+    module.write_text("def a():\n    return 1\n")
+    monkeypatch.setattr(mutation, "STAGING", tmp_path / ".mutation")
+    target = Target("ops/m.py", ())
+    with pytest.raises(SystemExit, match="no earlier run"):
+        mutation.rerun(target, children=1, budget=None, root=tmp_path)
+    staged = tmp_path / ".mutation" / target.slug
+    (staged / "mutants" / "ops").mkdir(parents=True)
+    (staged / "mutants" / "ops" / "m.py.meta").write_text("{}")
+    (staged / "ops").mkdir()
+    (staged / "ops" / "m.py").write_text("def a():\n    return 2\n")
+    with pytest.raises(SystemExit, match="changed since the run"):
+        mutation.rerun(target, children=1, budget=None, root=tmp_path)
