@@ -177,7 +177,7 @@ param alertWebhookAppIdentifierUri string = ''
 @description('Alert on failed SNAT connections and high SNAT port use on the clusters\' outbound load balancers.')
 param enableSnatAlerts bool = true
 
-@description('Route Service Health incidents and cluster Resource Health changes to alert_webhook, for failover.')
+@description('Route Service Health incidents and the Resource Health changes of clusters and registry replicas to alert_webhook, for failover.')
 param enableFailoverAlerts bool = true
 
 @description('Alert when the cluster autoscaler reports unschedulable pods.')
