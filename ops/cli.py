@@ -1,8 +1,9 @@
-"""The ``ops`` command: the same services the Functions app runs, from a terminal.
+"""The ops command: the same services the Functions app runs, from a terminal.
 
-Every capability command prints a plan and changes nothing unless ``--apply`` is
-given. ``ops demo`` runs the whole product against the sandbox; ``ops invoke``
-calls a function as the Functions host would.
+Every capability command prints a plan and changes nothing unless --apply is given.
+'ops demo' runs the whole product against the sandbox; 'ops invoke' calls a function as
+the Functions host would. Exit codes: 0 done, 1 failed, 2 usage or configuration error,
+3 refused by a guard or cap, 4 the gate denies or holds the image.
 """
 
 from __future__ import annotations
@@ -16,12 +17,22 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from ops.commands.output import Output, OutputOpt, _output, _State
-from ops.rendering import print_json
+from ops.commands.output import Output, OutputOpt, _State, emit, fail, print_document
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(no_args_is_help=True, help=__doc__, rich_markup_mode="markdown")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Run and inspect the local emulated Azure estate.")
 app.add_typer(sandbox_app, name="sandbox")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"ops {version('acr-aks-ops')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            print("ops (not installed)")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -30,9 +41,13 @@ def configure(
     env_file: Annotated[
         Path | None, typer.Option("--env-file", help="dotenv file loaded on top of the environment")
     ] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json")] = Output.table,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table, json or yaml")] = Output.table,
     trace: Annotated[
         bool, typer.Option("--trace", help="print a span for the command and each Azure call, on stderr")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="print the version and exit"),
     ] = False,
 ) -> None:
     """Load settings from a dotenv file, on top of the environment."""
@@ -69,6 +84,15 @@ def configure_logging(env: Mapping[str, str]) -> None:
     logger.addHandler(handler)
     if logger.getEffectiveLevel() > level:  # let the records through; never hold others back
         logger.setLevel(level)
+    # DefaultAzureCredential logs its whole chain (some twenty lines) as a warning; with no
+    # handler of its own it would reach stderr through logging's last resort. The error the
+    # command prints says the same in one line; OPS_LOG_LEVEL=DEBUG shows the chain.
+    identity = logging.getLogger("azure.identity")
+    identity.handlers = [h for h in identity.handlers if not isinstance(h, _CliLogHandler)]
+    if level <= logging.DEBUG:
+        identity.addHandler(handler)
+    elif not any(isinstance(h, logging.NullHandler) for h in identity.handlers):
+        identity.addHandler(logging.NullHandler())
 
 
 def trace_command(ctx: typer.Context, *, console: bool) -> None:
@@ -112,15 +136,17 @@ def invoke(
     try:
         result = invoke_function(function_app.app, name, body)
     except KeyError as exc:
-        print_json({"function": name, "error": str(exc.args[0])})
+        print_document({"function": name, "error": str(exc.args[0])})
         raise typer.Exit(2) from exc
     except InvalidInput as exc:  # a payload the host could never deliver: no function ran
-        print_json({"function": name, "error": f"payload: {exc}"})
+        print_document({"function": name, "error": f"payload: {exc}"})
         raise typer.Exit(2) from exc
     except Exception as exc:
-        print_json({"function": name, "error": f"{type(exc).__name__}: {exc}"})
-        raise typer.Exit(1) from exc
-    print_json(result.to_dict())
+        from ops.commands.output import exit_code_for
+
+        print_document({"function": name, "error": str(exc) or type(exc).__name__})
+        raise typer.Exit(int(exit_code_for(exc))) from exc
+    print_document(result.to_dict())
 
 
 def _read_payload(source: str | None) -> Any:
@@ -154,10 +180,20 @@ def sandbox_serve(
     estate: Annotated[Path, typer.Option(help="estate YAML file")],
     env_file: Annotated[Path, typer.Option("--env-file", help="where to write the sandbox env file")],
 ) -> None:
-    """Run the sandbox in the foreground; writes the env file when ready."""
+    """Run the sandbox in the foreground; writes the env file when ready, then says where."""
     from sandbox.cli import serve
 
-    serve(estate, env_file)
+    serve(estate, env_file, on_ready=lambda server: print(sandbox_ready(server, env_file), flush=True))
+
+
+def sandbox_ready(server: Any, env_file: Path) -> str:
+    """The lines ``ops sandbox serve`` prints once the sandbox answers and its env file is
+    written: where it listens, the env file, how to use it and how to stop it."""
+    return (
+        f"sandbox ready: ARM at {server.arm_endpoint}, managed identity at {server.identity_endpoint}\n"
+        f"env file: {env_file} (use it with: ops --env-file {env_file} schedule)\n"
+        "stop with Ctrl-C (the env file is removed)"
+    )
 
 
 @sandbox_app.command("state")
@@ -170,18 +206,13 @@ def sandbox_state(
     from sandbox.cli import state
 
     current = state(os.environ)
-    if _output(output) is Output.json:
-        print_json(current)
-    else:
+    if not emit(current, output):
         print(yaml.safe_dump(current, sort_keys=False))
 
 
 def _fail(exc: Exception, output: Output | None) -> NoReturn:
-    if _output(output) is Output.json:
-        print_json({"error": f"{type(exc).__name__}: {exc}"})
-    else:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-    raise typer.Exit(1)
+    """``ops.commands.output.fail``, by the name the command modules import."""
+    fail(exc, output)
 
 
 @sandbox_app.command("events")
@@ -189,7 +220,7 @@ def sandbox_events() -> None:
     """Print the Event Grid events the running sandbox recorded, ready for ``ops invoke``."""
     from sandbox.cli import events
 
-    print_json(events(os.environ))
+    print_document(events(os.environ))
 
 
 @sandbox_app.command("push")
@@ -205,7 +236,7 @@ def sandbox_push(
     from sandbox.pushcli import push_to_sandbox
 
     repository, _, tag = reference.partition(":")
-    print_json(
+    print_document(
         push_to_sandbox(
             os.environ,
             registry=registry,

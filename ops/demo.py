@@ -569,10 +569,26 @@ def run_demo(estate: Path | None = None) -> int:
                 for step in STEPS:
                     step(ctx)
             except Exception as exc:
-                console.print(f"[red]demo failed: {type(exc).__name__}: {exc}[/red]")
+                console.print(f"demo failed: {exc or type(exc).__name__}", style="red", markup=False)
                 return 1
     _print_summary(ctx)
+    console.print(NEXT_STEPS, markup=False, highlight=False, soft_wrap=True)
     return 0
+
+
+NEXT_STEPS = """next steps:
+  1. keep a sandbox running, in another terminal (Ctrl-C stops it):
+       .venv/bin/ops sandbox serve --estate sandbox/estates/demo.yaml \\
+         --env-file .sandbox.env
+  2. check the example policies, offline:
+       .venv/bin/ops validate examples/*.yaml
+  3. plan with them against that sandbox (nothing changes without --apply):
+       .venv/bin/ops --env-file .sandbox.env purge --policy examples/purge.yaml
+       .venv/bin/ops --env-file .sandbox.env gate check \\
+         --policy examples/gate.yaml contosoprod/payments/api:v1.2.0
+       OPS_SCHEDULE_POLICY=examples/schedule.yaml \\
+         .venv/bin/ops --env-file .sandbox.env schedule
+  README.md's CLI tour shows every command."""
 
 
 def _print_summary(ctx: DemoContext) -> None:

@@ -7,6 +7,7 @@ decide what to do from the type alone, never by matching messages::
     ├── ConfigError               settings or policy are wrong; fix config, do not retry
     ├── InvalidInput              an event, alert or request is malformed; record and ack
     ├── TransientError            worth retrying, after ``retry_after`` seconds if known
+    │   └── Unreachable           an endpoint did not answer, or no credential gave a token
     ├── Unauthenticated           an HTTP caller's token is missing or not valid (401)
     ├── NotPermitted              an authenticated caller lacks the app role (403)
     └── PermanentError            retrying is useless
@@ -60,6 +61,12 @@ class TransientError(OpsError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class Unreachable(TransientError):
+    """An endpoint (ARM, a registry, the managed-identity endpoint) could not be reached, or
+    no credential could give a token. The message names what could not be reached; the CLI
+    adds what to check. Retrying may help once it answers, so triggers redeliver."""
 
 
 class Unauthenticated(OpsError):

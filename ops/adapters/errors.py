@@ -3,7 +3,10 @@
 Services and triggers decide from the error's type alone (see ops.errors): throttling,
 5xx and network failures are TransientError (with ``retry_after`` from the response
 headers when Azure gave one), 404 is NotFound, 409/412 Conflict, 401/403 Forbidden,
-and any other 4xx is PermanentError. The message keeps ARM's error code, so that
+and any other 4xx is PermanentError. A request that never reached the service
+(connection refused, DNS, TLS) and a credential chain that produced no token are
+``Unreachable``, whose message says what could not be reached, in one line rather than
+the credential chain's twenty. The message keeps ARM's error code, so that
 ``OperationNotAllowed`` or ``AllocationFailed`` shows up in plans and audit records.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import os
 import time
 from collections.abc import Iterator, Mapping
 
@@ -24,7 +28,16 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from ops.errors import Conflict, Forbidden, Locked, NotFound, OpsError, PermanentError, TransientError
+from ops.errors import (
+    Conflict,
+    Forbidden,
+    Locked,
+    NotFound,
+    OpsError,
+    PermanentError,
+    TransientError,
+    Unreachable,
+)
 
 
 @contextlib.contextmanager
@@ -39,9 +52,13 @@ def translated_errors(action: str) -> Iterator[None]:
 def to_ops_error(action: str, error: AzureError) -> OpsError:
     """The ops.errors equivalent of an Azure SDK error, judged by type and status."""
     message = f"{action}: {error.message or error}".splitlines()[0]
-    if isinstance(error, ServiceRequestError | ServiceResponseError):
-        return TransientError(message)
     status = getattr(error, "status_code", None)
+    if isinstance(error, ServiceRequestError):
+        return Unreachable(f"{action}: could not connect ({_cause(error)})")
+    if isinstance(error, ServiceResponseError):
+        return TransientError(message)
+    if isinstance(error, ClientAuthenticationError) and status is None:
+        return Unreachable(f"{action}: no credential gave an access token ({_credential_cause(error)})")
     if status in (408, 429) or (status is not None and status >= 500):
         return TransientError(message, retry_after=read_retry_after(error))
     if isinstance(error, ResourceExistsError | ResourceModifiedError) or status in (409, 412):
@@ -53,6 +70,36 @@ def to_ops_error(action: str, error: AzureError) -> OpsError:
     if status == 405 and _registry_code(error) == "REGISTRY_DISALLOWED_OPERATION":
         return Locked(message)
     return PermanentError(message)
+
+
+def _cause(error: AzureError) -> str:
+    """The innermost reason a request failed to connect, without the connection pool's
+    retelling: ``Connection refused`` rather than three nested exception reprs."""
+    inner: BaseException = error
+    for _ in range(10):
+        deeper = inner.__cause__ or inner.__context__
+        if deeper is None:
+            break
+        inner = deeper
+    text = (str(inner).strip() or str(error)).splitlines()[0]
+    return _without_errno(text)[:200]
+
+
+def _credential_cause(error: AzureError) -> str:
+    """The managed identity's line of a DefaultAzureCredential failure (the endpoint the
+    app uses in Azure and with the sandbox), else the first line of the message."""
+    lines = [line.strip() for line in str(error.message or error).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("ManagedIdentityCredential:"):
+            detail = _without_errno(line.removeprefix("ManagedIdentityCredential:").strip())
+            endpoint = os.environ.get("IDENTITY_ENDPOINT") or os.environ.get("MSI_ENDPOINT")
+            return f"the managed-identity endpoint {endpoint or '(IMDS)'}: {detail}"[:240]
+    return (lines[0] if lines else "no reason given")[:200]
+
+
+def _without_errno(text: str) -> str:
+    """``[Errno 111] Connection refused`` → ``Connection refused``."""
+    return text.rsplit("] ", 1)[-1] if "[Errno" in text else text
 
 
 def _registry_code(error: AzureError) -> str | None:

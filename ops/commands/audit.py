@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ops.commands.output import Output, OutputOpt, _output
+from ops.commands.output import OutputOpt, emit
 
 if TYPE_CHECKING:
     from ops.state.store import AuditRecord
@@ -52,7 +52,7 @@ def audit(
     """Query the audit trail, newest first; ``ops audit show KEY`` shows one record whole."""
     if ctx.invoked_subcommand is not None:
         return
-    from ops.rendering import print_json, print_table
+    from ops.rendering import print_table
     from ops.services import get_services
     from ops.suggestions import suggest
 
@@ -77,8 +77,7 @@ def audit(
             limit=limit,
         )
     )
-    if _output(output) is Output.json:
-        print_json([record_document(r) for r in records])
+    if emit([record_document(r) for r in records], output):
         return
     rows = [
         {**record_document(r), "at": f"{r.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
@@ -109,8 +108,7 @@ def audit_show(
             f"more than one record's key starts {key!r}: give more of it", param_hint="KEY"
         )
     document = record_document(found[0])
-    if _output(output) is Output.json:
-        print_json(document)
+    if emit(document, output):
         return
     for name in ("key", "at", "capability", "kind", "status", "target", "reason"):
         print(f"{name + ':':<12}{document[name]}")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ops.commands.output import Output, OutputOpt, _output
+from ops.commands.output import OutputOpt, emit
 
 if TYPE_CHECKING:
     from ops.gate.service import CheckResult
@@ -45,7 +45,6 @@ def gate_check(
     from ops.errors import OpsError
     from ops.executor import describe_interruption
     from ops.interrupts import interruptible
-    from ops.rendering import print_json
 
     applied: list[Outcome] = []
     if policy is not None and apply:
@@ -65,9 +64,7 @@ def gate_check(
     if stop is not None and stop.is_set():  # stderr: --output json stays one document
         print(describe_interruption(applied), file=sys.stderr)
         raise typer.Exit(1)
-    if _output(output) is Output.json:
-        print_json(result.to_dict())
-    else:
+    if not emit(result.to_dict(), output):
         _print_check(result)
     raise typer.Exit(exit_code(result))
 
@@ -94,35 +91,39 @@ def _check(reference: str, *, apply: bool, policy: Path | None, applied: list[Ou
 
 
 def _print_check(result: CheckResult) -> None:
-    from ops.rendering import print_table
+    from ops.rendering import format_bytes, print_table, print_text
 
     body = result.to_dict()
     verdict = result.verdict
-    print(f"image:   {body['image']}  tags: {', '.join(body['tags']) or '(none)'}")
+    print_text(f"image:   {body['image']}  tags: {', '.join(body['tags']) or '(none)'}")
     if verdict is None:
-        print(f"verdict: not gated ({result.detail})")
+        print_text(f"verdict: not gated ({result.detail})")
         return
     recorded = body["recorded"]
     state = "no record (never pushed through the gate)"
     if recorded:
         state = f"{recorded['decision']} (decision {recorded['number']}), blocked: {recorded['blocked']}"
-    print(f"verdict: {verdict.decision}  rule: {verdict.rule}  mode: {verdict.mode}  recorded: {state}")
+    print_text(f"verdict: {verdict.decision}  rule: {verdict.rule}  mode: {verdict.mode}  recorded: {state}")
     print_table("checks", ["check", "result", "message"], [c.to_dict() for c in verdict.checks])
     evidence = body["evidence"]
     manifest = evidence.get("manifest") or {}
-    print(
-        f"manifest: {manifest.get('mediaType')}, {manifest.get('size')} bytes, "
-        f"annotations {manifest.get('annotations') or {}}, labels {manifest.get('labels') or {}}"
+    print_text(
+        f"manifest: {manifest.get('mediaType')}, {format_bytes(manifest.get('size'))}, "
+        f"annotations: {_pairs(manifest.get('annotations'))}, labels: {_pairs(manifest.get('labels'))}"
     )
     referrers = evidence.get("referrers")
     shown = ", ".join(f"{r['artifactType']} {r['digest'][:19]}" for r in referrers or ()) or "none"
-    print(f"referrers: {shown if referrers is not None else 'not required'}")
+    print_text(f"referrers: {shown if referrers is not None else 'not required'}")
     scan = evidence.get("scan") or {}
-    print(f"scan: {'complete' if scan and not scan.get('unscanned') else 'not finished'}")
+    print_text(f"scan: {'complete' if scan and not scan.get('unscanned') else 'not finished'}")
     findings = [f for f in scan.get("findings") or () if f.get("status") != "Healthy"]
     if findings:
         columns = ["cve", "severity", "status", "fixStatus", "fixedVersion", "package", "digest"]
         print_table("Defender findings", columns, findings)
+
+
+def _pairs(values: dict[str, str] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (values or {}).items()) or "none"
 
 
 @gate_app.command("pending")
@@ -130,15 +131,14 @@ def gate_pending(output: OutputOpt = None) -> None:
     """Images the gate holds pending: their age, and what each one waits for."""
     from ops.cli import _fail
     from ops.errors import OpsError
-    from ops.rendering import print_json, print_table
+    from ops.rendering import print_table
     from ops.services import get_services
 
     try:
         rows = get_services().gate_service().pending()
     except OpsError as exc:
         _fail(exc, output)
-    if _output(output) is Output.json:
-        print_json(rows)
+    if emit(rows, output):
         return
     columns = ["image", "tags", "age", "waitingFor", "timeoutIn", "mode", "blocked"]
     print_table(f"{len(rows)} pending image(s)", columns, rows)

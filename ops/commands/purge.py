@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ops.commands.output import Output, OutputOpt, _output
+from ops.commands.output import OutputOpt, emit
 
 
 def purge(
@@ -20,31 +20,30 @@ def purge(
     output: OutputOpt = None,
 ) -> None:
     """ACR purge in this process: plan every repository in scope; --apply deletes (docs/purge.md)."""
-    from ops.cli import _fail
+    from ops.commands.output import fail
     from ops.errors import OpsError
-    from ops.rendering import print_json, print_table
+    from ops.rendering import format_bytes, format_counts, print_table, print_text
 
     if policy is not None and not policy.is_file():
         raise typer.BadParameter(f"{policy} does not exist", param_hint="--policy")
     try:
         document, rows = _run_purge(policy, registry, apply)
     except OpsError as exc:
-        _fail(exc, output)
+        fail(exc, output)
     summary = document["summary"]
     if "interrupted" in document:
         # stderr, so that --output json stays one document; the exit code says it too.
         print(document["interrupted"], file=sys.stderr)
-    if _output(output) is Output.json:
-        print_json(document)
+    if emit(document, output):
         raise typer.Exit(1 if "interrupted" in document else 0)
     print_table(f"purge {document['run']}", _PURGE_COLUMNS, rows)
     for note in document["notes"]:
-        print(f"note: {note}")
+        print_text(f"note: {note}")
     verb = "deleted" if apply else "would delete"
-    reasons = ", ".join(f"{k} {v}" for k, v in summary["protected_by_reason"].items()) or "none"
-    print(
+    reasons = format_counts(summary["protected_by_reason"])
+    print_text(
         f"{verb} {summary['manifests_deleted']} manifest(s) and {summary['tags_deleted']} tag(s), "
-        f"about {summary['bytes_reclaimed'] / 2**20:,.1f} MiB; protected {summary['protected']} ({reasons})"
+        f"about {format_bytes(summary['bytes_reclaimed'])}; protected {summary['protected']} ({reasons})"
         + ("" if apply else "; dry run (--apply to delete)")
     )
     if "interrupted" in document:

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ops.commands.output import OutputOpt, emit, fail
+
 
 def remediate(
     alert: Annotated[
@@ -27,13 +29,11 @@ def remediate(
     pool: Annotated[str | None, typer.Option("--pool", help="the pool to raise (autoscaler)")] = None,
     resume: Annotated[bool, typer.Option("--continue", help="finish what an earlier change started")] = False,
     apply: Annotated[bool, typer.Option("--apply", help="change the cluster (default: plan only)")] = False,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="table or json")] = None,
+    output: OutputOpt = None,
 ) -> None:
     """Plan, or with --apply make, the SNAT or autoscaler remediation for an alert or a cluster."""
     from ops.errors import OpsError
-    from ops.rendering import print_json
 
-    json_out = (output or _global_output()) == "json"
     if (alert is None) == (cluster is None):
         raise typer.BadParameter("give --alert or --cluster (one of them)", param_hint="--alert/--cluster")
     if remedy not in ("snat", "autoscaler"):
@@ -41,14 +41,8 @@ def remediate(
     try:
         document = _run(alert, cluster, remedy, pool, resume, apply)
     except OpsError as exc:
-        if json_out:
-            print_json({"error": f"{type(exc).__name__}: {exc}"})
-        else:
-            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
-    if json_out:
-        print_json(document)
-    else:
+        fail(exc, output)
+    if not emit(document, output):
         _print(document, apply)
     status = document.get("status")
     raise typer.Exit(3 if status == "refused" else 1 if status == "failed" else 0)
@@ -65,8 +59,7 @@ def _run(
 
     service = get_services().remediate_service(apply=apply)
     if alert is not None:
-        body = sys.stdin.read() if alert == "-" else Path(alert).read_text()
-        parsed = parse_alert(json.loads(body))
+        parsed = parse_alert(_read_alert(alert))
         decision = AlertRouter(service.policy.routes).route(parsed)
         if decision.route is None:
             return {"status": "ignored", "reason": decision.reason}
@@ -86,11 +79,24 @@ def _run(
     return service.remediate(target).to_dict()
 
 
+def _read_alert(source: str) -> Any:
+    from ops.errors import InvalidInput
+
+    try:
+        return json.loads(sys.stdin.read() if source == "-" else Path(source).read_text())
+    except OSError as exc:
+        raise InvalidInput("--alert", "a readable file", f"{source}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InvalidInput("--alert", "a JSON alert payload", f"{source}: {exc}") from None
+
+
 def _print(document: Any, apply: bool) -> None:
-    from ops.rendering import print_table
+    from ops.rendering import print_table, print_text
 
     if "plan" not in document:
-        print(f"{document.get('status')}: {document.get('reason') or '; '.join(document.get('notes') or [])}")
+        print_text(
+            f"{document.get('status')}: {document.get('reason') or '; '.join(document.get('notes') or [])}"
+        )
         return
     plan = document["plan"]
     rows = [
@@ -105,15 +111,9 @@ def _print(document: Any, apply: bool) -> None:
         f"remediate {document['remedy']} {document['cluster']}", ["action", "cluster", "reason"], rows
     )
     for note in [*document.get("continued", []), *plan.get("notes", [])]:
-        print(f"note: {note}")
+        print_text(f"note: {note}")
     tail = "" if apply or document["status"] != "planned" else " (dry run: --apply to change the cluster)"
-    print(f"{document['status']}{tail}")
-
-
-def _global_output() -> str:
-    from ops import cli
-
-    return str(cli._State.output.value)
+    print_text(f"{document['status']}{tail}")
 
 
 def register(app: typer.Typer, sandbox_app: typer.Typer) -> None:

@@ -7,7 +7,8 @@ prints the plan and changes nothing; ``--plan-digest`` refuses to apply a plan o
 than the one reviewed. The CLI has no HTTP time limit, so long work runs here, inline.
 
 Exit codes: 0 done, 1 an action failed, 2 bad parameters or settings, 3 refused by a
-guard, a cap, or a changed plan.
+guard, a cap, or a changed plan (``ops.commands.output``); an error's document carries
+the new plan under ``details`` when the plan changed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ops.rendering import print_json, print_table
+from ops.commands.output import Output, OutputOpt, emit, fail
+from ops.rendering import format_cell, print_table, print_text
 
 
 def runbook(
@@ -31,11 +33,11 @@ def runbook(
         str | None, typer.Option("--plan-digest", help="apply only this reviewed plan")
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="why, for the audit record")] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+    output: OutputOpt = None,
 ) -> None:
     """Plan (or with --apply, apply) a runbook in-process, as the HTTP API would."""
     from ops.auth import local_caller
-    from ops.errors import CapExceeded, ConfigError, InvalidInput, OpsError, PlanChanged, Refused
+    from ops.errors import OpsError
     from ops.executor import describe_interruption
     from ops.interrupts import interruptible
     from ops.runbooks.requests import parse_runbook_request
@@ -53,24 +55,19 @@ def runbook(
         caller = local_caller(getpass.getuser(), roles).using(*sorted(roles))
         with interruptible() as stop:
             answer = service.apply(name, request, caller.to_audit(), inline=True)
-    except (InvalidInput, ConfigError) as exc:
-        _fail(exc, 2, output)
-    except (Refused, CapExceeded, PlanChanged) as exc:
-        _fail(exc, 3, output, getattr(exc, "extensions", None))
     except OpsError as exc:
-        _fail(exc, 1, output)
+        fail(exc, output)
     run = answer.run.to_dict()
     if stop.is_set():  # stderr: --output json stays one document
         print(describe_interruption(run["outcomes"]), file=sys.stderr)
-    if output == "json":
-        print_json({**answer.to_dict()})
-    else:
+    if not emit(answer.to_dict(), output):
         print_table(
             f"runbook {name}: run {run['id']} {run['status']}",
             ["kind", "target", "status", "detail"],
             run["outcomes"],
         )
-        print(f"caller: {run['caller'].get('name')} ({run['caller'].get('oid')}); summary: {run['summary']}")
+        caller_name = f"{run['caller'].get('name')} ({run['caller'].get('oid')})"
+        print_text(f"caller: {caller_name}; summary: {format_cell(run['summary'])}")
     if run["status"] != "succeeded":
         raise typer.Exit(1)
 
@@ -88,27 +85,18 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def _show_plan(body: dict[str, Any], output: str) -> None:
-    if output == "json":
-        print_json(body)
+def _show_plan(body: dict[str, Any], output: Output | None) -> None:
+    if emit(body, output):
         return
     plan = body["plan"]
     print_table(f"runbook {body['runbook']}: plan", ["kind", "target", "reason"], plan["actions"])
     guards = [{"target": g["target"], "reason": g["reason"]} for g in (*plan["protected"], *plan["skipped"])]
     if guards:
         print_table("protected and skipped", ["target", "reason"], guards)
-    print(
+    print_text(
         f"planDigest: {body['planDigest']}\nnothing was changed; apply this plan with "
         f"--apply --plan-digest {body['planDigest']}"
     )
-
-
-def _fail(exc: Exception, code: int, output: str, extra: dict[str, Any] | None = None) -> None:
-    if output == "json":
-        print_json({"error": type(exc).__name__, "message": str(exc), **(extra or {})})
-    else:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 def register(app: typer.Typer, sandbox_app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ops.commands.output import Output, OutputOpt, _output
+from ops.commands.output import OutputOpt, emit
 
 if TYPE_CHECKING:
     from ops.plan import Outcome, Plan
@@ -45,7 +45,7 @@ def schedule(
     from ops.errors import OpsError
     from ops.executor import describe_interruption
     from ops.interrupts import interruptible
-    from ops.rendering import print_json, print_table
+    from ops.rendering import format_counts, print_table, print_text
     from ops.services import get_services
 
     if at is not None and apply:
@@ -68,11 +68,10 @@ def schedule(
         _fail(exc, output)
     if interrupted:
         print(interrupted, file=sys.stderr)  # stderr: --output json stays one document
-    if _output(output) is Output.json:
-        print_json(body)
+    if emit(body, output):
         raise typer.Exit(1 if interrupted else 0)
     if report is None:  # another tick held the lease
-        print(body.get("skipped"))
+        print_text(str(body.get("skipped")))
         return
     rows = [
         {**r.to_dict(), "next change": r.next_change, "node-h saved/wk": r.node_hours_saved_per_week,
@@ -81,8 +80,8 @@ def schedule(
     ]  # fmt: skip
     print_table(f"schedule at {report.now.isoformat()}", _SCHEDULE_COLUMNS, rows)
     total = sum(r.node_hours_saved_per_week or 0 for r in report.rows)
-    mode = f"; outcomes {body['outcomes']}" if apply else "; dry run (--apply to act)"
-    print(
+    mode = f"; outcomes: {format_counts(body['outcomes'])}" if apply else "; dry run (--apply to act)"
+    print_text(
         f"{len(report.plan.actions)} action(s); {report.not_in_scope} cluster(s) not in scope; "
         f"about {total:,.0f} node-hours saved per week{mode}"
     )
@@ -108,7 +107,7 @@ def schedule_snooze(
     """
     from ops.cli import _fail
     from ops.errors import OpsError
-    from ops.rendering import print_json
+    from ops.rendering import print_text
     from ops.schedule.manual import SNOOZE
     from ops.services import get_services
 
@@ -122,10 +121,8 @@ def schedule_snooze(
     except OpsError as exc:
         _fail(exc, output)
     document = snooze_document(plan, outcomes, apply=apply, stored=stored)
-    if _output(output) is Output.json:
-        print_json(document)
-    else:
-        print(document["message"])
+    if not emit(document, output):
+        print_text(document["message"])
     raise typer.Exit(3 if document["status"] == "refused" else 1 if document["status"] == "failed" else 0)
 
 

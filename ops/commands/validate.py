@@ -12,22 +12,18 @@ from typing import Annotated
 
 import typer
 
+from ops.commands.output import OutputOpt, emit
+
 
 def validate(
     files: Annotated[list[Path], typer.Argument(help="policy or estate files (YAML or JSON)")],
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help="table or json (default: the global -o)")
-    ] = None,
+    output: OutputOpt = None,
 ) -> None:
     """Validate policy and estate files, detecting each one's kind."""
-    from ops.cli import Output, _output
-    from ops.rendering import print_json
     from ops.validation import validate_file
 
     reports = [validate_file(path) for path in files]
-    if _output(Output(output) if output else None) is Output.json:
-        print_json([r.as_dict() for r in reports])
-    else:
+    if not emit([r.as_dict() for r in reports], output):
         for report in reports:
             if report.valid:
                 typer.echo(f"{report.file}: ok ({report.kind})")

@@ -4,8 +4,8 @@ Cases: the default is a dry run whose JSON plan lists every action with registry
 repository, digest, tags and reason, and every protected item with digest and reason,
 and deletes nothing; the table output has a row per repository and a summary line;
 ``--apply`` deletes exactly what the dry run planned; ``--registry`` narrows the scope
-and an unknown one is an error; a bad ``--policy`` file is a clear error naming the
-rule, and nothing is read.
+and an unknown one is a usage error (2); a bad ``--policy`` file is a configuration error
+(2) naming the rule, and nothing is read.
 
 Also: ``--apply`` while another purge holds the purge lease is refused with a clear
 message and deletes nothing (a plan still works); a cluster stopped through ARM after it
@@ -138,7 +138,7 @@ def test_registry_filter(sandbox: SandboxServer, policy_file: Path) -> None:
     code, out = ops("purge", "--policy", str(policy_file), "--registry", REGISTRY, "--output", "json")
     assert code == 0 and json.loads(out)["summary"]["repositories"] == 3
     code, out = ops("purge", "--policy", str(policy_file), "--registry", "nope", "--output", "json")
-    assert code == 1 and "--registry" in json.loads(out)["error"]
+    assert code == 2 and "--registry" in json.loads(out)["error"]
 
 
 def test_bad_policy_file_names_the_rule_and_reads_nothing(sandbox: SandboxServer, tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_bad_policy_file_names_the_rule_and_reads_nothing(sandbox: SandboxServer
     bad.write_text(POLICY.replace("tags: 'ci-.*'", "tags: 'ci-(.*'"))
     control(sandbox, "DELETE", "requests")
     code, out = ops("purge", "--policy", str(bad), "--output", "json")
-    assert code == 1
+    assert code == 2
     assert 'purge.rules[0].tags: "ci-(.*" is not a valid regular expression' in json.loads(out)["error"]
     assert control(sandbox, "GET", "requests")["requests"] == []
 
