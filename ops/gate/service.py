@@ -260,6 +260,15 @@ class GateService:
         )
         if not claimed and event.id not in record.retrying:
             return EventResult("duplicate", image.key, str(record.standing.decision), "event claimed before")
+        if claimed:
+            # Marked unfinished before anything is applied: a delivery that dies (SIGKILL, a
+            # recycled instance) leaves the mark, so its redelivery handles the event again
+            # instead of acknowledging a duplicate. Every effect is idempotent, and the
+            # executor settles an action left in flight by asking the registry.
+            marked = records.update_record(
+                self.store, image.key, lambda r: r and r.with_event(event.id, done=False)
+            )
+            record = marked or record
         try:
             if pushed.tag is not None and rule.immutable(pushed.tag) is not None:
                 record = self._check_immutable(record, rule, pushed.tag, pushed_at, quarantine)

@@ -40,16 +40,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from ops.cli import app
 from ops.purge.localqueue import StoreQueue
 from ops.purge.records import LEASE
-from ops.services import reset_services
 from ops.state.sqlite import SqliteStateStore
 from sandbox.server import SandboxServer
 from sandbox.world import RequestRecord
-from tests.support.crashes import RequestWatch, kill_at, ops_env, spawn_ops
+from tests.support.crashes import RequestWatch, kill_at, ops_env, ops_in_process, spawn_ops
 from tests.support.purge import (
     POLICY,
     REGISTRY,
@@ -59,7 +56,7 @@ from tests.support.purge import (
     refs_of,
     remember_refs,
 )
-from tests.support.sandbox import connect_app, control, running_sandbox
+from tests.support.sandbox import control, running_sandbox
 
 KILLS = 5
 CLI_REGISTRIES = [f"crashcli{i}" for i in range(KILLS)]
@@ -119,19 +116,6 @@ def settings(state: Path, **extra: str) -> dict[str, str]:
         "OPS_PURGE_ESTIMATE_BYTES": "false",  # fewer reads before the deletes: a shorter suite
         **extra,
     }
-
-
-def ops_in_process(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str
-) -> tuple[int, str]:
-    """Run ``ops ARGS`` in this process with ``env`` (a rerun, or a redelivery: not killed)."""
-    connect_app(sandbox, monkeypatch, {**env, "AzureWebJobsStorage": None, "OPS_PURGE_POLICY": None} | env)
-    reset_services()
-    result = CliRunner().invoke(app, list(args))
-    reset_services()
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout
 
 
 def audited_deletes(store: SqliteStateStore, registry: str) -> Counter[str]:

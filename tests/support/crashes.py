@@ -6,6 +6,7 @@ sandbox appends each call to ``world.requests`` as the response's last byte leav
 ops`` with a given environment; ``kill_at`` waits for a call count, lets a chosen delay
 pass, then signals the process. The delay is the random part of a kill point: with
 writes slowed by a latency fault, a delay shorter than one write lands inside the next.
+``ops_in_process`` runs the rerun (or redelivery) that follows, in the test's process.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+from typer.testing import CliRunner
+
+from sandbox.server import SandboxServer
 from sandbox.world import RequestRecord, World
+from tests.support.sandbox import connect_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,15 +54,19 @@ class RequestWatch:
         self.world = world
         world.requests = _NotifyingList(list(world.requests), self.changed)
 
-    def count(self, match: Match) -> int:
+    def count(self, match: Match, *, since: int = 0) -> int:
+        """Matching calls among those answered after the first ``since``."""
         # A copy, not world.lock: the sandbox appends under that lock and then takes ours.
-        return sum(1 for record in list(self.world.requests) if match(record))
+        return sum(1 for record in list(self.world.requests)[since:] if match(record))
 
-    def wait_for(self, match: Match, count: int, *, process: subprocess.Popen[Any], timeout: float) -> bool:
-        """True once ``count`` matching calls were answered; False if the process ended first."""
+    def wait_for(
+        self, match: Match, count: int, *, process: subprocess.Popen[Any], timeout: float, since: int = 0
+    ) -> bool:
+        """True once ``count`` matching calls were answered (after the first ``since``);
+        False if the process ended first."""
         deadline = time.monotonic() + timeout
         with self.changed:
-            while self.count(match) < count:
+            while self.count(match, since=since) < count:
                 if process.poll() is not None:
                     return False
                 left = deadline - time.monotonic()
@@ -94,13 +104,33 @@ def kill_at(
     delay: float,
     sig: signal.Signals = signal.SIGKILL,
     timeout: float = 60,
+    since: int = 0,
 ) -> float | None:
-    """Signal ``process`` ``delay`` seconds after ``count`` matching calls were answered;
-    the monotonic time it was signalled, or None when it finished before that."""
-    if not watch.wait_for(match, count, process=process, timeout=timeout):
+    """Signal ``process`` ``delay`` seconds after ``count`` matching calls were answered
+    (after the first ``since``); the monotonic time it was signalled, or None when it
+    finished before that."""
+    if not watch.wait_for(match, count, process=process, timeout=timeout, since=since):
         return None
     time.sleep(delay)  # the random part of the kill point, not a wait for anything
     if process.poll() is not None:
         return None
     process.send_signal(sig)
     return time.monotonic()
+
+
+def ops_in_process(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str], *args: str
+) -> tuple[int, str]:
+    """Run ``ops ARGS`` in this process with ``env`` (a rerun, or a redelivery: not killed);
+    its exit code and standard output. Storage and policies not in ``env`` are unset."""
+    from ops.cli import app
+    from ops.services import reset_services
+
+    unset: dict[str, str | None] = {"AzureWebJobsStorage": None, "OPS_PURGE_POLICY": None}
+    connect_app(sandbox, monkeypatch, {**unset, **env})
+    reset_services()
+    result = CliRunner().invoke(app, list(args))
+    reset_services()
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout
