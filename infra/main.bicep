@@ -96,7 +96,7 @@ param purgeQueue string = 'purge-work'
 @description('OPS_PURGE_BATCH_SIZE: repositories per purge_repository message.')
 param purgeBatchSize int = 20
 
-@description('OPS_PURGE_ESTIMATE_BYTES: estimate the bytes a purge reclaims (one registry read per affected manifest).')
+@description('OPS_PURGE_ESTIMATE_BYTES: estimate the bytes a purge reclaims (from ACR imageSize in the listing; no extra request).')
 param purgeEstimateBytes bool = true
 
 @description('OPS_PURGE_SNAPSHOT_MAX_AGE: a purge_repository batch whose run read the clusters longer ago than this (e.g. 30m) is refused and recorded.')

@@ -305,9 +305,9 @@ class PurgeSettings(_Group):
     """The purge capability: its timer, its policy (a file path or inline YAML), its work queue.
 
     Repositories are enqueued ``OPS_PURGE_BATCH_SIZE`` to a message. Bytes reclaimed are
-    estimated from the blobs of the manifests in repositories that lose something,
-    which costs one registry read per such manifest; ``OPS_PURGE_ESTIMATE_BYTES=false``
-    skips that (the summary then reports 0).
+    estimated from ACR's ``imageSize`` in the manifest listing, at no cost (an upper
+    bound; ``ops purge --exact-bytes`` refines it from the layers);
+    ``OPS_PURGE_ESTIMATE_BYTES=false`` turns that off (the summary then reports 0).
 
     A batch is refused when its run's in-use set is older than
     ``OPS_PURGE_SNAPSHOT_MAX_AGE``. ``OPS_PURGE_CONCURRENCY`` is how many batches may run

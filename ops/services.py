@@ -87,11 +87,17 @@ class Services:
         )
 
     def purge_service(
-        self, *, apply: bool | None = None, queue: bool = False, actor: Mapping[str, Any] | None = None
+        self,
+        *,
+        apply: bool | None = None,
+        queue: bool = False,
+        actor: Mapping[str, Any] | None = None,
+        exact_bytes: bool = False,
     ) -> PurgeService:
         """The purge capability: ARM finds registries and clusters; ACR and Kubernetes are read.
 
-        ``queue`` opens the work queue in the app's storage (``purge_schedule`` needs it).
+        ``queue`` opens the work queue in the app's storage (``purge_schedule`` needs it);
+        ``exact_bytes`` refines the bytes estimate from the layers (``ops purge --exact-bytes``).
         """
         from ops.adapters.arm import ArmDirectory
         from ops.adapters.kube import kube_reader
@@ -111,6 +117,7 @@ class Services:
                 batch_size=purge.batch_size,
                 default_max_deletes=self.settings.caps.max_actions_per_run,
                 estimate_bytes=purge.estimate_bytes,
+                exact_bytes=exact_bytes,
                 snapshot_max_age=purge.snapshot_max_age,
                 concurrency=purge.concurrency,
                 stopped_cluster_max_age=purge.stopped_cluster_max_age,

@@ -79,7 +79,11 @@ from ops.purge.records import (
     save_last_known_safely,
 )
 from ops.purge.summary import (
+    LAYERS,
+    NO_ESTIMATE,
+    bytes_method,
     deleted_digests,
+    listed_bytes,
     merge_summaries,
     reclaimed_bytes,
     refused_summary,
@@ -133,6 +137,7 @@ class PurgeConfig:
     default_max_deletes: int = 200
     lease: timedelta = LEASE_DURATION
     estimate_bytes: bool = True
+    exact_bytes: bool = False
     read_concurrency: int = 8
     snapshot_max_age: timedelta = timedelta(minutes=30)
     concurrency: int = 1
@@ -457,9 +462,9 @@ class PurgeService:
         clock = time.monotonic()
         registries = self.list_registries(policy)
         if within.registry is not None:
-            known = [r.name for r in registries]
             registries = [r for r in registries if r.name == within.registry]
             if not registries:
+                known = [r.name for r in self.directory.list_registries()]  # a misspelling covers none
                 expected = "a registry in scope that a rule covers" + suggest(within.registry, known)
                 raise InvalidInput("--registry", expected, within.registry)
         resumed = self._resume(registries, scope=INLINE_SCOPE)
@@ -585,7 +590,8 @@ class PurgeService:
         resumed: int = 0,
     ) -> tuple[list[Outcome], dict[str, Any]]:
         check_cap(plan)
-        layers = self._read_layers(plan, states, clients) if self.config.estimate_bytes else {}
+        method = bytes_method(estimate=self.config.estimate_bytes, exact=self.config.exact_bytes)
+        layers = self._read_layers(plan, states, clients) if method == LAYERS else {}
         outcomes = self._apply_in_stages(plan, clients, progress, share=share, scope=scope, stop=stop)
         gone = deleted_digests(outcomes)
         freed = 0
@@ -593,13 +599,17 @@ class PurgeService:
             deleted = [
                 m.digest for m in state.manifests if (state.registry, state.repository, m.digest) in gone
             ]
-            if deleted:
+            if not deleted or method == NO_ESTIMATE:
+                continue
+            if method == LAYERS:
                 kept = [
                     m.digest
                     for m in state.manifests
                     if (state.registry, state.repository, m.digest) not in gone
                 ]
                 freed += reclaimed_bytes(layers, deleted=deleted, kept=kept)
+            else:
+                freed += listed_bytes(state.manifests, deleted=deleted)
         summary = summarize_batch(
             plan,
             outcomes,
@@ -607,6 +617,7 @@ class PurgeService:
             bytes_reclaimed=freed,
             dry_run=self.execution.dry_run,
             resumed=resumed,
+            bytes_estimate=method,
         )
         record_bytes_reclaimed(freed, capability=CAPABILITY, dry_run=self.execution.dry_run)
         return outcomes, summary

@@ -1,9 +1,19 @@
 """Run summaries: what a purge deleted, what it reclaimed, and what it protected, by reason.
 
-Bytes reclaimed are an estimate: the sizes of the config and layer blobs that the
-deleted manifests referenced and that no remaining manifest of the same repository
-still references. Blobs shared with other repositories are counted as reclaimed
-(ACR deduplicates storage registry-wide, so the true figure can only be lower).
+Bytes reclaimed are an estimate, made one of two ways (``bytes_estimate`` in the summary):
+
+- ``imageSize`` (the default): the sum of ACR's ``imageSize`` of every deleted image
+  manifest, which the manifest listing already returns, so the estimate costs no
+  request at all. A layer shared by several deleted manifests counts once for each,
+  so this is an upper bound.
+- ``layers`` (asked for: ``ops purge --exact-bytes``): the sizes of the config and
+  layer blobs that the deleted manifests referenced and that no remaining manifest of
+  the same repository still references, read from each manifest (one registry read
+  per manifest of every repository that loses something).
+
+Either way, blobs shared with other repositories are counted as reclaimed (ACR
+deduplicates storage registry-wide, so the true figure can only be lower). Without an
+estimate (``OPS_PURGE_ESTIMATE_BYTES=false``) the method is ``none`` and the bytes 0.
 
 A dry run produces the same summary, counting what *would* be deleted, with
 ``dry_run: true``, so that a plan can be compared with the run that applies it.
@@ -21,7 +31,12 @@ from typing import Any
 
 from ops.executor import describe_interruption
 from ops.plan import Outcome, Plan, Status
+from ops.purge.inventory import Manifest
 from ops.purge.planner import DELETE
+
+IMAGE_SIZE = "imageSize"
+LAYERS = "layers"
+NO_ESTIMATE = "none"
 
 _DONE = frozenset({Status.APPLIED, Status.ALREADY_DONE, Status.DRY_RUN})
 _COUNTS = (
@@ -45,6 +60,21 @@ def deleted_digests(outcomes: Iterable[Outcome]) -> dict[tuple[str, str, str], O
     }
 
 
+def bytes_method(*, estimate: bool, exact: bool) -> str:
+    """How bytes reclaimed are estimated: from the listing, from the layers, or not at all."""
+    if not estimate and not exact:
+        return NO_ESTIMATE
+    return LAYERS if exact else IMAGE_SIZE
+
+
+def listed_bytes(manifests: Iterable[Manifest], *, deleted: Iterable[str]) -> int:
+    """The sum of ACR's ``imageSize`` of the ``deleted`` image manifests: an upper bound of
+    what they free, from the listing alone. An index is left out: its platform images are
+    manifests of their own, counted when they go."""
+    gone = set(deleted)
+    return sum(m.size for m in manifests if m.digest in gone and not m.is_index)
+
+
 def reclaimed_bytes(
     layers: Mapping[str, Sequence[tuple[str, int]]], *, deleted: Iterable[str], kept: Iterable[str]
 ) -> int:
@@ -66,8 +96,10 @@ def summarize_batch(
     bytes_reclaimed: int,
     dry_run: bool,
     resumed: int = 0,
+    bytes_estimate: str = IMAGE_SIZE,
 ) -> dict[str, Any]:
-    """``resumed`` counts effects of an interrupted attempt, verified and recorded by this one."""
+    """``resumed`` counts effects of an interrupted attempt, verified and recorded by this one;
+    ``bytes_estimate`` says how ``bytes_reclaimed`` was estimated."""
     done = [o for o in outcomes if o.status in _DONE]
     deletes = [o for o in done if o.action.kind == DELETE]
     return {
@@ -76,6 +108,7 @@ def summarize_batch(
         "manifests_deleted": len(deletes),
         "tags_deleted": sum(len(o.action.params.get("tags") or ()) for o in deletes),
         "bytes_reclaimed": bytes_reclaimed,
+        "bytes_estimate": bytes_estimate,
         "unlocked": sum(1 for o in done if o.action.kind != DELETE),
         "failed": sum(1 for o in outcomes if o.status is Status.FAILED),
         "resumed": resumed,
@@ -107,7 +140,10 @@ def merge_summaries(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     refused: dict[str, None] = {}
     refused_batches = refused_repositories = 0
     dry = False
+    methods: dict[str, None] = {}
     for part in parts:
+        if part.get("bytes_estimate") and not part.get("refused"):
+            methods.setdefault(str(part["bytes_estimate"]))
         for key in _COUNTS:
             total[key] += int(part.get(key, 0))
         reasons.update({str(k): int(v) for k, v in (part.get("protected_by_reason") or {}).items()})
@@ -119,6 +155,10 @@ def merge_summaries(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     total["protected"] = sum(reasons.values())
     total["protected_by_reason"] = dict(sorted(reasons.items()))
     total["dry_run"] = dry
+    # Every batch of a run estimates the same way; "mixed" would mean a run split across
+    # a change of the setting, and says so rather than pick one.
+    estimate = next(iter(methods)) if len(methods) == 1 else "mixed"
+    total["bytes_estimate"] = estimate if methods else NO_ESTIMATE
     total["refused_batches"] = refused_batches
     total["refused_repositories"] = refused_repositories
     total["refused"] = list(refused)

@@ -6,8 +6,9 @@ what the plan says, audits each delete once, and a replayed message does nothing
 batch re-run after a crash deletes nothing twice; transient errors are retried (and a
 batch that gives up raises so the queue redelivers, then converges); the run's delete
 budget is shared across batches; a failed parent delete stops its children; an
-unreadable or stopped cluster stops deletes; bytes reclaimed count only blobs nothing
-kept references; a dry run deletes nothing and reports the same summary shape; the run
+unreadable or stopped cluster stops deletes; bytes reclaimed come from the listing's
+imageSize without a read (an index left out), or, refined, count only blobs nothing kept
+references, or are not estimated; a dry run deletes nothing and reports the same summary shape; the run
 summary is recorded once, after the last batch; an invalid policy is a ConfigError
 before anything is listed; the inline (CLI) run plans every registry at once.
 
@@ -54,6 +55,7 @@ from ops.purge.service import (
     PurgeService,
     new_run_id,
 )
+from ops.purge.summary import listed_bytes
 from ops.state.sqlite import SqliteStateStore
 from tests.unit.purge_builders import LOGIN, NOW, digest, manifest, name_of, repository
 
@@ -108,6 +110,7 @@ class FakeRegistry:
         self.failures: dict[str, list[Exception]] = {}
         self.layers: dict[str, list[tuple[str, int]]] = {}
         self.reads = 0
+        self.layer_reads = 0
         self.prepared: list[str] = []
 
     def list_repositories(self) -> Iterable[str]:
@@ -123,6 +126,7 @@ class FakeRegistry:
         return self.repos[repository]
 
     def read_layers(self, repository: str, digest: str) -> Sequence[tuple[str, int]]:
+        self.layer_reads += 1
         return self.layers.get(digest, [])
 
     def delete_manifest(self, repository: str, digest: str) -> None:
@@ -196,6 +200,8 @@ def make_service(
     queue: FakeQueue | None = None,
     clock: Clock | None = None,
     concurrency: int = 1,
+    estimate_bytes: bool = True,
+    exact_bytes: bool = False,
 ) -> PurgeService:
     return PurgeService(
         directory=directory or FakeDirectory(),
@@ -209,6 +215,8 @@ def make_service(
             default_max_deletes=budget,
             read_concurrency=2,
             concurrency=concurrency,
+            estimate_bytes=estimate_bytes,
+            exact_bytes=exact_bytes,
         ),
         queue=queue or FakeQueue(),
         now=clock or (lambda: NOW),
@@ -361,15 +369,40 @@ def test_unreadable_cluster_stops_deletes(store: SqliteStateStore, how: str) -> 
     assert result.summary["protected_by_reason"] == {"in-use-unknown": 4}
 
 
-def test_bytes_reclaimed_count_only_blobs_nothing_kept_uses(store: SqliteStateStore) -> None:
+@pytest.mark.parametrize(
+    ("estimate", "exact", "method", "freed", "reads"),
+    [
+        (True, False, "imageSize", 1307, 0),  # the listing's imageSize: no read at all
+        # refined: only the blobs nothing kept uses, from one read per manifest of the repository
+        (True, True, "layers", 307, 12),
+        (False, True, "layers", 307, 12),
+        (False, False, "none", 0, 0),
+    ],
+)
+def test_bytes_reclaimed_from_the_listing_or_refined_from_the_layers(
+    store: SqliteStateStore, estimate: bool, exact: bool, method: str, freed: int, reads: int
+) -> None:
     registry = FakeRegistry(
-        repository(manifest("old", tags=["ci-1"], age=90), manifest("new", tags=["v2"], age=1), *filler("x"),
-                   name="alpha"),
+        repository(manifest("old", tags=["ci-1"], age=90, size=1307),
+                   manifest("new", tags=["v2"], age=1, size=1400), *filler("x"), name="alpha"),
     )  # fmt: skip
     registry.layers[digest("old")] = [("sha256:base", 1000), ("sha256:old-app", 300), ("sha256:old-cfg", 7)]
     registry.layers[digest("new")] = [("sha256:base", 1000), ("sha256:new-app", 400)]
-    service = make_service(store, registry, clusters=FakeClusters())
-    assert service.run_inline().summary["bytes_reclaimed"] == 307
+    service = make_service(
+        store, registry, clusters=FakeClusters(), estimate_bytes=estimate, exact_bytes=exact
+    )
+    summary = service.run_inline().summary
+    assert (summary["bytes_reclaimed"], summary["bytes_estimate"]) == (freed, method)
+    assert registry.layer_reads == reads
+
+
+def test_the_listing_estimate_leaves_indexes_out() -> None:
+    manifests = [
+        manifest("a", size=10),
+        manifest("b", size=20),
+        manifest("idx", children=["a", "b"], size=999),
+    ]
+    assert listed_bytes(manifests, deleted=[digest("a"), digest("i")]) == 10
 
 
 def test_dry_run_deletes_nothing_with_the_same_summary_shape(store: SqliteStateStore) -> None:
