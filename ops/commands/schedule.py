@@ -1,5 +1,5 @@
 """``ops schedule``: the schedule's plan for every cluster in scope, a tick with ``--apply``,
-and ``snooze`` to keep one cluster running.
+``preview`` of the transitions to come, and ``snooze`` to keep one cluster running.
 
 SIGTERM or SIGINT during ``--apply`` (ops.interrupts) lets the ARM calls in flight finish,
 starts no other, releases the tick's lease, prints ``interrupted after N of M`` on stderr
@@ -87,6 +87,32 @@ def schedule(
     )
     if interrupted:
         raise typer.Exit(1)
+
+
+@schedule_app.command("preview")
+def schedule_preview(
+    days: Annotated[int, typer.Option("--days", min=1, max=62, help="how many days ahead")] = 7,
+    at: Annotated[
+        datetime | None, typer.Option("--at", help="from this time (ISO 8601; without an offset, UTC)")
+    ] = None,
+    output: OutputOpt = None,
+) -> None:
+    """Every start and stop each cluster's schedule makes in the coming days, in its local
+    time, with clock changes, holidays, shutdown periods and snoozes marked."""
+    from ops.commands.output import fail
+    from ops.errors import OpsError
+    from ops.rendering import print_table
+    from ops.services import get_services
+
+    now = None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
+    try:
+        rows = get_services().schedule_service().preview(days=days, now=now)
+    except OpsError as exc:
+        fail(exc, output)
+    if emit(rows, output):
+        return
+    shown = [{**row, "when": row["local"]} for row in rows]
+    print_table(f"schedule preview: the next {days} day(s)", ["cluster", "when", "action", "note"], shown)
 
 
 @schedule_app.command("snooze")

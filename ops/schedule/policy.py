@@ -76,6 +76,11 @@ class HolidayCalendar:
     def is_holiday(self, day: date) -> bool:
         return day in _holiday_table(self.country, self.subdivision)
 
+    def holiday_name(self, day: date) -> str | None:
+        """The holiday's name on ``day`` (None on an ordinary day)."""
+        name = _holiday_table(self.country, self.subdivision).get(day)
+        return None if name is None else str(name)
+
 
 _HOLIDAY_TABLES: dict[tuple[str, str | None], Any] = {}
 

@@ -50,6 +50,7 @@ from ops.schedule.policy import (
     parse_snooze_until,
     resolve_schedule,
 )
+from ops.schedule.preview import preview_clusters
 from ops.schedule.protocols import (
     ClusterControl,
     ClusterInventory,
@@ -647,6 +648,13 @@ class ScheduleService:
             until=instant,
             clear=clear,
         )
+
+    def preview(self, *, days: int, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Every transition each cluster in scope will make in the next ``days`` days
+        (``ops schedule preview``; see :mod:`ops.schedule.preview`)."""
+        moment = now or self.clock()
+        clusters = self.inventory.list_clusters()
+        return preview_clusters(clusters, self.policy, start=moment, end=moment + timedelta(days=days))
 
     def cluster_zone(self, cluster: ObservedCluster) -> tzinfo:
         """The time zone the cluster's schedule runs in (UTC when no schedule covers it)."""

@@ -5,8 +5,10 @@ so the engine turns every window into a pair of UTC instants and decides in abso
 time. The rules, chosen so that a schedule never flaps and never silently loses a
 window:
 
-- a window belongs to the local date it starts on; an end at or before its start
-  means the next day (``Fri 22:00-02:00`` ends on Saturday);
+- a window belongs to the local date it starts on; an end before its start means the
+  next day (``Fri 22:00-02:00`` ends on Saturday); a window that starts and ends at
+  the same time is refused (it could mean nothing or a whole day: ``00:00-24:00`` says
+  the latter);
 - a holiday cancels the windows that *start* on it (a window that began the evening
   before runs to its end);
 - a boundary at a local time that does not exist (the spring-forward gap) happens at
@@ -15,6 +17,14 @@ window:
   occurrence, so a window never reopens when the clock repeats an hour;
 - windows that overlap or touch merge, so ``Mon 07:00-24:00; Tue 00:00-19:00`` is one
   stretch of on-hours.
+
+Beside the weekly rules, as kube-downscaler allows, a schedule may hold absolute ranges
+(ISO 8601 intervals, local time unless they carry an offset): ``2026-12-28T08:00/
+2026-12-28T18:00`` is extra on-hours, and ``off 2026-12-24T18:00/2027-01-04T07:00`` is
+a shutdown period that no weekly rule or on-range overrides (the year-end break).
+``never`` is a schedule without on-hours (the cluster stays off, unless an on-range or a
+snooze says otherwise). On-hours are the weekly windows and the on-ranges, less the off-ranges;
+holidays cancel weekly windows only.
 """
 
 from __future__ import annotations
@@ -61,16 +71,25 @@ class Window:
     end: int
 
 
+#: An absolute range as written: naive ends are local to the cluster's zone.
+Range = tuple[datetime, datetime]
+
+
 @dataclass(frozen=True, slots=True)
 class WeeklySchedule:
-    """A parsed schedule; ``text`` is what the user wrote, for display."""
+    """A parsed schedule; ``text`` is what the user wrote, for display. ``on_ranges`` and
+    ``off_ranges`` are absolute periods of extra on-hours and of shutdown."""
 
     text: str
     windows: tuple[Window, ...]
+    on_ranges: tuple[Range, ...] = ()
+    off_ranges: tuple[Range, ...] = ()
 
 
 def parse_schedule(text: str) -> WeeklySchedule:
-    """Parse rules separated by ``;``, each ``<days> <HH:MM>-<HH:MM>``.
+    """Parse rules separated by ``;``, each ``<days> <HH:MM>-<HH:MM>``, an absolute range
+    ``<ISO time>/<ISO time>`` (extra on-hours), ``off <ISO time>/<ISO time>`` (a shutdown
+    period) or ``never`` (no weekly on-hours).
 
     Days are names or ranges (``Mon-Fri``, ``Sat,Sun``, ``Fri-Mon``) or ``daily``,
     ``weekdays``, ``weekends``. ``24:00`` is allowed as an end.
@@ -79,7 +98,17 @@ def parse_schedule(text: str) -> WeeklySchedule:
     if not text.strip() or not all(rules):
         raise ScheduleSyntaxError(f"{text!r} is not a schedule like {EXAMPLE!r}: a rule is empty")
     windows = []
+    on_ranges: list[Range] = []
+    off_ranges: list[Range] = []
+    never = False
     for rule in rules:
+        if rule.lower() == "never":
+            never = True
+            continue
+        if rule.lower().startswith("off ") or "/" in rule:
+            off = rule.lower().startswith("off ")
+            (off_ranges if off else on_ranges).append(_parse_range(rule[4:] if off else rule, text))
+            continue
         match = _RULE.match(rule)
         if match is None:
             raise ScheduleSyntaxError(
@@ -93,7 +122,34 @@ def parse_schedule(text: str) -> WeeklySchedule:
                 f"{text!r} is not a schedule like {EXAMPLE!r}: {rule!r} starts and ends at the same time"
             )
         windows.append(Window(days=days, start=start, end=end if end > start else end + _MINUTES_PER_DAY))
-    return WeeklySchedule(text=text.strip(), windows=tuple(windows))
+    if never and windows:
+        raise ScheduleSyntaxError(
+            f"{text!r}: 'never' means no weekly on-hours, so it cannot stand beside weekly rules"
+        )
+    if not (never or windows or on_ranges):
+        raise ScheduleSyntaxError(
+            f"{text!r} has no on-hours: give weekly rules like {EXAMPLE!r}, an on-range, or 'never'"
+        )
+    return WeeklySchedule(
+        text=text.strip(), windows=tuple(windows), on_ranges=tuple(on_ranges), off_ranges=tuple(off_ranges)
+    )
+
+
+def _parse_range(rule: str, text: str) -> Range:
+    """``<ISO time>/<ISO time>``: both local (no offset) or both with an offset."""
+    begin_text, slash, end_text = rule.strip().partition("/")
+    expected = f"{text!r}: {rule.strip()!r} is not a range like '2026-12-24T18:00/2027-01-04T07:00'"
+    if not slash:
+        raise ScheduleSyntaxError(expected)
+    try:
+        begin, end = datetime.fromisoformat(begin_text.strip()), datetime.fromisoformat(end_text.strip())
+    except ValueError:
+        raise ScheduleSyntaxError(f"{expected}: each end is an ISO 8601 time") from None
+    if (begin.tzinfo is None) != (end.tzinfo is None):
+        raise ScheduleSyntaxError(f"{expected}: give an offset on both ends or on neither")
+    if end <= begin:
+        raise ScheduleSyntaxError(f"{expected}: it must end after it starts")
+    return begin, end
 
 
 def _parse_days(spec: str, text: str) -> frozenset[int]:
@@ -173,12 +229,35 @@ def on_intervals(
     ``start`` keeps its true beginning (at most one day earlier per window)."""
     first = start.astimezone(zone).date() - timedelta(days=2)
     last = end.astimezone(zone).date()
-    raw = [
-        interval
-        for interval in _window_instants(schedule, zone, first, last, is_holiday)
-        if interval[0] < interval[1] and interval[1] > start and interval[0] < end
-    ]
-    return _merge(sorted(raw))
+    weekly = list(_window_instants(schedule, zone, first, last, is_holiday))
+    extra = [_range_instants(r, zone) for r in schedule.on_ranges]
+    # Ranges are not clipped either: a long on-range keeps its true beginning.
+    merged = _merge(sorted(i for i in (*weekly, *extra) if i[0] < i[1] and i[1] > start and i[0] < end))
+    off = sorted(_range_instants(r, zone) for r in schedule.off_ranges)
+    return [i for i in _subtract(merged, off) if i[1] > start and i[0] < end]
+
+
+def _range_instants(period: Range, zone: ZoneInfo) -> Interval:
+    begin, end = period
+    if begin.tzinfo is not None:
+        return begin.astimezone(UTC), end.astimezone(UTC)
+    return local_to_instant(begin, zone), local_to_instant(end, zone)
+
+
+def _subtract(intervals: list[Interval], off: list[Interval]) -> list[Interval]:
+    """``intervals`` with every ``off`` period cut out of them."""
+    out: list[Interval] = []
+    for begin, finish in intervals:
+        pieces = [(begin, finish)]
+        for off_begin, off_end in off:
+            pieces = [
+                piece
+                for b, f in pieces
+                for piece in ((b, min(f, off_begin)), (max(b, off_end), f))
+                if piece[0] < piece[1]
+            ]
+        out.extend(pieces)
+    return out
 
 
 def _window_instants(

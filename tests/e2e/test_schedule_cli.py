@@ -10,7 +10,10 @@ Cases:
 - ``--clear`` plans, then clears;
 - a protected (prod) cluster is refused, exit 3, nothing written;
 - a misspelt cluster name gets a suggestion of the closest names, and fails;
-- a time in the past names the field and the current time in the cluster's zone.
+- a time in the past names the field and the current time in the cluster's zone;
+- ``preview`` lists each cluster's starts and stops in its own zone (Berlin, New York),
+  a protected cluster as one row saying so, in JSON and as a table; ``--days 0`` is a
+  usage error.
 """
 
 from __future__ import annotations
@@ -139,6 +142,36 @@ def test_a_past_time_is_refused_with_the_local_now(sandbox: SandboxServer) -> No
     code, output = ops("schedule", "snooze", "aks-dev", "--until", "2026-11-26T18:00")
     assert code not in (0, 3)
     assert "--until" in output and "2026-11-26 19:05 CET (Europe/Berlin)" in output
+
+
+def test_preview_lists_each_clusters_transitions_in_local_time(sandbox: SandboxServer) -> None:
+    code, rows = json_of("schedule", "preview", "--days", "2")  # from Thursday 19:05 in Berlin
+    assert code == 0
+    # an earlier test's snooze may add a "snooze ends" row: the schedule's own transitions here
+    dev = [
+        (r["local"], r["action"]) for r in rows if r["cluster"] == "aks-dev" and r["action"] != "snooze ends"
+    ]
+    assert dev == [
+        ("2026-11-27 07:30 CET (Europe/Berlin)", "start"),
+        ("2026-11-27 19:00 CET (Europe/Berlin)", "stop"),
+    ]
+    qa = [
+        (r["local"], r["action"]) for r in rows if r["cluster"] == "aks-qa" and r["action"] != "snooze ends"
+    ]
+    assert qa == [  # it is 13:05 in New York: Thursday's stop is still to come there
+        ("2026-11-26 19:00 EST (America/New_York)", "stop"),
+        ("2026-11-27 07:30 EST (America/New_York)", "start"),
+        ("2026-11-27 19:00 EST (America/New_York)", "stop"),
+    ]
+    (prod,) = [r for r in rows if r["cluster"] == "aks-prod"]
+    assert prod["action"] == "none" and prod["note"].startswith("protected: environment=prod")
+    code, output = ops("schedule", "preview", "--days", "1")
+    assert code == 0 and "aks-dev" in output and "07:30" in output
+    assert ops("schedule", "preview", "--days", "0")[0] == 2
+
+
+def transitions(rows: Any, name: str) -> list[tuple[str, str]]:
+    return [(r["local"], r["action"]) for r in rows if r["cluster"] == name and r["action"] != "snooze ends"]
 
 
 def json_of(*args: str) -> tuple[int, dict[str, Any]]:

@@ -6,11 +6,17 @@ edges, over weekends, for windows spanning midnight and for touching windows tha
 merge; DST spring-forward and fall-back in Europe/Berlin and America/New_York with
 boundaries at non-existent and doubled local times; holidays as off days (DE-BY,
 US-NY), including a window that began the evening before a holiday; on-hours over a
-DST week.
+DST week. Absolute ranges: a shutdown period (``off A/B``) wins over weekly windows and
+ends where a window opens; an on-range adds hours (local or with offsets) and merges with
+a touching window; ``never`` has no on-hours; an off-range cuts an on-range in two;
+holidays cancel weekly windows, not on-ranges; bad ranges (no ISO time, reversed, empty,
+one offset, ``never`` beside weekly rules, no on-hours at all) and a window that starts
+and ends at the same time are refused.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +24,7 @@ import pytest
 
 from ops.schedule.policy import parse_holidays
 from ops.schedule.windows import (
+    DesiredState,
     ScheduleSyntaxError,
     desired_state,
     local_to_instant,
@@ -308,3 +315,76 @@ def test_off_over_a_long_easter_weekend_names_the_last_evening() -> None:
     )
     assert state.since == local(BERLIN, 2026, 4, 2, 19, 0)  # Thursday before Good Friday
     assert state.until == local(BERLIN, 2026, 4, 7, 7, 30)  # Tuesday after Easter Monday
+
+
+# -- absolute ranges and never ------------------------------------------------------------
+
+YEAR_END = "Mon-Fri 07:30-19:00; off 2026-12-24T12:00/2027-01-04T07:30"
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "on", "since", "until"),
+    [
+        # a shutdown period wins over the weekly rules: Christmas Eve from noon, all week
+        (YEAR_END, local(BERLIN, 2026, 12, 24, 11, 0), True, local(BERLIN, 2026, 12, 24, 7, 30),
+         local(BERLIN, 2026, 12, 24, 12, 0)),
+        (YEAR_END, local(BERLIN, 2026, 12, 28, 10, 0), False, local(BERLIN, 2026, 12, 24, 12, 0),
+         local(BERLIN, 2027, 1, 4, 7, 30)),
+        # the first weekday after it opens at the range's end, which is the window's start
+        (YEAR_END, local(BERLIN, 2027, 1, 4, 7, 30), True, local(BERLIN, 2027, 1, 4, 7, 30),
+         local(BERLIN, 2027, 1, 4, 19, 0)),
+        # an on-range adds hours: a Saturday release, local time
+        ("Mon-Fri 07:30-19:00; 2026-12-05T09:00/2026-12-05T17:00", local(BERLIN, 2026, 12, 5, 10, 0), True,
+         local(BERLIN, 2026, 12, 5, 9, 0), local(BERLIN, 2026, 12, 5, 17, 0)),
+        # an on-range touching a weekly window merges with it
+        ("Mon-Fri 07:30-19:00; 2026-12-04T19:00/2026-12-04T23:00", local(BERLIN, 2026, 12, 4, 20, 0), True,
+         local(BERLIN, 2026, 12, 4, 7, 30), local(BERLIN, 2026, 12, 4, 23, 0)),
+        # an on-range with offsets is read as written, whatever the zone
+        ("never; 2026-12-05T08:00+00:00/2026-12-05T16:00+00:00", utc(2026, 12, 5, 8, 0), True,
+         utc(2026, 12, 5, 8, 0), utc(2026, 12, 5, 16, 0)),
+        ("never", local(BERLIN, 2026, 12, 2, 10, 0), False, None, None),
+        # an off-range inside an on-range cuts it in two
+        ("never; 2026-12-05T08:00/2026-12-05T18:00; off 2026-12-05T12:00/2026-12-05T13:00",
+         local(BERLIN, 2026, 12, 5, 12, 30), False, local(BERLIN, 2026, 12, 5, 12, 0),
+         local(BERLIN, 2026, 12, 5, 13, 0)),
+    ],
+)  # fmt: skip
+def test_absolute_ranges_and_never(
+    text: str, now: datetime, on: bool, since: datetime | None, until: datetime | None
+) -> None:
+    assert desired_state(parse_schedule(text), BERLIN, now) == DesiredState(on, since, until)
+
+
+def test_a_shutdown_week_has_no_on_hours() -> None:
+    schedule = parse_schedule(YEAR_END)
+    week = on_hours_between(
+        schedule, BERLIN, start=local(BERLIN, 2026, 12, 25), end=local(BERLIN, 2027, 1, 1)
+    )
+    assert week == 0
+    assert on_hours_between(parse_schedule("never"), BERLIN, start=utc(2026, 1, 1), end=utc(2026, 2, 1)) == 0
+
+
+def test_holidays_cancel_weekly_windows_not_on_ranges() -> None:
+    schedule = parse_schedule("Mon-Fri 07:30-19:00; 2026-12-25T10:00/2026-12-25T12:00")  # a Friday holiday
+    holidays = parse_holidays("DE-BY")
+    now = local(BERLIN, 2026, 12, 25, 11, 0)
+    assert desired_state(schedule, BERLIN, now, is_holiday=holidays.is_holiday).on is True
+    later = local(BERLIN, 2026, 12, 25, 15, 0)
+    assert desired_state(schedule, BERLIN, later, is_holiday=holidays.is_holiday).on is False
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("never; Mon-Fri 07:30-19:00", "cannot stand beside weekly rules"),
+        ("off 2026-12-24T12:00/2027-01-04T07:30", "has no on-hours"),
+        ("Mon-Fri 07:30-19:00; off 2026-12-24/", "each end is an ISO 8601 time"),
+        ("Mon-Fri 07:30-19:00; off 2027-01-04T07:30/2026-12-24T12:00", "must end after it starts"),
+        ("Mon-Fri 07:30-19:00; 2026-12-24T12:00/2026-12-24T12:00", "must end after it starts"),
+        ("Mon-Fri 07:30-19:00; off 2026-12-24T12:00+01:00/2027-01-04T07:30", "on both ends or on neither"),
+        ("Mon-Fri 07:00-07:00", "starts and ends at the same time"),
+    ],
+)
+def test_bad_ranges_say_what_was_expected(text: str, fragment: str) -> None:
+    with pytest.raises(ScheduleSyntaxError, match=re.escape(fragment)):
+        parse_schedule(text)
