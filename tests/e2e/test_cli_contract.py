@@ -9,6 +9,8 @@ Cases:
   guard's refusal (stopping a protected cluster); 4 for a gate deny; 1 when ARM does not
   answer (with one line saying what could not be reached and a "check" line);
 - ``-o yaml`` prints the same document as ``-o json`` for every command that has one;
+- every command's ``-o json`` output (and an error's, whatever the command) validates
+  against its schema in docs/schemas/cli/ (``ops.commands.documents``);
 - the main commands' table output at 80 columns: no line wider than 80, no header cut
   (no ``…``); purge's summary gives a humanized size while its JSON keeps the bytes.
 """
@@ -21,11 +23,13 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from ops.cli import app
+from ops.commands.documents import COMMAND_DOCUMENTS, SCHEMA_DIR
 from sandbox.server import SandboxServer
 from tests.support.sandbox import connect_app, running_sandbox
 
@@ -191,3 +195,47 @@ def test_purge_humanizes_sizes_and_json_keeps_bytes(sandbox: SandboxServer) -> N
     assert "bytes" not in out.split("would delete", 1)[1].split(";", 1)[0]
     code, out, _ = ops("purge", "-o", "json")
     assert code == 0 and isinstance(json.loads(out)["summary"]["bytes_reclaimed"], int)
+
+
+SCHEMA_CASES = [
+    (["validate", str(EXAMPLES / "purge.yaml"), "BAD_POLICY"], "validate"),
+    (["purge"], "purge"),
+    (["schedule", "--at", AT], "schedule"),
+    (["schedule", "--apply"], "schedule"),
+    (["schedule", "snooze", "aks-dev", "--until", "3h"], "schedule snooze"),
+    (["gate", "check", DENIED], "gate check"),
+    (["gate", "pending"], "gate pending"),
+    (["audit"], "audit"),
+    (["failover", "status"], "failover status"),
+    (["remediate", "--cluster", "aks-dev", "--remedy", "autoscaler"], "remediate"),
+    (["runbook", "schedule-stop", "-p", "cluster=aks-dev"], "runbook"),
+    (["runbook", "schedule-snooze", "-p", "cluster=aks-dev", "-p", "until=3h", "--apply"], "runbook"),
+    (["invoke", "health"], "invoke"),
+    (["sandbox", "state"], "sandbox state"),
+    (["purge", "--registry", "nope"], "error"),
+    (["purge", "--policy", "BAD_POLICY"], "error"),
+    (["runbook", "schedule-stop", "-p", "cluster=aks-prod", "--apply"], "error"),
+]
+
+
+def schema_of(command: str) -> dict[str, object]:
+    name = "error" if command == "error" else COMMAND_DOCUMENTS[command]
+    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("args", "command"), SCHEMA_CASES, ids=[" ".join(a) for a, _ in SCHEMA_CASES])
+def test_json_output_validates_against_its_schema(
+    sandbox: SandboxServer, files: dict[str, str], args: list[str], command: str
+) -> None:
+    ops("purge")  # something in the audit trail
+    code, out, _ = ops("-o", "json", *[files.get(arg, arg) for arg in args])
+    document = json.loads(out)
+    errors = list(jsonschema.Draft202012Validator(schema_of(command)).iter_errors(document))
+    assert not errors, [f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors]
+    if command == "error":
+        assert code == document["exitCode"] in (1, 2, 3)
+    if command == "audit":
+        key = document[0]["key"]
+        code, out, _ = ops("-o", "json", "audit", "show", key)
+        assert code == 0
+        jsonschema.validate(json.loads(out), schema_of("audit show"))

@@ -17,16 +17,21 @@ Cases:
 - ``ops invoke`` with an unknown function exits 2;
 - tables at 80 columns: a header is never cut, text columns wrap at words, a table too
   wide becomes blocks of ``column: value`` lines, none wider than 80;
-- sizes are humanized (B, KiB, MiB, GiB) and mappings print as ``key value`` pairs.
+- sizes are humanized (B, KiB, MiB, GiB) and mappings print as ``key value`` pairs;
+- README's CLI tour: its first two commands are still set-up-and-demo, then the tests;
+  every ``ops`` command it runs is one the CLI has (``--help`` of each exits 0) and
+  every file it names exists.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -78,7 +83,7 @@ def _command_paths() -> Iterator[list[str]]:
 
     def walk(command: click.Command, path: list[str]) -> Iterator[list[str]]:
         yield path
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):
             for name, sub in command.commands.items():
                 yield from walk(sub, [*path, name])
 
@@ -249,3 +254,42 @@ def test_cells_read_as_words_not_literals() -> None:
     assert format_cell({}) == "none"
     assert format_cell(["v1", "latest"]) == "v1, latest"
     assert format_cell(None) == ""
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_tour_runs_real_commands_on_real_files() -> None:
+    readme = (ROOT / "README.md").read_text()
+    first = readme.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert first[0].startswith("scripts/setup && .venv/bin/ops demo ")
+    assert first[1].startswith("scripts/test ")
+    tour = readme.split("## CLI tour", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].split(";")[0].split() for line in tour.splitlines()]
+    invoked = [words[1:] for words in commands if words and words[0] == "ops"]
+    assert len(invoked) >= 10
+    root = typer.main.get_command(app)
+    for words in invoked:
+        found = _command_named(root, words)
+        if not found:  # options of ops itself alone
+            assert words == ["--version"] and invoke(*words).exit_code == 0, words
+            continue
+        assert invoke(*found, "--help").exit_code == 0, words
+    for name in re.findall(r"(?:examples|sandbox/estates)/[\w.-]+\.yaml", tour):
+        assert (ROOT / name).is_file(), name
+
+
+def _command_named(root: Any, words: list[str]) -> list[str]:
+    """The command path the words name, skipping global options (``-o yaml``, ``--version``)."""
+    path: list[str] = []
+    command, skip = root, False
+    for word in words:
+        if skip or word.startswith("-"):
+            skip = word in ("-o", "--output")
+            continue
+        commands = getattr(command, "commands", {})
+        if word not in commands:
+            break
+        command = commands[word]
+        path.append(word)
+    return path
