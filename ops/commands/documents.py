@@ -215,6 +215,20 @@ class SnoozeDocument(_Document):
     outcomes: list[OutcomeModel]
 
 
+class TransitionModel(_Document):
+    cluster: str
+    id: str
+    timezone: str | None
+    at: str | None = Field(description="when, with the cluster's own UTC offset; null: no transition")
+    local: str = Field(description="when, as the cluster's local time reads")
+    action: str = Field(description="start, stop, scale up, scale down; none for a row that only notes")
+    note: str
+
+
+class SchedulePreviewDocument(RootModel[list[TransitionModel]]):
+    """``ops schedule preview``: every transition each cluster makes, by cluster then time."""
+
+
 # -- gate --------------------------------------------------------------------------------------
 
 
@@ -377,6 +391,7 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
     "purge": PurgeDocument,
     "schedule": ScheduleDocument,
     "schedule-snooze": SnoozeDocument,
+    "schedule-preview": SchedulePreviewDocument,
     "gate-check": GateCheckDocument,
     "gate-pending": GatePendingDocument,
     "audit": AuditDocument,
@@ -395,6 +410,7 @@ COMMAND_DOCUMENTS: dict[str, str] = {
     "purge": "purge",
     "schedule": "schedule",
     "schedule snooze": "schedule-snooze",
+    "schedule preview": "schedule-preview",
     "gate check": "gate-check",
     "gate pending": "gate-pending",
     "audit": "audit",

@@ -203,6 +203,7 @@ SCHEMA_CASES = [
     (["schedule", "--at", AT], "schedule"),
     (["schedule", "--apply"], "schedule"),
     (["schedule", "snooze", "aks-dev", "--until", "3h"], "schedule snooze"),
+    (["schedule", "preview", "--days", "7", "--at", AT], "schedule preview"),
     (["gate", "check", DENIED], "gate check"),
     (["gate", "pending"], "gate pending"),
     (["audit"], "audit"),
