@@ -11,12 +11,17 @@ aimed at the sandbox's resources), the same delivery again (duplicates), new ale
 cluster just changed (cooldown), Resolved notifications, and Fired notifications that arrive
 after their Resolved (out of order). Alerts are delivered by 8 threads through the same
 code path as the Functions host (``ops invoke``), each with a secure-webhook token; a 503
-is delivered again, as action groups do.
+is delivered again, as action groups do. ``alert_webhook`` answers 202 for an alert it
+hands to the queue; meanwhile 8 more threads play the host's queue trigger and deliver
+each queued message to ``alert_worker`` (a message whose delivery raises is delivered
+again, five times at most, as with ``maxDequeueCount``).
 
 - ``alerts``: deliveries in the burst (retries not counted);
-- ``ack_p99_ms``: the 99th percentile of the webhook's answer time;
-- ``handled_p99_ms``: the 99th percentile from first delivery to the answer that
-  handled it (retries included). Goals: ``ack_p99_ms`` ≤ 500, ``handled_p99_ms`` ≤ 2,000.
+- ``ack_p99_ms``: the 99th percentile of the webhook's answer time, with the workers busy;
+- ``handled_p99_ms``: the 99th percentile, per alert, from its first delivery to the
+  answer that settled it: ``alert_worker``'s result for a queued alert (queue wait and
+  redeliveries included), the webhook's answer for the others (duplicates, out of
+  order, retries included). Goals: ``ack_p99_ms`` ≤ 500, ``handled_p99_ms`` ≤ 2,000.
   The worker is warm, as a Functions worker is after its first invocation: one dry-run
   plan of each kind has imported the SDKs and made the clients (a cold worker pays about
   15 s of imports once, on its first alert);
@@ -48,6 +53,8 @@ RG = "rg-aks"
 REGION = "eastus2"
 POLICY = Path(__file__).resolve().parents[1] / "examples" / "remediate-policy.yaml"
 WORKERS = int(os.environ.get("BENCH_WORKERS", "8"))
+QUEUE_WORKERS = int(os.environ.get("BENCH_QUEUE_WORKERS", "8"))
+MAX_DEQUEUE = 5  # host.json maxDequeueCount
 
 
 def build_estate(count: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -233,8 +240,13 @@ def run(env: dict[str, str], kinds: list[dict[str, Any]], total: int, needed: in
     burst = build_burst(kinds, total)
     acks: list[float] = []
     handled: list[float] = []
+    firsts: dict[tuple[str, str], float] = {}  # (alert id, condition) → its first delivery
     statuses: dict[str, int] = {}
     lock = threading.Lock()
+
+    def count(label: str) -> None:
+        with lock:
+            statuses[label] = statuses.get(label, 0) + 1
 
     def deliver(item: tuple[str, dict[str, Any]]) -> None:
         _, body = item
@@ -244,36 +256,92 @@ def run(env: dict[str, str], kinds: list[dict[str, Any]], total: int, needed: in
             "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             "body": json.dumps(body),
         }
+        essentials = body["data"]["essentials"]
         first = time.perf_counter()
+        with lock:
+            firsts.setdefault((essentials["alertId"].lower(), essentials["monitorCondition"]), first)
         for _attempt in range(6):  # an action group retries 503 up to five times
             began = time.perf_counter()
             answer = invoke_function(function_app.app, "alert_webhook", request).results[0]
             done = time.perf_counter()
             with lock:
                 acks.append((done - began) * 1000)
+            if answer["status"] == 202:
+                count("accepted")  # settled by alert_worker
+                return
             if answer["status"] != 503:
                 reply = answer["body"] or {}
-                key = reply.get("status", str(answer["status"]))
-                detail = (reply.get("detail") or {}).get("status")
                 with lock:
                     handled.append((done - first) * 1000)
-                    label = f"{key}:{detail}" if detail else key
-                    statuses[label] = statuses.get(label, 0) + 1
+                count(reply.get("status", str(answer["status"])))
                 return
             time.sleep(0.05)
-        with lock:
-            statuses["gave-up"] = statuses.get("gave-up", 0) + 1
+        count("gave-up")
+
+    stop = threading.Event()
+
+    def work_queue() -> None:
+        """The host's queue trigger: each message to alert_worker, redelivered when it raises."""
+        from ops.purge.localqueue import StoreQueue
+        from ops.services import get_services
+
+        queue = StoreQueue(get_services().store(), get_services().settings.remediate.queue)
+        in_flight: set[str] = set()
+        tries: dict[str, int] = {}
+
+        def work(message: Any) -> None:
+            try:
+                result = invoke_function(function_app.app, "alert_worker", message.body).results[0]
+            except Exception:
+                tries[message.key] = tries.get(message.key, 0) + 1
+                if tries[message.key] >= MAX_DEQUEUE:
+                    queue.delete(message)  # the host moves it to the poison queue
+                    count("worker:poison")
+            else:
+                queue.delete(message)
+                alert = json.loads(message.body)["alert"]["data"]["essentials"]
+                finished = time.perf_counter()
+                with lock:
+                    started = firsts[(alert["alertId"].lower(), alert["monitorCondition"])]
+                    handled.append((finished - started) * 1000)
+                detail = (result.get("detail") or {}).get("status")
+                count(f"worker:{result['status']}" + (f":{detail}" if detail else ""))
+            finally:
+                with lock:
+                    in_flight.discard(message.key)
+
+        with ThreadPoolExecutor(max_workers=QUEUE_WORKERS) as pool:
+            while True:
+                messages = queue.receive(max_messages=64)
+                with lock:
+                    fresh = [m for m in messages if m.key not in in_flight]
+                    in_flight.update(m.key for m in fresh)
+                    idle = not in_flight
+                for message in fresh:
+                    pool.submit(work, message)
+                if stop.is_set() and not messages and idle:
+                    return
+                if not fresh:
+                    time.sleep(0.02)  # the host's polling interval, much shortened
 
     call_control(env, "DELETE", "requests")
     began = time.perf_counter()
+    consumer = threading.Thread(target=work_queue, name="alert-worker-host")
+    consumer.start()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         list(pool.map(deliver, burst))
+    acked = time.perf_counter() - began
+    stop.set()
+    consumer.join()
     elapsed = time.perf_counter() - began
     records = call_control(env, "GET", "requests?service=arm", timeout=60)["requests"]
     puts = [r for r in records if r["method"] == "PUT" and "/managedclusters/" in r["path"].lower()]
     rejected = sum(1 for r in puts if r["status"] == 400)
     writes = len(puts)
-    print(f"{len(burst)} alerts on {len(kinds)} clusters in {elapsed:.1f} s with {WORKERS} threads")
+    print(
+        f"{len(burst)} alerts on {len(kinds)} clusters: answered in {acked:.1f} s, all handled in "
+        f"{elapsed:.1f} s, with {WORKERS} webhook and {QUEUE_WORKERS} queue threads"
+    )
     print(f"answers: {json.dumps(dict(sorted(statuses.items())))}")
     print(f"managedClusters PUTs {writes} (needed {needed}), refused by AKS {rejected}")
     print(

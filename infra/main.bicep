@@ -150,6 +150,11 @@ param authRoleApprove string = 'Ops.Approve'
 @description('OPS_AUTH_ROLE_WEBHOOK: app role the action group\'s webhook application holds.')
 param authRoleWebhook string = 'ActionGroupsSecureWebhook'
 
+@minLength(3)
+@maxLength(63)
+@description('OPS_ALERT_QUEUE: the queue in the app\'s storage that carries accepted remediation alerts from alert_webhook to alert_worker; the host creates it.')
+param alertQueue string = 'alert-work'
+
 @description('REMEDIATE_WATCH_SCHEDULE: NCRONTAB (six fields, UTC) of remediate_watch, which follows remediation operations, reports drift and applies due restores.')
 param remediateWatchSchedule string = '0 */1 * * * *'
 
@@ -308,6 +313,7 @@ var appSettings = {
   OPS_REMEDIATE_POLICY: remediatePolicy
   OPS_ALERT_DEDUPE_TTL: alertDedupeTtl
   REMEDIATE_WATCH_SCHEDULE: remediateWatchSchedule
+  OPS_ALERT_QUEUE: alertQueue
   // A test clock for demos; in Azure remediation uses the real time.
   OPS_REMEDIATE_NOW: ''
   FAILOVER_WATCH_SCHEDULE: failoverWatchSchedule

@@ -422,8 +422,9 @@ class AuthSettings(_Group):
 
 class RemediateSettings(_Group):
     """The remediate capability: its policy (a file path or inline YAML; empty: the defaults,
-    which plan but route no alert), how long an alert's id + condition is remembered, and
-    the schedule of ``remediate_watch`` (operations in flight, drift, due restores).
+    which plan but route no alert), how long an alert's id + condition is remembered, the
+    queue that carries accepted alerts from ``alert_webhook`` to ``alert_worker``, and the
+    schedule of ``remediate_watch`` (operations in flight, drift, due restores).
 
     ``OPS_REMEDIATE_NOW`` pins remediation's "now" (cooldowns, daily caps, when a restore is
     due) to an instant, for tests and demos on the sandbox clock only; leave it empty in Azure.
@@ -432,12 +433,20 @@ class RemediateSettings(_Group):
     policy: OptionalStr = Field(None, alias="OPS_REMEDIATE_POLICY")
     dedupe_ttl: Duration = Field(timedelta(days=2), gt=timedelta(0), alias="OPS_ALERT_DEDUPE_TTL")
     watch_schedule: str = Field("0 */1 * * * *", alias="REMEDIATE_WATCH_SCHEDULE")
+    queue: str = Field("alert-work", alias="OPS_ALERT_QUEUE")
     now: Annotated[datetime | None, BeforeValidator(_blank_to_none)] = Field(None, alias="OPS_REMEDIATE_NOW")
 
     @field_validator("watch_schedule")
     @classmethod
     def _check_schedule(cls, value: str) -> str:
         return check_ncrontab(value)
+
+    @field_validator("queue")
+    @classmethod
+    def _check_queue(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", value) or "--" in value:
+            raise ValueError("expected a queue name: 3-63 lower-case letters, digits and single hyphens")
+        return value
 
     @field_validator("now")
     @classmethod

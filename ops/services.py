@@ -262,6 +262,8 @@ class Services:
             store=self.store(),
             dedupe_ttl=self.settings.remediate.dedupe_ttl,
             clock=lambda: datetime.now(UTC),
+            # Remediation confirms, plans and writes in alert_worker; the webhook answers at once.
+            queues={"remediate": lambda: self._queue(self.settings.remediate.queue)},
         )
 
     def answer_alert(self, body: object) -> dict[str, Any]:

@@ -15,10 +15,11 @@ import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from ops.alerts.schema import Alert
 from ops.errors import Conflict
-from ops.state.store import StateStore
+from ops.state.store import Record, StateStore
 
 TABLE = "alert-dedupe"
 
@@ -39,9 +40,8 @@ def claim_alert(store: StateStore, alert: Alert, *, now: datetime, ttl: timedelt
     """Claim the alert's id + condition: a Claim, or the reason it is not to be acted on."""
     essentials = alert.essentials
     if essentials.monitor_condition == "Fired":
-        resolved = store.get_record(TABLE, _key(essentials.alert_id, "Resolved"))
-        if resolved is not None and _fresh(resolved.value, now, ttl):
-            seen = resolved.value.get("at")
+        seen = resolved_at(store, alert, now=now, ttl=ttl)
+        if seen is not None:
             return f"out of order: alert {essentials.alert_id} was already resolved at {seen}"
     key = _key(essentials.alert_id, essentials.monitor_condition)
     value = {"at": now.isoformat(), "alertId": essentials.alert_id, "condition": essentials.monitor_condition}
@@ -59,6 +59,27 @@ def claim_alert(store: StateStore, alert: Alert, *, now: datetime, ttl: timedelt
         except Conflict:
             return f"duplicate: alert {essentials.alert_id} {essentials.monitor_condition} is being handled"
     return Claim(key, record.etag)
+
+
+def resolved_at(store: StateStore, alert: Alert, *, now: datetime, ttl: timedelta) -> str | None:
+    """When the alert's ``Resolved`` was received, if it was (within the TTL)."""
+    resolved = store.get_record(TABLE, _key(alert.essentials.alert_id, "Resolved"))
+    if resolved is not None and _fresh(resolved.value, now, ttl):
+        return str(resolved.value.get("at"))
+    return None
+
+
+def read_claim(store: StateStore, key: str) -> Record | None:
+    """A claim by its key (an ``alert_worker`` message names it); None when released or gone."""
+    return store.get_record(TABLE, key)
+
+
+def finish_claim(store: StateStore, claim: Claim, status: str, reason: str, *, now: datetime) -> None:
+    """Remember how a queued alert ended on its claim, so that a redelivery does nothing."""
+    record = store.get_record(TABLE, claim.key)
+    value: dict[str, Any] = dict(record.value) if record is not None else {"at": now.isoformat()}
+    value["outcome"] = {"status": status, "reason": reason[:1000], "at": now.isoformat()}
+    store.put_record(TABLE, claim.key, value, etag="*")
 
 
 def release_claim(store: StateStore, claim: Claim) -> None:

@@ -31,6 +31,19 @@ def purge_repository(msg: func.QueueMessage) -> Result:
     return run_handler("purge_repository", handle, capability="purge", body=body, event_id=msg.id)
 
 
+@bp.queue_trigger(arg_name="msg", queue_name="%OPS_ALERT_QUEUE%", connection="AzureWebJobsStorage")
+def alert_worker(msg: func.QueueMessage) -> Result:
+    """An alert ``alert_webhook`` accepted: its capability confirms, plans and applies (once)."""
+    body = msg.get_body()
+
+    def handle(services: Services) -> object:
+        from ops.alerts.work import parse_work
+
+        return services.alert_webhook().work(parse_work(body)).to_dict()
+
+    return run_handler("alert_worker", handle, capability="alerts", body=body, event_id=msg.id)
+
+
 @bp.queue_trigger(arg_name="msg", queue_name="%OPS_RUNBOOK_QUEUE%", connection="AzureWebJobsStorage")
 def runbook_worker(msg: func.QueueMessage) -> Result:
     """A runbook run too long for its HTTP call: apply the accepted plan, record the outcomes."""

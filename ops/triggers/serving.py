@@ -211,6 +211,28 @@ class LocalQueues:
         return handled
 
 
+def deliver_queue(app: func.FunctionApp, function_name: str) -> list[Any]:
+    """Play the host for one queue-triggered function on the local (SQLite) queues: deliver
+    its queue's messages, oldest first, and delete each once handled; the results. A
+    delivery that raises leaves its message queued (the host would deliver it again) and
+    raises. The demo, the benchmarks and the tests use it; ``ops serve`` uses LocalQueues."""
+    import re
+
+    from ops.purge.localqueue import StoreQueue
+    from ops.services import get_services
+    from ops.triggers.invoking import invoke_function, list_functions
+
+    services = get_services()
+    trigger = list_functions(app)[function_name].get_trigger()
+    name = re.sub(r"%(\w+)%", lambda m: _setting(services.settings, m.group(1)), str(trigger.queue_name))
+    queue = StoreQueue(services.store(), name)
+    results: list[Any] = []
+    for message in queue.receive():
+        results.extend(invoke_function(app, function_name, message.body).results)
+        queue.delete(message)
+    return results
+
+
 def _setting(settings: Any, name: str) -> str:
     """The value of app setting ``name`` as the app reads it (its default when unset)."""
     for group in type(settings).model_fields:

@@ -2,8 +2,11 @@
 with Microsoft's common-alert-schema samples adapted to the sandbox's resources, against the
 sandbox's ARM, metrics and Kubernetes API, with the example policy (examples/).
 
+A remediation alert is accepted (202) and queued; ``invoke_alert`` then plays the host
+and delivers the queue to ``alert_worker``, whose result the cases check.
+
 Cases:
-- SNAT on a load balancer: 200 handled; dynamic ports become explicit and a second IP is
+- SNAT on a load balancer: 202 accepted, then handled by alert_worker; dynamic ports become explicit and a second IP is
   added in one PUT; AKS accepts it (no 400 from AKS in the whole test);
 - SNAT on a NAT gateway: an IP is added;
 - the autoscaler at maxCount (a Prometheus alert naming the cluster): maxCount 3 → 5, the
@@ -17,7 +20,7 @@ Cases:
 - invalid input: a body that is not the common alert schema is 200 ``invalid``, recorded
   with its field path; no route: 200 ``ignored``;
 - authentication: no token is 401, a token without ActionGroupsSecureWebhook is 403;
-- the webhook under ``ops serve`` answers the same over real HTTP;
+- the webhook under ``ops serve`` answers 202 over real HTTP, and alert_worker applies;
 - a transient failure of the capability is 503 and releases the dedupe claim, so the
   retry is handled (with a handler that fails once).
 """
@@ -36,9 +39,8 @@ from ops.alerts.routing import AlertRouter, compile_routes
 from ops.alerts.webhook import AlertWebhook
 from ops.errors import TransientError
 from ops.state.sqlite import SqliteStateStore
-from ops.triggers.invoking import invoke_function
 from sandbox.server import SandboxServer
-from tests.support.alerts import EXAMPLE_POLICY, autoscaler_alert, snat_alert, webhook_request
+from tests.support.alerts import EXAMPLE_POLICY, autoscaler_alert, invoke_alert, snat_alert, webhook_request
 from tests.support.entra import mint
 from tests.support.remediate import RG, lb_id, natgw_id, remediate_estate
 from tests.support.sandbox import SUBSCRIPTION, app_sandbox, arm_client, control
@@ -62,10 +64,7 @@ def post(
     server: SandboxServer, body: Any, *, roles: tuple[str, ...] = (WEBHOOK_ROLE,), token: bool = True
 ) -> Any:
     bearer = mint(server, roles=list(roles), app=True) if token else None
-    result = invoke_function(function_app.app, "alert_webhook", webhook_request(body, bearer)).to_dict()[
-        "result"
-    ]
-    return result
+    return invoke_alert(webhook_request(body, bearer))
 
 
 def aks(server: SandboxServer) -> Any:
@@ -84,7 +83,7 @@ def aks_refusals(server: SandboxServer) -> list[dict[str, Any]]:
 
 def test_snat_alert_raises_ports_and_ips(server: SandboxServer) -> None:
     reply = post(server, snat_alert(lb_id("aks-snat")))
-    assert reply["status"] == 200
+    assert (reply["status"], reply["ack"]["status"]) == (202, "accepted")
     body = reply["body"]
     assert (body["status"], body["route"], body["detail"]["status"]) == (
         "handled",
@@ -174,7 +173,7 @@ def test_authentication(server: SandboxServer) -> None:
 
 
 def test_under_ops_serve(server: SandboxServer) -> None:
-    from ops.triggers.serving import LocalHost
+    from ops.triggers.serving import LocalHost, deliver_queue
 
     with LocalHost(function_app.app) as host:
         token = mint(server, roles=[WEBHOOK_ROLE], app=True)
@@ -184,8 +183,9 @@ def test_under_ops_serve(server: SandboxServer) -> None:
             headers={"Authorization": f"Bearer {token}"},
             timeout=30,
         )
-    assert response.status_code == 200, response.text
-    assert response.json()["detail"]["status"] == "applied"
+    assert response.status_code == 202 and response.json()["status"] == "accepted", response.text
+    [worked] = deliver_queue(function_app.app, "alert_worker")
+    assert worked["detail"]["status"] == "applied", worked
 
 
 def test_transient_failure_is_503_and_the_retry_is_handled(tmp_path: Path) -> None:

@@ -12,9 +12,10 @@ Cases:
 - the remediate-autoscaler runbook meets a concurrent write after its plan was reviewed:
   409 (the plan changed; nothing written), with the new plan's digest; POST with that
   digest applies it, and the other writer's change is kept;
-- ARM answers 503 to every PUT: the webhook answers 503 (the action group delivers it
-  again), nothing is written or recorded as applied, and the dedupe claim is released;
-  the redelivery once ARM is back is handled and applied, once.
+- ARM answers 503 to every PUT: the webhook has accepted the alert (202); alert_worker
+  raises, so the queue delivers the message again; nothing is written; the action
+  group's own copy of the alert is a duplicate; the queue's redelivery once ARM is back
+  is applied, once; the same message delivered again after that does nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pytest
 import function_app
 from ops.triggers.invoking import invoke_function
 from sandbox.server import SandboxServer
-from tests.support.alerts import EXAMPLE_POLICY, autoscaler_alert, snat_alert, webhook_request
+from tests.support.alerts import EXAMPLE_POLICY, autoscaler_alert, invoke_alert, snat_alert, webhook_request
 from tests.support.entra import mint
 from tests.support.remediate import RG, lb_id, remediate_estate
 from tests.support.sandbox import SUBSCRIPTION, app_sandbox, arm_client, control
@@ -48,9 +49,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxS
 
 def post(server: SandboxServer, body: Any) -> Any:
     bearer = mint(server, roles=["ActionGroupsSecureWebhook"], app=True)
-    return invoke_function(function_app.app, "alert_webhook", webhook_request(body, bearer)).to_dict()[
-        "result"
-    ]
+    return invoke_alert(webhook_request(body, bearer))
 
 
 def runbook(server: SandboxServer, method: str, name: str, params: dict[str, str], body: Any = None) -> Any:
@@ -103,7 +102,7 @@ def test_snat_alert_replans_after_a_concurrent_write(server: SandboxServer) -> N
         },
     )
     reply = post(server, snat_alert(lb_id("aks-snat")))
-    assert reply["status"] == 200, reply
+    assert reply["status"] == 202, reply
     body = reply["body"]
     assert (body["status"], body["detail"]["status"], body["detail"]["raced"]) == ("handled", "applied", 1)
     assert "set explicit ports" in body["reason"] and "add outbound IPs" not in body["reason"], body
@@ -148,7 +147,12 @@ def test_runbook_refuses_a_plan_changed_by_a_concurrent_write(server: SandboxSer
     assert next(p for p in cluster.agent_pool_profiles if p.name == "user").max_count == 5
 
 
-def test_arm_503_is_a_503_and_nothing_is_half_applied(server: SandboxServer) -> None:
+def test_arm_503_is_redelivered_and_nothing_is_half_applied(server: SandboxServer) -> None:
+    from ops.errors import TransientError
+    from ops.purge.localqueue import StoreQueue
+    from ops.services import get_services
+    from ops.triggers.serving import deliver_queue
+
     control(
         server,
         "POST",
@@ -164,13 +168,19 @@ def test_arm_503_is_a_503_and_nothing_is_half_applied(server: SandboxServer) -> 
     )
     alert = snat_alert(lb_id("aks-snat"), alert_id="s-503")
     before = get_cluster(server, "aks-snat")
-    reply = post(server, alert)
-    assert reply["status"] == 503, reply
+    queue = StoreQueue(get_services().store(), "alert-work")
+    with pytest.raises(TransientError):  # alert_worker raises: the queue delivers it again
+        post(server, alert)
+    [message] = queue.receive()
     assert set(puts(server, "aks-snat")) == {503}
     after = get_cluster(server, "aks-snat")
     assert (after.e_tag, after.network_profile.as_dict()) == (before.e_tag, before.network_profile.as_dict())
+    assert post(server, alert)["body"]["status"] == "ignored"  # the action group's copy: being handled
     control(server, "DELETE", "faults")
-    again = post(server, alert)["body"]  # the action group's redelivery
+    [again] = deliver_queue(function_app.app, "alert_worker")  # the queue's redelivery
     assert (again["status"], again["detail"]["status"]) == ("handled", "applied"), again
     assert puts(server, "aks-snat").count(200) == 1
-    assert post(server, alert)["body"]["status"] == "ignored"
+    queue.send(message.body)  # at least once: the same message delivered after it was handled
+    [replayed] = deliver_queue(function_app.app, "alert_worker")
+    assert replayed["status"] == "ignored" and replayed["reason"].startswith("redelivered:"), replayed
+    assert puts(server, "aks-snat").count(200) == 1

@@ -29,7 +29,7 @@ from ops.remediate.records import HISTORY_TABLE, read_record
 from ops.services import get_services, reset_services
 from ops.triggers.invoking import invoke_function
 from sandbox.server import SandboxServer
-from tests.support.alerts import EXAMPLE_POLICY, autoscaler_alert, snat_alert, webhook_request
+from tests.support.alerts import EXAMPLE_POLICY, autoscaler_alert, invoke_alert, snat_alert, webhook_request
 from tests.support.entra import mint
 from tests.support.remediate import RG, cluster_id, lb_id, remediate_estate
 from tests.support.sandbox import SUBSCRIPTION, app_sandbox, arm_client, control
@@ -53,9 +53,9 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxS
 
 def post(server: SandboxServer, body: Any) -> Any:
     bearer = mint(server, roles=["ActionGroupsSecureWebhook"], app=True)
-    result = invoke_function(function_app.app, "alert_webhook", webhook_request(body, bearer)).to_dict()
-    assert result["result"]["status"] == 200, result
-    return result["result"]["body"]
+    result = invoke_alert(webhook_request(body, bearer))
+    assert result["status"] == 202, result
+    return dict(result["body"])
 
 
 def watch() -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Only what names the sandbox's resources changes: the alert's target, rule, metric and
 dimension, the Prometheus expression and labels; the rest of each sample is as published.
-``webhook_request`` wraps a body in the host-shaped request ``ops invoke`` takes.
+``webhook_request`` wraps a body in the host-shaped request ``ops invoke`` takes;
+``invoke_alert`` calls ``alert_webhook`` with it, then, for an alert it queued (202),
+plays the host and delivers the queue to ``alert_worker``.
 """
 
 from __future__ import annotations
@@ -83,3 +85,20 @@ def webhook_request(body: Any, token: str | None) -> dict[str, Any]:
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return {"method": "POST", "url": "http://localhost:7071/api/alerts", "headers": headers, "body": body}
+
+
+def invoke_alert(request: dict[str, Any]) -> dict[str, Any]:
+    """``alert_webhook``'s answer ``{"status", "body"}``; for a queued alert (202), ``body`` is
+    ``alert_worker``'s result and ``ack`` the webhook's own body. A worker that raises raises
+    (its message stays queued, as the host would deliver it again)."""
+    import function_app
+    from ops.triggers.invoking import invoke_function
+    from ops.triggers.serving import deliver_queue
+
+    answer = dict(invoke_function(function_app.app, "alert_webhook", request).to_dict()["result"])
+    if answer["status"] != 202:
+        return answer
+    assert answer["body"]["status"] == "accepted", answer
+    results = deliver_queue(function_app.app, "alert_worker")
+    assert len(results) == 1, results
+    return {"status": 202, "body": results[0], "ack": answer["body"]}

@@ -4,8 +4,8 @@ Each function of function_app is invoked with a host-shaped payload, as in
 tests/triggers, over services whose call applies a one-action plan through the real
 executor. Cases, for each Event Grid, queue and timer function (gate_on_image_pushed,
 purge_repository, runbook_worker, schedule_tick, purge_schedule, gate_sweep,
-failover_watch; a test fails when function_app registers one not listed), dry run and
-applied:
+failover_watch, remediate_watch, alert_worker; a test fails when function_app registers
+one not listed), dry run and applied:
 - one span named after the function, with its capability, a run id and (for an event or
   a message) the event id;
 - structured records on ops.audit: the plan, the action (kind, target, reason, status,
@@ -51,6 +51,11 @@ FUNCTIONS = {
     "gate_sweep": ("gate", TIMER, False),
     "failover_watch": ("failover", TIMER, False),
     "remediate_watch": ("remediate", TIMER, False),
+    "alert_worker": (
+        "alerts",
+        {"version": 1, "route": "snat", "claim": "0" * 40, "alert": {"data": {}}},
+        True,
+    ),
 }
 
 
@@ -110,6 +115,10 @@ class FakeServices:
 
     def store(self) -> SqliteStateStore:
         return self.service.store
+
+    def alert_webhook(self) -> PlanningService:
+        """alert_worker's service: the webhook's ``work``."""
+        return self.service
 
     def __getattr__(self, name: str) -> Callable[..., PlanningService]:
         if not name.endswith("_service"):
