@@ -9,12 +9,14 @@ sandbox runs in its own process (real SDKs, ARM throttling on).
 The burst mixes what action groups really send: each cluster's alert (Microsoft's samples,
 aimed at the sandbox's resources), the same delivery again (duplicates), new alerts for a
 cluster just changed (cooldown), Resolved notifications, and Fired notifications that arrive
-after their Resolved (out of order). Alerts are delivered by 8 threads through the same
-code path as the Functions host (``ops invoke``), each with a secure-webhook token; a 503
-is delivered again, as action groups do. ``alert_webhook`` answers 202 for an alert it
-hands to the queue; meanwhile 8 more threads play the host's queue trigger and deliver
-each queued message to ``alert_worker`` (a message whose delivery raises is delivered
-again, five times at most, as with ``maxDequeueCount``).
+after their Resolved (out of order), in two waves: what fires, then, once that is
+handled, what resolves (Azure Monitor resolves an alert minutes after it fired). Alerts
+are delivered by 8 threads through the same code path as the Functions host (``ops
+invoke``), each with a secure-webhook token; a 503 is delivered again, as action groups
+do. ``alert_webhook`` answers 202 for an alert it hands to the queue; meanwhile 8 more
+threads play the host's queue trigger and deliver each queued message to ``alert_worker``
+(a message whose delivery raises is delivered again, five times at most, as with
+``maxDequeueCount``).
 
 - ``alerts``: deliveries in the burst (retries not counted);
 - ``ack_p99_ms``: the 99th percentile of the webhook's answer time, with the workers busy;
@@ -137,52 +139,47 @@ def alert_body(kind: str, cluster: str, alert_id: str, condition: str) -> dict[s
     return autoscaler_alert(cluster, SUBSCRIPTION, alert_id=alert_id, condition=condition)
 
 
-def build_burst(kinds: list[dict[str, Any]], total: int, seed: int = 7) -> list[tuple[str, dict[str, Any]]]:
-    """(delivery key, body) in delivery order: every cluster's Fired first somewhere in the burst."""
+Delivery = tuple[str, dict[str, Any]]
+
+
+def build_burst(kinds: list[dict[str, Any]], total: int, seed: int = 7) -> list[list[list[Delivery]]]:
+    """Two waves of units of (delivery key, body), ``total`` deliveries in all. The first wave
+    fires: each cluster's alert, the same deliveries again, new alerts for clusters just
+    changed. The second resolves: Resolved notifications, and Resolved/Fired pairs that
+    arrive out of order (a unit, delivered in that order). In Azure Monitor an alert
+    resolves minutes after it fired, when its condition has cleared for whole evaluation
+    periods, so the second wave starts once the first is handled. Each wave is shuffled."""
     rng = random.Random(seed)
-    deliveries: list[tuple[str, dict[str, Any]]] = []
+    fired: list[list[Delivery]] = []
+    resolving: list[list[Delivery]] = []
     first = []
+
+    def one(item: dict[str, Any], alert_id: str, condition: str) -> Delivery:
+        body = alert_body(item["kind"], item["name"], alert_id, condition)
+        return (f"{item['name']}:{alert_id}:{condition}", body)
+
     for item in kinds:
         alert_id = str(uuid.UUID(int=rng.getrandbits(128)))
         first.append((item, alert_id))
-        deliveries.append(
-            (f"{item['name']}:{alert_id}:Fired", alert_body(item["kind"], item["name"], alert_id, "Fired"))
-        )
-    while len(deliveries) < total:
+        fired.append([one(item, alert_id, "Fired")])
+    count = len(fired)
+    while count < total:
         item, alert_id = rng.choice(first)
         roll = rng.random()
         if roll < 0.45:  # the same delivery again
-            deliveries.append(
-                (
-                    f"{item['name']}:{alert_id}:Fired",
-                    alert_body(item["kind"], item["name"], alert_id, "Fired"),
-                )
-            )
+            fired.append([one(item, alert_id, "Fired")])
         elif roll < 0.7:  # a new alert for the same cluster: cooldown, or busy
-            fresh = str(uuid.UUID(int=rng.getrandbits(128)))
-            deliveries.append(
-                (f"{item['name']}:{fresh}:Fired", alert_body(item["kind"], item["name"], fresh, "Fired"))
-            )
+            fired.append([one(item, str(uuid.UUID(int=rng.getrandbits(128))), "Fired")])
         elif roll < 0.9:  # Resolved
-            deliveries.append(
-                (
-                    f"{item['name']}:{alert_id}:Resolved",
-                    alert_body(item["kind"], item["name"], alert_id, "Resolved"),
-                )
-            )
+            resolving.append([one(item, alert_id, "Resolved")])
         else:  # out of order: Resolved, then its Fired
             early = str(uuid.UUID(int=rng.getrandbits(128)))
-            deliveries.append(
-                (
-                    f"{item['name']}:{early}:Resolved",
-                    alert_body(item["kind"], item["name"], early, "Resolved"),
-                )
-            )
-            deliveries.append(
-                (f"{item['name']}:{early}:Fired", alert_body(item["kind"], item["name"], early, "Fired"))
-            )
-    rng.shuffle(deliveries)
-    return deliveries[:total]
+            resolving.append([one(item, early, "Resolved"), one(item, early, "Fired")][: total - count])
+            count += len(resolving[-1]) - 1
+        count += 1
+    rng.shuffle(fired)
+    rng.shuffle(resolving)
+    return [fired, resolving]
 
 
 def warm_up(kinds: list[dict[str, Any]]) -> None:
@@ -248,7 +245,11 @@ def run(env: dict[str, str], kinds: list[dict[str, Any]], total: int, needed: in
         with lock:
             statuses[label] = statuses.get(label, 0) + 1
 
-    def deliver(item: tuple[str, dict[str, Any]]) -> None:
+    def deliver_unit(unit: list[Delivery]) -> None:
+        for item in unit:
+            deliver(item)
+
+    def deliver(item: Delivery) -> None:
         _, body = item
         request = {
             "method": "POST",
@@ -278,15 +279,20 @@ def run(env: dict[str, str], kinds: list[dict[str, Any]], total: int, needed: in
             time.sleep(0.05)
         count("gave-up")
 
+    from ops.purge.localqueue import StoreQueue
+    from ops.services import get_services
+
     stop = threading.Event()
+    queue = StoreQueue(get_services().store(), get_services().settings.remediate.queue)
+    in_flight: set[str] = set()
+
+    def drained() -> bool:
+        with lock:
+            busy = bool(in_flight)
+        return not busy and not queue.receive(max_messages=1)
 
     def work_queue() -> None:
         """The host's queue trigger: each message to alert_worker, redelivered when it raises."""
-        from ops.purge.localqueue import StoreQueue
-        from ops.services import get_services
-
-        queue = StoreQueue(get_services().store(), get_services().settings.remediate.queue)
-        in_flight: set[str] = set()
         tries: dict[str, int] = {}
 
         def work(message: Any) -> None:
@@ -328,8 +334,14 @@ def run(env: dict[str, str], kinds: list[dict[str, Any]], total: int, needed: in
     began = time.perf_counter()
     consumer = threading.Thread(target=work_queue, name="alert-worker-host")
     consumer.start()
+    fired, resolving = burst
+    deliveries = sum(len(unit) for wave in burst for unit in wave)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        list(pool.map(deliver, burst))
+        list(pool.map(deliver_unit, fired))
+    while not drained():  # the alerts resolve minutes later in Azure: after the work
+        time.sleep(0.05)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        list(pool.map(deliver_unit, resolving))
     acked = time.perf_counter() - began
     stop.set()
     consumer.join()
@@ -339,13 +351,13 @@ def run(env: dict[str, str], kinds: list[dict[str, Any]], total: int, needed: in
     rejected = sum(1 for r in puts if r["status"] == 400)
     writes = len(puts)
     print(
-        f"{len(burst)} alerts on {len(kinds)} clusters: answered in {acked:.1f} s, all handled in "
-        f"{elapsed:.1f} s, with {WORKERS} webhook and {QUEUE_WORKERS} queue threads"
+        f"{deliveries} alerts on {len(kinds)} clusters: answered in {acked:.1f} s (two waves), "
+        f"all handled in {elapsed:.1f} s, with {WORKERS} webhook and {QUEUE_WORKERS} queue threads"
     )
     print(f"answers: {json.dumps(dict(sorted(statuses.items())))}")
     print(f"managedClusters PUTs {writes} (needed {needed}), refused by AKS {rejected}")
     print(
-        f"RESULT alerts={len(burst)} handled_p99_ms={percentile(handled, 0.99):.0f} "
+        f"RESULT alerts={deliveries} handled_p99_ms={percentile(handled, 0.99):.0f} "
         f"ack_p99_ms={percentile(acks, 0.99):.0f} arm_writes={writes} arm_writes_needed={needed} "
         f"rejected_by_aks={rejected}"
     )

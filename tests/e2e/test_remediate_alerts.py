@@ -6,8 +6,8 @@ A remediation alert is accepted (202) and queued; ``invoke_alert`` then plays th
 and delivers the queue to ``alert_worker``, whose result the cases check.
 
 Cases:
-- SNAT on a load balancer: 202 accepted, then handled by alert_worker; dynamic ports become explicit and a second IP is
-  added in one PUT; AKS accepts it (no 400 from AKS in the whole test);
+- SNAT on a load balancer: 202 accepted, then handled by alert_worker; dynamic ports
+  become explicit and a second IP is added in one PUT; AKS accepts it (no 400 from AKS in the whole test);
 - SNAT on a NAT gateway: an IP is added;
 - the autoscaler at maxCount (a Prometheus alert naming the cluster): maxCount 3 → 5, the
   pending pods then run;
