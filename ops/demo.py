@@ -20,6 +20,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ops.rendering import format_bytes, format_counts
+
 console = Console()
 
 #: Capabilities in the order the demo runs them; each is added as it is built.
@@ -228,7 +230,8 @@ def step_purge(ctx: DemoContext) -> None:
     ctx.say(
         "purge",
         f"deleted {summary['manifests_deleted']} manifests, {summary['tags_deleted']} tags, "
-        f"~{summary['bytes_reclaimed'] / 2**20:,.0f} MiB; protected {summary['protected_by_reason']}",
+        f"about {format_bytes(summary['bytes_reclaimed'])}; "
+        f"protected: {format_counts(summary['protected_by_reason'])}",
     )
     ctx.say("purge", f"survived: {_check_purge_survivors(ctx.sandbox.world)}")
     CAPABILITIES["purge"] = f"{summary['manifests_deleted']} deleted; running, multi-arch and signed kept"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ops.rendering import format_counts
+
 if TYPE_CHECKING:
     from ops.demo import DemoContext
 
@@ -63,7 +65,7 @@ def step_runbooks(ctx: DemoContext) -> None:
         summary = reviewed["plan"]["summary"]
         ctx.say(
             "runbooks",
-            f"GET purge plan for contosoprod/payments/api: {summary['by_kind']}, protected "
+            f"GET purge plan for contosoprod/payments/api: {format_counts(summary['by_kind'])}, protected "
             f"{summary['protected']}; planDigest {reviewed['planDigest'][:12]}…; nothing deleted yet",
         )
         body = {
@@ -88,7 +90,8 @@ def step_runbooks(ctx: DemoContext) -> None:
         ]
         ctx.say(
             "runbooks",
-            f"sam applies the reviewed plan: run {run['id']} {run['status']} {run['summary']}; "
+            f"sam applies the reviewed plan: run {run['id']} {run['status']} "
+            f"({format_counts(run['summary'])}); "
             f"{len(deletes)} delete(s) in the audit trail name Sam ({run['caller']['oid'][:8]}…)",
         )
         _settle(ctx)  # the snooze's tag update finishes, as it would in a few seconds in Azure

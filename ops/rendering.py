@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:  # rich is imported where a table is printed: services format sizes too
+    from rich.console import Console
 
 TEXT_MIN = 16  # the narrowest a text column (a reason) may get before rows become blocks
 
@@ -39,6 +39,8 @@ def print_yaml(value: Any) -> None:
 def console() -> Console:
     """A console on today's stdout, as wide as the terminal (``COLUMNS``, else 80 when not a
     terminal): made per call, so that a redirected stdout or a new ``COLUMNS`` is honoured."""
+    from rich.console import Console
+
     return Console(highlight=False)
 
 
@@ -57,6 +59,8 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Mapping[str, 
     if sum(minimum) + overhead > out.width:
         _print_blocks(out, title, columns, cells)
         return
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for column, width, least, is_text in zip(columns, natural, minimum, text, strict=True):
         if is_text:

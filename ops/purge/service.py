@@ -89,6 +89,7 @@ from ops.purge.summary import (
     refused_summary,
     summarize_batch,
 )
+from ops.rendering import format_bytes
 from ops.state.leases import LEASE_DURATION, HeldLease, LeaseHeld, hold_lease
 from ops.state.store import AuditRecord, StateStore
 from ops.suggestions import suggest
@@ -830,7 +831,8 @@ class PurgeService:
         summary["batches"] = len(parts)
         text = (
             f"{summary['manifests_deleted']} manifest(s) and {summary['tags_deleted']} tag(s) "
-            f"{'would be ' if dry_run else ''}deleted, {summary['bytes_reclaimed']} bytes reclaimed, "
+            f"{'would be ' if dry_run else ''}deleted, about {format_bytes(summary['bytes_reclaimed'])} "
+            "reclaimed, "
             f"{summary['protected']} protected"
         )
         if summary["refused_batches"]:
