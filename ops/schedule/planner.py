@@ -64,6 +64,8 @@ class ScheduleState:
     operations: Mapping[str, Operation] = field(default_factory=dict)
     saved_pools: Mapping[str, SavedPool] = field(default_factory=dict)
     snoozes: Mapping[str, datetime] = field(default_factory=dict)
+    #: cluster key → (the schedule's stop that finished, when a tick first saw it running again)
+    manual_starts: Mapping[str, tuple[datetime, datetime]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +321,10 @@ class _Context:
         if not on:
             if cluster.is_stopped:
                 return _Decision(_with(row, reason=f"stopped as scheduled: {self.why}"))
+            grace = self._grace(last)
+            if grace is not None:
+                ends, reason = grace
+                return _Decision(_with(row, reason=reason, next_change=_local(ends, self.schedule.zone)))
             pools = [self._pool_params(p.name, p.mode, p.scale) for p in cluster.pools]
             return self._act(row, Kind.STOP, cluster.id, {"pools": pools}, f"stop: {self.why}")
         if cluster.is_stopped and not (failed_start and last is not None and last.attempt >= self._fallback):
@@ -356,6 +362,35 @@ class _Context:
     @property
     def _fallback(self) -> int:
         return self.policy.retry.fallback_after
+
+    def _grace(self, last: Operation | None) -> tuple[datetime, str] | None:
+        """(when the grace period ends, the reason) for a cluster someone started by hand
+        after this window's stop had finished, while the grace period lasts; else None.
+
+        The start is dated by the first tick that saw the cluster running again (the
+        service records it); a plan without that record dates it now."""
+        stopped = (
+            last is not None
+            and last.kind is Kind.STOP
+            and last.window == self.window
+            and last.status is OpStatus.SUCCEEDED
+            and last.finished is not None
+        )
+        grace = self.policy.grace_period
+        if not stopped or grace <= timedelta(0):
+            return None
+        assert last is not None and last.finished is not None
+        after, seen = self.state.manual_starts.get(self.cluster.key, (None, self.now))
+        if after != last.finished:
+            seen = self.now
+        ends = seen + grace
+        if self.now >= ends:
+            return None
+        zone = self.schedule.zone
+        return ends, (
+            f"grace period: started by hand after the schedule stopped it at {_local(last.finished, zone)} "
+            f"(seen running at {_local(seen, zone)}); stays up until {_local(ends, zone)}, then {self.why}"
+        )
 
     def _fallback_pools(self, row: ClusterRow, failed: Operation) -> _Decision:
         """Start with the last known pools: each pool back to its recorded scale, system first."""

@@ -234,11 +234,25 @@ class RetryPolicy(_Model):
 
 
 class SchedulePolicy(_Model):
-    """The whole schedule policy: defaults by selector, retries, protected environments."""
+    """The whole schedule policy: defaults by selector, retries, protected environments, and
+    the grace period after a manual start."""
 
     defaults: tuple[DefaultRule, ...] = ()
     retry: RetryPolicy = RetryPolicy.model_validate({})
     protected_environments: tuple[str, ...] = Field(DEFAULT_PROTECTED, alias="protectedEnvironments")
+    grace_period: timedelta = Field(
+        timedelta(hours=1),
+        alias="gracePeriod",
+        description=(
+            "A cluster someone started in its off-hours, after the schedule had stopped it, "
+            "stays up this long before the schedule stops it again (0s: at the next tick)."
+        ),
+    )
+
+    @field_validator("grace_period", mode="before")
+    @classmethod
+    def _grace(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("protected_environments")
     @classmethod

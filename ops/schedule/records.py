@@ -1,6 +1,6 @@
 """What the schedule remembers between ticks, in the StateStore.
 
-Three kinds of record, keyed by lower-cased ARM id (ids are case-insensitive):
+Four kinds of record, keyed by lower-cased ARM id (ids are case-insensitive):
 
 - an :class:`Operation` per target (cluster or pool): the last stop, start, pool
   update or cluster update started for it, for which window, which attempt, and how it
@@ -11,7 +11,9 @@ Three kinds of record, keyed by lower-cased ARM id (ids are case-insensitive):
   ``ops-snooze-until`` tag because the cluster was stopped;
 - a :class:`SavedPool` per pool: its count and autoscaler bounds from before it was
   scaled to zero (``restore``; deleted once restored), or from before its cluster was
-  stopped (``last-known``; what the cluster-mode fallback starts pools with).
+  stopped (``last-known``; what the cluster-mode fallback starts pools with);
+- a manual start per cluster: the first tick that saw the cluster running again after
+  the schedule's stop had finished, so that its grace period counts from then.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from ops.schedule.protocols import OperationResult, OperationState
 OPERATIONS_TABLE = "schedule-operations"
 POOLS_TABLE = "schedule-pools"
 SNOOZES_TABLE = "schedule-snoozes"
+#: A cluster seen running after the schedule stopped it: someone started it by hand. By
+#: cluster key: {"after": the stop's finish, "seen": the first tick that saw it running}.
+MANUAL_STARTS_TABLE = "schedule-manual-starts"
 LEASE_NAME = "schedule-tick"
 
 

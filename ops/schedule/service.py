@@ -60,6 +60,7 @@ from ops.schedule.protocols import (
 )
 from ops.schedule.records import (
     LEASE_NAME,
+    MANUAL_STARTS_TABLE,
     OPERATIONS_TABLE,
     POOLS_TABLE,
     SNOOZES_TABLE,
@@ -311,6 +312,7 @@ class ScheduleService:
             operations={**state.operations, **settled},
             saved_pools=self._forget_restored(state, confirmations, persist),
         )
+        state = replace(state, manual_starts=self._note_manual_starts(state, clusters, now, persist=persist))
         first = plan_schedule(clusters, policy=self.policy, state=state, now=now, cap=self.cap)
         to_reread = {a.params["cluster"].lower() for a in first.plan.actions}
         if not to_reread or not reread:
@@ -328,6 +330,34 @@ class ScheduleService:
                 updated.append(current)
         report = plan_schedule(updated, policy=self.policy, state=state, now=now, cap=self.cap)
         return _Prepared(hold_clusters(report, unread), state, confirmations)
+
+    def _note_manual_starts(
+        self, state: ScheduleState, clusters: Sequence[ObservedCluster], now: datetime, *, persist: bool
+    ) -> dict[str, tuple[datetime, datetime]]:
+        """Clusters running again after the schedule's stop finished: someone started them.
+        The first tick to see one records when (its grace period counts from then); a record
+        whose stop is no longer the cluster's last operation is done with."""
+        known = dict(state.manual_starts)
+        for cluster in clusters:
+            last = state.operations.get(cluster.key)
+            stop = (
+                last.finished
+                if last is not None and last.kind is Kind.STOP and last.status is OpStatus.SUCCEEDED
+                else None
+            )
+            recorded = known.get(cluster.key)
+            if stop is None or cluster.is_stopped or cluster.power_state.lower() != "running":
+                if recorded is not None and (stop is None or recorded[0] != stop):
+                    known.pop(cluster.key)
+                    if persist:
+                        self.store.delete_record(MANUAL_STARTS_TABLE, cluster.key)
+                continue
+            if recorded is None or recorded[0] != stop:
+                known[cluster.key] = (stop, now)
+                if persist:
+                    value = {"cluster": cluster.id, "after": stop.isoformat(), "seen": now.isoformat()}
+                    self.store.put_record(MANUAL_STARTS_TABLE, cluster.key, value, etag="*")
+        return known
 
     def _load_state(self) -> ScheduleState:
         operations: dict[str, Operation] = {}
@@ -348,7 +378,15 @@ class ScheduleService:
                 snoozes[record.key] = datetime.fromisoformat(str(record.value["until"]))
             except (KeyError, ValueError) as exc:
                 log.warning("ignoring unreadable snooze record %s: %s", record.key, exc)
-        return ScheduleState(operations, pools, snoozes)
+        manual: dict[str, tuple[datetime, datetime]] = {}
+        for record in self.store.list_records(MANUAL_STARTS_TABLE):
+            try:
+                after, seen = (datetime.fromisoformat(str(record.value[k])) for k in ("after", "seen"))
+            except (KeyError, ValueError) as exc:
+                log.warning("ignoring unreadable manual start record %s: %s", record.key, exc)
+                continue
+            manual[record.key] = (after, seen)
+        return ScheduleState(operations, pools, snoozes, manual)
 
     # -- confirming earlier operations ------------------------------------------------
 

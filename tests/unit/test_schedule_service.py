@@ -11,7 +11,10 @@ its GETs) is not acted on this tick, even if the stale view says stop, and is re
 as skipped while the others proceed; node-pool mode saves pools before scaling them to
 zero and forgets the record once restored; a plan over its cap is refused whole; snooze
 writes the tag, falls back to the store for a stopped cluster and can be cleared;
-cluster names must be unique.
+cluster names must be unique. A cluster someone starts by hand after the evening's stop
+finished keeps its grace period from the first tick that saw it running (recorded, so a
+later tick counts from then, and a plan says so too), and is stopped again once it is
+over; a grace period of 0s stops it at the next tick.
 """
 
 from __future__ import annotations
@@ -144,13 +147,18 @@ def store(tmp_path: Path) -> SqliteStateStore:
 
 
 def service(
-    arm: FakeArm, store: SqliteStateStore, *, dry_run: bool = False, cap: int | None = None
+    arm: FakeArm,
+    store: SqliteStateStore,
+    *,
+    dry_run: bool = False,
+    cap: int | None = None,
+    policy: str | None = None,
 ) -> ScheduleService:
     return ScheduleService(
         inventory=arm,
         control=arm,
         store=store,
-        policy=load_policy(None),
+        policy=load_policy(policy),
         execution=ExecutionPolicy(dry_run=dry_run, max_concurrency=4),
         cap=cap,
         sleep=lambda _: None,
@@ -342,3 +350,43 @@ def test_cluster_names_must_be_unique(store: SqliteStateStore) -> None:
     with pytest.raises(PermanentError, match="2 clusters are named"):
         service(arm, store).find_cluster("aks-dev")
     assert service(arm, store).find_cluster(other.id).id == other.id
+
+
+def started_by_hand(arm: FakeArm, store: SqliteStateStore, policy: str | None = None) -> str:
+    """Stop aks-dev in the evening, confirm it, then start it as a person would."""
+    service(arm, store, policy=policy).tick(now=EVENING)
+    arm.finish_all()
+    service(arm, store, policy=policy).tick(now=EVENING + timedelta(minutes=5))
+    key = make_cluster("aks-dev").key
+    assert arm.clusters[key].is_stopped
+    arm.clusters[key] = replace(arm.clusters[key], power_state="Running")
+    arm.writes.clear()
+    return key
+
+
+def test_a_cluster_started_by_hand_keeps_its_grace_period(store: SqliteStateStore) -> None:
+    arm = FakeArm(make_cluster("aks-dev"))
+    started_by_hand(arm, store)
+    planned = service(arm, store).plan(now=EVENING + timedelta(minutes=20))
+    assert planned.plan.actions == () and planned.rows[0].reason.startswith("grace period: started by hand")
+    seen = service(arm, store).tick(now=EVENING + timedelta(minutes=30))  # 20:35 in Berlin
+    (row,) = seen.report.rows
+    assert arm.writes == [] and row.action == "none"
+    assert (
+        "seen running at 2026-11-26 20:35" in row.reason and "stays up until 2026-11-26 21:35" in row.reason
+    )
+    assert row.next_change.startswith("2026-11-26 21:35")
+    held = service(arm, store).tick(now=EVENING + timedelta(minutes=80))
+    assert (
+        arm.writes == [] and "stays up until 2026-11-26 21:35" in held.report.rows[0].reason
+    )  # from the record
+    service(arm, store).tick(now=EVENING + timedelta(minutes=95))  # the grace period is over
+    assert arm.writes == [("stop", "aks-dev")]
+
+
+def test_no_grace_period_stops_at_the_next_tick(store: SqliteStateStore) -> None:
+    arm = FakeArm(make_cluster("aks-dev"))
+    policy = "schedule:\n  gracePeriod: 0s\n"
+    started_by_hand(arm, store, policy)
+    service(arm, store, policy=policy).tick(now=EVENING + timedelta(minutes=30))
+    assert arm.writes == [("stop", "aks-dev")]
