@@ -1,0 +1,267 @@
+"""Resuming what a crashed attempt left open, entry by entry (ops.executor), with open
+entries and claims written directly into a real SQLite state store.
+
+Cases:
+- an open claim reads back as the action it was taken for (missing_ok and params kept;
+  absent ones default to False and {});
+- resolve_open_claims: an entry of another capability, or of another scope, is left alone;
+  with no scope every scope of the capability is resolved, and ``older_than`` skips entries
+  opened at or after it; an entry whose claim is done, missing, or now another run's is
+  forgotten without asking the target; an effect that landed is recorded once as applied
+  (in flight) or already done (only planned, target gone) with its params and note; one that
+  did not land has its claim released and its entry forgotten, unless another run took the
+  claim over meanwhile; an unverifiable entry (no verifier, or "cannot tell") stays open;
+- while applying, another run's unfinished claim whose effect landed is recorded as applied
+  (resumed) and settles that run's open entry; a verifier that fails is a retryable failure
+  that leaves the claim alone; "cannot tell" is busy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.errors import Conflict, TransientError
+from ops.executor import (
+    GONE,
+    RESUMED,
+    ExecutionPolicy,
+    action_of,
+    apply_plan,
+    claim_value,
+    open_key,
+    resolve_open_claims,
+)
+from ops.plan import Action, Plan, Status
+from ops.state.sqlite import SqliteStateStore
+
+OPEN = "action-claims-open"
+CLAIMS = "action-claims"
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+APPLY = ExecutionPolicy(dry_run=False, max_concurrency=1, backoff_s=0.0)
+
+
+def delete(target: str, **params: Any) -> Action:
+    return Action("delete", target, reason="expired", service="acr:reg", params=params, missing_ok=True)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStateStore:
+    return SqliteStateStore(str(tmp_path / "state.db"))
+
+
+def leave_open(
+    store: SqliteStateStore,
+    action: Action,
+    *,
+    capability: str = "purge",
+    scope: str = "run-1",
+    at: datetime = NOW,
+    planned: bool = False,
+    claimed: bool = True,
+) -> str:
+    """What a crash leaves: the open entry, and (unless only planned) the claim in progress."""
+    value = claim_value(action, capability=capability, scope=scope, at=at)
+    key = open_key(capability, scope, action.key)
+    store.put_record(OPEN, key, {**value, "status": "planned"} if planned else value, etag="*")
+    if claimed:
+        store.put_record(CLAIMS, action.key, value, etag="*")
+    return key
+
+
+def landed(action: Action) -> bool:
+    return True
+
+
+def not_landed(action: Action) -> bool:
+    return False
+
+
+def resolve(store: SqliteStateStore, verify: Any = landed, **kw: Any) -> list[tuple[str, Status, str]]:
+    kw.setdefault("scope", "run-1")
+    outcomes = resolve_open_claims(store, capability="purge", verifiers={"delete": verify}, now=NOW, **kw)
+    return [(o.action.target, o.status, o.detail) for o in outcomes]
+
+
+def audit(store: SqliteStateStore) -> list[tuple[str, str, str, Mapping[str, Any]]]:
+    return [(r.target, r.status, r.capability, r.detail) for r in store.query_audit(limit=100)]
+
+
+def test_an_open_claim_reads_back_as_its_action() -> None:
+    action = Action("delete", "a", "expired", "acr:reg", params={"digest": "sha256:1"}, missing_ok=True)
+    value = claim_value(action, capability="purge", scope="s", at=NOW)
+    assert action_of(value) == action
+    bare = {"kind": "k", "target": "t", "reason": "r", "service": "s", "key": "abc"}
+    assert action_of({"action": {**bare, "params": None}}) == Action("k", "t", "r", "s", {}, "abc", False)
+    assert action_of({"action": bare}).missing_ok is False
+
+
+def test_a_landed_effect_is_recorded_once_with_its_params_and_note(store: SqliteStateStore) -> None:
+    action = delete("a", digest="sha256:1")
+    leave_open(store, action)
+    assert resolve(store) == [("a", Status.ALREADY_DONE, RESUMED)]
+    assert audit(store) == [
+        ("a", "applied", "purge", {"params": {"digest": "sha256:1"}, "attempts": 0, "note": RESUMED})
+    ]
+    assert store.get_record(CLAIMS, action.key).value["status"] == "done"  # type: ignore[union-attr]
+    assert store.list_records(OPEN) == []
+    assert resolve(store) == []
+
+
+def test_a_planned_action_whose_target_is_gone_is_recorded_already_done(store: SqliteStateStore) -> None:
+    leave_open(store, delete("a"), planned=True, claimed=False)
+    assert resolve(store) == [("a", Status.ALREADY_DONE, GONE)]
+    assert [(t, s) for t, s, _c, _d in audit(store)] == [("a", "already_done")]
+
+
+def test_an_effect_that_did_not_land_is_released(store: SqliteStateStore) -> None:
+    action = delete("a")
+    leave_open(store, action)
+    assert resolve(store, not_landed) == []
+    assert store.get_record(CLAIMS, action.key) is None
+    assert store.list_records(OPEN) == []
+    assert audit(store) == []
+
+
+def test_a_planned_action_still_there_is_forgotten(store: SqliteStateStore) -> None:
+    leave_open(store, delete("a"), planned=True, claimed=False)
+    assert resolve(store, not_landed) == []
+    assert store.list_records(OPEN) == [] and audit(store) == []
+
+
+class TakenOver(SqliteStateStore):
+    """Another run takes the claim over between our read and our release."""
+
+    def delete_record(self, table: str, key: str, *, etag: str | None = None) -> None:
+        if table == CLAIMS and etag is not None:
+            raise Conflict(f"{key} was taken over")
+        super().delete_record(table, key, etag=etag)
+
+
+def test_a_claim_taken_over_meanwhile_is_not_released(tmp_path: Path) -> None:
+    store = TakenOver(str(tmp_path / "state.db"))
+    action = delete("a")
+    leave_open(store, action)
+    assert resolve(store, not_landed) == []
+    assert store.get_record(CLAIMS, action.key) is not None
+    assert store.list_records(OPEN) == []
+
+
+@pytest.mark.parametrize("verify", [None, "cannot tell"])
+def test_an_unverifiable_entry_stays_open(store: SqliteStateStore, verify: str | None) -> None:
+    leave_open(store, delete("a"))
+    verifiers = {} if verify is None else {"delete": lambda action: None}
+    assert resolve_open_claims(store, capability="purge", verifiers=verifiers, scope="run-1", now=NOW) == []
+    assert len(store.list_records(OPEN)) == 1 and audit(store) == []
+
+
+@pytest.mark.parametrize(
+    ("claim", "why"),
+    [
+        ({"status": "done", "at": NOW.isoformat(), "capability": "purge"}, "done"),
+        (None, "missing"),
+        ("another run's", "another run's"),
+    ],
+)
+def test_an_entry_whose_claim_is_settled_is_forgotten_unasked(
+    store: SqliteStateStore, claim: Any, why: str
+) -> None:
+    action = delete("a")
+    leave_open(store, action, claimed=False)
+    if claim == "another run's":
+        other = claim_value(action, capability="purge", scope="run-2", at=NOW)
+        store.put_record(CLAIMS, action.key, other, etag="*")
+    elif claim is not None:
+        store.put_record(CLAIMS, action.key, claim, etag="*")
+
+    def asked(action: Action) -> bool:
+        raise AssertionError(f"a {why} claim needs no verification")
+
+    assert resolve(store, asked) == []
+    assert store.list_records(OPEN) == [] and audit(store) == []
+
+
+def test_only_the_capability_and_scope_asked_for_are_resolved(store: SqliteStateStore) -> None:
+    leave_open(store, delete("a"), scope="run-1")
+    leave_open(store, delete("b"), scope="run-2")
+    leave_open(store, delete("c"), capability="purgex", scope="run-1")
+    assert resolve(store) == [("a", Status.ALREADY_DONE, RESUMED)]
+    assert sorted(r.key for r in store.list_records(OPEN)) == sorted(
+        [open_key("purge", "run-2", delete("b").key), open_key("purgex", "run-1", delete("c").key)]
+    )
+    assert resolve(store, scope=None) == [("b", Status.ALREADY_DONE, RESUMED)]
+    assert [r.key for r in store.list_records(OPEN)] == [open_key("purgex", "run-1", delete("c").key)]
+
+
+def test_older_than_skips_entries_opened_at_or_after_it(store: SqliteStateStore) -> None:
+    cutoff = NOW
+    leave_open(store, delete("at"), scope="a", at=cutoff)
+    leave_open(store, delete("before"), scope="b", at=cutoff - timedelta(microseconds=1))
+    assert resolve(store, scope=None, older_than=cutoff) == [("before", Status.ALREADY_DONE, RESUMED)]
+    assert [r.value["scope"] for r in store.list_records(OPEN)] == ["a"]
+
+
+# -- met while applying ----------------------------------------------------------------------
+
+
+def run(
+    store: SqliteStateStore, action: Action, verify: Any, *, scope: str = "run-2"
+) -> tuple[Status, str, bool]:
+    applied: list[str] = []
+    (outcome,) = apply_plan(
+        Plan("purge", [action]),
+        handlers={"delete": lambda a: applied.append(a.target)},
+        store=store,
+        policy=APPLY,
+        verifiers={"delete": verify},
+        scope=scope,
+        now=lambda: NOW + timedelta(seconds=5),
+    )
+    assert applied == ([action.target] if outcome.status is Status.APPLIED else [])
+    return outcome.status, outcome.detail, outcome.retryable
+
+
+def test_another_runs_landed_effect_is_recorded_and_its_entry_settled(store: SqliteStateStore) -> None:
+    action = delete("a", digest="sha256:1")
+    leave_open(store, action, scope="run-1")
+    assert run(store, action, landed) == (Status.ALREADY_DONE, RESUMED, False)
+    assert audit(store) == [
+        ("a", "applied", "purge", {"params": {"digest": "sha256:1"}, "attempts": 0, "note": RESUMED})
+    ]
+    assert store.list_records(OPEN) == []
+
+
+def test_a_failing_verifier_is_retryable_and_leaves_the_claim(store: SqliteStateStore) -> None:
+    action = delete("a")
+    leave_open(store, action, scope="run-1")
+
+    def down(action: Action) -> bool:
+        raise TransientError("registry unavailable")
+
+    status, detail, retryable = run(store, action, down)
+    assert (status, detail, retryable) == (
+        Status.FAILED,
+        "could not verify a claim: registry unavailable",
+        True,
+    )
+    assert store.get_record(CLAIMS, action.key).value["scope"] == "run-1"  # type: ignore[union-attr]
+    assert [r.value["scope"] for r in store.list_records(OPEN)] == ["run-1"]  # ours was forgotten
+
+
+def test_cannot_tell_is_busy(store: SqliteStateStore) -> None:
+    action = delete("a")
+    leave_open(store, action, scope="run-1")
+    assert run(store, action, lambda a: None) == (Status.FAILED, "being applied by another run", True)
+    assert [r.value["scope"] for r in store.list_records(OPEN)] == ["run-1"]
+
+
+def test_an_effect_that_did_not_land_is_taken_over_and_applied(store: SqliteStateStore) -> None:
+    action = delete("a")
+    leave_open(store, action, scope="run-1")
+    assert run(store, action, not_landed) == (Status.APPLIED, "", False)
+    assert store.list_records(OPEN) == []  # run-1's entry went with the takeover, ours when done
+    assert [(t, s) for t, s, _c, _d in audit(store)] == [("a", "applied")]
