@@ -11,7 +11,10 @@ updates the cluster, and a failed update is made again; a Failed cluster the sch
 not start is only reported; a still-stopped cluster past the fallback threshold is started
 again; a start before the threshold is started again; retries: a succeeded attempt whose
 state differs again, backing off until its retry time, the next attempt, and a failure in
-another window or of another kind starting again at attempt 1. Node-pool mode: a busy pool
+another window or of another kind starting again at attempt 1, a success whose end is not
+known; a record of another purpose is not a last known scale. Node-pool mode: the first
+pool that can go goes while an earlier one backs off, and when all back off the first's
+holdup is reported; a pending pool operation is waited for, naming the pool; a busy pool
 and a pool at zero without a record are skipped (and named when nothing else happens); a
 stopped cluster is started in on-hours and left at night; restores name the scale; a pool
 Failed at its saved scale is restored; a deleted pool is not recreated; a running pool
@@ -75,13 +78,16 @@ def scenarios() -> dict[str, tuple[Any, Any, Any]]:
         saved(c, "system", PoolScale(2), Purpose.LAST_KNOWN),
         saved(c, "zeta", PoolScale(3), Purpose.LAST_KNOWN),
         saved(c, "alpha", PoolScale(2), Purpose.LAST_KNOWN),
+        # a node-pool-mode record of the same pool is not a last known scale
+        saved(c, "zeta", PoolScale(9), Purpose.RESTORE),
     )
     found["fallback-user-pools-by-name"] = (c, LATER, state_of(f, pools=known))
     # fallback with mixed-case system mode and observed pool names in another case
-    c2 = cluster("aks-dev", provisioning="Failed", pools=(down("System1", mode="System"), down("user")))
+    # (the user pool's name sorts first: system pools go first all the same)
+    c2 = cluster("aks-dev", provisioning="Failed", pools=(down("System1", mode="System"), down("apps")))
     known2 = (
         replace(saved(c2, "system1", PoolScale(2), Purpose.LAST_KNOWN), mode="SYSTEM"),
-        saved(c2, "user", PoolScale(3), Purpose.LAST_KNOWN),
+        saved(c2, "apps", PoolScale(3), Purpose.LAST_KNOWN),
     )
     f2 = replace(operation(c2, Kind.START, OpStatus.FAILED, window=MORNING_WINDOW, attempt=1), refused=True)
     found["refused-start-falls-back-at-once"] = (c2, LATER, state_of(f2, pools=known2))
@@ -201,6 +207,29 @@ def scenarios() -> dict[str, tuple[Any, Any, Any]]:
         FRI_MORNING,
         state_of(pools=(saved(gone, "apps", PoolScale(3)),)),
     )
+    ok2 = replace(
+        operation(stopped, Kind.START, OpStatus.SUCCEEDED, window=MORNING_WINDOW, attempt=1), finished=None
+    )
+    found["succeeded-at-an-unknown-time"] = (stopped, LATER, state_of(ok2))
+    night = staging((pool("system", 2, mode="System"), pool("apps", 3), pool("batch", 4)))
+    night_window = "2026-11-26T18:00:00+00:00"
+
+    def backing_off(name: str) -> Any:
+        failed = operation(
+            night,
+            Kind.SCALE_DOWN,
+            OpStatus.FAILED,
+            window=night_window,
+            retry_at=THU_EVENING + timedelta(hours=1),
+        )
+        return replace(failed, target=night.pool_id(name))
+
+    found["pools-the-first-backing-off"] = (night, THU_EVENING, state_of(backing_off("apps")))
+    found["pools-all-backing-off"] = (night, THU_EVENING, state_of(backing_off("apps"), backing_off("batch")))
+    pending = replace(
+        operation(night, Kind.SCALE_DOWN, OpStatus.PENDING, window=night_window), target=night.pool_id("apps")
+    )
+    found["pending-pool-operation"] = (night, THU_EVENING, state_of(pending))
     return found
 
 
@@ -577,6 +606,68 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "2026-11-27 07:30 CET (Mon-Fri 07:30-19:00 "
             "Europe/Berlin)",
             "nodeHoursSavedPerWeek": 0.0,
+        },
+        "actions": [],
+        "skipped": [],
+    },
+    "succeeded-at-an-unknown-time": {
+        "row": {
+            "desired": "on",
+            "current": "stopped",
+            "action": "start_cluster",
+            "reason": "start: on-hours since 2026-11-27 07:30 CET (Mon-Fri 07:30-19:00 Europe/Berlin) "
+            "(start_cluster succeeded at ? but the state differs again)",
+            "nodeHoursSavedPerWeek": 552.5,
+        },
+        "actions": [("start_cluster", "aks-dev", {"attempt": 2})],
+        "skipped": [],
+    },
+    "pools-the-first-backing-off": {
+        "row": {
+            "desired": "off",
+            "current": "running, 0 of 2 user pools at 0",
+            "action": "scale_pool_to_zero",
+            "reason": "scale pool batch to zero: off-hours since 2026-11-26 19:00 CET (Mon-Fri "
+            "07:30-19:00 Europe/Berlin); 1 more pool(s) wait their turn",
+            "nodeHoursSavedPerWeek": 773.5,
+        },
+        "actions": [
+            (
+                "scale_pool_to_zero",
+                "aks-staging/agentPools/batch",
+                {
+                    "attempt": 1,
+                    "pool": "batch",
+                    "save": {
+                        "name": "batch",
+                        "mode": "User",
+                        "scale": {"count": 4, "enableAutoScaling": False, "minCount": None, "maxCount": None},
+                    },
+                },
+            )
+        ],
+        "skipped": [],
+    },
+    "pools-all-backing-off": {
+        "row": {
+            "desired": "off",
+            "current": "running, 0 of 2 user pools at 0",
+            "action": "none",
+            "reason": "backing off: scale_pool_to_zero attempt 1 failed "
+            "(OverconstrainedAllocationRequest); next attempt at 2026-11-26T20:00:00+00:00",
+            "nodeHoursSavedPerWeek": 773.5,
+        },
+        "actions": [],
+        "skipped": [],
+    },
+    "pending-pool-operation": {
+        "row": {
+            "desired": "off",
+            "current": "running, 0 of 2 user pools at 0",
+            "action": "none",
+            "reason": "waiting: scale_pool_to_zero of aks-staging/agentPools/apps (attempt 1) started "
+            "by an earlier tick is still running",
+            "nodeHoursSavedPerWeek": 773.5,
         },
         "actions": [],
         "skipped": [],
