@@ -21,7 +21,8 @@ Failed at its saved scale is restored; a deleted pool is not recreated; a runnin
 saves the scale it runs, not an older record. Node-hours count pools at zero by their
 saved scale (last known in cluster mode, restore in node-pool mode). Also: a held cluster's
 guard names the held keys and the kinds it would have done; the window id and the
-explanation when no on-hours were seen, and on a holiday; hours rounded to 0.1.
+explanation when no on-hours were seen, and on a holiday; hours rounded to 0.1; a start given
+up on its row and as skipped; actions paced by the subscription id in lower case.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ import pytest
 
 from ops.plan import make_key
 from ops.schedule.clusters import ObservedPool, PoolScale
-from ops.schedule.planner import ScheduleReport, hold_clusters
+from ops.schedule.planner import ScheduleReport, _window_id, hold_clusters
 from ops.schedule.records import Kind, OpStatus, Purpose
+from ops.schedule.windows import DesiredState
 from tests.unit.test_schedule_engine import (
     FRI_MORNING,
     MORNING_WINDOW,
@@ -750,3 +752,33 @@ def test_a_holiday_is_named_in_the_explanation() -> None:
             "(Mon-Fri 07:30-19:00 Europe/Berlin, holidays DE-BY (today is a holiday))"
         )
     )
+
+
+def test_a_given_up_start_is_reported_on_its_row_and_as_skipped() -> None:
+    stopped = cluster("aks-dev", power="Stopped")
+    failed = operation(stopped, Kind.START, OpStatus.FAILED, window=MORNING_WINDOW, attempt=6)
+    report = plan(stopped, now=LATER, state=state_of(failed))
+    reason = (
+        "failed: start_cluster failed 6 times this window; giving up until the next one: "
+        "OverconstrainedAllocationRequest"
+    )
+    assert (report.rows[0].action, report.rows[0].reason, report.rows[0].desired) == ("none", reason, "on")
+    assert [(g.target, g.reason) for g in report.plan.skipped] == [(stopped.id, reason)]
+
+
+def test_actions_are_paced_by_the_subscription_in_lower_case() -> None:
+    upper = replace(cluster("aks-dev"), subscription="ABCDEF00-0000-0000-0000-00000000000A")
+    (action,) = plan(upper, now=THU_EVENING).plan.actions
+    assert action.service == "arm:abcdef00-0000-0000-0000-00000000000a"
+
+
+@pytest.mark.parametrize(
+    ("desired", "window"),
+    [
+        (DesiredState(on=False, since=THU_EVENING, until=FRI_MORNING), THU_EVENING.isoformat()),
+        (DesiredState(on=False, since=None, until=FRI_MORNING), f"until:{FRI_MORNING.isoformat()}"),
+        (DesiredState(on=False, since=None, until=None), "never-on"),
+    ],
+)
+def test_a_window_is_named_by_its_first_instant_or_what_is_known(desired: DesiredState, window: str) -> None:
+    assert _window_id(desired) == window
