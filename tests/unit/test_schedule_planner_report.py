@@ -5,13 +5,19 @@ Cases: a cluster to stop (its schedule, zone, mode, environment, desired and cur
 the action, the reason naming the window, the next change in local time, node-hours saved);
 a protected environment (desired on, no saving, the reason); an excluded cluster; a cluster
 with an invalid tag (the error and the problems in the guard); a cluster out of scope
-(counted, with a note); rows sorted by cluster id; looking a row up by name or id in any case.
+(counted, with a note); rows sorted by cluster id; looking a row up by name or id in any case;
+unset schedule and environment shown empty; every out-of-scope cluster counted, and no note
+when there is none; a holiday judged by the cluster's own date; a snooze kept in the store
+holds until its instant, not at it.
 """
 
 # ruff: noqa: E501  (ids and messages are compared whole)
 from __future__ import annotations
 
-from ops.schedule.planner import ScheduleReport
+from datetime import UTC, datetime, timedelta
+
+from ops.schedule.planner import ScheduleReport, ScheduleState, plan_schedule
+from ops.schedule.policy import load_policy
 from tests.unit.test_schedule_engine import DEV_TAGS, THU_EVENING, cluster, plan
 
 PREFIX = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/"
@@ -91,3 +97,57 @@ def test_a_row_is_found_by_name_or_id_in_any_case() -> None:
     found = report()
     assert found.row("AKS-Dev").cluster == "aks-dev"
     assert found.row((PREFIX + "aks-prod").upper()).cluster == "aks-prod"
+
+
+def test_unset_fields_show_empty_and_the_out_of_scope_are_counted() -> None:
+    report = plan(
+        cluster("aks-x", {"ops-exclude": "true"}),
+        cluster("aks-noenv", {"ops-schedule": "Mon-Fri 07:30-19:00", "ops-timezone": "Europe/Berlin"}),
+        cluster("aks-none-1", {}),
+        cluster("aks-none-2", {}),
+        now=THU_EVENING,
+    )
+    stored = report.to_dict()
+    rows = {r["cluster"]: r for r in stored["clusters"]}
+    assert (rows["aks-x"]["schedule"], rows["aks-x"]["environment"], rows["aks-x"]["timezone"]) == (
+        "",
+        "",
+        "UTC",
+    )
+    assert rows["aks-noenv"]["environment"] == ""
+    assert stored["notInScope"] == 2
+    assert stored["plan"]["notes"] == ["2 cluster(s) have no schedule tags and match no policy default"]
+    assert stored["plan"]["capability"] == "schedule"
+
+
+def test_no_note_when_every_cluster_is_in_scope() -> None:
+    stored = plan(cluster("aks-dev"), now=THU_EVENING).to_dict()
+    assert (stored["notInScope"], stored["plan"]["notes"]) == (0, [])
+
+
+def test_a_holiday_is_judged_by_the_clusters_own_date() -> None:
+    tags = {**DEV_TAGS, "ops-holidays": "DE-BY"}
+    # 23:30 UTC on 24 December is already Christmas Day in Berlin (a holiday there), not in UTC.
+    late = datetime(2026, 12, 24, 23, 30, tzinfo=UTC)
+    assert "(today is a holiday)" in plan(cluster("aks-dev", tags), now=late).rows[0].reason
+
+
+def test_a_snooze_kept_in_the_store_holds_until_its_instant() -> None:
+    dev = cluster("aks-dev")
+    until = THU_EVENING + timedelta(hours=2)
+    held = plan_schedule(
+        [dev],
+        policy=load_policy(None),
+        state=ScheduleState(snoozes={dev.key: until}),
+        now=until - timedelta(seconds=1),
+    )
+    assert (held.rows[0].action, held.rows[0].desired, held.rows[0].next_change) == (
+        "none",
+        "on",
+        "2026-11-26 22:00 CET",
+    )
+    assert held.rows[0].reason == "running as scheduled: snoozed until 2026-11-26 22:00 CET"
+    over = plan_schedule(
+        [dev], policy=load_policy(None), state=ScheduleState(snoozes={dev.key: until}), now=until
+    )
+    assert over.rows[0].action == "stop_cluster"
