@@ -267,6 +267,7 @@ def test_nat_gateway(ips: int, max_ips: int, attempted: float, expected: int | N
     ],
 )
 def test_snat_refusals(change: dict[str, object], history: History, reason: str) -> None:
+    change = dict(change)  # the parameters are shared by every run of the test in a process
     signal = change.pop("signal", snat_signal(3000, 1024))
     plan = plan_snat(cluster(**change), signal, history, POLICY, NOW)  # type: ignore[arg-type]
     assert _refusal(plan).startswith(reason)
