@@ -11,7 +11,9 @@ refused by the subnet; a subnet or a quota that cannot be read; the AKS-managed 
 and an unknown VM size (noted, not checked); cut and refused by quota; the day's node and
 vCPU budgets; maxCountCeiling; confirmation by the status ConfigMap alone; the SNAT budget
 adding IPs, cutting the count, or refusing; a second limit under the step noted; a named
-pool that does not exist; a System pool protected; User pools before System pools.
+pool that does not exist, and one that does; no autoscaled pool at its maxCount (a pool at a
+maxCount without the autoscaler does not count); an overlay network's one address a node;
+a System pool protected; User pools before System pools.
 """
 
 # ruff: noqa: E501  (reasons are compared whole)
@@ -27,7 +29,7 @@ from ops.remediate.clusters import AutoscalerSignal, Outbound, Pool, QuotaUsage,
 from ops.remediate.guards import History
 from ops.remediate.policy import RemediatePolicy, load_policy
 from ops.remediate.snat import plan_snat
-from tests.unit.test_remediate_planners import NOW, QUOTAS, SIGNAL, _subnets, cluster, snat_signal
+from tests.unit.test_remediate_planners import NOW, QUOTAS, SIGNAL, SUBNET, _subnets, cluster, snat_signal
 
 
 def policy(fields: dict[str, Any]) -> RemediatePolicy:
@@ -205,6 +207,33 @@ def max_count_scenarios() -> dict[str, tuple[dict[str, Any], AutoscalerSignal, A
             _subnets(2000, 2000 - 62),
             {**QUOTAS, "cores": QuotaUsage("cores", 100, 88)},
             {"autoscaler": {"step": 4}},
+        ),
+        "nothing-at-max": (
+            dict(
+                pools=(
+                    Pool("fixed", count=5, max_count=5, vnet_subnet_id=SUBNET),
+                    Pool(
+                        "user",
+                        count=2,
+                        enable_auto_scaling=True,
+                        min_count=1,
+                        max_count=4,
+                        vnet_subnet_id=SUBNET,
+                    ),
+                )
+            ),
+            SIGNAL,
+            _subnets(2000, 186),
+            QUOTAS,
+            {},
+        ),
+        "named-pool": (dict(), SIGNAL, _subnets(2000, 186), QUOTAS, {}),
+        "overlay-cut-by-subnet": (
+            dict(outbound=Outbound(network_plugin_mode="overlay")),
+            SIGNAL,
+            _subnets(251, 250),
+            QUOTAS,
+            {},
         ),
         "no-such-pool": (dict(), SIGNAL, _subnets(2000, 186), QUOTAS, {}),
         "system-protected": (
@@ -713,6 +742,52 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "protected": [],
         "notes": ["subnet: zuser uses the AKS-managed virtual network; not checked"],
     },
+    "nothing-at-max": {
+        "actions": [],
+        "protected": ["condition cleared: no autoscaled pool is at its maxCount"],
+        "notes": [],
+    },
+    "named-pool": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 6 (+2 "
+                "node(s), +8 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 6,
+                    "addedNodes": 2,
+                    "addedVcpus": 8,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [],
+    },
+    "overlay-cut-by-subnet": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 (+1 "
+                "node(s), +4 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 5,
+                    "addedNodes": 1,
+                    "addedVcpus": 4,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "cut: +1 instead of +2; subnet: 1 of 251 addresses free in aks, 1 per node (node IP "
+            "only); AKS would refuse with InsufficientSubnetSize"
+        ],
+    },
 }
 
 
@@ -726,7 +801,7 @@ def test_a_snat_plan_word_for_word(name: str) -> None:
 @pytest.mark.parametrize("name", list(MAX_COUNT_EXPECTED))
 def test_a_max_count_plan_word_for_word(name: str) -> None:
     observed, signal, subnets, quotas, fields = max_count_scenarios()[name]
-    wanted = "nope" if name == "no-such-pool" else None
+    wanted = {"no-such-pool": "nope", "named-pool": "user"}.get(name)
     plan = plan_max_count(
         cluster(**observed), signal, subnets, quotas, History(), policy(fields), NOW, pool_name=wanted
     )
