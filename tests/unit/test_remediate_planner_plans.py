@@ -13,12 +13,16 @@ vCPU budgets; maxCountCeiling; confirmation by the status ConfigMap alone; the S
 adding IPs, cutting the count, or refusing; a second limit under the step noted; a named
 pool that does not exist, and one that does; no autoscaled pool at its maxCount (a pool at a
 maxCount without the autoscaler does not count); an overlay network's one address a node;
-a System pool protected; User pools before System pools.
+a System pool protected; User pools before System pools; IPs added up to exactly the
+policy's ceiling, and a count cut to what that ceiling allows; ports that still fit after the
+raise add nothing; a second limit of exactly one noted; AKS's pool and cluster ceilings; a
+guard (cooldown) refusing with its reason.
 """
 
 # ruff: noqa: E501  (reasons are compared whole)
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -232,6 +236,59 @@ def max_count_scenarios() -> dict[str, tuple[dict[str, Any], AutoscalerSignal, A
             dict(outbound=Outbound(network_plugin_mode="overlay")),
             SIGNAL,
             _subnets(251, 250),
+            QUOTAS,
+            {},
+        ),
+        "snat-adds-ips-up-to-the-ceiling": (
+            dict(outbound=Outbound(allocated_outbound_ports=7000, network_plugin_mode="overlay")),
+            SIGNAL,
+            _subnets(507, 10),
+            QUOTAS,
+            {"autoscaler": {"step": 4}, "snat": {"maxOutboundIPs": 2}},
+        ),
+        "snat-cut-at-the-ip-ceiling": (
+            dict(outbound=Outbound(allocated_outbound_ports=7000, network_plugin_mode="overlay")),
+            SIGNAL,
+            _subnets(507, 10),
+            QUOTAS,
+            {"autoscaler": {"step": 20}, "snat": {"maxOutboundIPs": 2}},
+        ),
+        "ports-fit-after-the-raise": (
+            dict(outbound=Outbound(allocated_outbound_ports=4000, network_plugin_mode="overlay")),
+            SIGNAL,
+            _subnets(507, 10),
+            QUOTAS,
+            {"autoscaler": {"step": 4}},
+        ),
+        "a-second-limit-of-one": (
+            dict(),
+            SIGNAL,
+            _subnets(2000, 2000 - 40),
+            QUOTAS,
+            {"autoscaler": {"maxNodesAddedPerDay": 1}},
+        ),
+        "the-pool-ceiling": (
+            dict(
+                pools=(Pool("user", count=999, enable_auto_scaling=True, min_count=1, max_count=999),),
+            ),
+            SIGNAL,
+            {},
+            {
+                **QUOTAS,
+                "standardDSv5Family": QuotaUsage("standardDSv5Family", 10_000, 100),
+                "cores": QuotaUsage("cores", 10_000, 100),
+            },
+            {"autoscaler": {"maxCountCeiling": 1000}},
+        ),
+        "the-cluster-ceiling": (
+            dict(
+                pools=(
+                    Pool("big", count=4995),
+                    Pool("user", count=4, enable_auto_scaling=True, min_count=1, max_count=4),
+                ),
+            ),
+            SIGNAL,
+            {},
             QUOTAS,
             {},
         ),
@@ -788,6 +845,133 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
             "only); AKS would refuse with InsufficientSubnetSize"
         ],
     },
+    "snat-adds-ips-up-to-the-ceiling": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 8 (+4 "
+                "node(s), +16 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 8,
+                    "addedNodes": 4,
+                    "addedVcpus": 16,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                    "managedOutboundIPs": 2,
+                },
+            )
+        ],
+        "protected": [],
+        "notes": ["snat: 7000 ports x 11 nodes needs 2 outbound IPs (has 1); added in the same change"],
+    },
+    "snat-cut-at-the-ip-ceiling": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 15 (+11 "
+                "node(s), +44 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 15,
+                    "addedNodes": 11,
+                    "addedVcpus": 44,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                    "managedOutboundIPs": 2,
+                },
+            )
+        ],
+        "protected": [],
+        "notes": ["cut: maxCount 15, the most the SNAT port budget allows"],
+    },
+    "ports-fit-after-the-raise": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 8 (+4 "
+                "node(s), +16 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 8,
+                    "addedNodes": 4,
+                    "addedVcpus": 16,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [],
+    },
+    "a-second-limit-of-one": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 (+1 "
+                "node(s), +4 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 5,
+                    "addedNodes": 1,
+                    "addedVcpus": 4,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "limit: subnet: 40 of 2000 addresses free in aks, 31 per node (flat Azure CNI: maxPods "
+            "+ 1); AKS would refuse with InsufficientSubnetSize allows 1",
+            "cut: +1 instead of +2; daily budget: 0 of 1 nodes added today",
+        ],
+    },
+    "the-pool-ceiling": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 999; raise maxCount 999 → 1000 "
+                "(+1 node(s), +4 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 1000,
+                    "addedNodes": 1,
+                    "addedVcpus": 4,
+                    "before": {"maxCount": 999, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "subnet: user uses the AKS-managed virtual network; not checked",
+            "limit: ceiling: maxCountCeiling 1000 allows 1",
+            "cut: +1 instead of +2; ceiling: AKS allows 1,000 nodes a pool",
+        ],
+    },
+    "the-cluster-ceiling": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 (+1 "
+                "node(s), +4 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 5,
+                    "addedNodes": 1,
+                    "addedVcpus": 4,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "subnet: user uses the AKS-managed virtual network; not checked",
+            "cut: +1 instead of +2; ceiling: AKS allows 5000 nodes a cluster",
+        ],
+    },
 }
 
 
@@ -806,3 +990,12 @@ def test_a_max_count_plan_word_for_word(name: str) -> None:
         cluster(**observed), signal, subnets, quotas, History(), policy(fields), NOW, pool_name=wanted
     )
     assert shown(plan) == MAX_COUNT_EXPECTED[name]
+
+
+def test_a_guard_refuses_the_change_with_its_reason() -> None:
+    history = History(last_change=NOW - timedelta(minutes=10))
+    plan = plan_max_count(cluster(), SIGNAL, _subnets(2000, 186), QUOTAS, history, policy({}), NOW)
+    shown_plan = shown(plan)
+    assert shown_plan["actions"] == [] and shown_plan["notes"] == []
+    (reason,) = shown_plan["protected"]
+    assert reason.startswith("cooldown:")
