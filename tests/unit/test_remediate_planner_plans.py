@@ -6,7 +6,8 @@ the IP ceiling and refused at it; the idle-timeout recommendation (load balancer
 above the recommended value: 5 is recommended down, 4 is not); unsupported outbound types
 and custom IPs; the condition cleared, and its two thresholds (one failed connection is
 enough; a busiest backend at exactly the used ratio is enough, just under is not); a NAT
-gateway's IP added and refused at its ceiling. maxCount: raised by the step; cut and
+gateway's IP added and refused at its ceiling, and its IPs rounded up; never fewer ports than
+minPortsPerNode; IPs needed exactly at the ceiling are not capped. maxCount: raised by the step; cut and
 refused by the subnet; a subnet or a quota that cannot be read; the AKS-managed network
 and an unknown VM size (noted, not checked); cut and refused by quota; the day's node and
 vCPU budgets; maxCountCeiling; confirmation by the status ConfigMap alone; the SNAT budget
@@ -93,6 +94,21 @@ def snat_scenarios() -> dict[str, tuple[dict[str, Any], SnatSignal, dict[str, An
             dict(outbound=Outbound(outbound_type="managedNATGateway", nat_gateway_ips=1)),
             SnatSignal(failed_connections=10, attempted_connections=90_000),
             {"snat": {"maxNatGatewayIPs": 4}},
+        ),
+        "snat-at-least-the-minimum": (
+            dict(outbound=Outbound(allocated_outbound_ports=64, idle_timeout_minutes=4)),
+            snat_signal(100, 64),
+            {},
+        ),
+        "snat-ips-exactly-at-the-ceiling": (
+            dict(outbound=Outbound(allocated_outbound_ports=8000, idle_timeout_minutes=4)),
+            snat_signal(14000, 8000),
+            {"snat": {"maxOutboundIPs": 2}},
+        ),
+        "nat-rounds-ips-up": (
+            dict(outbound=Outbound(outbound_type="managedNATGateway", nat_gateway_ips=1)),
+            SnatSignal(failed_connections=10, attempted_connections=150_000),
+            {"snat": {"maxNatGatewayIPs": 16}},
         ),
         "nat-ceiling": (
             dict(
@@ -514,6 +530,53 @@ SNAT_EXPECTED: dict[str, dict[str, Any]] = {
             "recommendation: lower idleTimeoutInMinutes 5 → 4 and reuse "
             "connections in the application; not applied automatically"
         ],
+    },
+    "snat-at-least-the-minimum": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: busiest node wants ~100 ports, 180 failed connections; raise "
+                "allocatedOutboundPorts 64 → 1024",
+                {
+                    "etag": "e1",
+                    "allocatedOutboundPorts": 1024,
+                    "managedOutboundIPs": 1,
+                    "before": {"allocatedOutboundPorts": 64, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [],
+    },
+    "snat-ips-exactly-at-the-ceiling": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: busiest node wants ~14000 ports, 30000 failed connections; raise "
+                "allocatedOutboundPorts 8000 → 16000; add outbound IPs 1 → 2 (16000 x 7 nodes needs "
+                "112000 ports of 128000)",
+                {
+                    "etag": "e1",
+                    "allocatedOutboundPorts": 16000,
+                    "managedOutboundIPs": 2,
+                    "before": {"allocatedOutboundPorts": 8000, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [],
+    },
+    "nat-rounds-ips-up": {
+        "actions": [
+            (
+                "aks.update_outbound",
+                "snat: NAT gateway 150000 connections attempted, 10 failed, 1 IPs give 64512 ports; "
+                "add outbound IPs 1 → 3",
+                {"etag": "e1", "natGatewayIPs": 3, "before": {"natGatewayIPs": 1}},
+            )
+        ],
+        "protected": [],
+        "notes": [],
     },
 }
 
