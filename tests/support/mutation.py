@@ -186,6 +186,7 @@ def stage(target: Target, root: Path = ROOT) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(root / "ops", where / "ops", ignore=ignore)
     copy_tests(target, where, root)
+    shutil.copytree(root / "docs", where / "docs", ignore=ignore)  # tests compare published schemas
     tests = ["tests/unit/"]
     (where / "pyproject.toml").write_text(
         "\n".join(
@@ -197,6 +198,7 @@ def stage(target: Target, root: Path = ROOT) -> Path:
                 "",
                 "[tool.mutmut]",
                 'source_paths = ["ops/"]',
+                'also_copy = ["docs/"]',
                 f"only_mutate = [{json.dumps(target.module)}]",
                 f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
                 "use_git_change_detection = false",
