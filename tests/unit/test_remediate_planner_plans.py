@@ -17,7 +17,7 @@ maxCount without the autoscaler does not count); an overlay network's one addres
 a System pool protected; User pools before System pools; IPs added up to exactly the
 policy's ceiling, and a count cut to what that ceiling allows; ports that still fit after the
 raise add nothing; a second limit of exactly one noted; AKS's pool and cluster ceilings; a
-guard (cooldown) refusing with its reason.
+guard (cooldown) refusing with its reason, on a SNAT plan with its notes kept.
 """
 
 # ruff: noqa: E501  (reasons are compared whole)
@@ -1060,5 +1060,18 @@ def test_a_guard_refuses_the_change_with_its_reason() -> None:
     plan = plan_max_count(cluster(), SIGNAL, _subnets(2000, 186), QUOTAS, history, policy({}), NOW)
     shown_plan = shown(plan)
     assert shown_plan["actions"] == [] and shown_plan["notes"] == []
+    (reason,) = shown_plan["protected"]
+    assert reason.startswith("cooldown:")
+
+
+def test_a_guarded_snat_plan_keeps_its_notes() -> None:
+    history = History(last_change=NOW - timedelta(minutes=10))
+    plan = plan_snat(cluster(), snat_signal(3000, 1024), history, policy({}), NOW)
+    shown_plan = shown(plan)
+    assert shown_plan["actions"] == []
+    assert shown_plan["notes"] == [
+        "recommendation: lower idleTimeoutInMinutes 30 → 4 and reuse connections in the application; "
+        "not applied automatically"
+    ]
     (reason,) = shown_plan["protected"]
     assert reason.startswith("cooldown:")
