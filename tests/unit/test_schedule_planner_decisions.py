@@ -14,7 +14,7 @@ state differs again, backing off until its retry time, the next attempt, and a f
 another window or of another kind starting again at attempt 1, a success whose end is not
 known; a record of another purpose is not a last known scale. Node-pool mode: the first
 pool that can go goes while an earlier one backs off, and when all back off the first's
-holdup is reported; a pending pool operation is waited for, naming the pool; a busy pool
+holdup is reported; pending operations are waited for, each named; a busy pool
 and a pool at zero without a record are skipped (and named when nothing else happens); a
 stopped cluster is started in on-hours and left at night; restores name the scale; a pool
 Failed at its saved scale is restored; a deleted pool is not recreated; a running pool
@@ -216,22 +216,27 @@ def scenarios() -> dict[str, tuple[Any, Any, Any]]:
     night = staging((pool("system", 2, mode="System"), pool("apps", 3), pool("batch", 4)))
     night_window = "2026-11-26T18:00:00+00:00"
 
-    def backing_off(name: str) -> Any:
+    def backing_off(name: str, hours: int = 1) -> Any:
         failed = operation(
             night,
             Kind.SCALE_DOWN,
             OpStatus.FAILED,
             window=night_window,
-            retry_at=THU_EVENING + timedelta(hours=1),
+            retry_at=THU_EVENING + timedelta(hours=hours),
         )
         return replace(failed, target=night.pool_id(name))
 
     found["pools-the-first-backing-off"] = (night, THU_EVENING, state_of(backing_off("apps")))
-    found["pools-all-backing-off"] = (night, THU_EVENING, state_of(backing_off("apps"), backing_off("batch")))
+    found["pools-all-backing-off"] = (
+        night,
+        THU_EVENING,
+        state_of(backing_off("apps"), backing_off("batch", 2)),
+    )
     pending = replace(
         operation(night, Kind.SCALE_DOWN, OpStatus.PENDING, window=night_window), target=night.pool_id("apps")
     )
-    found["pending-pool-operation"] = (night, THU_EVENING, state_of(pending))
+    stopping = operation(night, Kind.STOP, OpStatus.PENDING, window=night_window)
+    found["pending-pool-operation"] = (night, THU_EVENING, state_of(pending, stopping))
     return found
 
 
@@ -667,8 +672,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "desired": "off",
             "current": "running, 0 of 2 user pools at 0",
             "action": "none",
-            "reason": "waiting: scale_pool_to_zero of aks-staging/agentPools/apps (attempt 1) started "
-            "by an earlier tick is still running",
+            "reason": "waiting: scale_pool_to_zero of aks-staging/agentPools/apps (attempt 1), "
+            "stop_cluster of aks-staging (attempt 1) started by an earlier tick is still running",
             "nodeHoursSavedPerWeek": 773.5,
         },
         "actions": [],
