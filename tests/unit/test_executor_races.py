@@ -9,7 +9,9 @@ the read is claimed again; a "done" claim is "applied before"; after an idle per
 token bucket refills only up to its burst; a per-minute limit derives its burst; a plan
 naming a kind with no handler is refused whole before anything is claimed or applied
 (but a dry run or the kill switch still reports it); back-off doubles up to its bound;
-the audit write is retried before its failure is reported with the effect.
+the audit write is retried before its failure is reported with the effect; a partly refilled
+bucket waits only for the rest of a token; a per-minute burst is a whole number; pruning
+leaves a claim that a live run rewrote after it was listed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ops.executor import (
     TokenBucket,
     apply_plan,
     failed_transiently,
+    prune_claims,
 )
 from ops.plan import Action, Plan, Status
 from ops.state.sqlite import SqliteStateStore
@@ -332,3 +335,37 @@ def test_audit_write_is_retried_before_it_is_reported_pending(
     else:
         assert outcome.detail == "audit pending: table storage 503"
         assert claim.value["status"] == "in_progress"  # a later run re-applies, harmlessly
+
+
+def test_a_partly_refilled_bucket_waits_only_for_the_rest_of_a_token() -> None:
+    t = FakeTime()
+    bucket = TokenBucket(RateLimit(per_second=4, burst=1), clock=t.clock, sleep=t.sleep)
+    bucket.acquire()
+    t.now += 0.125  # half a token earned
+    bucket.acquire()
+    assert t.slept == pytest.approx([0.125])
+
+
+def test_a_per_minute_burst_is_a_whole_number_of_calls() -> None:
+    limit = RateLimit.per_minute(90)
+    assert limit == RateLimit(per_second=1.5, burst=1)
+    assert isinstance(limit.burst, int)
+
+
+class ChangedWhileListed(SqliteStateStore):
+    """A claim rewritten by a live run between the listing and the delete."""
+
+    def list_records(self, table: str, *, prefix: str = "") -> Any:
+        listed = super().list_records(table, prefix=prefix)
+        if table == CLAIMS:
+            for record in listed:
+                super().put_record(table, record.key, {**record.value, "status": "in_progress"}, etag="*")
+        return listed
+
+
+def test_pruning_leaves_a_claim_that_changed_after_it_was_listed(tmp_path: Path) -> None:
+    store = ChangedWhileListed(str(tmp_path / "s.db"))
+    old = (NOW - timedelta(days=40)).isoformat()
+    store.put_record(CLAIMS, "k", {"status": "done", "at": old}, etag=None)
+    assert prune_claims(store, now=NOW, retention=timedelta(days=30)) == 0
+    assert store.get_record(CLAIMS, "k") is not None

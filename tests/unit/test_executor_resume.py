@@ -13,7 +13,11 @@ Cases:
   claim over meanwhile; an unverifiable entry (no verifier, or "cannot tell") stays open;
 - while applying, another run's unfinished claim whose effect landed is recorded as applied
   (resumed) and settles that run's open entry; a verifier that fails is a retryable failure
-  that leaves the claim alone; "cannot tell" is busy.
+  that leaves the claim alone; "cannot tell" is busy;
+- with the unnamed scope a done claim is settled by its status, and the next entry is still
+  resolved; a failed action releases its claim and its open entry; opening a plan writes one
+  planned entry per key and may be repeated; an interruption is described by the actions
+  started (attempted, or failed claiming) and how many of them are done.
 """
 
 from __future__ import annotations
@@ -28,15 +32,18 @@ import pytest
 from ops.errors import Conflict, TransientError
 from ops.executor import (
     GONE,
+    INTERRUPTED,
     RESUMED,
     ExecutionPolicy,
     action_of,
     apply_plan,
     claim_value,
+    describe_interruption,
     open_key,
+    open_plan,
     resolve_open_claims,
 )
-from ops.plan import Action, Plan, Status
+from ops.plan import Action, Outcome, Plan, Status
 from ops.state.sqlite import SqliteStateStore
 
 OPEN = "action-claims-open"
@@ -265,3 +272,68 @@ def test_an_effect_that_did_not_land_is_taken_over_and_applied(store: SqliteStat
     assert run(store, action, not_landed) == (Status.APPLIED, "", False)
     assert store.list_records(OPEN) == []  # run-1's entry went with the takeover, ours when done
     assert [(t, s) for t, s, _c, _d in audit(store)] == [("a", "applied")]
+
+
+def test_a_done_claim_of_the_unnamed_scope_is_not_verified_again(store: SqliteStateStore) -> None:
+    # With the empty scope, a done claim names the same open entry: only its status tells.
+    first, second = delete("a"), delete("b")
+    leave_open(store, first, scope="", claimed=False)
+    store.put_record(
+        CLAIMS, first.key, {"status": "done", "at": NOW.isoformat(), "capability": "purge"}, etag="*"
+    )
+    leave_open(store, second, scope="")
+    asked: list[str] = []
+
+    def verify(action: Action) -> bool:
+        asked.append(action.target)
+        return True
+
+    assert resolve(store, verify, scope="") == [("b", Status.ALREADY_DONE, RESUMED)]
+    assert asked == ["b"]  # "a" was settled without asking, and "b" after it was still resolved
+    assert store.list_records(OPEN) == []
+
+
+def test_a_failed_action_releases_its_claim_and_its_open_entry(store: SqliteStateStore) -> None:
+    def boom(action: Action) -> None:
+        raise RuntimeError("boom")
+
+    (outcome,) = apply_plan(
+        Plan("purge", [delete("a")]), handlers={"delete": boom}, store=store, policy=APPLY, scope="run-9"
+    )
+    assert (outcome.status, outcome.detail, outcome.retryable) == (Status.FAILED, "RuntimeError: boom", False)
+    assert store.list_records(CLAIMS) == [] and store.list_records(OPEN) == []
+
+
+def test_opening_a_plan_writes_one_planned_entry_per_key_and_may_be_repeated(store: SqliteStateStore) -> None:
+    a, b = delete("a"), delete("b")
+    plan = Plan("purge", [a, a, b])
+    open_plan(store, plan, scope="run-1", now=NOW)
+    open_plan(store, plan, scope="run-1", now=NOW)  # a redelivery opens it again
+    entries = {r.key: r.value for r in store.list_records(OPEN)}
+    assert sorted(entries) == sorted(open_key("purge", "run-1", x.key) for x in (a, b))
+    for value in entries.values():
+        assert (value["status"], value["capability"], value["scope"], value["at"]) == (
+            "planned",
+            "purge",
+            "run-1",
+            NOW.isoformat(),
+        )
+
+
+def test_an_interruption_is_described_by_how_far_the_run_got() -> None:
+    outcomes = [
+        Outcome(delete("a"), Status.APPLIED, 1),
+        Outcome(delete("b"), Status.ALREADY_DONE, 0, "applied before (same idempotency key)"),
+        Outcome(delete("c"), Status.FAILED, 2, "RuntimeError: boom"),
+        Outcome(delete("d"), Status.FAILED, 0, "could not claim: table storage 503", retryable=True),
+        Outcome(delete("e"), Status.FAILED, 0, INTERRUPTED, retryable=True),
+    ]
+    assert describe_interruption(outcomes, lease="purge") == (
+        "interrupted after 4 of 5 action(s) (2 done, 2 failed); "
+        "the purge lease is released: run it again to finish"
+    )
+    rows = [o.to_dict() for o in outcomes]
+    rows.append({**rows[-1], "attempts": 1})  # attempted after all, whatever its detail says
+    assert describe_interruption(rows) == (
+        "interrupted after 5 of 6 action(s) (2 done, 3 failed); run it again to finish"
+    )
