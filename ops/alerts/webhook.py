@@ -118,9 +118,17 @@ class AlertWebhook:
         if queue is not None and message is not None:
             try:
                 queue().send(message)
-            except Exception:  # nothing was queued: the action group's retry must not be a duplicate
+            except TransientError:  # nothing was queued: the action group's retry must not be a duplicate
                 release_claim(self.store, claim)
                 raise
+            except (
+                OpsError
+            ) as exc:  # a queue setting or role is wrong: recorded, answered, retried once fixed
+                release_claim(self.store, claim)
+                record_rejection(
+                    self.store, capability="alerts", source="alert_webhook", error=exc, body=body, now=now
+                )
+                return Reply("failed", f"{type(exc).__name__}: {exc}", essentials.alert_id, route.name)
             return Reply(
                 "accepted", f"queued: {decision.reason}", essentials.alert_id, route.name, {"queued": True}
             )

@@ -15,7 +15,8 @@ Cases:
 - a Fired whose Resolved arrived while it waited is ignored (out of order) unhandled;
 - a route gone from the policy is ``failed`` with the reason;
 - the queue cannot be reached: the webhook raises TransientError (503) and releases the
-  claim, so the action group's retry is accepted;
+  claim, so the action group's retry is accepted; a queue that is misconfigured is
+  ``failed`` (recorded, never a 500) and releases the claim too;
 - an alert too large for a queue message is handled inline;
 - a capability without a queue is handled inline (200 handled);
 - parse_work refuses bad messages with the field path.
@@ -35,7 +36,7 @@ import pytest
 from ops.alerts import AlertRouter, compile_routes
 from ops.alerts.webhook import AlertWebhook
 from ops.alerts.work import parse_work
-from ops.errors import InvalidInput, PermanentError, TransientError
+from ops.errors import ConfigError, InvalidInput, PermanentError, TransientError
 from ops.rejections import KIND
 from ops.state.sqlite import SqliteStateStore
 
@@ -160,6 +161,15 @@ def test_queue_unreachable_is_transient_and_releases_the_claim(tmp_path: Path) -
     queue = Queue()
     assert webhook(tmp_path, handler, queue).handle(alert()).status == "accepted"
     assert len(queue.messages) == 1
+
+
+def test_misconfigured_queue_is_failed_and_releases_the_claim(tmp_path: Path) -> None:
+    broken = webhook(tmp_path, Handler(), Queue(ConfigError("AzureWebJobsStorage: queues need a connection")))
+    reply = broken.handle(alert())
+    assert reply.status == "failed" and "AzureWebJobsStorage" in reply.reason
+    [record] = broken.store.query_audit(capability="alerts", limit=10)
+    assert record.kind == KIND
+    assert webhook(tmp_path, Handler(), Queue()).handle(alert()).status == "accepted"
 
 
 def test_too_large_for_a_queue_message_is_handled_inline(tmp_path: Path) -> None:
