@@ -27,7 +27,7 @@ from typing import Any
 
 from ops.alerts.schema import Alert
 from ops.errors import Conflict, OpsError, TransientError
-from ops.executor import ExecutionPolicy, apply_plan, failed_transiently
+from ops.executor import ExecutionPolicy, apply_plan, failed_transiently, resolve_open_claims
 from ops.failover.machine import (
     CAPABILITY,
     FAILBACK_STEPS,
@@ -239,6 +239,23 @@ class FailoverService:
             self._held.pop(stamp.name, None)
             held.release()
 
+    def _resume(self, stamp: Stamp) -> None:
+        """Settle the writes a dead actor of this stamp left in flight: in place means its
+        audit record is written now (a replanned step no longer contains it); not in place
+        means released, for the step to apply it again."""
+        from ops.failover.handlers import verifiers_for
+
+        try:
+            resolve_open_claims(
+                self.store,
+                capability=CAPABILITY,
+                verifiers=verifiers_for(self.paths, stamp),
+                scope=stamp.name,
+                now=self.clock(),
+            )
+        except TransientError as exc:  # asked again by the claim path, or the next run
+            log.warning("%s: could not verify what a dead actor left in flight: %s", stamp.name, exc)
+
     def _check_lease(self, stamp: Stamp, step: str) -> None:
         """Before each write: a lease that could not be renewed may be another actor's now."""
         held = self._held.get(stamp.name)
@@ -248,6 +265,8 @@ class FailoverService:
             )
 
     def _run_locked(self, stamp: Stamp, *, watching: bool, approved: bool) -> StampOutcome:
+        if not (self.execution.dry_run or self.execution.kill_switch):
+            self._resume(stamp)
         now = self.clock()
         state, etag = self._read_state(stamp)
         impaired = self._impaired(stamp)
@@ -303,7 +322,7 @@ class FailoverService:
             plans.append(plan)
             # ARM may refuse a routing change while the home region is down: one try per run,
             # and the watch comes back a bounded number of times (MAX_ROUTING_ATTEMPTS).
-            results = self._apply(plan, attempts=1 if step == "routing" else 2)
+            results = self._apply(plan, stamp, attempts=1 if step == "routing" else 2)
             outcomes.extend(results)
             failed = [o for o in results if not o.ok]
             if failed and step == "routing":
@@ -421,7 +440,7 @@ class FailoverService:
         plan = self._plan_steps(
             stamp, (step,), state, home=state.home, target=state.active, impaired=impaired, back=True
         )
-        results = self._apply(plan)
+        results = self._apply(plan, stamp)
         failed = [o for o in results if not o.ok]
         if failed:
             self._save(stamp, replace(state, updated=self.clock()), etag)
@@ -457,7 +476,7 @@ class FailoverService:
         self._check_lease(stamp, "undoing the failback")
         state = replace(state, generation=state.generation + 1)
         plan = self._plan_steps(stamp, undo, state, home=home, target=active, impaired=impaired | {home})
-        results = self._apply(plan)
+        results = self._apply(plan, stamp)
         state = replace(
             state,
             phase=Phase.FAILED_OVER,
@@ -530,10 +549,11 @@ class FailoverService:
                 )
         return combine(plans)
 
-    def _apply(self, plan: Plan, *, attempts: int = 2) -> list[Outcome]:
+    def _apply(self, plan: Plan, stamp: Stamp, *, attempts: int = 2) -> list[Outcome]:
         """Apply with few, short retries: a failover that waits out a long Retry-After is late;
-        what fails here is resumed by the next watch tick or redelivery instead."""
-        from ops.failover.handlers import handlers_for
+        what fails here is resumed by the next watch tick or redelivery instead, which verifies
+        what a dead run left in flight against the stamp's resources."""
+        from ops.failover.handlers import handlers_for, verifiers_for
 
         policy = replace(
             self.execution,
@@ -542,7 +562,13 @@ class FailoverService:
             max_backoff_s=2.0,
         )
         return apply_plan(
-            plan, handlers=handlers_for(self.paths), store=self.store, policy=policy, now=self.clock
+            plan,
+            handlers=handlers_for(self.paths),
+            store=self.store,
+            policy=policy,
+            now=self.clock,
+            verifiers=verifiers_for(self.paths, stamp),
+            scope=stamp.name,
         )
 
     def _dry(
@@ -568,7 +594,8 @@ class FailoverService:
         if state.phase is Phase.FAILING_BACK:
             steps = tuple(step for step in steps if step not in state.done)
         plan = self._plan_steps(stamp, steps, state, home=home, target=target, impaired=impaired, back=back)
-        return StampOutcome(stamp.name, kind, f"dry run: {reason}", str(state.phase), plan, self._apply(plan))
+        outcomes = self._apply(plan, stamp)
+        return StampOutcome(stamp.name, kind, f"dry run: {reason}", str(state.phase), plan, outcomes)
 
     # -- health --------------------------------------------------------------------------------
 

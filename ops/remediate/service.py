@@ -32,8 +32,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from ops.errors import Conflict, InvalidInput, TransientError
-from ops.executor import ExecutionPolicy, apply_plan
+from ops.errors import Conflict, InvalidInput, NotFound, TransientError
+from ops.executor import ExecutionPolicy, Verifier, apply_plan
 from ops.plan import Action, Guard, Outcome, Plan, Status
 from ops.remediate.autoscaler import UPDATE_MAX_COUNT, plan_max_count
 from ops.remediate.clusters import ClusterChange, ObservedCluster, QuotaUsage, SubnetUsage
@@ -256,6 +256,7 @@ class RemediateService:
                 store=self.store,
                 policy=self.execution,
                 now=self.clock,
+                verifiers=self._verifiers(),
             )
             if conflicts:
                 raced += 1
@@ -310,6 +311,20 @@ class RemediateService:
                 raise
 
         return handle
+
+    def _verifiers(self) -> dict[str, Verifier]:
+        """Is a change a dead invocation left in flight in place? (its claim met again; see
+        ops.executor). ARM's cluster shows the change's values: done, recorded now; it does
+        not: applied again (the same PUT). A cluster that is gone cannot tell."""
+
+        def landed(action: Action) -> bool | None:
+            try:
+                cluster = self.clusters.get_cluster(action.target)
+            except NotFound:
+                return None
+            return not ClusterChange.from_params(action.params).differs_from(cluster)
+
+        return {UPDATE_OUTBOUND: landed, UPDATE_MAX_COUNT: landed}
 
     def _plan(self, target: Target, cluster: ObservedCluster, record: ClusterRecord) -> Plan:
         now = self.clock()
@@ -428,6 +443,7 @@ class RemediateService:
             store=self.store,
             policy=self.execution,
             now=self.clock,
+            verifiers=self._verifiers(),
         )
         if _status(outcomes) != "applied":
             return record, f"{reason}: {outcomes[0].status} {outcomes[0].detail}".rstrip()

@@ -14,7 +14,9 @@ Cases:
 - an LRO failure: the next call reports it, audits it, and lifts the cooldown;
 - drift: ports changed outside remediation after it set them are reported and audited;
 - a target that is not a cluster's outbound load balancer (another cluster's outbound type,
-  another load balancer, not a network resource, no such cluster) is InvalidInput.
+  another load balancer, not a network resource, no such cluster) is InvalidInput;
+- an invocation that died holding a change's claim before its PUT: the next one reads the
+  cluster, finds the change not in place and applies it at once (no claim timeout).
 """
 
 from __future__ import annotations
@@ -222,3 +224,40 @@ def test_targets_are_verified(server: SandboxServer) -> None:
         )
     with pytest.raises(InvalidInput):
         svc.remediate(Target("autoscaler", cluster_name="no-such-cluster"))
+
+
+class Died(BaseException):
+    """Stands in for SIGKILL: nothing after it runs, and no ``except Exception`` catches it."""
+
+
+class DiesBeforeTheFirstPut:
+    """The real cluster adapter; the first change's invocation dies before its PUT is sent."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.died = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def begin_update(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.died:
+            self.died = True
+            raise Died
+        return self.real.begin_update(*args, **kwargs)
+
+
+def test_a_change_a_dead_invocation_claimed_is_verified_not_waited_for(server: SandboxServer) -> None:
+    svc, _ = service()
+    real = svc.clusters
+    svc.clusters = DiesBeforeTheFirstPut(real)
+    with pytest.raises(Died):
+        svc.remediate(Target("autoscaler", resource_id=cluster_id("aks-scale")))
+    # Its claim is still open; ARM shows maxCount 3: not in place, so applied now, not in 15 minutes.
+    again = svc.remediate(Target("autoscaler", resource_id=cluster_id("aks-scale")))
+    assert again.status == "applied", again.to_dict()
+    finish_operations(server)
+    user = next(
+        p for p in aks(server).managed_clusters.get(RG, "aks-scale").agent_pool_profiles if p.name == "user"
+    )
+    assert user.max_count == 5

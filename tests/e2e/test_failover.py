@@ -12,7 +12,10 @@ impaired: nothing moves and the refusal is recorded; the last enabled origin is 
 disabled; ARM's refusal of the replication change is reported, retried a bounded number of
 times by the watch, and then paged, while pointer and traffic have moved; two concurrent
 watchers give one actor; a failure mid-failover (an injected ARM error on the traffic step)
-leaves the stamp failing-over and the next watch resumes it to the same end state; the
+leaves the stamp failing-over and the next watch resumes it to the same end state; an actor
+that died with an origin change landed but unrecorded: the next watch verifies the change
+in Front Door rather than waiting out its claim, and fails over with one audit record per
+action; the
 stamp's lease lasts OPS_LEASE_DURATION: an actor that died holding it blocks the stamp (the
 refusal names it) until then, and the next watch takes it over and fails over; an actor
 whose lease is lost mid-failover takes no further step, and the next watch resumes.
@@ -410,3 +413,47 @@ def test_a_lost_lease_stops_before_the_next_step_and_the_next_run_resumes(
     outcome = service.watch().stamps[0]
     assert outcome.decision == "failover" and outcome.phase == "failed-over"
     assert paths(server) == FAILED_OVER
+
+
+class Died(BaseException):
+    """Stands in for SIGKILL: nothing after it runs, and no ``except Exception`` catches it."""
+
+
+class DiesAfterFirstOrigin:
+    """The real paths; the first origin change lands in Front Door, then the actor dies."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.died = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def set_origin_state(self, action: Any) -> None:
+        self.real.set_origin_state(action)
+        if not self.died:
+            self.died = True
+            raise Died
+
+
+def test_a_step_a_dead_actor_left_in_flight_is_verified_not_waited_for(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    service = make_service(server, monkeypatch, tmp_path)
+    start_pointer(service)
+    real = service.paths
+    service.paths = DiesAfterFirstOrigin(real)
+    impair(server, PRIMARY)
+    with pytest.raises(Died):
+        signal(service, PRIMARY, True)
+    # The origin change landed and was never recorded; its claim is still open.
+    assert paths(server)["origins"][PRIMARY] == "Disabled"
+    service.paths = real
+    outcome = service.watch().stamps[0]
+    assert outcome.decision == "failover" and outcome.phase == "failed-over", outcome.reason
+    assert paths(server) == FAILED_OVER
+    records = [
+        r for r in service.store.query_audit(capability="failover", limit=1000) if r.kind.startswith("set_")
+    ]
+    keys = [r.key for r in records]
+    assert len(keys) == len(set(keys)) and "set_origin_state" in {r.kind for r in records}
