@@ -14,8 +14,11 @@ tag locked or unlocked, the quarantine state set, the tag gone or restored. In p
 means done (the audit record is written then, once); not in place means applied again,
 which every one of these effects makes harmless. ``gate.record`` has no effect but its
 record; ``gate.publish`` is published again (the event keeps its id, and Event Grid
-delivers at least once anyway, so subscribers already deduplicate by id). Every outcome
-is kept in :attr:`GateEffects.applied`, so that an interrupted CLI run says how far it got.
+delivers at least once anyway, so subscribers already deduplicate by id). A delivery
+that is never redelivered (Event Grid gave up, or the image's next event planned
+something else) leaves its claim behind: each sweep settles those older than
+``ORPHANED`` the same way (:meth:`GateEffects.resume`). Every outcome is kept in
+:attr:`GateEffects.applied`, so that an interrupted CLI run says how far it got.
 """
 
 from __future__ import annotations
@@ -24,11 +27,18 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ops.errors import NotFound, TransientError
-from ops.executor import ExecutionPolicy, Handler, Verifier, apply_plan, failed_transiently
+from ops.executor import (
+    ExecutionPolicy,
+    Handler,
+    Verifier,
+    apply_plan,
+    failed_transiently,
+    resolve_open_claims,
+)
 from ops.gate import records
 from ops.gate.blocking import (
     LOCK,
@@ -42,7 +52,7 @@ from ops.gate.blocking import (
     UNTAG,
 )
 from ops.gate.evidence import ImageRef
-from ops.gate.planner import Decision
+from ops.gate.planner import CAPABILITY, Decision
 from ops.gate.protocols import RegistryGates, VerdictPublisher
 from ops.plan import Action, Outcome, Plan, Status
 from ops.state.store import StateStore
@@ -50,6 +60,8 @@ from ops.state.store import StateStore
 log = logging.getLogger(__name__)
 
 APPLIED = (Status.APPLIED, Status.ALREADY_DONE)
+#: An open claim older than this has no live delivery behind it: Event Grid waits 30 s.
+ORPHANED = timedelta(minutes=10)
 
 
 class GateEffects:
@@ -168,6 +180,25 @@ class GateEffects:
             RECORD: record,
             PUBLISH: publish,
         }
+
+    def resume(self) -> int:
+        """Settle the actions dead deliveries left open longer than ``ORPHANED``: the number
+        found in place (and audited now). The rest are released for a later plan to apply."""
+        if self.execution.dry_run or self.execution.kill_switch:
+            return 0
+        now = self.clock()
+        try:
+            resolved = resolve_open_claims(
+                self.store,
+                capability=CAPABILITY,
+                verifiers=self.verifiers(),
+                older_than=now - ORPHANED,
+                now=now,
+            )
+        except TransientError as exc:
+            log.warning("gate: could not verify what dead deliveries left open: %s", exc)
+            return 0
+        return len(resolved)
 
     def verifiers(self) -> dict[str, Verifier]:
         """Is an action's effect in place in the registry now? (after a crash; see above)"""

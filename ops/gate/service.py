@@ -124,11 +124,13 @@ class SweepResult:
     queries: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     detail: str = ""
+    resumed: int = 0  # effects dead deliveries left unrecorded, recorded by this sweep
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "evaluated": self.evaluated,
+            "resumed": self.resumed,
             "decisions": dict(self.decisions),
             "graphQueries": self.queries,
             "failed": dict(self.failed),
@@ -681,6 +683,7 @@ class GateService:
             return SweepResult(status="skipped", detail=str(held))
         transient: TransientError | None = None
         try:
+            result.resumed = self.effects.resume()
             pending = self._load_pending()
             ages = [(now - record.first_seen).total_seconds() for record, _ in pending]
             record_gate_pending(len(pending), oldest_age_s=max(ages, default=0.0))

@@ -29,6 +29,10 @@ Cases:
   manifest too; on a quarantining registry a failed tag lock leaves the image quarantined; an
   immutable tag put back on a digest that passed is unlocked there;
 - a referrers listing refused by a lock (405) keeps the image waiting, it does not raise.
+- a delivery that died after its lock landed, never delivered again: the sweep's first
+  step leaves the claim alone while a live delivery could still hold it, and once it is
+  older than that, reads the lock back and writes its one audit record; the sweep then
+  re-evaluates the image without a second record.
 """
 
 from __future__ import annotations
@@ -130,6 +134,17 @@ class FakeGate:
         if (repository, tag) not in self.tags:
             raise NotFound(tag)
         return self.tags[(repository, tag)]
+
+    def read_manifest_readable(self, repository: str, digest: str) -> bool:
+        if (repository, digest) not in self.manifests:
+            raise NotFound(f"{repository}@{digest}")
+        return self.readable.get((repository, digest), True)
+
+    def read_tag_readable(self, repository: str, tag: str) -> bool:
+        return self.tag_readable.get((repository, tag), True)
+
+    def read_quarantine(self, repository: str, digest: str) -> str | None:
+        return self.quarantine.get((repository, digest))
 
 
 class FakeDirectory:
@@ -562,3 +577,31 @@ def test_an_immutable_tag_put_back_on_a_passed_digest_is_unlocked(harness: Harne
     assert calls[calls.index(("put_tag", "released/api", "v1")) + 1] == ("unlock_tag", "released/api", "v1")
     assert h.gate.tag_readable[("released/api", "v1")] is True
     assert h.gate.readable[("released/api", second.digest)] is False
+
+
+class Died(BaseException):
+    """Stands in for SIGKILL: nothing after it runs, and no ``except Exception`` catches it."""
+
+
+def test_a_lock_a_dead_delivery_left_unrecorded_is_recorded_by_a_later_sweep(harness: Harness) -> None:
+    image = harness.put("app/orphan", "e", image_facts(IMAGE_TYPE))
+    real = harness.gate.set_read_enabled
+
+    def lock_then_die(repository: str, digest: str, enabled: bool) -> None:
+        real(repository, digest, enabled)
+        raise Died
+
+    harness.gate.set_read_enabled = lock_then_die  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        harness.service.handle_event(harness.event("app/orphan", "e", "v1"))
+    harness.gate.set_read_enabled = real  # type: ignore[method-assign]
+    assert harness.gate.readable[("app/orphan", image.digest)] is False
+    locks = lambda: [r for r in harness.store.query_audit(capability="gate") if r.kind == "gate.lock"]  # noqa: E731
+    assert locks() == []  # landed, unrecorded: the event is never delivered again
+
+    assert harness.service.effects.resume() == 0 and locks() == []  # a live delivery may hold it
+    harness.now += timedelta(minutes=11)
+    assert harness.service.effects.resume() == 1  # what each sweep does first
+    assert [r.target for r in locks()] == [image.key] and locks()[0].status == "applied"
+    swept = harness.service.sweep()
+    assert swept.resumed == 0 and swept.evaluated == 1 and len(locks()) == 1
