@@ -7,7 +7,7 @@ decide what to do from the type alone, never by matching messages::
     ├── ConfigError               settings or policy are wrong; fix config, do not retry
     ├── InvalidInput              an event, alert or request is malformed; record and ack
     ├── TransientError            worth retrying, after ``retry_after`` seconds if known
-    │   └── Unreachable           an endpoint did not answer, or no credential gave a token
+    │   └── Unreachable           an endpoint did not answer
     ├── Unauthenticated           an HTTP caller's token is missing or not valid (401)
     ├── NotPermitted              an authenticated caller lacks the app role (403)
     └── PermanentError            retrying is useless
@@ -15,6 +15,7 @@ decide what to do from the type alone, never by matching messages::
         ├── Conflict              an ETag or lease is held by someone else
         │   └── PlanChanged       the plan differs from the one the caller reviewed
         ├── Forbidden             the identity lacks a role for this action
+        │   └── NoCredential      no credential gave a token (the identity endpoint, az login)
         ├── Locked                a registry lock (readEnabled/writeEnabled false) refused it
         ├── CapExceeded           a plan is larger than its cap; nothing was applied
         └── Refused               a guard refuses the request (a protected cluster)
@@ -64,9 +65,9 @@ class TransientError(OpsError):
 
 
 class Unreachable(TransientError):
-    """An endpoint (ARM, a registry, the managed-identity endpoint) could not be reached, or
-    no credential could give a token. The message names what could not be reached; the CLI
-    adds what to check. Retrying may help once it answers, so triggers redeliver."""
+    """An endpoint (ARM, a registry, storage) could not be reached: the connection was
+    refused, the name did not resolve, TLS failed. The message names what could not be
+    reached; the CLI adds what to check. Retrying may help once it answers."""
 
 
 class Unauthenticated(OpsError):
@@ -118,6 +119,12 @@ class Forbidden(PermanentError):
     """The identity is not authorized for the action (Azure's 403)."""
 
 
+class NoCredential(Forbidden):
+    """No credential gave an access token: the managed-identity endpoint did not answer or
+    refused, and no developer login was found. The message names the endpoint and why;
+    the CLI adds what to check. Like any refusal, retrying does not help until it is fixed."""
+
+
 class Locked(PermanentError):
     """ACR refused the call because of a lock on the repository, manifest or tag (405
     ``REGISTRY_DISALLOWED_OPERATION``)."""
@@ -139,3 +146,33 @@ class Refused(PermanentError):
 def _short(value: object, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_WORDS: tuple[tuple[type[BaseException], str], ...] = (
+    (InvalidInput, "invalid input"),
+    (ConfigError, "invalid configuration"),
+    (Unreachable, "unreachable"),
+    (TransientError, "temporary failure"),
+    (Unauthenticated, "unauthenticated"),
+    (NotPermitted, "not permitted"),
+    (NotFound, "not found"),
+    (PlanChanged, "plan changed"),
+    (Conflict, "conflict"),
+    (NoCredential, "no credential"),
+    (Forbidden, "forbidden"),
+    (Locked, "locked"),
+    (CapExceeded, "over the cap"),
+    (Refused, "refused"),
+    (OpsError, "failed"),
+)
+
+
+def describe_error(error: BaseException) -> str:
+    """``error`` as a person reads it, for reasons in records, results and outcomes: its
+    kind in words, then its message (``invalid input: data.target.digest: expected …``),
+    never a class name. An exception the product does not raise on purpose is a bug, and
+    there its class is the best clue: ``unexpected KeyError: 'x'``."""
+    for kind, words in _WORDS:
+        if isinstance(error, kind):
+            return f"{words}: {error}"
+    return f"unexpected {type(error).__name__}: {error}"

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ops.errors import CapExceeded, Conflict, NotFound, OpsError, TransientError
+from ops.errors import CapExceeded, Conflict, NotFound, OpsError, TransientError, describe_error
 from ops.plan import Action, Outcome, Plan, Status
 from ops.state.store import AuditRecord, StateStore
 from ops.telemetry import record_outcomes
@@ -259,7 +259,7 @@ class _Runner:
                     return self._fail(action, attempts, detail, retry=True)
                 self.sleep(wait)
             except Exception as exc:  # one action's failure must not sink the others
-                return self._fail(action, attempts, f"{type(exc).__name__}: {exc}")
+                return self._fail(action, attempts, describe_error(exc))
             else:
                 return self._done(action, Status.APPLIED, attempts, "")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from ops.errors import describe_error
 from ops.payloads import show_body
 from ops.state.store import AuditRecord, StateStore, as_utc
 
@@ -36,7 +37,7 @@ def record_rejection(
     """
     moment = as_utc(now)
     # Printable whatever the input held: a lone surrogate must not fail the record itself.
-    reason = f"{type(error).__name__}: {error}".encode("utf-8", "backslashreplace").decode("utf-8")
+    reason = describe_error(error).encode("utf-8", "backslashreplace").decode("utf-8")
     digest = hashlib.sha256(reason.encode()).hexdigest()[:32]
     detail: dict[str, object] = {"error": type(error).__name__}
     path = getattr(error, "path", None)

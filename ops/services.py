@@ -279,13 +279,14 @@ class Services:
 
     def refuse_alert(self, error: Exception, body: object) -> dict[str, Any]:
         """Record why an alert could not be handled at all (a setting, the policy): 200 ``failed``."""
+        from ops.errors import describe_error
         from ops.rejections import record_rejection
 
         now = datetime.now(UTC)
         record_rejection(
             self.store(), capability="alerts", source="alert_webhook", error=error, body=body, now=now
         )
-        return {"status": "failed", "reason": f"{type(error).__name__}: {error}"}
+        return {"status": "failed", "reason": describe_error(error)}
 
     def purge_queue(self) -> WorkQueue:
         """The purge work queue: a Storage queue, or pending items in SQLite without storage."""

@@ -4,10 +4,11 @@ Services and triggers decide from the error's type alone (see ops.errors): throt
 5xx and network failures are TransientError (with ``retry_after`` from the response
 headers when Azure gave one), 404 is NotFound, 409/412 Conflict, 401/403 Forbidden,
 and any other 4xx is PermanentError. A request that never reached the service
-(connection refused, DNS, TLS) and a credential chain that produced no token are
-``Unreachable``, whose message says what could not be reached, in one line rather than
-the credential chain's twenty. The message keeps ARM's error code, so that
-``OperationNotAllowed`` or ``AllocationFailed`` shows up in plans and audit records.
+(connection refused, DNS, TLS) is ``Unreachable`` (transient); a credential chain that
+produced no token is ``NoCredential`` (a Forbidden: retrying does not help until the
+endpoint or the login is fixed). Either says in one line what could not be reached or
+refused, rather than the credential chain's twenty. The message keeps ARM's error code,
+so that ``OperationNotAllowed`` or ``AllocationFailed`` shows up in plans and audit records.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ops.errors import (
     Conflict,
     Forbidden,
     Locked,
+    NoCredential,
     NotFound,
     OpsError,
     PermanentError,
@@ -58,7 +60,7 @@ def to_ops_error(action: str, error: AzureError) -> OpsError:
     if isinstance(error, ServiceResponseError):
         return TransientError(message)
     if isinstance(error, ClientAuthenticationError) and status is None:
-        return Unreachable(f"{action}: no credential gave an access token ({_credential_cause(error)})")
+        return NoCredential(f"{action}: no credential gave an access token ({_credential_cause(error)})")
     if status in (408, 429) or (status is not None and status >= 500):
         return TransientError(message, retry_after=read_retry_after(error))
     if isinstance(error, ResourceExistsError | ResourceModifiedError) or status in (409, 412):

@@ -34,7 +34,7 @@ from ops.alerts.dedupe import Claim, claim_alert, finish_claim, read_claim, rele
 from ops.alerts.routing import AlertRouter, Route
 from ops.alerts.schema import MAX_ALERT_BODY_BYTES, Alert, parse_alert
 from ops.alerts.work import AlertWork, encode_work
-from ops.errors import InvalidInput, OpsError, TransientError
+from ops.errors import InvalidInput, OpsError, TransientError, describe_error
 from ops.payloads import load_json
 from ops.rejections import record_rejection
 from ops.state.store import StateStore
@@ -128,7 +128,7 @@ class AlertWebhook:
                 record_rejection(
                     self.store, capability="alerts", source="alert_webhook", error=exc, body=body, now=now
                 )
-                return Reply("failed", f"{type(exc).__name__}: {exc}", essentials.alert_id, route.name)
+                return Reply("failed", describe_error(exc), essentials.alert_id, route.name)
             return Reply(
                 "accepted", f"queued: {decision.reason}", essentials.alert_id, route.name, {"queued": True}
             )
@@ -199,7 +199,7 @@ class AlertWebhook:
             record_rejection(
                 self.store, capability=route.capability, source=source, error=exc, body=body, now=now
             )
-            reply = Reply("failed", f"{type(exc).__name__}: {exc}", essentials.alert_id, route.name)
+            reply = Reply("failed", describe_error(exc), essentials.alert_id, route.name)
             if keep:
                 finish_claim(self.store, claim, reply.status, reply.reason, now=now)
             else:

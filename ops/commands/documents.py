@@ -89,7 +89,7 @@ class ErrorDocument(_Document):
     """How any command ends on an error, with ``-o json|yaml`` (on stdout)."""
 
     error: str = Field(description="what went wrong, in words")
-    kind: Literal["invalid", "refused", "failed", "unreachable"]
+    kind: Literal["invalid", "refused", "failed", "unreachable", "credential"]
     exitCode: Literal[1, 2, 3] = Field(description="the exit code the command ends with")
     check: str | None = Field(None, description="what to check, where the message alone does not say")
     details: dict[str, Any] | None = Field(None, description="a refusal's plan, a changed plan's digest")

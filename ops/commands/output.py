@@ -91,12 +91,17 @@ _KINDS = {ExitCode.USAGE: "invalid", ExitCode.REFUSED: "refused", ExitCode.FAILE
 
 def error_document(error: BaseException) -> dict[str, Any]:
     """The error as the machine-readable document ``fail`` prints for ``-o json|yaml``."""
-    from ops.errors import Unreachable
+    from ops.errors import NoCredential, Unreachable
 
     code = exit_code_for(error)
+    kind = _KINDS[code]
+    if isinstance(error, Unreachable):
+        kind = "unreachable"
+    elif isinstance(error, NoCredential):
+        kind = "credential"
     body: dict[str, Any] = {
         "error": str(error) or "failed",
-        "kind": "unreachable" if isinstance(error, Unreachable) else _KINDS[code],
+        "kind": kind,
         "exitCode": int(code),
     }
     hint = check_hint(error)
@@ -110,9 +115,9 @@ def error_document(error: BaseException) -> dict[str, Any]:
 
 def check_hint(error: BaseException) -> str | None:
     """What to check, for an error whose message alone does not say how to fix it."""
-    from ops.errors import Unreachable
+    from ops.errors import NoCredential, Unreachable
 
-    if isinstance(error, Unreachable):
+    if isinstance(error, Unreachable | NoCredential):
         return (
             "that the endpoint is right (IDENTITY_ENDPOINT for the managed identity, "
             "OPS_ARM_ENDPOINT for ARM) and running; for the local sandbox, that "

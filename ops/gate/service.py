@@ -44,6 +44,7 @@ from ops.errors import (
     OpsError,
     PermanentError,
     TransientError,
+    describe_error,
 )
 from ops.events import IMAGE_PUSHED, Event, ImageEvent, parse_image_event
 from ops.executor import ExecutionPolicy
@@ -714,10 +715,10 @@ class GateService:
                     record = self._decide(record, rule, quarantine)
                 except TransientError as exc:
                     transient = exc
-                    result.failed[record.image.key] = f"{type(exc).__name__}: {exc}"
+                    result.failed[record.image.key] = describe_error(exc)
                     continue
                 except Exception as exc:  # one bad image must not stop every sweep from now on
-                    result.failed[record.image.key] = f"{type(exc).__name__}: {exc}"
+                    result.failed[record.image.key] = describe_error(exc)
                     log.exception("gate sweep: %s: %s", record.image.key, exc)
                     continue
                 result.evaluated += 1

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ops.distribution import is_repository_name
-from ops.errors import Conflict, InvalidInput, NotFound, OpsError, TransientError
+from ops.errors import Conflict, InvalidInput, NotFound, OpsError, TransientError, describe_error
 from ops.executor import (
     NOT_ATTEMPTED,
     ExecutionPolicy,
@@ -550,7 +550,7 @@ class PurgeService:
                 return build_in_use(uses, hosts=hosts, aliases=aliases), True
             except OpsError as exc:
                 log.warning("cluster %s could not be read: %s", cluster.name, exc)
-                return InUseIndex(unreadable={cluster.name: f"{type(exc).__name__}: {exc}"}), False
+                return InUseIndex(unreadable={cluster.name: describe_error(exc)}), False
 
         index = build_in_use((), hosts=hosts, clusters=[c.name for c in clusters])
         with ThreadPoolExecutor(max_workers=max(1, min(self.config.read_concurrency, 4))) as pool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ops.errors import NotFound, OpsError, TransientError
+from ops.errors import NotFound, OpsError, TransientError, describe_error
 from ops.remediate.records import HISTORY_TABLE
 from ops.remediate.service import RemediateService
 from ops.state.store import AuditRecord
@@ -90,7 +90,7 @@ def watch_clusters(service: RemediateService) -> WatchResult:
             except TransientError as exc:
                 result.failed[cluster_id] = str(exc)
             except OpsError as exc:  # a permission, a setting: the others go on
-                result.refused[cluster_id] = f"{type(exc).__name__}: {exc}"
+                result.refused[cluster_id] = describe_error(exc)
     finally:
         store.release_lease(lease)
     return result

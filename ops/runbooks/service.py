@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ops.errors import InvalidInput, NotFound, OpsError, PlanChanged, Refused
+from ops.errors import InvalidInput, NotFound, OpsError, PlanChanged, Refused, describe_error
 from ops.executor import check_cap
 from ops.plan import Plan
 from ops.runbooks.catalog import Context, Runbook, all_runbooks
@@ -193,9 +193,7 @@ class RunbookService:
         try:
             execution = runbook.execute(context, params, prepared, review)
         except OpsError as exc:
-            failed = replace(
-                run, status="failed", finished=self.clock(), error=f"{type(exc).__name__}: {exc}"
-            )
+            failed = replace(run, status="failed", finished=self.clock(), error=describe_error(exc))
             save_run(store, failed)
             self._audit(failed)
             raise

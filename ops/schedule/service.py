@@ -28,7 +28,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
-from ops.errors import Conflict, InvalidInput, NotFound, OpsError, PermanentError, TransientError
+from ops.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OpsError,
+    PermanentError,
+    TransientError,
+    describe_error,
+)
 from ops.executor import (
     INTERRUPTED,
     ExecutionPolicy,
@@ -586,9 +594,7 @@ class ScheduleService:
         except TransientError:
             raise  # the executor retries; if it gives up, the next tick plans the same attempt
         except OpsError as exc:
-            failed = fail_operation(
-                operation, f"{type(exc).__name__}: {exc}", now=now, retry=self.policy.retry
-            )
+            failed = fail_operation(operation, describe_error(exc), now=now, retry=self.policy.retry)
             failed = replace(failed, refused=isinstance(exc, Conflict))
             self._save_operation(failed)
             self._report_failure(failed)

@@ -65,6 +65,7 @@ from ops.errors import (
     Refused,
     TransientError,
     Unauthenticated,
+    describe_error,
 )
 from ops.triggers.responses import respond_problem
 
@@ -137,7 +138,7 @@ def run_handler(
         except Exception as exc:
             if _settle(function_name, exc, capability=capability, body=body, log=log):
                 record_invocation_result("rejected", error=exc)
-                return {"status": "rejected", "reason": f"{type(exc).__name__}: {exc}", "recorded": True}
+                return {"status": "rejected", "reason": describe_error(exc), "recorded": True}
             record_invocation_result(_result_of(exc), error=exc)
             raise
         record_invocation_result("handled")

@@ -82,7 +82,7 @@ def test_a_host_that_is_not_the_topics_registry_is_rejected_and_nothing_is_locke
         result = ops_invoke(json.dumps(event))
         assert result.exit_code == 0, result.output  # acknowledged, never retried
     (reason,) = rejections()
-    assert reason.startswith(f"InvalidInput: data.request.host: expected a host of registry {REGISTRY}")
+    assert reason.startswith(f"invalid input: data.request.host: expected a host of registry {REGISTRY}")
     assert registry_requests(sandbox) == []  # no token exchange, no read, no lock anywhere
     assert manifest(world, "app/api", digest, registry=QUARANTINING).attrs.read_enabled is True
 
@@ -112,7 +112,7 @@ def test_an_event_over_event_grids_1_mb_limit_is_rejected_though_decoded(sandbox
     result = ops_invoke(json.dumps(event))
     assert result.exit_code == 0, result.output
     (reason,) = rejections()
-    assert reason.startswith("InvalidInput: <root>: expected a body of at most 1048576 bytes")
+    assert reason.startswith("invalid input: <root>: expected a body of at most 1048576 bytes")
     assert registry_requests(sandbox) == []
     assert manifest(world, "app/big", digest).attrs.read_enabled is True
 

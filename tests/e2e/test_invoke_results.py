@@ -101,7 +101,7 @@ def test_a_message_of_an_unrecorded_run_is_rejected_with_the_reason(sandbox: San
     assert code == 0, body  # acknowledged: retrying cannot make the run exist
     result = body["result"]
     assert result["status"] == "rejected" and result["recorded"] is True
-    assert result["reason"].startswith("InvalidInput: run: expected a run recorded by purge_schedule"), result
+    assert result["reason"].startswith("invalid input: run: expected a run recorded by purge_schedule")
 
 
 def test_purge_schedule_says_what_it_enqueued(sandbox: SandboxServer) -> None:

@@ -156,7 +156,7 @@ def test_a_message_unlike_what_the_run_enqueued_is_rejected_and_touches_no_regis
         assert result.exit_code == 0, (how, result.output)  # acknowledged: redelivery cannot help
         again = ops_invoke("purge_repository", json.dumps(change(first, how, second)))
         assert again.exit_code == 0
-        reasons = [r.reason for r in rejections(since) if f"InvalidInput: {path}:" in r.reason]
+        reasons = [r.reason for r in rejections(since) if f"invalid input: {path}:" in r.reason]
         assert len(reasons) == 1, (how, [r.reason for r in rejections(since)])  # recorded once
     log = control(sandbox, "GET", "requests")["requests"]
     assert [r for r in log if r["service"].startswith("acr:")] == []  # no read, no token, no delete
@@ -206,7 +206,7 @@ def test_bodies_that_crashed_are_rejected_and_recorded_once(sandbox: SandboxServ
             assert result.exit_code == 0, (path, result.output)
             assert result.exception is None or isinstance(result.exception, SystemExit)
         field = path.split(":")[0]
-        assert [r for r in rejections(since) if f"InvalidInput: {field}:" in r.reason], path
+        assert [r for r in rejections(since) if f"invalid input: {field}:" in r.reason], path
     assert len(rejections(since)) == len(hostile)  # each once, though delivered twice
     log = control(sandbox, "GET", "requests")["requests"]
     assert [r for r in log if r["service"].startswith("acr:")] == []

@@ -5,9 +5,10 @@ Cases:
   names (none of / \\ # ? % ' or control characters), and keeps prefixes as prefixes;
 - format_instant sorts as time does and parse_instant inverts it, across time zones;
 - choose_blob_lease_seconds maps durations onto Azure's 15-60 s or infinite leases;
-- to_ops_error: a refused connection and a credential that gave no token are Unreachable
-  (a TransientError), other network errors, 408, 429 and 5xx are TransientError with
-  retry_after from Retry-After (seconds or HTTP date) or retry-after-ms; 409/412 →
+- to_ops_error: a refused connection is Unreachable (a TransientError), a credential chain
+  that gave no token NoCredential (a Forbidden), other network errors, 408, 429 and 5xx
+  are TransientError with retry_after from Retry-After (seconds or HTTP date) or
+  retry-after-ms; 409/412 →
   Conflict; 404 → NotFound; 401/403 → Forbidden; other 4xx → PermanentError;
 - open_table_store refuses incomplete identity settings and a malformed connection
   string with a ConfigError that names the settings, and TableStateStore refuses a
@@ -44,7 +45,16 @@ from ops.adapters.storage import (
     open_table_store,
     parse_instant,
 )
-from ops.errors import ConfigError, Conflict, Forbidden, NotFound, PermanentError, TransientError, Unreachable
+from ops.errors import (
+    ConfigError,
+    Conflict,
+    Forbidden,
+    NoCredential,
+    NotFound,
+    PermanentError,
+    TransientError,
+    Unreachable,
+)
 
 FORBIDDEN_IN_KEYS = set("/\\#?%'") | {chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]}
 
@@ -134,7 +144,7 @@ def http_error(status: int, headers: dict[str, str] | None = None, kind: Any = H
         (http_error(404, kind=ResourceNotFoundError), NotFound, None),
         (http_error(403), Forbidden, None),
         (http_error(401, kind=ClientAuthenticationError), Forbidden, None),
-        (ClientAuthenticationError("DefaultAzureCredential failed"), Unreachable, None),
+        (ClientAuthenticationError("DefaultAzureCredential failed"), NoCredential, None),
         (http_error(400), PermanentError, None),
     ],
 )

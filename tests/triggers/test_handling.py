@@ -7,7 +7,8 @@ purge_schedule and gate_sweep:
 - InvalidInput is recorded (capability, function, field path, body) and acknowledged;
 - TransientError raises and records nothing;
 - ConfigError, NotFound, Conflict, Forbidden, CapExceeded and PermanentError are
-  recorded and raised, so that the host keeps the input;
+  recorded (their reason in words, without the class name) and raised, so that the host
+  keeps the input;
 - any other exception raises, records nothing, and is logged with its traceback;
 - invalid settings (building the services fails) raise ConfigError like a bad policy;
 - a rejection that cannot be recorded is raised, never acknowledged;
@@ -43,6 +44,7 @@ from ops.errors import (
     NotFound,
     PermanentError,
     TransientError,
+    describe_error,
 )
 from ops.rejections import KIND
 from ops.services import reset_services
@@ -173,12 +175,12 @@ def test_invalid_input_is_recorded_and_acknowledged(
 ) -> None:
     capability, payload = FUNCTIONS[name]
     fake(monkeypatch, store, InvalidInput("data.target.digest", "a sha256 digest", "sha256:nope"))
-    why = "InvalidInput: data.target.digest: expected a sha256 digest (got 'sha256:nope')"
+    why = "invalid input: data.target.digest: expected a sha256 digest (got 'sha256:nope')"
     rejected = {"status": "rejected", "reason": why, "recorded": True}
     assert invoke_function(function_app.app, name, payload).results == [rejected]
     (record,) = rejections(store)
     assert (record.capability, record.target, record.status) == (capability, name, "rejected")
-    assert record.reason == "InvalidInput: data.target.digest: expected a sha256 digest (got 'sha256:nope')"
+    assert record.reason == "invalid input: data.target.digest: expected a sha256 digest (got 'sha256:nope')"
     assert record.detail["path"] == "data.target.digest"
     if name in KEPT_BODY:
         assert KEPT_BODY[name] in record.detail["body"]
@@ -216,7 +218,7 @@ def test_config_and_permanent_errors_are_recorded_and_raised(
     assert raised.value is error
     (record,) = rejections(store)
     assert (record.capability, record.target) == (capability, name)
-    assert record.reason == f"{type(error).__name__}: {error}"
+    assert record.reason == describe_error(error) and type(error).__name__ not in record.reason
     (line,) = function_log(caplog, name)
     assert line.levelno == logging.ERROR
     assert line.getMessage() == f"{name} failed: {type(error).__name__}: {error}"

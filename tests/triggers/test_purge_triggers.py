@@ -77,23 +77,25 @@ def test_invalid_policy_is_recorded_once_and_fails_every_run(monkeypatch: pytest
         with pytest.raises(ConfigError, match=r"purge.rules\[0\].keep"):
             invoke_function(function_app.app, "purge_schedule", TIMER)
     (reason,) = rejected()
-    assert reason.startswith("ConfigError: purge.rules[0].keep: Input should be greater than or equal to 0")
+    assert reason.startswith(
+        "invalid configuration: purge.rules[0].keep: Input should be greater than or equal"
+    )
     assert '(rule "ci")' in reason
 
 
 def test_malformed_message_is_recorded_once_and_acknowledged() -> None:
     for _ in range(2):  # a redelivery of the same bad message is not recorded again
         (result,) = invoke_function(function_app.app, "purge_repository", "{not json").results
-        assert result["status"] == "rejected" and result["reason"].startswith("InvalidInput: <root>")
+        assert result["status"] == "rejected" and result["reason"].startswith("invalid input: <root>")
     (reason,) = rejected()
-    assert reason.startswith("InvalidInput: <root>: expected valid JSON")
+    assert reason.startswith("invalid input: <root>: expected valid JSON")
 
 
 def test_message_of_an_unknown_run_is_rejected() -> None:
     (result,) = invoke_function(function_app.app, "purge_repository", MESSAGE).results
     (reason,) = rejected()
     assert result == {"status": "rejected", "reason": reason, "recorded": True}
-    assert reason == "InvalidInput: run: expected a run recorded by purge_schedule (got 'r1')"
+    assert reason == "invalid input: run: expected a run recorded by purge_schedule (got 'r1')"
 
 
 def test_transient_failure_raises_for_redelivery(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,8 @@ Cases:
 - every command's ``--help`` is readable at 80 columns: no raw RST (double backticks,
   ``:func:``), no line wider than 80;
 - the exit-code table: ConfigError and InvalidInput 2, Refused, CapExceeded and
-  PlanChanged 3, Unreachable, NotFound, Forbidden, Conflict and anything else 1;
+  PlanChanged 3, Unreachable, NoCredential, NotFound, Forbidden, Conflict and anything
+  else 1;
 - ``fail`` prints the message without the exception's class name, on stderr in table
   mode and as one document on stdout with ``-o json`` / ``-o yaml`` (message, kind, exit
   code, what to check, a refusal's details), and ends with the table's exit code;
@@ -18,6 +19,8 @@ Cases:
 - tables at 80 columns: a header is never cut, text columns wrap at words, a table too
   wide becomes blocks of ``column: value`` lines, none wider than 80;
 - sizes are humanized (B, KiB, MiB, GiB) and mappings print as ``key value`` pairs;
+- reasons in records, results and outcomes (``describe_error``) name the kind of error in
+  words, never the class, except for an unexpected exception (a bug), named as such;
 - README's CLI tour: its first two commands are still set-up-and-demo, then the tests;
   every ``ops`` command it runs is one the CLI has (``--help`` of each exits 0) and
   every file it names exists.
@@ -47,12 +50,14 @@ from ops.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    NoCredential,
     NotFound,
     OpsError,
     PlanChanged,
     Refused,
     TransientError,
     Unreachable,
+    describe_error,
 )
 from ops.rendering import format_bytes, format_cell, print_table
 
@@ -107,6 +112,7 @@ def test_help_is_plain_and_fits_80_columns(path: list[str]) -> None:
         (CapExceeded("plan has 300 actions, more than the cap of 200"), ExitCode.REFUSED),
         (PlanChanged("the plan changed", extensions={"planDigest": "x"}), ExitCode.REFUSED),
         (Unreachable("list registries: could not connect (Connection refused)"), ExitCode.FAILED),
+        (NoCredential("Resource Graph query: no credential gave an access token"), ExitCode.FAILED),
         (TransientError("throttled"), ExitCode.FAILED),
         (NotFound("no managed cluster named 'aks-dve' in scope"), ExitCode.FAILED),
         (Forbidden("stop managed cluster aks-dev: AuthorizationFailed"), ExitCode.FAILED),
@@ -136,6 +142,7 @@ def _fail_with(error: Exception, output: Output) -> click.testing.Result:
         InvalidInput("--until", "a time after now", "2020-01-01"),
         Refused("aks-prod is a protected environment", extensions={"plan": {"actions": []}}),
         Unreachable("Resource Graph query: could not connect (Connection refused)"),
+        NoCredential("Resource Graph query: no credential gave an access token (refused)"),
     ],
     ids=lambda e: type(e).__name__,
 )
@@ -150,8 +157,10 @@ def test_errors_never_name_the_exception_class(error: Exception) -> None:
         document = load(machine.stdout)
         assert machine.exit_code == document["exitCode"] == exit_code_for(error)
         assert document["error"] == str(error) and type(error).__name__ not in machine.stdout
-        assert document["kind"] == {1: "unreachable", 2: "invalid", 3: "refused"}[machine.exit_code]
-        assert ("check" in document) is isinstance(error, Unreachable)
+        kinds = {Unreachable: "unreachable", NoCredential: "credential", ConfigError: "invalid",
+                 InvalidInput: "invalid", Refused: "refused"}  # fmt: skip
+        assert document["kind"] == kinds[type(error)]
+        assert ("check" in document) is isinstance(error, Unreachable | NoCredential)
         assert document.get("details") == (getattr(error, "extensions", None) or None)
 
 
@@ -293,3 +302,28 @@ def _command_named(root: Any, words: list[str]) -> list[str]:
         command = commands[word]
         path.append(word)
     return path
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (InvalidInput("data.target.digest", "a sha256 digest", "x"), "invalid input: data.target.digest:"),
+        (ConfigError("OPS_GATE_POLICY: gate.rules[0].mode: bad"), "invalid configuration: OPS_GATE_POLICY:"),
+        (NoCredential("no credential gave an access token"), "no credential: no credential gave"),
+        (Unreachable("list registries: could not connect"), "unreachable: list registries"),
+        (TransientError("429 from ARM"), "temporary failure: 429 from ARM"),
+        (NotFound("cluster aks-x"), "not found: cluster aks-x"),
+        (PlanChanged("the plan changed", extensions={}), "plan changed: the plan changed"),
+        (Conflict("lease held"), "conflict: lease held"),
+        (Forbidden("AuthorizationFailed"), "forbidden: AuthorizationFailed"),
+        (CapExceeded("300 > 200"), "over the cap: 300 > 200"),
+        (Refused("protected"), "refused: protected"),
+        (OpsError("x"), "failed: x"),
+        (KeyError("registry"), "unexpected KeyError: 'registry'"),
+    ],
+)
+def test_reasons_in_records_say_the_kind_in_words(error: Exception, text: str) -> None:
+    described = describe_error(error)
+    assert described.startswith(text)
+    if isinstance(error, OpsError):
+        assert type(error).__name__ not in described

@@ -161,10 +161,10 @@ def test_unexpected_errors_are_not_retryable_and_are_logged(
     assert (outcome.status, outcome.attempts, outcome.detail, outcome.retryable) == (
         Status.FAILED,
         1,
-        "RuntimeError: boom",
+        "unexpected RuntimeError: boom",
         False,
     )
-    assert "delete a failed: RuntimeError: boom" in caplog.messages
+    assert "delete a failed: unexpected RuntimeError: boom" in caplog.messages
     assert not failed_transiently([outcome])
 
 
@@ -241,7 +241,7 @@ def test_a_failure_whose_claim_cannot_be_released_is_still_reported(tmp_path: Pa
     (outcome,) = apply_plan(
         Plan("purge", [delete("a")]), handlers={"delete": boom}, store=store, policy=APPLY
     )
-    assert (outcome.status, outcome.detail) == (Status.FAILED, "RuntimeError: boom")
+    assert (outcome.status, outcome.detail) == (Status.FAILED, "unexpected RuntimeError: boom")
 
 
 class DeafAudit(SqliteStateStore):

@@ -300,7 +300,11 @@ def test_a_failed_action_releases_its_claim_and_its_open_entry(store: SqliteStat
     (outcome,) = apply_plan(
         Plan("purge", [delete("a")]), handlers={"delete": boom}, store=store, policy=APPLY, scope="run-9"
     )
-    assert (outcome.status, outcome.detail, outcome.retryable) == (Status.FAILED, "RuntimeError: boom", False)
+    assert (outcome.status, outcome.detail, outcome.retryable) == (
+        Status.FAILED,
+        "unexpected RuntimeError: boom",
+        False,
+    )
     assert store.list_records(CLAIMS) == [] and store.list_records(OPEN) == []
 
 

@@ -42,7 +42,7 @@ def test_one_record_per_rejection_per_utc_day(store: SqliteStateStore) -> None:
     eastern = timezone(timedelta(hours=-5))
     assert record(datetime(2026, 11, 26, 20, 0, tzinfo=eastern)) is True  # 01:00 UTC on the 27th
     assert record(datetime(2026, 11, 27, 23, 0, tzinfo=UTC)) is False
-    text = f"ConfigError: {POLICY}"
+    text = f"invalid configuration: {POLICY}"
     assert reasons(store) == [
         ("purge", "purge_schedule", text, "2026-11-26"),
         ("purge", "purge_schedule", text, "2026-11-27"),
@@ -70,7 +70,7 @@ def test_the_record_says_what_was_rejected(store: SqliteStateStore) -> None:
     record_rejection(store, capability="schedule", source="schedule_tick", error=POLICY, now=MORNING)
     gate, schedule = sorted(store.query_audit(), key=lambda r: r.capability)
     assert (gate.kind, gate.status, gate.at) == ("rejected", "rejected", MORNING)
-    assert gate.reason == "InvalidInput: data.target.digest: expected a sha256 digest (got 'sha256:nope')"
+    assert gate.reason == "invalid input: data.target.digest: expected a sha256 digest (got 'sha256:nope')"
     assert gate.detail["error"] == "InvalidInput" and gate.detail["path"] == "data.target.digest"
     kept = gate.detail["body"]
     assert kept.startswith('{"id": "e1", "data": "xxx') and kept.endswith("...") and len(kept) == 2000
