@@ -17,11 +17,16 @@ Cases:
 - with the unnamed scope a done claim is settled by its status, and the next entry is still
   resolved; a failed action releases its claim and its open entry; opening a plan writes one
   planned entry per key and may be repeated; an interruption is described by the actions
-  started (attempted, or failed claiming) and how many of them are done.
+  started (attempted, or failed claiming) and how many of them are done; resolving logs each
+  entry it settles and each it cannot verify, and goes on past the latter; the caller's
+  identity is kept in the audit record (and only then); an audit write failing without a
+  Retry-After is retried after the back-off; a claim met as done or busy leaves no open entry
+  of ours.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from ops.errors import Conflict, TransientError
+from ops.errors import Conflict, OpsError, TransientError
 from ops.executor import (
     GONE,
     INTERRUPTED,
@@ -341,3 +346,73 @@ def test_an_interruption_is_described_by_how_far_the_run_got() -> None:
     assert describe_interruption(rows) == (
         "interrupted after 5 of 6 action(s) (2 done, 3 failed); run it again to finish"
     )
+
+
+def test_resolving_logs_what_it_settles_and_what_it_cannot(
+    store: SqliteStateStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    leave_open(store, delete("a"), scope="run-1")
+    leave_open(store, delete("b"), scope="run-1")
+
+    def only_b(action: Action) -> bool | None:
+        return True if action.target == "b" else None
+
+    with caplog.at_level(logging.INFO, logger="ops.executor"):
+        outcomes = resolve_open_claims(
+            store, capability="purge", verifiers={"delete": only_b}, scope="run-1", now=NOW
+        )
+    assert [(o.action.target, o.attempts) for o in outcomes] == [("b", 0)]  # after "a", which stays open
+    assert caplog.messages == [
+        "delete a: an interrupted action cannot be verified yet",
+        f"delete b: {RESUMED}",
+    ]
+
+
+def test_the_callers_identity_is_kept_in_the_audit_record(store: SqliteStateStore) -> None:
+    caller = {"oid": "0000-1", "name": "alice@contoso.com", "roles": ["Ops.Approve"]}
+    policy = ExecutionPolicy(dry_run=False, max_concurrency=1, backoff_s=0.0, actor=caller)
+    apply_plan(Plan("purge", [delete("a")]), handlers={"delete": lambda a: None}, store=store, policy=policy)
+    (record,) = store.query_audit(limit=10)
+    assert record.detail["caller"] == caller
+    apply_plan(Plan("purge", [delete("b")]), handlers={"delete": lambda a: None}, store=store, policy=APPLY)
+    assert "caller" not in next(r for r in store.query_audit(limit=10) if r.target == "b").detail
+
+
+class AuditDownOnce(SqliteStateStore):
+    """The first audit write fails with an error that carries no Retry-After."""
+
+    failures = 1
+
+    def append_audit(self, record: Any) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise OpsError("audit table unreachable")
+        return super().append_audit(record)
+
+
+def test_an_audit_failure_without_retry_after_is_retried_after_the_backoff(tmp_path: Path) -> None:
+    store = AuditDownOnce(str(tmp_path / "state.db"))
+    slept: list[float] = []
+    policy = ExecutionPolicy(dry_run=False, max_concurrency=1, backoff_s=0.5)
+    (outcome,) = apply_plan(
+        Plan("purge", [delete("a")]),
+        handlers={"delete": lambda a: None},
+        store=store,
+        policy=policy,
+        sleep=slept.append,
+    )
+    assert (outcome.status, outcome.detail) == (Status.APPLIED, "")
+    assert slept == [0.5]
+    assert len(store.query_audit(limit=10)) == 1
+
+
+@pytest.mark.parametrize("claim_status", ["done", "in_progress"])
+def test_a_claim_met_as_done_or_busy_leaves_no_open_entry_of_ours(
+    store: SqliteStateStore, claim_status: str
+) -> None:
+    action = delete("a")
+    value = claim_value(action, capability="purge", scope="run-1", at=NOW + timedelta(seconds=1))
+    store.put_record(CLAIMS, action.key, {**value, "status": claim_status}, etag="*")
+    status, _detail, _retry = run(store, action, lambda a: None, scope="run-2")
+    assert status is (Status.ALREADY_DONE if claim_status == "done" else Status.FAILED)
+    assert store.list_records(OPEN, prefix="purge/run-2/") == []
