@@ -20,8 +20,11 @@ Cases:
   started (attempted, or failed claiming) and how many of them are done; resolving logs each
   entry it settles and each it cannot verify, and goes on past the latter; the caller's
   identity is kept in the audit record (and only then); an audit write failing without a
-  Retry-After is retried after the back-off; a claim met as done or busy leaves no open entry
-  of ours.
+  Retry-After is retried after the back-off; a claim met as done or busy (young, verified as
+  cannot tell, or a takeover lost) leaves no open entry of ours; through a crash, the unnamed
+  scope keeps its open entry, and a stale claim of our own scope is taken over (the claim now
+  ours) and kept open; a stop given to the call or in the policy stops the run before any
+  attempt; an open entry that cannot be forgotten changes no outcome.
 """
 
 from __future__ import annotations
@@ -416,3 +419,118 @@ def test_a_claim_met_as_done_or_busy_leaves_no_open_entry_of_ours(
     status, _detail, _retry = run(store, action, lambda a: None, scope="run-2")
     assert status is (Status.ALREADY_DONE if claim_status == "done" else Status.FAILED)
     assert store.list_records(OPEN, prefix="purge/run-2/") == []
+
+
+class Died(BaseException):
+    """The process dies inside a handler (not an error the executor handles)."""
+
+
+def dies(action: Action) -> None:
+    raise Died
+
+
+def test_the_unnamed_scope_keeps_its_open_entry_through_a_crash(store: SqliteStateStore) -> None:
+    action = delete("a")
+    with pytest.raises(Died):
+        apply_plan(Plan("purge", [action]), handlers={"delete": dies}, store=store, policy=APPLY)
+    assert [r.key for r in store.list_records(OPEN)] == [f"purge//{action.key}"]
+
+
+def test_a_stale_claim_of_our_own_scope_is_taken_over_and_kept_open_through_a_crash(
+    store: SqliteStateStore,
+) -> None:
+    action = delete("a")
+    leave_open(store, action, scope="run-1", at=NOW - timedelta(hours=1))
+    with pytest.raises(Died):
+        apply_plan(
+            Plan("purge", [action]),
+            handlers={"delete": dies},
+            store=store,
+            policy=APPLY,
+            scope="run-1",
+            now=lambda: NOW,
+        )
+    assert [r.key for r in store.list_records(OPEN)] == [open_key("purge", "run-1", action.key)]
+    claim = store.get_record(CLAIMS, action.key)
+    assert claim is not None
+    assert (claim.value["status"], claim.value["scope"], claim.value["at"]) == (
+        "in_progress",
+        "run-1",
+        NOW.isoformat(),
+    )
+
+
+class TakeoverLost(SqliteStateStore):
+    """Another run takes the stale claim over first: our conditional write loses."""
+
+    def put_record(self, table: str, key: str, value: Mapping[str, Any], *, etag: str | None) -> Any:
+        if table == CLAIMS and etag not in (None, "*"):
+            raise Conflict(f"{key} changed")
+        return super().put_record(table, key, value, etag=etag)
+
+
+@pytest.mark.parametrize("how", ["young claim", "takeover lost"])
+def test_a_busy_claim_leaves_no_open_entry_of_ours(tmp_path: Path, how: str) -> None:
+    store = (
+        TakeoverLost(str(tmp_path / "state.db"))
+        if how == "takeover lost"
+        else SqliteStateStore(str(tmp_path / "s.db"))
+    )
+    action = delete("a")
+    at = NOW - timedelta(hours=1) if how == "takeover lost" else NOW
+    leave_open(store, action, scope="run-1", at=at)
+    (outcome,) = apply_plan(
+        Plan("purge", [action]),
+        handlers={"delete": dies},
+        store=store,
+        policy=APPLY,
+        scope="run-2",
+        now=lambda: NOW,
+    )
+    assert (outcome.status, outcome.detail, outcome.retryable, outcome.attempts) == (
+        Status.FAILED,
+        "being applied by another run",
+        True,
+        0,
+    )
+    assert [r.key for r in store.list_records(OPEN)] == [open_key("purge", "run-1", action.key)]
+
+
+@pytest.mark.parametrize(("by_call", "by_policy"), [(True, False), (False, True)])
+def test_either_stop_stops_the_run(store: SqliteStateStore, by_call: bool, by_policy: bool) -> None:
+    policy = ExecutionPolicy(dry_run=False, max_concurrency=1, backoff_s=0.0, stop=lambda: by_policy)
+    (outcome,) = apply_plan(
+        Plan("purge", [delete("a")]),
+        handlers={"delete": dies},
+        store=store,
+        policy=policy,
+        stop=lambda: by_call,
+    )
+    assert (outcome.status, outcome.detail, outcome.retryable, outcome.attempts) == (
+        Status.FAILED,
+        INTERRUPTED,
+        True,
+        0,
+    )
+
+
+class OpenEntriesStuck(SqliteStateStore):
+    """Open entries cannot be deleted (the store failed after the effect was recorded)."""
+
+    def delete_record(self, table: str, key: str, *, etag: str | None = None) -> None:
+        if table == OPEN:
+            raise TransientError("table storage 503")
+        super().delete_record(table, key, etag=etag)
+
+
+def test_an_open_entry_that_cannot_be_forgotten_changes_no_outcome(tmp_path: Path) -> None:
+    store = OpenEntriesStuck(str(tmp_path / "state.db"))
+    (outcome,) = apply_plan(
+        Plan("purge", [delete("a")]),
+        handlers={"delete": lambda a: None},
+        store=store,
+        policy=APPLY,
+        scope="s",
+    )
+    assert (outcome.status, outcome.detail) == (Status.APPLIED, "")
+    assert len(store.list_records(OPEN)) == 1  # resolved (or pruned) later
