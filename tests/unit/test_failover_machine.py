@@ -7,14 +7,15 @@ Cases:
 - region health: reasons list the active sources only, sorted; it is stored and read back;
   a signal as old as the known one is a duplicate; resolving the last active source sets
   ``healthy_since``; a first all-clear on an unknown region sets it; another all-clear on a
-  healthy region keeps the earlier instant;
+  healthy region keeps the earlier instant; a healthy region impaired again loses it; a source
+  stored without a detail reads as an empty one;
 - decide, each kind with its reason and target: none, failover to the first healthy region
   in priority order (from the region active now), refuse when every region is impaired,
   the daily cap counting failovers less than 24 hours old, resume, failback step, flap,
   failback check, page and approval;
 - begin_failover: the new phase, regions, a new generation, counters reset, and the cap's
   record pruned to the last 24 hours;
-- failback readiness: each blocking reason, the stable period's boundary on both sides (for
+- failback readiness: each blocking reason (every active source named), the stable period's boundary on both sides (for
   the incident and for Resource Health), consecutive checks counted and reset;
 - step plans: the pointer moved (with its ETag) or skipped; Front Door origins and Traffic
   Manager endpoints on failover (disable, demote below the others, already done, the last
@@ -705,3 +706,26 @@ def test_plans_combine_in_order_with_the_given_notes_first() -> None:
     assert [g.target for g in combined.skipped] == ["a"]
     assert [g.target for g in combined.protected] == ["b"]
     assert list(combined.notes) == ["first", "from one", "from two"]
+
+
+def test_a_healthy_region_impaired_again_loses_its_healthy_since() -> None:
+    healthy = RegionHealth("eastus2", {}, healthy_since=NOW - timedelta(hours=1))
+    impaired, changed = apply_signal(healthy, signal(True, 0))
+    assert changed and impaired.impaired and impaired.healthy_since is None
+
+
+def test_a_source_stored_without_detail_reads_as_an_empty_detail() -> None:
+    assert RegionHealth("eastus2", {"metric:a1": {"active": True, "at": NOW.isoformat()}}).reasons() == [
+        "metric:a1: "
+    ]
+
+
+def test_every_active_reason_blocks_failback() -> None:
+    health = RegionHealth("eastus2")
+    for sig in (
+        signal(True, -60, "servicehealth:T1", "ACR degraded"),
+        signal(True, -50, "metric:a1", "origin 40%"),
+    ):
+        health, _ = apply_signal(health, sig)
+    _, blocking = ready(health=health)
+    assert blocking[0] == "eastus2 is still impaired (metric:a1: origin 40%; servicehealth:T1: ACR degraded)"
