@@ -17,7 +17,10 @@ maxCount without the autoscaler does not count); an overlay network's one addres
 a System pool protected; User pools before System pools; IPs added up to exactly the
 policy's ceiling, and a count cut to what that ceiling allows; ports that still fit after the
 raise add nothing; a second limit of exactly one noted; AKS's pool and cluster ceilings; a
-guard (cooldown) refusing with its reason, on a SNAT plan with its notes kept.
+guard (cooldown) refusing with its reason, on a SNAT plan with its notes kept; no pod
+pending, and no confirmation, word for word; a tie between limits goes to the first (the other
+noted), two limits at zero note nothing; other autoscaled pools keep their maxCount in the
+port budget; the day's budgets count what was added today.
 """
 
 # ruff: noqa: E501  (reasons are compared whole)
@@ -307,6 +310,42 @@ def max_count_scenarios() -> dict[str, tuple[dict[str, Any], AutoscalerSignal, A
             {},
             QUOTAS,
             {},
+        ),
+        "no-pod-pending": (
+            dict(),
+            AutoscalerSignal(max_size_reached_events=3),
+            _subnets(2000, 186),
+            QUOTAS,
+            {},
+        ),
+        "not-confirmed": (dict(), AutoscalerSignal(unschedulable_pods=3), _subnets(2000, 186), QUOTAS, {}),
+        "a-tie-goes-to-the-first-limit": (
+            dict(),
+            SIGNAL,
+            _subnets(2000, 2000 - 40),
+            {**QUOTAS, "cores": QuotaUsage("cores", 100, 95)},
+            {},
+        ),
+        "two-limits-at-zero": (
+            dict(),
+            SIGNAL,
+            _subnets(2000, 2000 - 20),
+            {**QUOTAS, "cores": QuotaUsage("cores", 100, 98)},
+            {},
+        ),
+        "other-autoscaled-pools-keep-their-max": (
+            dict(
+                outbound=Outbound(allocated_outbound_ports=3000, network_plugin_mode="overlay"),
+                pools=(
+                    Pool("system", "System", count=1),
+                    Pool("user", count=4, enable_auto_scaling=True, min_count=1, max_count=4),
+                    Pool("batch", count=2, enable_auto_scaling=True, min_count=1, max_count=20),
+                ),
+            ),
+            SIGNAL,
+            {},
+            QUOTAS,
+            {"autoscaler": {"step": 4}},
         ),
         "no-such-pool": (dict(), SIGNAL, _subnets(2000, 186), QUOTAS, {}),
         "system-protected": (
@@ -1035,6 +1074,73 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
             "cut: +1 instead of +2; ceiling: AKS allows 5000 nodes a cluster",
         ],
     },
+    "no-pod-pending": {
+        "actions": [],
+        "protected": ["condition cleared: no pod is Pending as Unschedulable"],
+        "notes": [],
+    },
+    "not-confirmed": {
+        "actions": [],
+        "protected": [
+            "not confirmed: the autoscaler reports no node group at max size (events or status ConfigMap)"
+        ],
+        "notes": [],
+    },
+    "a-tie-goes-to-the-first-limit": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 (+1 "
+                "node(s), +4 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 5,
+                    "addedNodes": 1,
+                    "addedVcpus": 4,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "limit: quota: 5 of 100 cores vCPUs free, 4 a node allows 1",
+            "cut: +1 instead of +2; subnet: 40 of 2000 addresses free in aks, 31 per node (flat "
+            "Azure CNI: maxPods + 1); AKS would refuse with InsufficientSubnetSize",
+        ],
+    },
+    "two-limits-at-zero": {
+        "actions": [],
+        "protected": [
+            "subnet: 20 of 2000 addresses free in aks, 31 per node (flat Azure CNI: maxPods + "
+            "1); AKS would refuse with InsufficientSubnetSize; so user maxCount 4 cannot be "
+            "raised"
+        ],
+        "notes": [],
+    },
+    "other-autoscaled-pools-keep-their-max": {
+        "actions": [
+            (
+                "aks.update_max_count",
+                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 8 (+4 "
+                "node(s), +16 vCPUs)",
+                {
+                    "etag": "e1",
+                    "pool": "user",
+                    "maxCount": 8,
+                    "addedNodes": 4,
+                    "addedVcpus": 16,
+                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
+                    "managedOutboundIPs": 2,
+                },
+            )
+        ],
+        "protected": [],
+        "notes": [
+            "subnet: user uses the AKS-managed virtual network; not checked",
+            "snat: 3000 ports x 32 nodes needs 2 outbound IPs (has 1); added in the same change",
+        ],
+    },
 }
 
 
@@ -1075,3 +1181,15 @@ def test_a_guarded_snat_plan_keeps_its_notes() -> None:
     ]
     (reason,) = shown_plan["protected"]
     assert reason.startswith("cooldown:")
+
+
+def test_the_days_budget_counts_what_was_added_today() -> None:
+    today = History(day="2026-12-03", nodes_added_today=2, vcpus_added_today=8)
+    nodes = policy({"autoscaler": {"maxNodesAddedPerDay": 3}})
+    plan = plan_max_count(cluster(), SIGNAL, _subnets(2000, 186), QUOTAS, today, nodes, NOW)
+    assert shown(plan)["notes"] == ["cut: +1 instead of +2; daily budget: 2 of 3 nodes added today"]
+    vcpus = policy({"autoscaler": {"maxVcpusAddedPerDay": 12}})
+    plan = plan_max_count(cluster(), SIGNAL, _subnets(2000, 186), QUOTAS, today, vcpus, NOW)
+    assert shown(plan)["notes"] == [
+        "cut: +1 instead of +2; daily budget: 8 of 12 vCPUs added today (4 a node)"
+    ]
