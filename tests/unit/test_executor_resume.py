@@ -265,6 +265,14 @@ def test_a_failing_verifier_is_retryable_and_leaves_the_claim(store: SqliteState
     )
     assert store.get_record(CLAIMS, action.key).value["scope"] == "run-1"  # type: ignore[union-attr]
     assert [r.value["scope"] for r in store.list_records(OPEN)] == ["run-1"]  # ours was forgotten
+    (outcome,) = apply_plan(
+        Plan("purge", [action]),
+        handlers={"delete": dies},
+        store=store,
+        policy=APPLY,
+        verifiers={"delete": down},
+    )
+    assert (outcome.status, outcome.attempts) == (Status.FAILED, 0)  # nothing was attempted
 
 
 def test_cannot_tell_is_busy(store: SqliteStateStore) -> None:
