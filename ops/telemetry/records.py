@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ops.errors import describe_error
 from ops.telemetry.context import current_invocation
 from ops.telemetry.fields import ACTION, EVENT, INVOCATION, LOGGER, PLAN, RECORD_FIELDS, REJECTED, TRANSITION
 from ops.telemetry.metrics import add
@@ -107,7 +108,7 @@ def record_rejection(*, capability: str, function: str, error: BaseException, re
     _emit(
         logging.WARNING,
         REJECTED,
-        f"{function} rejected {name}: {error}{'' if recorded else ' (not in the audit table)'}",
+        f"{function} rejected {describe_error(error)}{'' if recorded else ' (not in the audit table)'}",
         {
             "capability": capability,
             "function": function,
@@ -124,7 +125,7 @@ def record_invocation_result(result: str, *, error: BaseException | None = None)
     """How the invocation ended: ``handled``, ``rejected``, ``transient`` or ``failed``."""
     current = current_invocation()
     name = current.function if current else "invocation"
-    text = f": {type(error).__name__}: {error}" if error is not None else ""
+    text = f": {describe_error(error)}" if error is not None else ""
     _emit(
         logging.ERROR if result == "failed" else logging.INFO,
         INVOCATION,

@@ -217,7 +217,7 @@ def _settle(
     """Record and log ``error``; True when the input may be acknowledged."""
     handling = handling_for(error)
     if handling is None:
-        log.exception("%s failed unexpectedly: %s: %s", function_name, type(error).__name__, error)
+        log.exception("%s failed: %s", function_name, describe_error(error))
         return False
     recorded = not handling.record or _record(function_name, error, capability=capability, body=body, log=log)
     if handling.record:
@@ -226,12 +226,12 @@ def _settle(
         record_rejection(capability=capability, function=function_name, error=error, recorded=recorded)
     acknowledged = handling.acknowledge and recorded
     if isinstance(error, TransientError):
-        log.warning("%s failed transiently: %s: %s", function_name, type(error).__name__, error)
+        log.warning("%s failed transiently: %s", function_name, describe_error(error))
     else:
         verb = "rejected" if acknowledged else "failed"
         note = "" if recorded else " (not recorded)"
         why = f" ({error.reason})" if isinstance(error, Unauthenticated) else ""
-        log.error("%s %s%s: %s: %s%s", function_name, verb, note, type(error).__name__, error, why)
+        log.error("%s %s%s: %s%s", function_name, verb, note, describe_error(error), why)
     return acknowledged
 
 

@@ -187,7 +187,7 @@ def test_invalid_input_is_recorded_and_acknowledged(
     else:
         assert "body" not in record.detail
     (line,) = function_log(caplog, name)
-    assert line.levelno == logging.ERROR and line.getMessage().startswith(f"{name} rejected: InvalidInput:")
+    assert line.levelno == logging.ERROR and line.getMessage().startswith(f"{name} rejected: invalid input:")
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -199,7 +199,7 @@ def test_transient_errors_raise_and_record_nothing(
         invoke_function(function_app.app, name, FUNCTIONS[name][1])
     assert rejections(store) == []
     (line,) = function_log(caplog, name)
-    assert line.levelno == logging.WARNING and "TransientError: 503 from the registry" in line.getMessage()
+    assert line.levelno == logging.WARNING and "temporary failure: 503 from the registry" in line.getMessage()
 
 
 @pytest.mark.parametrize("error", RECORDED_AND_RAISED, ids=lambda e: type(e).__name__)
@@ -221,7 +221,7 @@ def test_config_and_permanent_errors_are_recorded_and_raised(
     assert record.reason == describe_error(error) and type(error).__name__ not in record.reason
     (line,) = function_log(caplog, name)
     assert line.levelno == logging.ERROR
-    assert line.getMessage() == f"{name} failed: {type(error).__name__}: {error}"
+    assert line.getMessage() == f"{name} failed: {describe_error(error)}"
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -234,7 +234,7 @@ def test_a_bug_raises_with_its_traceback_and_records_nothing(
     assert rejections(store) == []
     (line,) = function_log(caplog, name)
     assert line.levelno == logging.ERROR and line.exc_info is not None
-    assert "failed unexpectedly: KeyError" in line.getMessage()
+    assert "failed: unexpected KeyError" in line.getMessage()
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -267,7 +267,7 @@ def test_an_unrecorded_rejection_is_not_acknowledged(
     with pytest.raises(InvalidInput):  # the host keeps the input until it can be recorded
         invoke_function(function_app.app, name, FUNCTIONS[name][1])
     messages = [r.getMessage() for r in function_log(caplog, name)]
-    assert messages[-1].startswith(f"{name} failed (not recorded): InvalidInput: run:")
+    assert messages[-1].startswith(f"{name} failed (not recorded): invalid input: run:")
 
 
 WHY = "no gate rule covers contosoprod/foo"
