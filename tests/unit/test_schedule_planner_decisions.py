@@ -22,7 +22,10 @@ saves the scale it runs, not an older record. Node-hours count pools at zero by 
 saved scale (last known in cluster mode, restore in node-pool mode). Also: a held cluster's
 guard names the held keys and the kinds it would have done; the window id and the
 explanation when no on-hours were seen, and on a holiday; hours rounded to 0.1; a start given
-up on its row and as skipped; actions paced by the subscription id in lower case.
+up on its row and as skipped; actions paced by the subscription id in lower case. The grace
+period of a cluster started by hand after this window's stop finished: from the first tick
+that saw it running (now, or as recorded for this stop), up to an instant before its end and
+not at it; none after a failed stop, a stop in another window, or with a grace period of 0.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import pytest
 from ops.plan import make_key
 from ops.schedule.clusters import ObservedPool, PoolScale
 from ops.schedule.planner import ScheduleReport, _window_id, hold_clusters
+from ops.schedule.policy import load_policy
 from ops.schedule.records import Kind, OpStatus, Purpose
 from ops.schedule.windows import DesiredState
 from tests.unit.test_schedule_engine import (
@@ -787,3 +791,77 @@ def test_actions_are_paced_by_the_subscription_in_lower_case() -> None:
 )
 def test_a_window_is_named_by_its_first_instant_or_what_is_known(desired: DesiredState, window: str) -> None:
     assert _window_id(desired) == window
+
+
+# -- grace period --------------------------------------------------------------------------
+
+TONIGHT = "2026-11-26T18:00:00+00:00"  # the off-hours window that began at 19:00 in Berlin
+STOPPED_AT = THU_EVENING + timedelta(minutes=5)  # THU_EVENING is 20:00 in Berlin
+
+
+def stopped_by_schedule(c: Any, *, status: OpStatus = OpStatus.SUCCEEDED, window: str = TONIGHT) -> Any:
+    return replace(operation(c, Kind.STOP, status, window=window), finished=STOPPED_AT)
+
+
+def grace(now: Any, *, seen: Any = None, after: Any = STOPPED_AT, policy: Any = None, **kw: Any) -> Any:
+    running = cluster("aks-dev")
+    last = stopped_by_schedule(running, **kw)
+    starts = {running.key: (after, seen)} if seen is not None else {}
+    state = replace(state_of(last), manual_starts=starts)
+    return plan(running, now=now, state=state, policy=policy)
+
+
+OFF = "off-hours since 2026-11-26 19:00 CET (Mon-Fri 07:30-19:00 Europe/Berlin)"
+
+
+def test_a_cluster_started_by_hand_keeps_its_grace_period_from_when_it_was_seen() -> None:
+    now = THU_EVENING + timedelta(minutes=30)
+    report = grace(now)
+    assert report.plan.actions == ()
+    row = report.rows[0]
+    assert (row.action, row.next_change) == ("none", "2026-11-26 21:30 CET")
+    assert row.reason == (
+        "grace period: started by hand after the schedule stopped it at 2026-11-26 20:05 CET "
+        f"(seen running at 2026-11-26 20:30 CET); stays up until 2026-11-26 21:30 CET, then {OFF}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("minutes", "stopped"),
+    [pytest.param(79, False, id="an-instant-before-its-end"), pytest.param(80, True, id="at-its-end")],
+)
+def test_a_recorded_sighting_dates_the_grace_period(minutes: int, stopped: bool) -> None:
+    seen = THU_EVENING + timedelta(minutes=20)
+    now = (
+        THU_EVENING
+        + timedelta(minutes=minutes)
+        - (timedelta(microseconds=1) if not stopped else timedelta(0))
+    )
+    report = grace(now, seen=seen)
+    assert [a.kind for a in report.plan.actions] == (["stop_cluster"] if stopped else [])
+    if not stopped:
+        assert report.rows[0].reason.startswith(
+            "grace period: started by hand after the schedule stopped it at 2026-11-26 20:05 CET "
+            "(seen running at 2026-11-26 20:20 CET); stays up until 2026-11-26 21:20 CET"
+        )
+
+
+def test_a_sighting_after_an_earlier_stop_does_not_count() -> None:
+    now = THU_EVENING + timedelta(minutes=30)
+    report = grace(now, seen=THU_EVENING - timedelta(days=1), after=STOPPED_AT - timedelta(days=1))
+    assert "(seen running at 2026-11-26 20:30 CET)" in report.rows[0].reason
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["the stop failed", "the stop was in another window", "no grace period"],
+)
+def test_no_grace_period_without_a_stop_that_finished_this_window(why: str) -> None:
+    now = THU_EVENING + timedelta(minutes=30)
+    if why == "the stop failed":
+        report = grace(now, status=OpStatus.FAILED)
+    elif why == "the stop was in another window":
+        report = grace(now, window="2026-11-25T18:00:00+00:00")
+    else:
+        report = grace(now, policy=load_policy("schedule:\n  gracePeriod: 0s\n"))
+    assert [a.kind for a in report.plan.actions] == ["stop_cluster"], why
