@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from ops.errors import ConfigError
 
@@ -212,6 +220,27 @@ def check_ncrontab(value: str) -> str:
     return value
 
 
+def check_queue_name(value: str) -> str:
+    """A Storage queue name: 3-63 lower-case letters, digits and single hyphens."""
+    if not re.match(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", value) or "--" in value:
+        raise ValueError("expected a queue name: 3-63 lower-case letters, digits and single hyphens")
+    return value
+
+
+def _check_aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("expected an ISO 8601 time with an offset, like 2026-11-26T19:05:00+00:00")
+    return value
+
+
+#: A timer trigger schedule (NCRONTAB or hh:mm:ss).
+Ncrontab = Annotated[str, AfterValidator(check_ncrontab)]
+#: A Storage queue name.
+QueueName = Annotated[str, AfterValidator(check_queue_name)]
+#: A test clock: empty (the real time) or an instant with an offset.
+PinnedClock = Annotated[datetime | None, BeforeValidator(_blank_to_none), AfterValidator(_check_aware)]
+
+
 #: Settings whose values are never shown in a problem (they hold account keys).
 _SECRET_SETTINGS = frozenset({"AzureWebJobsStorage"})
 _CONNECTION_KEYS = frozenset(
@@ -273,17 +302,12 @@ class ScheduleSettings(_Group):
     only; leave it empty in Azure, where the tick uses the real time.
     """
 
-    tick: str = Field("0 */5 * * * *", alias="SCHEDULE_TICK")
+    tick: Ncrontab = Field("0 */5 * * * *", alias="SCHEDULE_TICK")
     policy: OptionalStr = Field(None, alias="OPS_SCHEDULE_POLICY")
     protected_environments: CommaList = Field(
         ("prod", "production"), alias="OPS_SCHEDULE_PROTECTED_ENVIRONMENTS"
     )
-    now: Annotated[datetime | None, BeforeValidator(_blank_to_none)] = Field(None, alias="OPS_SCHEDULE_NOW")
-
-    @field_validator("tick")
-    @classmethod
-    def _check_ncrontab(cls, value: str) -> str:
-        return check_ncrontab(value)
+    now: PinnedClock = Field(None, alias="OPS_SCHEDULE_NOW")
 
     @field_validator("protected_environments")
     @classmethod
@@ -291,13 +315,6 @@ class ScheduleSettings(_Group):
         if not value:
             # A "," or blank list would protect nothing, so that prod could be stopped.
             raise ValueError("expected one or more environment names; an empty protected set is refused")
-        return value
-
-    @field_validator("now")
-    @classmethod
-    def _check_aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("expected an ISO 8601 time with an offset, like 2026-11-26T19:05:00+01:00")
         return value
 
 
@@ -316,9 +333,9 @@ class PurgeSettings(_Group):
     it while younger than ``OPS_PURGE_STOPPED_CLUSTER_MAX_AGE``.
     """
 
-    schedule: str = Field("0 0 3 * * *", alias="PURGE_SCHEDULE")
+    schedule: Ncrontab = Field("0 0 3 * * *", alias="PURGE_SCHEDULE")
     policy: OptionalStr = Field(None, alias="OPS_PURGE_POLICY")
-    queue: str = Field("purge-work", alias="OPS_PURGE_QUEUE")
+    queue: QueueName = Field("purge-work", alias="OPS_PURGE_QUEUE")
     batch_size: int = Field(20, ge=1, le=500, alias="OPS_PURGE_BATCH_SIZE")
     estimate_bytes: bool = Field(True, alias="OPS_PURGE_ESTIMATE_BYTES")
     snapshot_max_age: Duration = Field(
@@ -326,18 +343,6 @@ class PurgeSettings(_Group):
     )
     concurrency: int = Field(1, ge=1, le=1000, alias="OPS_PURGE_CONCURRENCY")
     stopped_cluster_max_age: Duration = Field(timedelta(days=14), alias="OPS_PURGE_STOPPED_CLUSTER_MAX_AGE")
-
-    @field_validator("schedule")
-    @classmethod
-    def _check_schedule(cls, value: str) -> str:
-        return check_ncrontab(value)
-
-    @field_validator("queue")
-    @classmethod
-    def _check_queue(cls, value: str) -> str:
-        if not re.match(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", value) or "--" in value:
-            raise ValueError("expected a queue name: 3-63 lower-case letters, digits and single hyphens")
-        return value
 
 
 class GateSettings(_Group):
@@ -348,15 +353,10 @@ class GateSettings(_Group):
     policy the gate acknowledges every push and gates nothing.
     """
 
-    sweep_schedule: str = Field("0 */1 * * * *", alias="GATE_SWEEP_SCHEDULE")
+    sweep_schedule: Ncrontab = Field("0 */1 * * * *", alias="GATE_SWEEP_SCHEDULE")
     policy: OptionalStr = Field(None, alias="OPS_GATE_POLICY")
     query_batch: int = Field(300, ge=1, le=1000, alias="OPS_GATE_QUERY_BATCH")
     sweep_limit: int = Field(5000, ge=1, le=100_000, alias="OPS_GATE_SWEEP_LIMIT")
-
-    @field_validator("sweep_schedule")
-    @classmethod
-    def _check_schedule(cls, value: str) -> str:
-        return check_ncrontab(value)
 
 
 class RunbookSettings(_Group):
@@ -364,15 +364,8 @@ class RunbookSettings(_Group):
     the background (202 with a status location), through the ``OPS_RUNBOOK_QUEUE`` queue,
     so that no HTTP call outlives the 230-second limit of the Functions front end."""
 
-    queue: str = Field("runbook-runs", alias="OPS_RUNBOOK_QUEUE")
+    queue: QueueName = Field("runbook-runs", alias="OPS_RUNBOOK_QUEUE")
     inline_actions: int = Field(50, ge=0, le=10_000, alias="OPS_RUNBOOK_INLINE_ACTIONS")
-
-    @field_validator("queue")
-    @classmethod
-    def _check_queue(cls, value: str) -> str:
-        if not re.match(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", value) or "--" in value:
-            raise ValueError("expected a queue name: 3-63 lower-case letters, digits and single hyphens")
-        return value
 
 
 class AuthSettings(_Group):
@@ -432,28 +425,9 @@ class RemediateSettings(_Group):
 
     policy: OptionalStr = Field(None, alias="OPS_REMEDIATE_POLICY")
     dedupe_ttl: Duration = Field(timedelta(days=2), gt=timedelta(0), alias="OPS_ALERT_DEDUPE_TTL")
-    watch_schedule: str = Field("0 */1 * * * *", alias="REMEDIATE_WATCH_SCHEDULE")
-    queue: str = Field("alert-work", alias="OPS_ALERT_QUEUE")
-    now: Annotated[datetime | None, BeforeValidator(_blank_to_none)] = Field(None, alias="OPS_REMEDIATE_NOW")
-
-    @field_validator("watch_schedule")
-    @classmethod
-    def _check_schedule(cls, value: str) -> str:
-        return check_ncrontab(value)
-
-    @field_validator("queue")
-    @classmethod
-    def _check_queue(cls, value: str) -> str:
-        if not re.match(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", value) or "--" in value:
-            raise ValueError("expected a queue name: 3-63 lower-case letters, digits and single hyphens")
-        return value
-
-    @field_validator("now")
-    @classmethod
-    def _check_aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("expected an ISO 8601 time with an offset, like 2026-11-26T19:05:00+00:00")
-        return value
+    watch_schedule: Ncrontab = Field("0 */1 * * * *", alias="REMEDIATE_WATCH_SCHEDULE")
+    queue: QueueName = Field("alert-work", alias="OPS_ALERT_QUEUE")
+    now: PinnedClock = Field(None, alias="OPS_REMEDIATE_NOW")
 
 
 class FailoverSettings(_Group):
@@ -464,20 +438,8 @@ class FailoverSettings(_Group):
     """
 
     policy: OptionalStr = Field(None, alias="OPS_FAILOVER_POLICY")
-    watch_schedule: str = Field("0 */1 * * * *", alias="FAILOVER_WATCH_SCHEDULE")
-    now: Annotated[datetime | None, BeforeValidator(_blank_to_none)] = Field(None, alias="OPS_FAILOVER_NOW")
-
-    @field_validator("watch_schedule")
-    @classmethod
-    def _check_schedule(cls, value: str) -> str:
-        return check_ncrontab(value)
-
-    @field_validator("now")
-    @classmethod
-    def _check_aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("expected an ISO 8601 time with an offset, like 2026-11-26T19:05:00+00:00")
-        return value
+    watch_schedule: Ncrontab = Field("0 */1 * * * *", alias="FAILOVER_WATCH_SCHEDULE")
+    now: PinnedClock = Field(None, alias="OPS_FAILOVER_NOW")
 
 
 class Settings(_Group):
