@@ -75,7 +75,7 @@ from tests.support.gate import (
     scanned,
     tag_target,
 )
-from tests.support.sandbox import connect_app, control, running_sandbox
+from tests.support.sandbox import connect_local_app, control, running_sandbox
 
 NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
 LONG_AGO = datetime.now(UTC) - timedelta(hours=2)
@@ -130,13 +130,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    settings = {
-        "OPS_STATE_PATH": str(tmp_path / "state.db"),
-        "OPS_DRY_RUN": "false",
-        "OPS_GATE_POLICY": POLICY,
-        "AzureWebJobsStorage": None,
-    }
-    connect_app(server, monkeypatch, settings)
+    connect_local_app(server, monkeypatch, tmp_path, {"OPS_GATE_POLICY": POLICY})
     control(server, "DELETE", "faults")
     with server.world.lock:
         server.world.published.clear()

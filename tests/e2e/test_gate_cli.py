@@ -27,7 +27,7 @@ from ops.cli import app as cli
 from ops.services import get_services
 from sandbox.server import SandboxServer
 from tests.support.gate import ESTATE, REGISTRY, push, scanned
-from tests.support.sandbox import connect_app, control, running_sandbox
+from tests.support.sandbox import connect_local_app, control, running_sandbox
 
 DEPLOYED = f"""
 gate:
@@ -57,13 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    settings = {
-        "OPS_STATE_PATH": str(tmp_path / "state.db"),
-        "OPS_DRY_RUN": "false",
-        "OPS_GATE_POLICY": DEPLOYED,
-        "AzureWebJobsStorage": None,
-    }
-    connect_app(server, monkeypatch, settings)
+    connect_local_app(server, monkeypatch, tmp_path, {"OPS_GATE_POLICY": DEPLOYED})
     control(server, "DELETE", "faults")
     return server
 

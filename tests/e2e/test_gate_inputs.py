@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from ops.cli import app as cli
 from sandbox.server import SandboxServer
 from tests.support.gate import ESTATE, QUARANTINING, REGISTRY, audit, manifest, push
-from tests.support.sandbox import connect_app, control, running_sandbox
+from tests.support.sandbox import connect_local_app, control, running_sandbox
 
 POLICY = f"""
 gate:
@@ -44,13 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    settings = {
-        "OPS_STATE_PATH": str(tmp_path / "state.db"),
-        "OPS_DRY_RUN": "false",
-        "OPS_GATE_POLICY": POLICY,
-        "AzureWebJobsStorage": None,
-    }
-    connect_app(server, monkeypatch, settings)
+    connect_local_app(server, monkeypatch, tmp_path, {"OPS_GATE_POLICY": POLICY})
     control(server, "DELETE", "requests")
     return server
 

@@ -22,7 +22,7 @@ from ops.cli import app as cli
 from ops.services import reset_services
 from sandbox.server import SandboxServer
 from tests.support.gate import ESTATE, QUARANTINING, REGISTRY, push
-from tests.support.sandbox import connect_app, running_sandbox
+from tests.support.sandbox import connect_local_app, running_sandbox
 
 POLICY = f"""
 gate:
@@ -44,15 +44,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    settings = {
-        "OPS_STATE_PATH": str(tmp_path / "state.db"),
-        "OPS_DRY_RUN": "false",
-        "OPS_GATE_POLICY": POLICY,
-        "OPS_PURGE_POLICY": PURGE_POLICY,
-        "OPS_LOG_LEVEL": None,
-        "AzureWebJobsStorage": None,
-    }
-    connect_app(server, monkeypatch, settings)
+    connect_local_app(
+        server,
+        monkeypatch,
+        tmp_path,
+        {"OPS_GATE_POLICY": POLICY, "OPS_PURGE_POLICY": PURGE_POLICY, "OPS_LOG_LEVEL": None},
+    )
     reset_services()
     return server
 

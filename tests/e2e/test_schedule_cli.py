@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 from ops.cli import app as cli
 from ops.services import get_services
 from sandbox.server import SandboxServer
-from tests.support.sandbox import SUBSCRIPTION, connect_app, running_sandbox
+from tests.support.sandbox import SUBSCRIPTION, connect_local_app, running_sandbox
 
 BERLIN = ZoneInfo("Europe/Berlin")
 EVENING = datetime(2026, 11, 26, 19, 5, tzinfo=BERLIN)  # a Thursday
@@ -67,13 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    settings = {
-        "OPS_STATE_PATH": str(tmp_path / "state.db"),
-        "OPS_DRY_RUN": "false",
-        "OPS_SCHEDULE_NOW": EVENING.isoformat(),
-        "AzureWebJobsStorage": None,
-    }
-    connect_app(server, monkeypatch, settings)
+    connect_local_app(server, monkeypatch, tmp_path, {"OPS_SCHEDULE_NOW": EVENING.isoformat()})
     return server
 
 

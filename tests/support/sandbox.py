@@ -144,6 +144,23 @@ def connect_app(
     return env
 
 
+def connect_local_app(
+    server: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings: Mapping[str, str | None] | None = None,
+) -> dict[str, str]:
+    """Aim the app at ``server`` as the CLI runs on a workstation, applying for real: state in
+    ``tmp_path/state.db``, ``OPS_DRY_RUN=false`` and no Storage account (``AzureWebJobsStorage``
+    unset); ``settings`` come on top (see ``connect_app``). Returns the env-file contract."""
+    local: dict[str, str | None] = {
+        "OPS_STATE_PATH": str(tmp_path / "state.db"),
+        "OPS_DRY_RUN": "false",
+        "AzureWebJobsStorage": None,
+    }
+    return connect_app(server, monkeypatch, {**local, **(settings or {})})
+
+
 @contextlib.contextmanager
 def app_sandbox(
     estate: dict[str, Any] | str | Path,
