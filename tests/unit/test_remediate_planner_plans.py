@@ -67,6 +67,37 @@ def shown(plan: Plan) -> dict[str, Any]:
     }
 
 
+def raised(
+    before: int,
+    after: int,
+    nodes: int,
+    vcpus: int,
+    *,
+    pool: str = "user",
+    pending: int = 8,
+    ips_before: int | None = 1,
+    ips: int | None = None,
+) -> tuple[str, str, dict[str, Any]]:
+    """The action raising ``pool``'s maxCount ``before`` → ``after``, word for word (every number given, none derived)."""
+    params: dict[str, Any] = {
+        "etag": "e1",
+        "pool": pool,
+        "maxCount": after,
+        "addedNodes": nodes,
+        "addedVcpus": vcpus,
+        "before": {"maxCount": before}
+        if ips_before is None
+        else {"maxCount": before, "managedOutboundIPs": ips_before},
+    }
+    if ips is not None:
+        params["managedOutboundIPs"] = ips
+    reason = (
+        f"autoscaler: {pending} pod(s) Unschedulable, {pool} at maxCount {before}; "
+        f"raise maxCount {before} → {after} (+{nodes} node(s), +{vcpus} vCPUs)"
+    )
+    return ("aks.update_max_count", reason, params)
+
+
 def snat_scenarios() -> dict[str, tuple[dict[str, Any], SnatSignal, dict[str, Any]]]:
     return {
         "snat-dynamic-to-explicit": (dict(), snat_signal(1500, 1024), {}),
@@ -621,40 +652,12 @@ SNAT_EXPECTED: dict[str, dict[str, Any]] = {
 
 MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
     "raise-by-step": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount "
-                "4 → 6 (+2 node(s), +8 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 6,
-                    "addedNodes": 2,
-                    "addedVcpus": 8,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 6, 2, 8)],
         "protected": [],
         "notes": [],
     },
     "cut-by-subnet": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount "
-                "4 → 5 (+1 node(s), +4 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 5,
-                    "addedNodes": 1,
-                    "addedVcpus": 4,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 5, 1, 4)],
         "protected": [],
         "notes": [
             "cut: +1 instead of +2; subnet: 51 of 251 addresses free in aks, 31 per "
@@ -681,21 +684,7 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "notes": [],
     },
     "managed-vnet-unknown-vm": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; "
-                "raise maxCount 4 → 6 (+2 node(s), +0 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 6,
-                    "addedNodes": 2,
-                    "addedVcpus": 0,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 6, 2, 0)],
         "protected": [],
         "notes": [
             "subnet: user uses the AKS-managed virtual network; not checked",
@@ -710,21 +699,7 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "notes": [],
     },
     "quota-cores-cut": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise "
-                "maxCount 4 → 5 (+1 node(s), +4 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 5,
-                    "addedNodes": 1,
-                    "addedVcpus": 4,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 5, 1, 4)],
         "protected": [],
         "notes": ["cut: +1 instead of +2; quota: 4 of 100 cores vCPUs free, 4 a node"],
     },
@@ -737,21 +712,7 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "notes": [],
     },
     "daily-nodes": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 "
-                "→ 5 (+1 node(s), +4 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 5,
-                    "addedNodes": 1,
-                    "addedVcpus": 4,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 5, 1, 4)],
         "protected": [],
         "notes": ["cut: +1 instead of +2; daily budget: 0 of 1 nodes added today"],
     },
@@ -763,79 +724,22 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "notes": [],
     },
     "ceiling": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 "
-                "(+1 node(s), +4 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 5,
-                    "addedNodes": 1,
-                    "addedVcpus": 4,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 5, 1, 4)],
         "protected": [],
         "notes": ["cut: +1 instead of +2; ceiling: maxCountCeiling 5"],
     },
     "status-only": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 2 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 "
-                "→ 6 (+2 node(s), +8 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 6,
-                    "addedNodes": 2,
-                    "addedVcpus": 8,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 6, 2, 8, pending=2)],
         "protected": [],
         "notes": [],
     },
     "snat-adds-ips": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount "
-                "4 → 8 (+4 node(s), +16 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 8,
-                    "addedNodes": 4,
-                    "addedVcpus": 16,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                    "managedOutboundIPs": 2,
-                },
-            )
-        ],
+        "actions": [raised(4, 8, 4, 16, ips=2)],
         "protected": [],
         "notes": ["snat: 7000 ports x 11 nodes needs 2 outbound IPs (has 1); added in the same change"],
     },
     "snat-cut": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → "
-                "6 (+2 node(s), +8 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 6,
-                    "addedNodes": 2,
-                    "addedVcpus": 8,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 6, 2, 8)],
         "protected": [],
         "notes": ["cut: maxCount 6, the most the SNAT port budget allows"],
     },
@@ -849,21 +753,7 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "notes": [],
     },
     "two-limits": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 "
-                "→ 6 (+2 node(s), +8 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 6,
-                    "addedNodes": 2,
-                    "addedVcpus": 8,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 6, 2, 8)],
         "protected": [],
         "notes": [
             "limit: quota: 12 of 100 cores vCPUs free, 4 a node allows 3",
@@ -883,21 +773,7 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "notes": [],
     },
     "users-first": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, zuser at maxCount 2; raise maxCount "
-                "2 → 4 (+2 node(s), +8 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "zuser",
-                    "maxCount": 4,
-                    "addedNodes": 2,
-                    "addedVcpus": 8,
-                    "before": {"maxCount": 2, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(2, 4, 2, 8, pool="zuser")],
         "protected": [],
         "notes": ["subnet: zuser uses the AKS-managed virtual network; not checked"],
     },
@@ -907,40 +783,12 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "notes": [],
     },
     "named-pool": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 6 (+2 "
-                "node(s), +8 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 6,
-                    "addedNodes": 2,
-                    "addedVcpus": 8,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 6, 2, 8)],
         "protected": [],
         "notes": [],
     },
     "overlay-cut-by-subnet": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 (+1 "
-                "node(s), +4 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 5,
-                    "addedNodes": 1,
-                    "addedVcpus": 4,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 5, 1, 4)],
         "protected": [],
         "notes": [
             "cut: +1 instead of +2; subnet: 1 of 251 addresses free in aks, 1 per node (node IP "
@@ -948,80 +796,22 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         ],
     },
     "snat-adds-ips-up-to-the-ceiling": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 8 (+4 "
-                "node(s), +16 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 8,
-                    "addedNodes": 4,
-                    "addedVcpus": 16,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                    "managedOutboundIPs": 2,
-                },
-            )
-        ],
+        "actions": [raised(4, 8, 4, 16, ips=2)],
         "protected": [],
         "notes": ["snat: 7000 ports x 11 nodes needs 2 outbound IPs (has 1); added in the same change"],
     },
     "snat-cut-at-the-ip-ceiling": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 15 (+11 "
-                "node(s), +44 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 15,
-                    "addedNodes": 11,
-                    "addedVcpus": 44,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                    "managedOutboundIPs": 2,
-                },
-            )
-        ],
+        "actions": [raised(4, 15, 11, 44, ips=2)],
         "protected": [],
         "notes": ["cut: maxCount 15, the most the SNAT port budget allows"],
     },
     "ports-fit-after-the-raise": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 8 (+4 "
-                "node(s), +16 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 8,
-                    "addedNodes": 4,
-                    "addedVcpus": 16,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 8, 4, 16)],
         "protected": [],
         "notes": [],
     },
     "a-second-limit-of-one": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 (+1 "
-                "node(s), +4 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 5,
-                    "addedNodes": 1,
-                    "addedVcpus": 4,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 5, 1, 4)],
         "protected": [],
         "notes": [
             "limit: subnet: 40 of 2000 addresses free in aks, 31 per node (flat Azure CNI: maxPods "
@@ -1030,21 +820,7 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         ],
     },
     "the-pool-ceiling": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 999; raise maxCount 999 → 1000 "
-                "(+1 node(s), +4 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 1000,
-                    "addedNodes": 1,
-                    "addedVcpus": 4,
-                    "before": {"maxCount": 999, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(999, 1000, 1, 4)],
         "protected": [],
         "notes": [
             "subnet: user uses the AKS-managed virtual network; not checked",
@@ -1053,21 +829,7 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         ],
     },
     "the-cluster-ceiling": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 (+1 "
-                "node(s), +4 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 5,
-                    "addedNodes": 1,
-                    "addedVcpus": 4,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 5, 1, 4)],
         "protected": [],
         "notes": [
             "subnet: user uses the AKS-managed virtual network; not checked",
@@ -1087,21 +849,7 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "notes": [],
     },
     "a-tie-goes-to-the-first-limit": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 5 (+1 "
-                "node(s), +4 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 5,
-                    "addedNodes": 1,
-                    "addedVcpus": 4,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                },
-            )
-        ],
+        "actions": [raised(4, 5, 1, 4)],
         "protected": [],
         "notes": [
             "limit: quota: 5 of 100 cores vCPUs free, 4 a node allows 1",
@@ -1119,22 +867,7 @@ MAX_COUNT_EXPECTED: dict[str, dict[str, Any]] = {
         "notes": [],
     },
     "other-autoscaled-pools-keep-their-max": {
-        "actions": [
-            (
-                "aks.update_max_count",
-                "autoscaler: 8 pod(s) Unschedulable, user at maxCount 4; raise maxCount 4 → 8 (+4 "
-                "node(s), +16 vCPUs)",
-                {
-                    "etag": "e1",
-                    "pool": "user",
-                    "maxCount": 8,
-                    "addedNodes": 4,
-                    "addedVcpus": 16,
-                    "before": {"maxCount": 4, "managedOutboundIPs": 1},
-                    "managedOutboundIPs": 2,
-                },
-            )
-        ],
+        "actions": [raised(4, 8, 4, 16, ips=2)],
         "protected": [],
         "notes": [
             "subnet: user uses the AKS-managed virtual network; not checked",
