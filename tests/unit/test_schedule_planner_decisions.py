@@ -65,6 +65,20 @@ def down(name: str, mode: str = "User") -> ObservedPool:
     return ObservedPool(name, mode, PoolScale(0), power_state="Stopped", provisioning_state="Failed")
 
 
+def to_zero(pool: str, count: int, *, attempt: int) -> tuple[str, str, dict[str, Any]]:
+    """The action scaling aks-staging's User pool ``pool`` (``count`` nodes, no autoscaler) to zero."""
+    save = {
+        "name": pool,
+        "mode": "User",
+        "scale": {"count": count, "enableAutoScaling": False, "minCount": None, "maxCount": None},
+    }
+    return (
+        "scale_pool_to_zero",
+        f"aks-staging/agentPools/{pool}",
+        {"attempt": attempt, "pool": pool, "save": save},
+    )
+
+
 def scenarios() -> dict[str, tuple[Any, Any, Any]]:
     found: dict[str, tuple[Any, Any, Any]] = {}
     # fallback: two user pools to restore (system is back), by name; one running at the wrong scale
@@ -449,21 +463,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "Europe/Berlin)",
             "nodeHoursSavedPerWeek": 773.5,
         },
-        "actions": [
-            (
-                "scale_pool_to_zero",
-                "aks-staging/agentPools/batch",
-                {
-                    "attempt": 1,
-                    "pool": "batch",
-                    "save": {
-                        "name": "batch",
-                        "mode": "User",
-                        "scale": {"count": 4, "enableAutoScaling": False, "minCount": None, "maxCount": None},
-                    },
-                },
-            )
-        ],
+        "actions": [to_zero("batch", 4, attempt=1)],
         "skipped": [],
     },
     "pools-busy-and-zero-in-the-morning": {
@@ -591,21 +591,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "Europe/Berlin)",
             "nodeHoursSavedPerWeek": 331.5,
         },
-        "actions": [
-            (
-                "scale_pool_to_zero",
-                "aks-staging/agentPools/apps",
-                {
-                    "attempt": 1,
-                    "pool": "apps",
-                    "save": {
-                        "name": "apps",
-                        "mode": "User",
-                        "scale": {"count": 3, "enableAutoScaling": False, "minCount": None, "maxCount": None},
-                    },
-                },
-            )
-        ],
+        "actions": [to_zero("apps", 3, attempt=1)],
         "skipped": [],
     },
     "pool-deleted-is-not-recreated": {
@@ -642,21 +628,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "07:30-19:00 Europe/Berlin); 1 more pool(s) wait their turn",
             "nodeHoursSavedPerWeek": 773.5,
         },
-        "actions": [
-            (
-                "scale_pool_to_zero",
-                "aks-staging/agentPools/batch",
-                {
-                    "attempt": 1,
-                    "pool": "batch",
-                    "save": {
-                        "name": "batch",
-                        "mode": "User",
-                        "scale": {"count": 4, "enableAutoScaling": False, "minCount": None, "maxCount": None},
-                    },
-                },
-            )
-        ],
+        "actions": [to_zero("batch", 4, attempt=1)],
         "skipped": [],
     },
     "pools-all-backing-off": {
