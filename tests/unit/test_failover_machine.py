@@ -52,36 +52,10 @@ from ops.failover.machine import (
     plan_traffic,
 )
 from ops.plan import Guard, Plan, make_key
-from tests.unit.test_failover_policy import NOW, SUB, policy, stamp_doc, validate_policy
+from tests.unit.test_failover_policy import NOW, SUB, policy, three_regions
 
 STAMP = policy().stamps[0]
 TRANSITION = "3:failing-over"
-
-
-def three_regions() -> Any:
-    return validate_policy(
-        {
-            "stamps": [
-                stamp_doc(
-                    regions=["eastus2", "westus2", "centralus"],
-                    registry={
-                        **stamp_doc()["registry"],
-                        "replications": {"eastus2": "a", "westus2": "b", "centralus": "c"},
-                    },
-                    pointer={
-                        **stamp_doc()["pointer"],
-                        "endpoints": {"eastus2": "a", "westus2": "b", "centralus": "c"},
-                    },
-                    clusters={
-                        "eastus2": f"{SUB}/r/providers/M/c/a",
-                        "westus2": f"{SUB}/r/providers/M/c/b",
-                        "centralus": f"{SUB}/r/providers/M/c/c",
-                    },
-                    traffic={},
-                )
-            ]
-        }
-    )
 
 
 # -- stored state ---------------------------------------------------------------------------

@@ -153,8 +153,9 @@ def test_region_is_healthy_only_when_every_source_resolves() -> None:
     assert not health.impaired and health.healthy_since == NOW + timedelta(minutes=7)
 
 
-def test_decisions() -> None:
-    p = validate_policy(
+def three_regions() -> Any:
+    """A one-stamp policy over eastus2, westus2 and centralus."""
+    return validate_policy(
         {
             "stamps": [
                 stamp_doc(
@@ -177,6 +178,10 @@ def test_decisions() -> None:
             ]
         }
     )
+
+
+def test_decisions() -> None:
+    p = three_regions()
     stamp = p.stamps[0]
     state = StampState()
     assert decide(stamp, p, state, set(), NOW).kind == "none"
