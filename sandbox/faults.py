@@ -272,21 +272,17 @@ class Faults:
 
     def take_lro_failure(self, service: str, method: str, path: str) -> Fault | None:
         """The ``lro_failure`` fault that applies to an operation starting now, if any."""
-        with self.world.lock:
-            for fault in list(self.world.faults):
-                if fault.kind != "lro_failure" or not fault.matches(service, method, path):
-                    continue
-                if fault.rate < 1 and self._rng.random() >= fault.rate:
-                    continue
-                self._consume(fault)
-                return fault
-        return None
+        return self._take("lro_failure", service, method, path)
 
     def take_concurrent_write(self, service: str, method: str, path: str) -> Fault | None:
         """The ``concurrent_write`` fault that lands another writer's change before this write."""
+        return self._take("concurrent_write", service, method, path)
+
+    def _take(self, kind: str, service: str, method: str, path: str) -> Fault | None:
+        """The first fault of ``kind`` matching the request that fires (by its rate), consumed."""
         with self.world.lock:
             for fault in list(self.world.faults):
-                if fault.kind != "concurrent_write" or not fault.matches(service, method, path):
+                if fault.kind != kind or not fault.matches(service, method, path):
                     continue
                 if fault.rate < 1 and self._rng.random() >= fault.rate:
                     continue
