@@ -485,16 +485,24 @@ def resolve_open_claims(
     may apply it again. An entry that cannot be verified stays open. Call it when the
     scope starts again and before it plans, while no other attempt of it runs.
     Verifier errors propagate: the caller retries later.
+
+    Actions that were in flight are verified before those only planned: a dead run's
+    request may still land while this runs, and its effect can remove planned targets
+    too (ACR deletes a manifest's referrers with it). Verified in that order, a planned
+    target is never found present, forgotten, and then removed with a parent that is
+    found gone a moment later, which would leave that removal without a record.
     """
     prefix = f"{capability}/" if scope is None else open_key(capability, scope, "")
     resolved: list[Outcome] = []
+    entries = []
     for entry in store.list_records(_OPEN, prefix=prefix):
         value = entry.value
         if older_than is not None and datetime.fromisoformat(str(value.get("at"))) >= older_than:
             continue
         action = action_of(value)
         claim = store.get_record(_CLAIMS, action.key)
-        planned = value.get("status") == "planned" and claim is None
+        entries.append((value.get("status") == "planned" and claim is None, entry, action, claim))
+    for planned, entry, action, claim in sorted(entries, key=lambda row: row[0]):
         if not planned and (
             claim is None
             or claim.value.get("status") == "done"

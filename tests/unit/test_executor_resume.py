@@ -24,7 +24,9 @@ Cases:
   cannot tell, or a takeover lost) leaves no open entry of ours; through a crash, the unnamed
   scope keeps its open entry, and a stale claim of our own scope is taken over (the claim now
   ours) and kept open; a stop given to the call or in the policy stops the run before any
-  attempt; an open entry that cannot be forgotten changes no outcome.
+  attempt; an open entry that cannot be forgotten changes no outcome; entries in flight are
+  verified before planned ones, so a dead run's delete that lands while resolving (taking a
+  referrer with it) leaves a record for the referrer too, whichever entry is listed first.
 """
 
 from __future__ import annotations
@@ -542,3 +544,28 @@ def test_an_open_entry_that_cannot_be_forgotten_changes_no_outcome(tmp_path: Pat
     )
     assert (outcome.status, outcome.detail) == (Status.APPLIED, "")
     assert len(store.list_records(OPEN)) == 1  # resolved (or pruned) later
+
+
+def test_in_flight_entries_are_verified_before_planned_ones(store: SqliteStateStore) -> None:
+    parent = delete("reg/a@parent", digest="parent")
+    # A planned referrer whose open entry is listed before the parent's.
+    child = next(
+        a
+        for a in (delete(f"reg/a@sig{i}", digest=f"sig{i}") for i in range(100))
+        if open_key("purge", "run-1", a.key) < open_key("purge", "run-1", parent.key)
+    )
+    leave_open(store, parent)
+    leave_open(store, child, planned=True, claimed=False)
+    present = {"parent", child.params["digest"]}
+
+    def verify(action: Action) -> bool:
+        if action.params["digest"] == "parent":  # the dead run's request lands now, with its referrer
+            present.clear()
+        return action.params["digest"] not in present
+
+    assert sorted(resolve(store, verify)) == sorted(
+        [(parent.target, Status.ALREADY_DONE, RESUMED), (child.target, Status.ALREADY_DONE, GONE)]
+    )
+    assert sorted((target, status) for target, status, _, _ in audit(store)) == sorted(
+        [(parent.target, "applied"), (child.target, "already_done")]
+    )
