@@ -27,11 +27,10 @@ from typing import Any
 import pytest
 
 import function_app
-from ops.triggers.invoking import invoke_function
 from sandbox.server import SandboxServer
 from tests.support.alerts import EXAMPLE_POLICY, autoscaler_alert, invoke_alert, snat_alert, webhook_request
 from tests.support.entra import mint
-from tests.support.remediate import RG, lb_id, remediate_estate
+from tests.support.remediate import RG, invoke_runbook, lb_id, remediate_estate
 from tests.support.sandbox import SUBSCRIPTION, app_sandbox, arm_client, control
 
 
@@ -50,19 +49,6 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxS
 def post(server: SandboxServer, body: Any) -> Any:
     bearer = mint(server, roles=["ActionGroupsSecureWebhook"], app=True)
     return invoke_alert(webhook_request(body, bearer))
-
-
-def runbook(server: SandboxServer, method: str, name: str, params: dict[str, str], body: Any = None) -> Any:
-    token = mint(server, roles=["Ops.Read", "Ops.Operate"])
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    request = {
-        "method": method,
-        "url": f"http://localhost:7071/api/runbooks/{name}?{query}",
-        "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        "params": params,
-        "body": body,
-    }
-    return invoke_function(function_app.app, "runbook", request).to_dict()["result"]
 
 
 def another_writer(server: SandboxServer, cluster: str, change: dict[str, Any]) -> None:
@@ -126,19 +112,19 @@ def test_autoscaler_alert_keeps_the_other_writers_pool_change(server: SandboxSer
 
 
 def test_runbook_refuses_a_plan_changed_by_a_concurrent_write(server: SandboxServer) -> None:
-    planned = runbook(server, "GET", "remediate-autoscaler", {"cluster": "aks-scale"})
+    planned = invoke_runbook(server, "GET", "remediate-autoscaler", {"cluster": "aks-scale"})
     assert planned["status"] == 200, planned
     another_writer(server, "aks-scale", {"tags": {"owner": "capacity-team"}})
     request = {"params": {"cluster": "aks-scale"}, "planDigest": planned["body"]["planDigest"]}
     # The reviewed plan is still the plan when the POST starts; the other write lands
     # between the app's GET and its PUT, and the plan made again on the fresh cluster is
     # not the one reviewed (its eTag differs).
-    raced = runbook(server, "POST", "remediate-autoscaler", {}, request)
+    raced = invoke_runbook(server, "POST", "remediate-autoscaler", {}, request)
     assert raced["status"] == 409, raced
     assert puts(server, "aks-scale") == [412]
     fresh = raced["body"]["planDigest"]
     assert fresh != planned["body"]["planDigest"]
-    applied = runbook(
+    applied = invoke_runbook(
         server, "POST", "remediate-autoscaler", {}, {"params": {"cluster": "aks-scale"}, "planDigest": fresh}
     )
     assert applied["status"] == 200 and applied["body"]["run"]["status"] == "succeeded", applied

@@ -13,16 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import function_app
-from ops.triggers.invoking import invoke_function
 from sandbox.server import SandboxServer
 from tests.support.alerts import EXAMPLE_POLICY
-from tests.support.entra import mint
-from tests.support.remediate import remediate_estate
+from tests.support.remediate import invoke_runbook, remediate_estate
 from tests.support.sandbox import SUBSCRIPTION, app_sandbox
 
 
@@ -37,25 +33,12 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxS
         yield running
 
 
-def call(server: SandboxServer, method: str, name: str, params: dict[str, str], body: Any = None) -> Any:
-    token = mint(server, roles=["Ops.Read", "Ops.Operate"])
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    request = {
-        "method": method,
-        "url": f"http://localhost:7071/api/runbooks/{name}?{query}",
-        "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        "params": params,
-        "body": body,
-    }
-    return invoke_function(function_app.app, "runbook", request).to_dict()["result"]
-
-
 def test_autoscaler_runbook_plans_then_applies(server: SandboxServer) -> None:
-    planned = call(server, "GET", "remediate-autoscaler", {"cluster": "aks-scale"})
+    planned = invoke_runbook(server, "GET", "remediate-autoscaler", {"cluster": "aks-scale"})
     assert planned["status"] == 200, planned
     plan = planned["body"]["plan"]
     assert plan["actions"][0]["params"]["maxCount"] == 5
-    applied = call(
+    applied = invoke_runbook(
         server,
         "POST",
         "remediate-autoscaler",
@@ -70,17 +53,17 @@ def test_autoscaler_runbook_plans_then_applies(server: SandboxServer) -> None:
 
 
 def test_autoscaler_runbook_refused_by_the_subnet(server: SandboxServer) -> None:
-    planned = call(server, "GET", "remediate-autoscaler", {"cluster": "aks-tight"})
+    planned = invoke_runbook(server, "GET", "remediate-autoscaler", {"cluster": "aks-tight"})
     assert planned["status"] == 200 and not planned["body"]["plan"]["actions"]
     assert planned["body"]["plan"]["protected"][0]["reason"].startswith("subnet:")
     body = {"params": {"cluster": "aks-tight"}, "planDigest": planned["body"]["planDigest"]}
-    refused = call(server, "POST", "remediate-autoscaler", {}, body)
+    refused = invoke_runbook(server, "POST", "remediate-autoscaler", {}, body)
     assert refused["status"] == 422, refused
     assert "InsufficientSubnetSize" in str(refused["body"])
 
 
 def test_snat_runbook_plans_for_the_clusters_load_balancer(server: SandboxServer) -> None:
-    planned = call(server, "GET", "remediate-snat", {"cluster": "aks-snat"})
+    planned = invoke_runbook(server, "GET", "remediate-snat", {"cluster": "aks-snat"})
     assert planned["status"] == 200, planned
     params = planned["body"]["plan"]["actions"][0]["params"]
     assert (params["allocatedOutboundPorts"], params["managedOutboundIPs"]) == (10000, 2)

@@ -17,9 +17,13 @@ alerts name.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tests.support.entra import mint
 from tests.support.sandbox import SUBSCRIPTION
+
+if TYPE_CHECKING:
+    from sandbox.server import SandboxServer
 
 RG = "rg-aks"
 REGION = "eastus2"
@@ -146,3 +150,23 @@ def remediate_estate(**changes: Any) -> dict[str, Any]:
     estate = copy.deepcopy(REMEDIATE_ESTATE)
     estate.update(copy.deepcopy(changes))
     return estate
+
+
+def invoke_runbook(
+    server: SandboxServer, method: str, name: str, params: dict[str, str], body: Any = None
+) -> Any:
+    """The ``runbook`` function's result ``{"status", "body"}`` for ``method`` on runbook ``name``,
+    called by an operator (Ops.Read and Ops.Operate) of ``server``'s tenant."""
+    import function_app
+    from ops.triggers.invoking import invoke_function
+
+    token = mint(server, roles=["Ops.Read", "Ops.Operate"])
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    request = {
+        "method": method,
+        "url": f"http://localhost:7071/api/runbooks/{name}?{query}",
+        "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        "params": params,
+        "body": body,
+    }
+    return invoke_function(function_app.app, "runbook", request).to_dict()["result"]
