@@ -40,9 +40,9 @@ from ops.alerts.webhook import AlertWebhook
 from ops.errors import TransientError
 from ops.state.sqlite import SqliteStateStore
 from sandbox.server import SandboxServer
-from tests.support.alerts import EXAMPLE_POLICY, autoscaler_alert, invoke_alert, snat_alert, webhook_request
+from tests.support.alerts import autoscaler_alert, invoke_alert, snat_alert, webhook_request
 from tests.support.entra import mint
-from tests.support.remediate import RG, lb_id, natgw_id, remediate_estate
+from tests.support.remediate import RG, lb_id, natgw_id, remediate_estate, remediate_settings
 from tests.support.sandbox import SUBSCRIPTION, app_sandbox, arm_client, control
 
 WEBHOOK_ROLE = "ActionGroupsSecureWebhook"
@@ -50,12 +50,7 @@ WEBHOOK_ROLE = "ActionGroupsSecureWebhook"
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    settings = {
-        "OPS_SUBSCRIPTIONS": SUBSCRIPTION,
-        "OPS_STATE_PATH": str(tmp_path / "state.db"),
-        "OPS_DRY_RUN": "false",
-        "OPS_REMEDIATE_POLICY": str(EXAMPLE_POLICY),
-    }
+    settings = remediate_settings(tmp_path, OPS_DRY_RUN="false")
     with app_sandbox(remediate_estate(), tmp_path / "sandbox", monkeypatch, settings) as running:
         yield running
 

@@ -17,18 +17,13 @@ from pathlib import Path
 import pytest
 
 from sandbox.server import SandboxServer
-from tests.support.alerts import EXAMPLE_POLICY
-from tests.support.remediate import invoke_runbook, remediate_estate
-from tests.support.sandbox import SUBSCRIPTION, app_sandbox
+from tests.support.remediate import invoke_runbook, remediate_estate, remediate_settings
+from tests.support.sandbox import app_sandbox
 
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    settings = {
-        "OPS_SUBSCRIPTIONS": SUBSCRIPTION,
-        "OPS_STATE_PATH": str(tmp_path / "state.db"),
-        "OPS_REMEDIATE_POLICY": str(EXAMPLE_POLICY),
-    }
+    settings = remediate_settings(tmp_path)
     with app_sandbox(remediate_estate(), tmp_path / "sandbox", monkeypatch, settings) as running:
         yield running
 

@@ -29,9 +29,9 @@ from ops.remediate.records import HISTORY_TABLE, read_record
 from ops.services import get_services, reset_services
 from ops.triggers.invoking import invoke_function
 from sandbox.server import SandboxServer
-from tests.support.alerts import EXAMPLE_POLICY, autoscaler_alert, invoke_alert, snat_alert, webhook_request
+from tests.support.alerts import autoscaler_alert, invoke_alert, snat_alert, webhook_request
 from tests.support.entra import mint
-from tests.support.remediate import RG, cluster_id, lb_id, remediate_estate
+from tests.support.remediate import RG, cluster_id, lb_id, remediate_estate, remediate_settings
 from tests.support.sandbox import SUBSCRIPTION, app_sandbox, arm_client, control
 
 TIMER = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": False}
@@ -39,12 +39,7 @@ TIMER = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": 
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    settings = {
-        "OPS_SUBSCRIPTIONS": SUBSCRIPTION,
-        "OPS_STATE_PATH": str(tmp_path / "state.db"),
-        "OPS_DRY_RUN": "false",
-        "OPS_REMEDIATE_POLICY": str(EXAMPLE_POLICY),
-    }
+    settings = remediate_settings(tmp_path, OPS_DRY_RUN="false")
     # Operations take a minute of sandbox time: they end when a test moves the clock.
     estate = remediate_estate(settings={"lroSeconds": 60})
     with app_sandbox(estate, tmp_path / "sandbox", monkeypatch, settings) as running:

@@ -17,8 +17,10 @@ alerts name.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.support.alerts import EXAMPLE_POLICY
 from tests.support.entra import mint
 from tests.support.sandbox import SUBSCRIPTION
 
@@ -170,3 +172,14 @@ def invoke_runbook(
         "body": body,
     }
     return invoke_function(function_app.app, "runbook", request).to_dict()["result"]
+
+
+def remediate_settings(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The app's settings over this estate: its subscription, state in ``tmp_path/state.db``
+    and the example remediation policy; ``extra`` settings on top."""
+    return {
+        "OPS_SUBSCRIPTIONS": SUBSCRIPTION,
+        "OPS_STATE_PATH": str(tmp_path / "state.db"),
+        "OPS_REMEDIATE_POLICY": str(EXAMPLE_POLICY),
+        **extra,
+    }
