@@ -59,6 +59,9 @@ NOT_ATTEMPTED = "not attempted"
 INTERRUPTED = f"{NOT_ATTEMPTED}: interrupted"
 RESUMED = "applied by an interrupted attempt; recorded when resumed"
 GONE = "already gone when an interrupted attempt was resumed"
+#: An open entry whose action was in flight when its run died and was not in place when
+#: resumed: that request may still land, so the entry is kept until the attempt ends.
+UNCONFIRMED = "unconfirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,6 +494,13 @@ def resolve_open_claims(
     too (ACR deletes a manifest's referrers with it). Verified in that order, a planned
     target is never found present, forgotten, and then removed with a parent that is
     found gone a moment later, which would leave that removal without a record.
+
+    For the same reason, an in-flight action found not in place is not forgotten when a
+    ``scope`` is named: its claim is released, but its entry stays open, marked
+    ``unconfirmed``, because the dead run's request may land after this check. Should it
+    land before the attempt lists the target, the new plan no longer contains it and no
+    run would record it; :func:`settle_unconfirmed`, called when the attempt has applied
+    its plan, verifies the entry again and records it then.
     """
     prefix = f"{capability}/" if scope is None else open_key(capability, scope, "")
     resolved: list[Outcome] = []
@@ -503,7 +513,8 @@ def resolve_open_claims(
         claim = store.get_record(_CLAIMS, action.key)
         entries.append((value.get("status") == "planned" and claim is None, entry, action, claim))
     for planned, entry, action, claim in sorted(entries, key=lambda row: row[0]):
-        if not planned and (
+        unconfirmed = entry.value.get("status") == UNCONFIRMED and claim is None
+        if not (planned or unconfirmed) and (
             claim is None
             or claim.value.get("status") == "done"
             or open_key_of(claim.value, action.key) != entry.key
@@ -520,11 +531,59 @@ def resolve_open_claims(
             record_effect(store, action, capability=capability, status=status, attempts=0, note=note, at=now)
             resolved.append(Outcome(action, Status.ALREADY_DONE, 0, note))
             log.info("%s %s: %s", action.kind, action.target, note)
-        elif claim is not None:
-            with contextlib.suppress(Conflict):  # taken over meanwhile: that run owns it now
-                store.delete_record(_CLAIMS, action.key, etag=claim.etag)
+        elif not planned:
+            try:
+                if claim is not None:
+                    store.delete_record(_CLAIMS, action.key, etag=claim.etag)
+            except Conflict:  # taken over meanwhile: that run owns it now
+                pass
+            else:
+                if scope is not None:  # its request may still land: see settle_unconfirmed
+                    store.put_record(_OPEN, entry.key, {**entry.value, "status": UNCONFIRMED}, etag="*")
+                    continue
         _forget_open(store, entry.key)
     return resolved
+
+
+def settle_unconfirmed(
+    store: StateStore, plan: Plan, *, scope: str, verifiers: Mapping[str, Verifier], now: datetime
+) -> list[Outcome]:
+    """Settle the ``unconfirmed`` entries :func:`resolve_open_claims` kept for ``scope``,
+    once the attempt has applied ``plan``; those settled now (ALREADY_DONE, resumed).
+
+    Such an entry's request, sent by a dead run, was not in place when the attempt began
+    and may have landed since. If ``plan`` acts on the same target, the plan's own
+    outcome is that target's record, so the entry is forgotten. Otherwise (the target was
+    already gone when the attempt listed it, so nothing else will record it) it is
+    verified: in place means the dead run's effect, recorded now as applied; not in place
+    means it never landed, and the entry is forgotten. "Cannot tell" stays open.
+    Verifier errors propagate: the caller retries later.
+    """
+    targets = {(a.kind, a.target) for a in plan.actions}
+    settled: list[Outcome] = []
+    for entry in store.list_records(_OPEN, prefix=open_key(plan.capability, scope, "")):
+        if entry.value.get("status") != UNCONFIRMED:
+            continue
+        action = action_of(entry.value)
+        if (action.kind, action.target) not in targets:
+            verify = verifiers.get(action.kind)
+            landed = None if verify is None else verify(action)
+            if landed is None:
+                continue
+            if landed:
+                record_effect(
+                    store,
+                    action,
+                    capability=plan.capability,
+                    status=Status.APPLIED,
+                    attempts=0,
+                    note=RESUMED,
+                    at=now,
+                )
+                settled.append(Outcome(action, Status.ALREADY_DONE, 0, RESUMED))
+                log.info("%s %s: %s", action.kind, action.target, RESUMED)
+        _forget_open(store, entry.key)
+    return settled
 
 
 def describe_interruption(

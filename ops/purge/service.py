@@ -54,6 +54,7 @@ from ops.executor import (
     open_plan,
     prune_claims,
     resolve_open_claims,
+    settle_unconfirmed,
 )
 from ops.plan import Action, Outcome, Plan, Status
 from ops.policies import format_duration
@@ -717,6 +718,9 @@ class PurgeService:
         outcomes = [results[a.key] for a in plan.actions]
         if not (self.execution.dry_run or self.execution.kill_switch):
             close_plan(self.store, plan, outcomes, scope=scope)
+            # A dead attempt's delete that landed after this attempt resumed, and before it
+            # listed the repository, is in no plan: record it now (see ops.executor).
+            settle_unconfirmed(self.store, plan, scope=scope, verifiers=verifiers, now=self.now())
         return outcomes
 
     # -- budget and records -------------------------------------------------------------------

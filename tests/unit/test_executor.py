@@ -14,7 +14,8 @@ a store failure after the effect still reports the effect; old claims are pruned
 
 Crashes (the process dies inside a handler, before or after its effect lands):
 resolving the scope's open claims writes the one audit record of an effect that
-landed and releases a claim whose effect did not, so the next run applies it once;
+landed and releases a claim whose effect did not (keeping its entry open, unconfirmed,
+until the next run applies it), so the next run applies it once;
 another run's unfinished claim met while applying is verified at once (landed: done
 and recorded; not landed: taken over and applied) instead of waiting for the claim
 timeout; a claim that cannot be verified stays open; an effect whose audit write
@@ -417,7 +418,8 @@ def test_resuming_records_an_effect_that_landed_and_releases_one_that_did_not(
     assert audit_keys(store) == Counter({landed.key: 1})
     (record,) = store.query_audit(limit=10)
     assert (record.target, record.status, record.detail["note"]) == ("a", "applied", RESUMED)
-    assert store.list_records("action-claims-open") == []
+    # The one that did not land stays open, unconfirmed: the dead request may still land.
+    assert [r.value["status"] for r in store.list_records("action-claims-open")] == ["unconfirmed"]
     # Resolving again changes nothing; the next run applies only what did not land.
     assert (
         resolve_open_claims(
@@ -436,6 +438,7 @@ def test_resuming_records_an_effect_that_landed_and_releases_one_that_did_not(
     assert [o.status for o in outcomes] == [Status.ALREADY_DONE, Status.APPLIED]
     assert target.deletes == Counter({"a": 1, "b": 1})
     assert audit_keys(store) == Counter({landed.key: 1, lost.key: 1})
+    assert store.list_records("action-claims-open") == []
 
 
 def test_an_unfinished_claim_met_while_applying_is_verified_not_waited_for(store: SqliteStateStore) -> None:

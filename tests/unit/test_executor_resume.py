@@ -9,8 +9,14 @@ Cases:
   opened at or after it; an entry whose claim is done, missing, or now another run's is
   forgotten without asking the target; an effect that landed is recorded once as applied
   (in flight) or already done (only planned, target gone) with its params and note; one that
-  did not land has its claim released and its entry forgotten, unless another run took the
-  claim over meanwhile; an unverifiable entry (no verifier, or "cannot tell") stays open;
+  did not land has its claim released and its entry kept, unconfirmed (forgotten when no
+  scope is named), unless another run took the claim over meanwhile; an unverifiable entry
+  (no verifier, or "cannot tell") stays open;
+- settle_unconfirmed, once the attempt applied its plan: a dead run's delete that lands
+  after the resume check and before the attempt lists its target (so the new plan lacks
+  it) is recorded once, as applied; one that never landed is forgotten unrecorded; one
+  whose target the new plan acts on is left to that plan's record; other entries are
+  left alone;
 - while applying, another run's unfinished claim whose effect landed is recorded as applied
   (resumed) and settles that run's open entry; a verifier that fails is a retryable failure
   that leaves the claim alone; "cannot tell" is busy;
@@ -44,6 +50,7 @@ from ops.executor import (
     GONE,
     INTERRUPTED,
     RESUMED,
+    UNCONFIRMED,
     ExecutionPolicy,
     action_of,
     apply_plan,
@@ -52,6 +59,7 @@ from ops.executor import (
     open_key,
     open_plan,
     resolve_open_claims,
+    settle_unconfirmed,
 )
 from ops.plan import Action, Outcome, Plan, Status
 from ops.state.sqlite import SqliteStateStore
@@ -137,11 +145,61 @@ def test_a_planned_action_whose_target_is_gone_is_recorded_already_done(store: S
 
 def test_an_effect_that_did_not_land_is_released(store: SqliteStateStore) -> None:
     action = delete("a")
-    leave_open(store, action)
+    key = leave_open(store, action)
     assert resolve(store, not_landed) == []
     assert store.get_record(CLAIMS, action.key) is None
-    assert store.list_records(OPEN) == []
+    assert [(r.key, r.value["status"]) for r in store.list_records(OPEN)] == [(key, UNCONFIRMED)]
     assert audit(store) == []
+    # Resolved again (the attempt crashed too): still released, still unconfirmed, unrecorded.
+    assert resolve(store, not_landed) == []
+    assert [r.value["status"] for r in store.list_records(OPEN)] == [UNCONFIRMED]
+    assert store.get_record(CLAIMS, action.key) is None and audit(store) == []
+
+
+def test_with_no_scope_an_effect_that_did_not_land_is_forgotten(store: SqliteStateStore) -> None:
+    action = delete("a")
+    leave_open(store, action)
+    assert resolve(store, not_landed, scope=None) == []
+    assert store.get_record(CLAIMS, action.key) is None
+    assert store.list_records(OPEN) == [] and audit(store) == []
+
+
+def test_a_dead_runs_delete_landing_after_the_resume_check_is_recorded_once(
+    store: SqliteStateStore,
+) -> None:
+    late, never = delete("reg/a@late", digest="late"), delete("reg/a@never", digest="never")
+    leave_open(store, late)
+    leave_open(store, never)
+    present = {"late", "never"}
+
+    def verify(action: Action) -> bool:
+        return action.params["digest"] not in present
+
+    assert resolve(store, verify) == []  # both still there when the attempt resumes
+    present.discard("late")  # the dead run's request lands; the attempt then lists, and plans neither
+    plan = Plan("purge", (delete("reg/a@other", digest="other"),))
+    settled = settle_unconfirmed(store, plan, scope="run-1", verifiers={"delete": verify}, now=NOW)
+    assert [(o.action.target, o.status, o.detail) for o in settled] == [
+        (late.target, Status.ALREADY_DONE, RESUMED)
+    ]
+    assert [(t, s, d["note"]) for t, s, _c, d in audit(store)] == [(late.target, "applied", RESUMED)]
+    assert store.list_records(OPEN) == []
+    assert settle_unconfirmed(store, plan, scope="run-1", verifiers={"delete": verify}, now=NOW) == []
+    assert len(audit(store)) == 1
+
+
+def test_an_unconfirmed_target_the_new_plan_acts_on_is_left_to_its_record(store: SqliteStateStore) -> None:
+    old = delete("reg/a@d", digest="d")
+    leave_open(store, old, scope="inline")
+    assert resolve(store, not_landed, scope="inline") == []
+    other = leave_open(store, delete("reg/a@e", digest="e"), scope="inline", planned=True, claimed=False)
+    again = Action("delete", old.target, "expired", "acr:reg", {"digest": "d", "run": "2"}, missing_ok=True)
+    assert again.key != old.key  # another run's plan: another key, the same target
+    settled = settle_unconfirmed(
+        store, Plan("purge", (again,)), scope="inline", verifiers={"delete": landed}, now=NOW
+    )
+    assert settled == [] and audit(store) == []
+    assert [r.key for r in store.list_records(OPEN)] == [other]  # not unconfirmed: left alone
 
 
 def test_a_planned_action_still_there_is_forgotten(store: SqliteStateStore) -> None:
