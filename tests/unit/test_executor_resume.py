@@ -12,7 +12,9 @@ Cases:
   did not land has its claim released and its entry kept, unconfirmed (forgotten when no
   scope is named), unless another run took the claim over meanwhile; an unverifiable entry
   (no verifier, or "cannot tell") stays open;
-- settle_unconfirmed, once the attempt applied its plan: a dead run's delete that lands
+- settle_unconfirmed keeps to its scope, goes past entries it cannot tell (or has no
+  verifier for) and records a landed one with no attempts and a log line; once the attempt
+  applied its plan: a dead run's delete that lands
   after the resume check and before the attempt lists its target (so the new plan lacks
   it) is recorded once, as applied; one that never landed is forgotten unrecorded; one
   whose target the new plan acts on is left to that plan's record; other entries are
@@ -626,4 +628,47 @@ def test_in_flight_entries_are_verified_before_planned_ones(store: SqliteStateSt
     )
     assert sorted((target, status) for target, status, _, _ in audit(store)) == sorted(
         [(parent.target, "applied"), (child.target, "already_done")]
+    )
+
+
+def test_settling_keeps_to_its_scope_and_goes_past_what_cannot_be_told(
+    store: SqliteStateStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    late = delete("reg/a@late", digest="late")
+    # Listed before ``late``: a target that cannot be told yet, and one with no verifier.
+    unsure, unknown = (
+        next(
+            a
+            for a in (
+                Action(kind, f"reg/a@{kind}{i}", "expired", "acr:reg", {"digest": f"{kind}{i}"})
+                for i in range(200)
+            )
+            if open_key("purge", "run-1", a.key) < open_key("purge", "run-1", late.key)
+        )
+        for kind in ("delete", "unlock")
+    )
+    elsewhere = delete("reg/a@elsewhere", digest="elsewhere")
+    for action in (late, unsure, unknown):
+        leave_open(store, action)
+    leave_open(store, elsewhere, scope="run-2")
+    both = {"delete": not_landed, "unlock": not_landed}
+    assert resolve_open_claims(store, capability="purge", verifiers=both, scope="run-1", now=NOW) == []
+    assert resolve(store, not_landed, scope="run-2") == []
+    verifiers = {"delete": lambda a: None if a.params["digest"] == unsure.params["digest"] else True}
+    with caplog.at_level(logging.INFO, logger="ops.executor"):
+        settled = settle_unconfirmed(store, Plan("purge", ()), scope="run-1", verifiers=verifiers, now=NOW)
+    assert [(o.action.target, o.status, o.attempts, o.detail) for o in settled] == [
+        (late.target, Status.ALREADY_DONE, 0, RESUMED)
+    ]
+    assert [(t, s, d["attempts"], d["note"]) for t, s, _c, d in audit(store)] == [
+        (late.target, "applied", 0, RESUMED)
+    ]
+    assert f"delete {late.target}: {RESUMED}" in [r.getMessage() for r in caplog.records]
+    # What cannot be told, and the other scope's entry, stay open and unconfirmed.
+    assert sorted((r.key, r.value["status"]) for r in store.list_records(OPEN)) == sorted(
+        [
+            (open_key("purge", "run-1", unsure.key), "unconfirmed"),
+            (open_key("purge", "run-1", unknown.key), "unconfirmed"),
+            (open_key("purge", "run-2", elsewhere.key), "unconfirmed"),
+        ]
     )
